@@ -1,0 +1,89 @@
+package wire
+
+import "encoding/binary"
+
+// Version is the protocol version a HELLO carries.
+const Version = 1
+
+// HeaderSize is the length prefix plus the type and flags bytes.
+const HeaderSize = 6
+
+// DefaultMaxFrame is the largest length field accepted unless configured
+// otherwise: 1 MiB of body, which bounds a PUBLISH payload.
+const DefaultMaxFrame = 1 << 20
+
+// Type identifies a frame.
+type Type uint8
+
+// Frame types. The numbering groups the session frames (0x0_), the publisher
+// role (0x1_) and the client role (0x2_).
+const (
+	TypeHello      Type = 0x01 // → server: version, account, credential
+	TypeWelcome    Type = 0x02 // ← server: session accepted
+	TypePing       Type = 0x03 // either way; answered with PONG
+	TypePong       Type = 0x04 // either way
+	TypeError      Type = 0x05 // ← server: request or connection error
+	TypePublish    Type = 0x10 // publisher → server
+	TypePublishAck Type = 0x11 // server → publisher
+	TypeResume     Type = 0x20 // client → server: replay from cursor
+	TypePush       Type = 0x21 // server → client: one broadcast
+	TypeAck        Type = 0x22 // client → server: cumulative acknowledgement
+	TypeFollow     Type = 0x23 // client → server
+	TypeUnfollow   Type = 0x24 // client → server
+	TypeOK         Type = 0x25 // server → client: FOLLOW/UNFOLLOW done
+	TypeResumed    Type = 0x26 // server → client: catch-up page finished
+)
+
+var typeNames = map[Type]string{
+	TypeHello: "HELLO", TypeWelcome: "WELCOME", TypePing: "PING", TypePong: "PONG",
+	TypeError: "ERROR", TypePublish: "PUBLISH", TypePublishAck: "PUBLISH_ACK",
+	TypeResume: "RESUME", TypePush: "PUSH", TypeAck: "ACK", TypeFollow: "FOLLOW",
+	TypeUnfollow: "UNFOLLOW", TypeOK: "OK", TypeResumed: "RESUMED",
+}
+
+func (t Type) String() string {
+	if name, ok := typeNames[t]; ok {
+		return name
+	}
+	return "UNKNOWN"
+}
+
+// Flag bits, meaningful only on the frame types named.
+const (
+	// FlagDuplicate on PUBLISH_ACK: the client_msg_id was seen before and the
+	// original message id is returned; nothing was sent again.
+	FlagDuplicate uint8 = 1 << 0
+	// FlagFromStored on RESUME: ignore the cursor field and resume from the
+	// cursor the server stored from this user's last cumulative ACK.
+	FlagFromStored uint8 = 1 << 0
+	// FlagMore on RESUMED: the page limit was reached; send RESUME again from
+	// the last received message id to continue.
+	FlagMore uint8 = 1 << 0
+)
+
+// Frame is one decoded frame. Body is a view into the parser's input or
+// buffer and is valid only until the callback that received it returns.
+type Frame struct {
+	Type  Type
+	Flags uint8
+	Body  []byte
+}
+
+// AppendHeader appends a frame header for a body of bodyLen bytes.
+func AppendHeader(dst []byte, t Type, flags uint8, bodyLen int) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(2+bodyLen))
+	return append(dst, byte(t), flags)
+}
+
+// AppendFrame appends a whole frame with the given body.
+func AppendFrame(dst []byte, t Type, flags uint8, body []byte) []byte {
+	dst = AppendHeader(dst, t, flags, len(body))
+	return append(dst, body...)
+}
+
+// patchLength rewrites the length field of a frame that starts at start in
+// dst, once its body has been appended.
+func patchLength(dst []byte, start int) []byte {
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}

@@ -1,0 +1,172 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+// decodeOne parses exactly one frame from b.
+func decodeOne(t *testing.T, b []byte) Frame {
+	t.Helper()
+	var got []Frame
+	err := NewParser(0).Feed(b, func(f Frame) error {
+		got = append(got, Frame{Type: f.Type, Flags: f.Flags, Body: bytes.Clone(f.Body)})
+		return nil
+	})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("parse: %v, %d frames", err, len(got))
+	}
+	return got[0]
+}
+
+func TestMessagesRoundTrip(t *testing.T) {
+	tests := []struct {
+		name   string
+		frame  []byte
+		typ    Type
+		flags  uint8
+		decode func([]byte) (any, error)
+		want   any
+	}{
+		{
+			name:   "hello",
+			frame:  AppendHello(nil, Hello{Version: 1, Account: 7, Credential: "secret"}),
+			typ:    TypeHello,
+			decode: func(b []byte) (any, error) { return DecodeHello(b) },
+			want:   Hello{Version: 1, Account: 7, Credential: "secret"},
+		},
+		{
+			name:   "welcome",
+			frame:  AppendWelcome(nil, Welcome{Version: 1, ID: 42, HeartbeatMillis: 30000, MaxFrame: 1 << 20}),
+			typ:    TypeWelcome,
+			decode: func(b []byte) (any, error) { return DecodeWelcome(b) },
+			want:   Welcome{Version: 1, ID: 42, HeartbeatMillis: 30000, MaxFrame: 1 << 20},
+		},
+		{
+			name:   "error",
+			frame:  AppendError(nil, Error{RequestID: 3, Code: CodeForbidden, RetryAtMillis: 99, Text: "no"}),
+			typ:    TypeError,
+			decode: func(b []byte) (any, error) { return DecodeError(b) },
+			want:   Error{RequestID: 3, Code: CodeForbidden, RetryAtMillis: 99, Text: "no"},
+		},
+		{
+			name: "publish",
+			frame: AppendPublish(nil, Publish{RequestID: 1, Account: 2, ClientMsgID: "m-1", TTLSeconds: 60,
+				AudienceKind: AudienceAll, AudienceBytes: []byte{}, ContentType: "text/plain", Payload: []byte("hello")}),
+			typ:    TypePublish,
+			decode: func(b []byte) (any, error) { return DecodePublish(b) },
+			want: Publish{RequestID: 1, Account: 2, ClientMsgID: "m-1", TTLSeconds: 60,
+				AudienceKind: AudienceAll, AudienceBytes: []byte{}, ContentType: "text/plain", Payload: []byte("hello")},
+		},
+		{
+			name:   "publish ack",
+			frame:  AppendPublishAck(nil, PublishAck{RequestID: 1, MessageID: 9, Total: 5, Filtered: 1, Recipients: 4}, FlagDuplicate),
+			typ:    TypePublishAck,
+			flags:  FlagDuplicate,
+			decode: func(b []byte) (any, error) { return DecodePublishAck(b) },
+			want:   PublishAck{RequestID: 1, MessageID: 9, Total: 5, Filtered: 1, Recipients: 4},
+		},
+		{
+			name:   "resume",
+			frame:  AppendResume(nil, Resume{Cursor: 77}, FlagFromStored),
+			typ:    TypeResume,
+			flags:  FlagFromStored,
+			decode: func(b []byte) (any, error) { return DecodeResume(b) },
+			want:   Resume{Cursor: 77},
+		},
+		{
+			name:   "push",
+			frame:  AppendPush(nil, Push{MessageID: 5, Account: 2, TimeMillis: 1234, ContentType: "a/b", Payload: []byte{1, 2, 3}}),
+			typ:    TypePush,
+			decode: func(b []byte) (any, error) { return DecodePush(b) },
+			want:   Push{MessageID: 5, Account: 2, TimeMillis: 1234, ContentType: "a/b", Payload: []byte{1, 2, 3}},
+		},
+		{
+			name:   "ack",
+			frame:  AppendAck(nil, 88),
+			typ:    TypeAck,
+			decode: func(b []byte) (any, error) { return DecodeAck(b) },
+			want:   uint64(88),
+		},
+		{
+			name:   "ok",
+			frame:  AppendOK(nil, 12),
+			typ:    TypeOK,
+			decode: func(b []byte) (any, error) { return DecodeOK(b) },
+			want:   uint32(12),
+		},
+		{
+			name:   "resumed",
+			frame:  AppendResumed(nil, Resumed{Count: 3, LastID: 10}, FlagMore),
+			typ:    TypeResumed,
+			flags:  FlagMore,
+			decode: func(b []byte) (any, error) { return DecodeResumed(b) },
+			want:   Resumed{Count: 3, LastID: 10},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := decodeOne(t, tc.frame)
+			if f.Type != tc.typ || f.Flags != tc.flags {
+				t.Fatalf("header = %v/%d, want %v/%d", f.Type, f.Flags, tc.typ, tc.flags)
+			}
+			got, err := tc.decode(f.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			// Every strict prefix of the body and one extra byte must fail.
+			for n := 0; n < len(f.Body); n++ {
+				if tc.typ == TypePush || tc.typ == TypePublish {
+					break // payload runs to the end: prefixes of it are valid
+				}
+				if _, err := tc.decode(f.Body[:n]); !errors.Is(err, ErrMalformed) {
+					t.Fatalf("prefix %d: err = %v, want ErrMalformed", n, err)
+				}
+			}
+			if tc.typ != TypePush && tc.typ != TypePublish {
+				if _, err := tc.decode(append(bytes.Clone(f.Body), 0)); !errors.Is(err, ErrMalformed) {
+					t.Fatalf("trailing byte: err = %v, want ErrMalformed", err)
+				}
+			}
+		})
+	}
+}
+
+func TestFollowFrames(t *testing.T) {
+	for _, typ := range []Type{TypeFollow, TypeUnfollow} {
+		f := decodeOne(t, AppendFollow(nil, typ, 4, 9))
+		req, acct, err := DecodeFollow(f.Body)
+		if f.Type != typ || err != nil || req != 4 || acct != 9 {
+			t.Fatalf("%v: got %v %d %d %v", typ, f.Type, req, acct, err)
+		}
+	}
+}
+
+func TestPublishRejectsEmptyClientMsgID(t *testing.T) {
+	f := decodeOne(t, AppendPublish(nil, Publish{RequestID: 1, Account: 1, Payload: []byte("x")}))
+	if _, err := DecodePublish(f.Body); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("err = %v, want ErrMalformed", err)
+	}
+}
+
+func TestErrorTextIsCut(t *testing.T) {
+	f := decodeOne(t, AppendError(nil, Error{Code: CodeInternal, Text: string(make([]byte, 5000))}))
+	m, err := DecodeError(f.Body)
+	if err != nil || len(m.Text) != MaxErrorText {
+		t.Fatalf("len = %d, err = %v", len(m.Text), err)
+	}
+}
+
+func TestCodeClasses(t *testing.T) {
+	if CodeForbidden.Fatal() || !CodeSlowConsumer.Fatal() || !CodeSlowConsumer.Reconnect() || CodeAuthFailed.Reconnect() {
+		t.Fatal("code classes wrong")
+	}
+	if CodeAuthFailed.String() != "AUTH_FAILED" || Code(1999).String() != "CODE_1999" {
+		t.Fatal("code names wrong")
+	}
+}

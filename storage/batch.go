@@ -1,0 +1,48 @@
+package storage
+
+import (
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Batch is a set of mutations that reads its own writes and commits
+// atomically with one fsync. It is owned by one goroutine; the fan-out
+// engine's writer folds many requests into one Batch (group commit).
+type Batch struct {
+	store *Store
+	batch *pebble.Batch
+	// Ids handed out by this batch; published to the Store only on commit.
+	lastMessage uint64
+	lastAccount uint32
+}
+
+// NewBatch starts a batch.
+func (s *Store) NewBatch() *Batch {
+	return &Batch{
+		store:       s,
+		batch:       s.db.NewIndexedBatch(),
+		lastMessage: s.lastMessage.Load(),
+		lastAccount: s.lastAccount.Load(),
+	}
+}
+
+// Empty reports whether the batch holds no mutation.
+func (b *Batch) Empty() bool { return b.batch.Empty() }
+
+// Commit writes the batch durably (fsync) and then publishes the ids it
+// allocated. A failed commit changes nothing.
+func (b *Batch) Commit() error {
+	if b.store.closed.Load() {
+		return ErrClosed
+	}
+	if err := b.batch.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	b.store.lastMessage.Store(b.lastMessage)
+	b.store.lastAccount.Store(b.lastAccount)
+	return nil
+}
+
+// Close releases the batch; uncommitted mutations are discarded.
+func (b *Batch) Close() { _ = b.batch.Close() }
+
+func (b *Batch) set(key, value []byte) error { return b.batch.Set(key, value, nil) }

@@ -1,0 +1,41 @@
+// Package storage owns Herald's Pebble database. Nothing outside it imports
+// Pebble. It stores accounts, follower sets, the subscriptions index, the
+// broadcast log with frozen audiences, idempotency keys and cursors.
+//
+// # Keys
+//
+// Every key starts with a one-byte prefix; integers are big-endian so that
+// keys sort numerically (keys.go is the only place that builds them):
+//
+//	prefix  key                                   value
+//	0x01    meta name                             raw bytes (token secret)
+//	0x02    account u32                           account record
+//	0x03    account u32 | high16 u16              follower chunk (bitmap of low 16 bits)
+//	0x04    account u32                           follower count u64
+//	0x05    user u32 | account u32                (empty) subscriptions index
+//	0x06    message u64                           broadcast record
+//	0x07    message u64 | high16 u16              frozen audience chunk
+//	0x08    account u32 | client_msg_id           idempotency record
+//	0x09    user u32                              cursor u64
+//
+// A set of uint32 user ids is stored chunked by the high 16 bits: one key
+// per Roaring container, so a value is at most one container (8 KiB plus a
+// few header bytes), a follow rewrites one small value, and "is user u in
+// the set" is one point read.
+//
+// # Values
+//
+// Every decoded value is framed as
+//
+//	version u8 | body | crc32c u32 (over version and body)
+//
+// and checked on read: a corrupt value is an error wrapping ErrCorrupt that
+// names the key, never a panic and never a wrong set.
+//
+// # Writes
+//
+// All mutations go through a Batch, which reads its own writes. The fan-out
+// engine drives a single writer that folds many requests into one Batch and
+// commits it with one fsync (group commit); reads that need no consistency
+// with pending writes (catch-up, lookups) go to the Store directly.
+package storage

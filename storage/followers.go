@@ -1,0 +1,126 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+func followerSet(account uint32) chunkedSet { return chunkedSet{prefix: followerPrefix(account)} }
+
+// AddFollowers makes every user in users follow account (duplicates and
+// existing followers are fine) and keeps the follower count and the
+// subscriptions index in step. It returns how many were new. users is
+// sorted in place.
+func (b *Batch) AddFollowers(account uint32, users []uint32) (added int, err error) {
+	return b.changeFollowers(account, users, true)
+}
+
+// RemoveFollowers is the inverse of AddFollowers; it returns how many of
+// users were following.
+func (b *Batch) RemoveFollowers(account uint32, users []uint32) (removed int, err error) {
+	return b.changeFollowers(account, users, false)
+}
+
+func (b *Batch) changeFollowers(account uint32, users []uint32, add bool) (int, error) {
+	slices.Sort(users)
+	set := followerSet(account)
+	changed := 0
+	err := groupByChunk(users, func(high uint16, ids []uint32) error {
+		chunk, err := set.readChunk(b.batch, high)
+		if err != nil {
+			return err
+		}
+		before := chunk.GetCardinality()
+		for i, user := range ids {
+			if i > 0 && ids[i-1] == user {
+				continue
+			}
+			if add == chunk.Contains(user) {
+				continue
+			}
+			if add {
+				chunk.Add(user)
+				err = b.set(subscribedKey(user, account), nil)
+			} else {
+				chunk.Remove(user)
+				err = b.batch.Delete(subscribedKey(user, account), nil)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if chunk.GetCardinality() == before {
+			return nil
+		}
+		if add {
+			changed += int(chunk.GetCardinality() - before)
+		} else {
+			changed += int(before - chunk.GetCardinality())
+		}
+		return set.writeChunk(b.batch, high, chunk)
+	})
+	if err != nil || changed == 0 {
+		return changed, err
+	}
+	count, err := readCount(b.batch, account)
+	if err != nil {
+		return 0, err
+	}
+	if add {
+		count += uint64(changed)
+	} else {
+		count -= min(count, uint64(changed))
+	}
+	return changed, b.set(followCountKey(account), encodeU64(count))
+}
+
+func readCount(r pebble.Reader, account uint32) (uint64, error) {
+	key := followCountKey(account)
+	var n uint64
+	_, err := get(r, key, func(v []byte) (err error) {
+		n, err = decodeU64(key, v)
+		return err
+	})
+	return n, err
+}
+
+// Followers returns the account's follower set as this batch sees it.
+func (b *Batch) Followers(account uint32) (*roaring.Bitmap, error) {
+	return followerSet(account).read(b.batch)
+}
+
+// Followers returns the account's committed follower set.
+func (s *Store) Followers(account uint32) (*roaring.Bitmap, error) {
+	return followerSet(account).read(s.db)
+}
+
+// FollowerCount returns the number of followers in O(1).
+func (s *Store) FollowerCount(account uint32) (uint64, error) { return readCount(s.db, account) }
+
+// IsFollower is a single point read.
+func (s *Store) IsFollower(account, user uint32) (bool, error) {
+	return followerSet(account).contains(s.db, user)
+}
+
+// Subscriptions returns the accounts user follows, in id order.
+func (s *Store) Subscriptions(user uint32) ([]uint32, error) {
+	prefix := subscribedPrefix(user)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []uint32
+	for valid := it.First(); valid; valid = it.Next() {
+		key := it.Key()
+		if len(key) != len(prefix)+4 {
+			return nil, fmt.Errorf("%w: %s: key of %d bytes", ErrCorrupt, keyString(key), len(key))
+		}
+		out = append(out, binary.BigEndian.Uint32(key[len(prefix):]))
+	}
+	return out, it.Error()
+}

@@ -1,0 +1,92 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Key prefixes; see the table in doc.go.
+const (
+	prefixMeta        byte = 0x01
+	prefixAccount     byte = 0x02
+	prefixFollowers   byte = 0x03
+	prefixFollowCount byte = 0x04
+	prefixSubscribed  byte = 0x05
+	prefixBroadcast   byte = 0x06
+	prefixAudience    byte = 0x07
+	prefixIdempotency byte = 0x08
+	prefixCursor      byte = 0x09
+)
+
+func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
+
+func u32Key(prefix byte, v uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{prefix}, v)
+}
+
+func accountKey(account uint32) []byte { return u32Key(prefixAccount, account) }
+
+func followCountKey(account uint32) []byte { return u32Key(prefixFollowCount, account) }
+
+func cursorKey(user uint32) []byte { return u32Key(prefixCursor, user) }
+
+// followerChunkKey is 0x03 | account | high16.
+func followerChunkKey(account uint32, high uint16) []byte {
+	return binary.BigEndian.AppendUint16(u32Key(prefixFollowers, account), high)
+}
+
+// followerPrefix bounds every chunk of one account's follower set.
+func followerPrefix(account uint32) []byte { return u32Key(prefixFollowers, account) }
+
+func subscribedKey(user, account uint32) []byte {
+	return binary.BigEndian.AppendUint32(u32Key(prefixSubscribed, user), account)
+}
+
+func subscribedPrefix(user uint32) []byte { return u32Key(prefixSubscribed, user) }
+
+func broadcastKey(message uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixBroadcast}, message)
+}
+
+func audienceChunkKey(message uint64, high uint16) []byte {
+	return binary.BigEndian.AppendUint16(broadcastKeyWith(prefixAudience, message), high)
+}
+
+func audiencePrefix(message uint64) []byte { return broadcastKeyWith(prefixAudience, message) }
+
+func broadcastKeyWith(prefix byte, message uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefix}, message)
+}
+
+func idempotencyKey(account uint32, clientMsgID string) []byte {
+	return append(u32Key(prefixIdempotency, account), clientMsgID...)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// keyString renders a key for error messages.
+func keyString(k []byte) string {
+	if len(k) == 0 {
+		return "<empty>"
+	}
+	names := map[byte]string{
+		prefixMeta: "meta", prefixAccount: "account", prefixFollowers: "followers",
+		prefixFollowCount: "follow-count", prefixSubscribed: "subscribed", prefixBroadcast: "broadcast",
+		prefixAudience: "audience", prefixIdempotency: "idempotency", prefixCursor: "cursor",
+	}
+	name, ok := names[k[0]]
+	if !ok {
+		name = fmt.Sprintf("prefix-%#x", k[0])
+	}
+	return fmt.Sprintf("%s/%x", name, k[1:])
+}

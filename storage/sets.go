@@ -1,0 +1,120 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// chunkedSet is one stored set of user ids: chunk keys are prefix | high16,
+// each holding the members with those high 16 bits (see doc.go).
+type chunkedSet struct{ prefix []byte }
+
+func (c chunkedSet) key(high uint16) []byte {
+	return binary.BigEndian.AppendUint16(append([]byte(nil), c.prefix...), high)
+}
+
+// read returns the whole set.
+func (c chunkedSet) read(r pebble.Reader) (*roaring.Bitmap, error) {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: c.prefix, UpperBound: prefixEnd(c.prefix)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	out := roaring.New()
+	for valid := it.First(); valid; valid = it.Next() {
+		key := it.Key()
+		if len(key) != len(c.prefix)+2 {
+			return nil, fmt.Errorf("%w: %s: key of %d bytes", ErrCorrupt, keyString(key), len(key))
+		}
+		value, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		chunk, err := decodeChunk(key, value, binary.BigEndian.Uint16(key[len(c.prefix):]))
+		if err != nil {
+			return nil, err
+		}
+		// Chunks arrive in key order and hold disjoint containers, so this
+		// appends containers rather than merging members.
+		out.Or(chunk)
+	}
+	return out, it.Error()
+}
+
+// readChunk returns the chunk holding user's high bits, or an empty bitmap.
+func (c chunkedSet) readChunk(r pebble.Reader, high uint16) (*roaring.Bitmap, error) {
+	key := c.key(high)
+	chunk := roaring.New()
+	_, err := get(r, key, func(v []byte) (err error) {
+		chunk, err = decodeChunk(key, v, high)
+		return err
+	})
+	return chunk, err
+}
+
+// contains is the one-point-read membership test.
+func (c chunkedSet) contains(r pebble.Reader, user uint32) (bool, error) {
+	chunk, err := c.readChunk(r, uint16(user>>16))
+	if err != nil {
+		return false, err
+	}
+	return chunk.Contains(user), nil
+}
+
+// writeChunk stores chunk under high, deleting the key when it is empty.
+func (c chunkedSet) writeChunk(b *pebble.Batch, high uint16, chunk *roaring.Bitmap) error {
+	if chunk.IsEmpty() {
+		return b.Delete(c.key(high), nil)
+	}
+	v, err := encodeChunk(chunk)
+	if err != nil {
+		return err
+	}
+	return b.Set(c.key(high), v, nil)
+}
+
+// writeAll stores every chunk of set (used for frozen audiences, which are
+// written once and never modified).
+func (c chunkedSet) writeAll(b *pebble.Batch, set *roaring.Bitmap) error {
+	return forEachChunk(set, func(high uint16, chunk *roaring.Bitmap) error {
+		return c.writeChunk(b, high, chunk)
+	})
+}
+
+// forEachChunk calls fn for each non-empty 2^16-aligned slice of set, in
+// order, without visiting individual members.
+func forEachChunk(set *roaring.Bitmap, fn func(high uint16, chunk *roaring.Bitmap) error) error {
+	it := set.Iterator()
+	for it.HasNext() {
+		high := it.Next() >> 16
+		span := roaring.New()
+		span.AddRange(uint64(high)<<16, uint64(high+1)<<16)
+		if err := fn(uint16(high), roaring.And(set, span)); err != nil {
+			return err
+		}
+		if high == 0xffff {
+			break
+		}
+		it.AdvanceIfNeeded((high + 1) << 16)
+	}
+	return nil
+}
+
+// groupByChunk splits sorted ids into runs sharing their high 16 bits.
+func groupByChunk(sorted []uint32, fn func(high uint16, ids []uint32) error) error {
+	for start := 0; start < len(sorted); {
+		high := sorted[start] >> 16
+		end := start + 1
+		for end < len(sorted) && sorted[end]>>16 == high {
+			end++
+		}
+		if err := fn(uint16(high), sorted[start:end]); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}

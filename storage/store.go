@@ -1,0 +1,157 @@
+package storage
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Options configures Open.
+type Options struct {
+	// InMemory keeps the database in memory (tests, dry runs); nothing
+	// survives Close.
+	InMemory bool
+	// fs overrides the filesystem (crash tests in this package).
+	fs vfs.FS
+}
+
+// Store is the opened database. Its methods are safe for concurrent use;
+// mutations go through a Batch (see NewBatch) owned by a single writer.
+type Store struct {
+	db *pebble.DB
+	// lastMessage and lastAccount are the highest ids committed; only the
+	// writer advances them, after its batch commits.
+	lastMessage atomic.Uint64
+	lastAccount atomic.Uint32
+	secret      []byte
+	closed      atomic.Bool
+}
+
+// Open opens (creating if needed) the database in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	fs := opts.fs
+	if fs == nil && opts.InMemory {
+		fs = vfs.NewMem()
+	}
+	popts := &pebble.Options{Logger: quietLogger{}}
+	if fs != nil {
+		popts.FS = fs
+	}
+	db, err := pebble.Open(dir, popts)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+	}
+	s := &Store{db: db}
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// load reads the id high-water marks and the token secret, creating the
+// secret on first open.
+func (s *Store) load() error {
+	lastMsg, err := s.lastKeySuffix(prefixBroadcast, 8)
+	if err != nil {
+		return err
+	}
+	s.lastMessage.Store(lastMsg)
+	lastAcct, err := s.lastKeySuffix(prefixAccount, 4)
+	if err != nil {
+		return err
+	}
+	s.lastAccount.Store(uint32(lastAcct))
+
+	key := metaKey("token-secret")
+	v, closer, err := s.db.Get(key)
+	switch {
+	case err == nil:
+		body, openErr := open(key, v)
+		if openErr == nil && len(body) != 32 {
+			openErr = fmt.Errorf("%w: %s: secret of %d bytes", ErrCorrupt, keyString(key), len(body))
+		}
+		if openErr == nil {
+			s.secret = append([]byte(nil), body...)
+		}
+		_ = closer.Close()
+		return openErr
+	case errors.Is(err, pebble.ErrNotFound):
+		s.secret = make([]byte, 32)
+		if _, err := io.ReadFull(rand.Reader, s.secret); err != nil {
+			return err
+		}
+		return s.db.Set(key, seal(s.secret), pebble.Sync)
+	default:
+		return err
+	}
+}
+
+// lastKeySuffix returns the big-endian integer after the prefix of the last
+// key with that prefix, or zero if there is none.
+func (s *Store) lastKeySuffix(prefix byte, width int) (uint64, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	k := it.Key()
+	if len(k) != 1+width {
+		return 0, fmt.Errorf("%w: %s: key of %d bytes", ErrCorrupt, keyString(k), len(k))
+	}
+	if width == 4 {
+		return uint64(binary.BigEndian.Uint32(k[1:])), nil
+	}
+	return binary.BigEndian.Uint64(k[1:]), nil
+}
+
+// TokenSecret returns the server's HMAC key for client tokens, created with
+// the database.
+func (s *Store) TokenSecret() []byte { return s.secret }
+
+// LastMessageID returns the highest committed message id.
+func (s *Store) LastMessageID() uint64 { return s.lastMessage.Load() }
+
+// Close flushes nothing extra (every acknowledged write is already synced)
+// and closes the database.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return ErrClosed
+	}
+	return s.db.Close()
+}
+
+// get reads key from r and calls fn with the value while it is valid.
+// found is false when the key does not exist.
+func get(r pebble.Reader, key []byte, fn func(v []byte) error) (found bool, err error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer closer.Close()
+	return true, fn(v)
+}
+
+// quietLogger keeps Pebble's informational chatter out of Herald's output
+// while still surfacing errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+func (quietLogger) Errorf(format string, args ...any) {
+	pebble.DefaultLogger.Errorf(format, args...)
+}
+func (quietLogger) Fatalf(format string, args ...any) {
+	pebble.DefaultLogger.Fatalf(format, args...)
+}
