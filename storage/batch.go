@@ -46,3 +46,6 @@ func (b *Batch) Commit() error {
 func (b *Batch) Close() { _ = b.batch.Close() }
 
 func (b *Batch) set(key, value []byte) error { return b.batch.Set(key, value, nil) }
+
+// Count returns the number of mutations in the batch so far.
+func (b *Batch) Count() uint32 { return b.batch.Count() }

@@ -67,10 +67,12 @@ func (b *Batch) AddBroadcast(m Broadcast, audience *roaring.Bitmap) (uint64, err
 }
 
 // Broadcast returns one committed broadcast.
-func (s *Store) Broadcast(id uint64) (Broadcast, error) {
+func (s *Store) Broadcast(id uint64) (Broadcast, error) { return readBroadcast(s.db, id) }
+
+func readBroadcast(r pebble.Reader, id uint64) (Broadcast, error) {
 	key := broadcastKey(id)
 	var m Broadcast
-	found, err := get(s.db, key, func(v []byte) (err error) {
+	found, err := get(r, key, func(v []byte) (err error) {
 		m, err = decodeBroadcast(key, v, id)
 		return err
 	})
@@ -91,8 +93,8 @@ func (s *Store) InAudience(id uint64, user uint32) (bool, error) {
 // BroadcastsFor returns, in id order, up to limit committed broadcasts after
 // the cursor whose frozen audience contains user and whose TTL has not
 // passed at nowMillis. more is true when the limit cut the scan short.
-// last is the highest id examined (so a caller can continue from it even
-// when none matched).
+// last is the id the scan covered up to: the caller continues from it, and
+// no broadcast at or below it is left for user.
 func (s *Store) BroadcastsFor(user uint32, after uint64, limit int, nowMillis uint64) (out []Broadcast, last uint64, more bool, err error) {
 	high := s.lastMessage.Load()
 	last = after
@@ -135,5 +137,8 @@ func (s *Store) BroadcastsFor(user uint32, after uint64, limit int, nowMillis ui
 		}
 		last = id
 	}
-	return out, last, false, it.Error()
+	return out, max(last, high), false, it.Error()
 }
+
+// Broadcast returns a broadcast as this batch sees it.
+func (b *Batch) Broadcast(id uint64) (Broadcast, error) { return readBroadcast(b.batch, id) }

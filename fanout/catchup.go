@@ -1,0 +1,40 @@
+package fanout
+
+// Page is one RESUME's worth of catch-up.
+type Page struct {
+	// Frames are PUSH frames in message-id order, identical to the live ones.
+	Frames [][]byte
+	// Last is the id the scan covered: nothing at or below it remains for
+	// the user. A connection treats it as already sent.
+	Last uint64
+	// More: the page limit was reached; RESUME again from Last.
+	More bool
+}
+
+// CatchUp returns the broadcasts after cursor addressed to user, at most one
+// page. It reads only committed data and is safe from any goroutine.
+func (e *Engine) CatchUp(user uint32, cursor uint64) (Page, error) {
+	found, last, more, err := e.store.BroadcastsFor(user, cursor, e.cfg.CatchUpPage, e.nowMillis())
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Frames: make([][]byte, len(found)), Last: last, More: more}
+	for i, m := range found {
+		page.Frames[i] = EncodePush(m)
+	}
+	return page, nil
+}
+
+// StoredCursor returns the last id user acknowledged, including
+// acknowledgements not yet saved.
+func (e *Engine) StoredCursor(user uint32) (uint64, error) {
+	if c, ok := e.cursors.pending(user); ok {
+		return c, nil
+	}
+	return e.store.Cursor(user)
+}
+
+// Acknowledge records user's cumulative acknowledgement of id; cursors are
+// saved in batches.
+func (e *Engine) Acknowledge(user uint32, id uint64) { e.cursors.note(user, id) }
+

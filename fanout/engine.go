@@ -1,0 +1,128 @@
+package fanout
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"herald/storage"
+)
+
+// Config tunes the engine; zero fields take the defaults.
+type Config struct {
+	// MaxPayload bounds a broadcast's payload (default 256 KiB).
+	MaxPayload int
+	// CatchUpPage is the most broadcasts one RESUME replays (default 1000).
+	CatchUpPage int
+	// MaxGroup is the most ops folded into one commit (default 1024).
+	MaxGroup int
+	// CursorFlush is how often acknowledged cursors are saved (default 1 s).
+	CursorFlush time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) fill() {
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = 256 << 10
+	}
+	if c.CatchUpPage <= 0 {
+		c.CatchUpPage = 1000
+	}
+	if c.MaxGroup <= 0 {
+		c.MaxGroup = 1024
+	}
+	if c.CursorFlush <= 0 {
+		c.CursorFlush = time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Engine is the fan-out engine over one store. It is safe for concurrent use.
+type Engine struct {
+	cfg   Config
+	store *storage.Store
+	hub   Hub
+	ops   chan op
+	mu    struct {
+		// RLock is held while an op is handed to the writer, so Close
+		// (which takes the write lock) knows no op can arrive after it.
+		sync.RWMutex
+		closed bool
+	}
+	// stop is closed by Close; done is closed when the writer and the
+	// cursor saver have exited.
+	stop    chan struct{}
+	done    chan struct{}
+	cursors cursorSaver
+}
+
+// New starts an engine over store. The caller keeps ownership of store and
+// closes it after Close.
+func New(store *storage.Store, cfg Config) *Engine {
+	cfg.fill()
+	e := &Engine{
+		cfg:   cfg,
+		store: store,
+		ops:   make(chan op, cfg.MaxGroup),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	e.cursors.init(store)
+	var running sync.WaitGroup
+	running.Add(2)
+	go func() { defer running.Done(); e.write() }()
+	go func() { defer running.Done(); e.cursors.run(cfg.CursorFlush, e.stop) }()
+	go func() { running.Wait(); close(e.done) }()
+	return e
+}
+
+// Hub returns the online index that server loops register with.
+func (e *Engine) Hub() *Hub { return &e.hub }
+
+// Store returns the engine's store for read-only lookups.
+func (e *Engine) Store() *storage.Store { return e.store }
+
+// Close stops accepting ops, lets the writer finish what it holds, and
+// saves acknowledged cursors. It does not close the store.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	already := e.mu.closed
+	e.mu.closed = true
+	e.mu.Unlock()
+	if !already {
+		close(e.stop)
+	}
+	<-e.done
+	return e.cursors.flush()
+}
+
+func (e *Engine) nowMillis() uint64 { return uint64(e.cfg.Now().UnixMilli()) }
+
+// submit hands an op to the writer. It fails with ErrClosed once Close has
+// begun; an op accepted here is always answered.
+func (e *Engine) submit(o op) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.mu.closed {
+		return ErrClosed
+	}
+	e.ops <- o
+	return nil
+}
+
+// wait submits o and blocks until it is answered or ctx ends. When ctx ends
+// first the op may still commit; the caller only stops waiting.
+func (e *Engine) wait(ctx context.Context, o op, answered <-chan struct{}) error {
+	if err := e.submit(o); err != nil {
+		return err
+	}
+	select {
+	case <-answered:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

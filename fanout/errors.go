@@ -1,0 +1,16 @@
+package fanout
+
+import "errors"
+
+var (
+	// ErrClosed: the engine is shutting down; nothing was committed.
+	ErrClosed = errors.New("fanout: engine closed")
+	// ErrUnknownAccount: the account does not exist.
+	ErrUnknownAccount = errors.New("fanout: unknown account")
+	// ErrAuth: wrong publisher secret.
+	ErrAuth = errors.New("fanout: authentication failed")
+	// ErrBadRequest: a request with invalid fields.
+	ErrBadRequest = errors.New("fanout: bad request")
+	// ErrPayloadTooLarge: a payload over Config.MaxPayload.
+	ErrPayloadTooLarge = errors.New("fanout: payload too large")
+)

@@ -1,0 +1,94 @@
+package fanout
+
+import (
+	"slices"
+
+	"herald/storage"
+)
+
+// op is one mutation handed to the writer.
+type op interface {
+	// apply adds the op's mutations to b. It runs on the writer goroutine
+	// and may run again on a fresh batch if a later op in the group fails
+	// after writing, so it must reset any result it records.
+	apply(e *Engine, b *storage.Batch, nowMillis uint64) error
+	// finish answers the op once its fate is known: err is its own apply
+	// error or the group's commit error. It must not block.
+	finish(err error)
+	// delivery returns the broadcast to send after a successful commit, or
+	// nil.
+	delivery() *delivery
+}
+
+// write is the writer goroutine: it folds every waiting op into one batch
+// and commits it with one fsync, until Close.
+func (e *Engine) write() {
+	group := make([]op, 0, e.cfg.MaxGroup)
+	for {
+		select {
+		case o := <-e.ops:
+			group = append(group[:0], o)
+		case <-e.stop:
+			// submit can no longer add ops; answer the ones accepted.
+			group = group[:0]
+			for len(e.ops) > 0 {
+				group = append(group, <-e.ops)
+			}
+			e.commitGroup(group)
+			return
+		}
+	gather:
+		for len(group) < e.cfg.MaxGroup {
+			select {
+			case o := <-e.ops:
+				group = append(group, o)
+			default:
+				break gather
+			}
+		}
+		e.commitGroup(group)
+	}
+}
+
+// commitGroup applies, commits and answers one group, then dispatches its
+// broadcasts in id order.
+func (e *Engine) commitGroup(group []op) {
+	if len(group) == 0 {
+		return
+	}
+	now := e.nowMillis()
+	batch := e.store.NewBatch()
+	for i := 0; i < len(group); {
+		before := batch.Count()
+		err := group[i].apply(e, batch, now)
+		if err == nil {
+			i++
+			continue
+		}
+		group[i].finish(err)
+		group = slices.Delete(group, i, i+1)
+		if batch.Count() != before {
+			// The failed op left partial writes: start the batch over
+			// with the ops that succeeded so far.
+			batch.Close()
+			batch = e.store.NewBatch()
+			i = 0
+		}
+	}
+	var err error
+	if !batch.Empty() {
+		err = batch.Commit()
+	}
+	batch.Close()
+	for _, o := range group {
+		o.finish(err)
+	}
+	if err != nil {
+		return
+	}
+	for _, o := range group {
+		if d := o.delivery(); d != nil {
+			e.hub.dispatch(d)
+		}
+	}
+}
