@@ -37,4 +37,3 @@ func (e *Engine) StoredCursor(user uint32) (uint64, error) {
 // Acknowledge records user's cumulative acknowledgement of id; cursors are
 // saved in batches.
 func (e *Engine) Acknowledge(user uint32, id uint64) { e.cursors.note(user, id) }
-

@@ -26,7 +26,7 @@ func (o *accountOp) apply(_ *Engine, b *storage.Batch, now uint64) (err error) {
 	return err
 }
 
-func (o *accountOp) finish(err error)     { o.err = err; close(o.done) }
+func (o *accountOp) finish(err error)    { o.err = err; close(o.done) }
 func (o *accountOp) delivery() *delivery { return nil }
 
 // CreateAccount creates an account and returns it with its publisher
@@ -87,7 +87,7 @@ func (o *followOp) apply(_ *Engine, b *storage.Batch, _ uint64) (err error) {
 	return err
 }
 
-func (o *followOp) finish(err error)     { o.reply(o.changed, err) }
+func (o *followOp) finish(err error)    { o.reply(o.changed, err) }
 func (o *followOp) delivery() *delivery { return nil }
 
 // FollowAsync makes users follow (add) or unfollow account and calls reply,

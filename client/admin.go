@@ -1,0 +1,114 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Admin calls the server's HTTP admin API with an operator token.
+type Admin struct {
+	// BaseURL is like "http://127.0.0.1:7402".
+	BaseURL string
+	Token   string
+	HTTP    *http.Client // http.DefaultClient when nil
+}
+
+// AdminError is a non-2xx answer from the admin API.
+type AdminError struct {
+	Status  int
+	Message string
+	// Added is how many follows an import committed before it failed.
+	Added int
+}
+
+func (e *AdminError) Error() string {
+	return fmt.Sprintf("herald admin: %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// Account is an account as the admin API reports it.
+type Account struct {
+	ID        uint32 `json:"id"`
+	Name      string `json:"name"`
+	Tier      string `json:"tier"`
+	Followers uint64 `json:"followers"`
+	Secret    string `json:"secret,omitempty"`
+}
+
+// ImportResult reports a follower import.
+type ImportResult struct {
+	Added     int    `json:"added"`
+	Followers uint64 `json:"followers"`
+}
+
+// CreateAccount creates an account; the returned Secret is shown only once.
+func (a *Admin) CreateAccount(ctx context.Context, name, tier string) (Account, error) {
+	body, _ := json.Marshal(map[string]string{"name": name, "tier": tier})
+	var out Account
+	err := a.do(ctx, http.MethodPost, "/v1/accounts", "application/json", strings.NewReader(string(body)), &out)
+	return out, err
+}
+
+// Account looks an account up.
+func (a *Admin) Account(ctx context.Context, id uint32) (Account, error) {
+	var out Account
+	err := a.do(ctx, http.MethodGet, fmt.Sprintf("/v1/accounts/%d", id), "", nil, &out)
+	return out, err
+}
+
+// ImportFollowers streams user ids, one per line, as followers of account.
+func (a *Admin) ImportFollowers(ctx context.Context, account uint32, ids io.Reader) (ImportResult, error) {
+	var out ImportResult
+	err := a.do(ctx, http.MethodPost, fmt.Sprintf("/v1/accounts/%d/followers", account), "text/plain", ids, &out)
+	return out, err
+}
+
+// MintToken mints a client token for user, valid for ttl (24 h when zero).
+func (a *Admin) MintToken(ctx context.Context, user uint32, ttl time.Duration) (string, error) {
+	req := map[string]any{"user": user}
+	if ttl > 0 {
+		req["ttl"] = ttl.String()
+	}
+	body, _ := json.Marshal(req)
+	var out struct {
+		Token string `json:"token"`
+	}
+	err := a.do(ctx, http.MethodPost, "/v1/tokens", "application/json", strings.NewReader(string(body)), &out)
+	return out.Token, err
+}
+
+func (a *Admin) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(a.BaseURL, "/")+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.Token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	httpClient := a.HTTP
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error string `json:"error"`
+			Added int    `json:"added"`
+		}
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(raw))
+		}
+		return &AdminError{Status: resp.StatusCode, Message: e.Error, Added: e.Added}
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}

@@ -1,0 +1,149 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"herald/server/wire"
+)
+
+// frameConn is one protocol connection: framed reads on one goroutine,
+// serialised writes from any.
+type frameConn struct {
+	nc      net.Conn
+	parser  *wire.Parser
+	buf     []byte
+	welcome wire.Welcome
+	wmu     sync.Mutex
+}
+
+// dial connects, sends HELLO and waits for WELCOME (or the ERROR that
+// refuses the session).
+func dial(ctx context.Context, addr string, hello wire.Hello) (*frameConn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	fc := &frameConn{nc: nc, parser: wire.NewParser(wire.DefaultMaxFrame), buf: make([]byte, 32<<10)}
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(deadline)
+	} else {
+		_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	}
+	hello.Version = wire.Version
+	if err := fc.write(wire.AppendHello(nil, hello)); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	errWelcomed := errors.New("welcomed")
+	err = fc.read(func(f wire.Frame) error {
+		switch f.Type {
+		case wire.TypeWelcome:
+			w, err := wire.DecodeWelcome(f.Body)
+			if err != nil {
+				return err
+			}
+			fc.welcome = w
+			return errWelcomed
+		case wire.TypeError:
+			m, err := wire.DecodeError(f.Body)
+			if err != nil {
+				return err
+			}
+			return errorFrom(m)
+		default:
+			return fmt.Errorf("client: %s before WELCOME", f.Type)
+		}
+	})
+	if !errors.Is(err, errWelcomed) {
+		nc.Close()
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return fc, nil
+}
+
+// read feeds frames to fn until fn or the connection returns an error.
+// Frames already buffered behind the one fn stopped at are kept for the
+// next read.
+func (fc *frameConn) read(fn func(wire.Frame) error) error {
+	for {
+		n, err := fc.nc.Read(fc.buf)
+		if n > 0 {
+			if ferr := fc.parser.Feed(fc.buf[:n], fn); ferr != nil {
+				return ferr
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (fc *frameConn) write(b []byte) error {
+	fc.wmu.Lock()
+	defer fc.wmu.Unlock()
+	_ = fc.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := fc.nc.Write(b)
+	return err
+}
+
+func (fc *frameConn) close() { _ = fc.nc.Close() }
+
+// heartbeat sends PING at the server's interval until stop closes.
+func (fc *frameConn) heartbeat(stop <-chan struct{}) {
+	every := time.Duration(fc.welcome.HeartbeatMillis) * time.Millisecond
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	ping := wire.AppendEmpty(nil, wire.TypePing)
+	for {
+		select {
+		case <-t.C:
+			if fc.write(ping) != nil {
+				return
+			}
+		case <-stop:
+			return
+		}
+	}
+}
+
+// backoff is capped exponential backoff with full jitter.
+type backoff struct {
+	min, max, next time.Duration
+}
+
+func newBackoff(lo, hi time.Duration) backoff {
+	if lo <= 0 {
+		lo = 50 * time.Millisecond
+	}
+	if hi < lo {
+		hi = 5 * time.Second
+	}
+	return backoff{min: lo, max: hi, next: lo}
+}
+
+// wait sleeps for a jittered interval or until ctx ends.
+func (b *backoff) wait(ctx context.Context) error {
+	d := b.min + rand.N(b.next)
+	b.next = min(b.next*2, b.max)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *backoff) reset() { b.next = b.min }

@@ -1,0 +1,273 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"herald/server/wire"
+)
+
+// PublisherConfig configures a Publisher.
+type PublisherConfig struct {
+	Addr    string // publisher listener, host:port
+	Account uint32
+	Secret  string
+	// MinBackoff and MaxBackoff bound reconnect delays (50 ms, 5 s).
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Message is one broadcast to publish.
+type Message struct {
+	// ClientMsgID makes retries idempotent for 24 hours; empty: a random id
+	// is generated, so retries inside this Publish call are still safe.
+	ClientMsgID string
+	ContentType string
+	// TTL, if set, stops catch-up from delivering the broadcast after it.
+	TTL     time.Duration
+	Payload []byte
+}
+
+// PublishResult is the server's durable acknowledgement.
+type PublishResult struct {
+	MessageID  uint64
+	Total      uint32 // audience resolved
+	Filtered   uint32 // removed by policy
+	Recipients uint32 // Total - Filtered
+	// Duplicate: the ClientMsgID was already published; MessageID is the
+	// original and nothing was sent again.
+	Duplicate bool
+}
+
+// Publisher publishes broadcasts for one account over one connection,
+// reconnecting when it breaks. It is safe for concurrent use.
+type Publisher struct {
+	cfg PublisherConfig
+	mu  struct {
+		sync.Mutex
+		conn    *pubConn
+		closed  bool
+		nextReq uint32
+	}
+	// dialing serialises reconnects.
+	dialing sync.Mutex
+}
+
+// pubConn is one connection and its requests in flight.
+type pubConn struct {
+	fc   *frameConn
+	stop chan struct{}
+	mu   struct {
+		sync.Mutex
+		pending map[uint32]chan callResult
+		err     error // set once the connection has failed
+	}
+}
+
+type callResult struct {
+	ack  wire.PublishAck
+	dup  bool
+	err  error // *Error for request errors; a connection error otherwise
+	conn bool  // err is a connection failure: retry elsewhere
+}
+
+// DialPublisher connects and authenticates; a wrong secret fails here.
+func DialPublisher(ctx context.Context, cfg PublisherConfig) (*Publisher, error) {
+	p := &Publisher{cfg: cfg}
+	if _, err := p.connection(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// connection returns the live connection, dialling one if needed.
+func (p *Publisher) connection(ctx context.Context) (*pubConn, error) {
+	p.dialing.Lock()
+	defer p.dialing.Unlock()
+	p.mu.Lock()
+	pc, closed := p.mu.conn, p.mu.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if pc != nil && pc.failed() == nil {
+		return pc, nil
+	}
+	fc, err := dial(ctx, p.cfg.Addr, wire.Hello{Account: p.cfg.Account, Credential: p.cfg.Secret})
+	if err != nil {
+		return nil, err
+	}
+	pc = &pubConn{fc: fc, stop: make(chan struct{})}
+	pc.mu.pending = make(map[uint32]chan callResult)
+	go pc.readLoop()
+	go fc.heartbeat(pc.stop)
+	p.mu.Lock()
+	p.mu.conn = pc
+	p.mu.Unlock()
+	return pc, nil
+}
+
+// Publish stores and sends one broadcast, returning once the server has
+// made it durable. Connection failures are retried with backoff, with the
+// same ClientMsgID, until ctx ends; errors the server reports are returned.
+func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, error) {
+	if m.ClientMsgID == "" {
+		raw := make([]byte, 16)
+		_, _ = rand.Read(raw)
+		m.ClientMsgID = hex.EncodeToString(raw)
+	}
+	if len(m.ClientMsgID) > wire.MaxClientMsgID || len(m.ContentType) > wire.MaxContentType {
+		return PublishResult{}, fmt.Errorf("client: ClientMsgID is limited to %d bytes and ContentType to %d", wire.MaxClientMsgID, wire.MaxContentType)
+	}
+	if m.TTL < 0 || m.TTL > time.Duration(1<<32-1)*time.Second {
+		return PublishResult{}, fmt.Errorf("client: TTL %v out of range", m.TTL)
+	}
+	bo := newBackoff(p.cfg.MinBackoff, p.cfg.MaxBackoff)
+	for {
+		res, retry, err := p.publishOnce(ctx, m)
+		if !retry {
+			return res, err
+		}
+		if werr := bo.wait(ctx); werr != nil {
+			return PublishResult{}, fmt.Errorf("client: publish %s: %w (last error: %v)", m.ClientMsgID, werr, err)
+		}
+	}
+}
+
+// publishOnce makes one attempt; retry reports whether another can help.
+func (p *Publisher) publishOnce(ctx context.Context, m Message) (PublishResult, bool, error) {
+	pc, err := p.connection(ctx)
+	if err != nil {
+		return PublishResult{}, !permanent(err) && !errors.Is(err, ErrClosed) && ctx.Err() == nil, err
+	}
+	p.mu.Lock()
+	p.mu.nextReq++
+	id := p.mu.nextReq
+	p.mu.Unlock()
+	done := make(chan callResult, 1)
+	if err := pc.register(id, done); err != nil {
+		return PublishResult{}, true, err
+	}
+	frame := wire.AppendPublish(nil, wire.Publish{
+		RequestID:    id,
+		Account:      p.cfg.Account,
+		ClientMsgID:  m.ClientMsgID,
+		TTLSeconds:   uint32(m.TTL / time.Second),
+		AudienceKind: wire.AudienceAll,
+		ContentType:  m.ContentType,
+		Payload:      m.Payload,
+	})
+	if err := pc.fc.write(frame); err != nil {
+		pc.fail(err)
+	}
+	select {
+	case r := <-done:
+		if r.conn {
+			return PublishResult{}, true, r.err
+		}
+		if r.err != nil {
+			var e *Error
+			retry := errors.As(r.err, &e) && e.Code == wire.CodeUnavailable
+			return PublishResult{}, retry, r.err
+		}
+		return PublishResult{MessageID: r.ack.MessageID, Total: r.ack.Total, Filtered: r.ack.Filtered, Recipients: r.ack.Recipients, Duplicate: r.dup}, false, nil
+	case <-ctx.Done():
+		pc.unregister(id)
+		return PublishResult{}, false, ctx.Err()
+	}
+}
+
+// Close closes the connection; publishes in flight fail with ErrClosed.
+func (p *Publisher) Close() error {
+	p.mu.Lock()
+	pc := p.mu.conn
+	p.mu.closed = true
+	p.mu.Unlock()
+	if pc != nil {
+		pc.fail(ErrClosed)
+	}
+	return nil
+}
+
+func (pc *pubConn) register(id uint32, done chan callResult) error {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.mu.err != nil {
+		return pc.mu.err
+	}
+	pc.mu.pending[id] = done
+	return nil
+}
+
+func (pc *pubConn) unregister(id uint32) {
+	pc.mu.Lock()
+	delete(pc.mu.pending, id)
+	pc.mu.Unlock()
+}
+
+func (pc *pubConn) failed() error {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.mu.err
+}
+
+// answer hands a result to the call waiting on id, if any.
+func (pc *pubConn) answer(id uint32, r callResult) {
+	pc.mu.Lock()
+	done, ok := pc.mu.pending[id]
+	delete(pc.mu.pending, id)
+	pc.mu.Unlock()
+	if ok {
+		done <- r
+	}
+}
+
+// fail closes the connection and fails every pending call as retryable
+// (unless err is permanent).
+func (pc *pubConn) fail(err error) {
+	pc.mu.Lock()
+	if pc.mu.err != nil {
+		pc.mu.Unlock()
+		return
+	}
+	pc.mu.err = err
+	pending := pc.mu.pending
+	pc.mu.pending = nil
+	pc.mu.Unlock()
+	close(pc.stop)
+	pc.fc.close()
+	for _, done := range pending {
+		done <- callResult{err: err, conn: !permanent(err) && !errors.Is(err, ErrClosed)}
+	}
+}
+
+func (pc *pubConn) readLoop() {
+	err := pc.fc.read(func(f wire.Frame) error {
+		switch f.Type {
+		case wire.TypePublishAck:
+			ack, err := wire.DecodePublishAck(f.Body)
+			if err != nil {
+				return err
+			}
+			pc.answer(ack.RequestID, callResult{ack: ack, dup: f.Flags&wire.FlagDuplicate != 0})
+		case wire.TypeError:
+			m, err := wire.DecodeError(f.Body)
+			if err != nil {
+				return err
+			}
+			if m.RequestID == 0 {
+				return errorFrom(m) // the server is closing the connection
+			}
+			pc.answer(m.RequestID, callResult{err: errorFrom(m)})
+		case wire.TypePong, wire.TypePing:
+		default:
+			return fmt.Errorf("client: unexpected %s from server", f.Type)
+		}
+		return nil
+	})
+	pc.fail(err)
+}

@@ -1,0 +1,333 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"herald/server/wire"
+)
+
+// SubscriberConfig configures a Subscriber.
+type SubscriberConfig struct {
+	Addr string // client listener, host:port
+	// Token authenticates the user; TokenFunc, if set, is asked for a fresh
+	// one on every connect instead.
+	Token     string
+	TokenFunc func(ctx context.Context) (string, error)
+	// Cursor is the last message id the application already has; the first
+	// connect replays what came after it. With StoredCursor the server's
+	// copy of the user's last acknowledgement is used instead.
+	Cursor       uint64
+	StoredCursor bool
+	// Buffer is the capacity of the Messages channel (1024).
+	Buffer int
+	// AckEvery is how often delivered messages are acknowledged (200 ms).
+	AckEvery time.Duration
+	// MinBackoff and MaxBackoff bound reconnect delays (50 ms, 5 s).
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Push is one broadcast received.
+type Push struct {
+	ID          uint64
+	Account     uint32
+	Time        time.Time
+	ContentType string
+	Payload     []byte
+}
+
+// Subscriber keeps one user's connection: catch-up on every connect, live
+// pushes after, each message delivered once on Messages in id order.
+type Subscriber struct {
+	cfg      SubscriberConfig
+	messages chan Push
+	live     chan struct{} // closed the first time catch-up completes
+	liveOnce sync.Once
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
+	mu       struct {
+		sync.Mutex
+		conn    *frameConn
+		user    uint32
+		err     error
+		waiters map[uint32]chan error
+		nextReq uint32
+	}
+	// Touched only by the run goroutine.
+	lastDelivered uint64 // also read by acknowledge, under mu
+	lastCovered   uint64
+}
+
+// Subscribe connects (failing fast on a rejected token) and starts
+// delivering on Messages.
+func Subscribe(ctx context.Context, cfg SubscriberConfig) (*Subscriber, error) {
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = 1024
+	}
+	if cfg.AckEvery <= 0 {
+		cfg.AckEvery = 200 * time.Millisecond
+	}
+	s := &Subscriber{cfg: cfg, messages: make(chan Push, cfg.Buffer), live: make(chan struct{}), done: make(chan struct{})}
+	s.mu.waiters = make(map[uint32]chan error)
+	s.lastCovered = cfg.Cursor
+	s.lastDelivered = cfg.Cursor
+	fc, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	go s.run(fc)
+	return s, nil
+}
+
+// Messages delivers each broadcast once, in id order. It is closed when the
+// Subscriber stops; Err then says why.
+func (s *Subscriber) Messages() <-chan Push { return s.messages }
+
+// User is the user id the server authenticated.
+func (s *Subscriber) User() uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.user
+}
+
+// WaitLive blocks until the first catch-up has completed and live pushes
+// flow, or ctx ends.
+func (s *Subscriber) WaitLive(ctx context.Context) error {
+	select {
+	case <-s.live:
+		return nil
+	case <-s.done:
+		return s.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Err returns the error that stopped the Subscriber, or nil while it runs.
+func (s *Subscriber) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.err
+}
+
+// Close stops the Subscriber and waits for it.
+func (s *Subscriber) Close() error {
+	s.cancel()
+	s.mu.Lock()
+	if s.mu.conn != nil {
+		s.mu.conn.close()
+	}
+	s.mu.Unlock()
+	<-s.done
+	return nil
+}
+
+// Follow makes the user follow account; it returns once that is durable.
+func (s *Subscriber) Follow(ctx context.Context, account uint32) error {
+	return s.follow(ctx, wire.TypeFollow, account)
+}
+
+// Unfollow is the inverse of Follow.
+func (s *Subscriber) Unfollow(ctx context.Context, account uint32) error {
+	return s.follow(ctx, wire.TypeUnfollow, account)
+}
+
+func (s *Subscriber) follow(ctx context.Context, t wire.Type, account uint32) error {
+	s.mu.Lock()
+	fc := s.mu.conn
+	if fc == nil {
+		s.mu.Unlock()
+		return errors.New("client: not connected; try again")
+	}
+	s.mu.nextReq++
+	id := s.mu.nextReq
+	done := make(chan error, 1)
+	s.mu.waiters[id] = done
+	s.mu.Unlock()
+	if err := fc.write(wire.AppendFollow(nil, t, id, account)); err != nil {
+		s.answer(id, err)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		s.answer(id, nil)
+		return ctx.Err()
+	}
+}
+
+func (s *Subscriber) answer(id uint32, err error) {
+	s.mu.Lock()
+	done, ok := s.mu.waiters[id]
+	delete(s.mu.waiters, id)
+	s.mu.Unlock()
+	if ok {
+		done <- err
+	}
+}
+
+// connect dials and authenticates.
+func (s *Subscriber) connect(ctx context.Context) (*frameConn, error) {
+	token := s.cfg.Token
+	if s.cfg.TokenFunc != nil {
+		var err error
+		if token, err = s.cfg.TokenFunc(ctx); err != nil {
+			return nil, err
+		}
+	}
+	fc, err := dial(ctx, s.cfg.Addr, wire.Hello{Credential: token})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.mu.conn = fc
+	s.mu.user = fc.welcome.ID
+	s.mu.Unlock()
+	return fc, nil
+}
+
+// run serves connections until Close or a permanent error.
+func (s *Subscriber) run(fc *frameConn) {
+	defer close(s.done)
+	defer close(s.messages)
+	bo := newBackoff(s.cfg.MinBackoff, s.cfg.MaxBackoff)
+	first := true
+	for {
+		err := s.serve(fc, first)
+		first = false
+		s.failWaiters(err)
+		if s.ctx.Err() != nil {
+			return
+		}
+		if permanent(err) {
+			s.stop(err)
+			return
+		}
+		for {
+			if werr := bo.wait(s.ctx); werr != nil {
+				return
+			}
+			fc, err = s.connect(s.ctx)
+			if err == nil {
+				bo.reset()
+				break
+			}
+			if permanent(err) {
+				s.stop(err)
+				return
+			}
+		}
+	}
+}
+
+func (s *Subscriber) stop(err error) {
+	s.mu.Lock()
+	s.mu.err = err
+	s.mu.Unlock()
+}
+
+func (s *Subscriber) failWaiters(err error) {
+	s.mu.Lock()
+	waiters := s.mu.waiters
+	s.mu.waiters = make(map[uint32]chan error)
+	s.mu.conn = nil
+	s.mu.Unlock()
+	for _, done := range waiters {
+		done <- fmt.Errorf("client: connection lost: %w", err)
+	}
+}
+
+// serve runs one connection: RESUME, then frames until it breaks.
+func (s *Subscriber) serve(fc *frameConn, first bool) error {
+	defer fc.close()
+	stop := make(chan struct{})
+	defer close(stop)
+	go fc.heartbeat(stop)
+	go s.acknowledge(fc, stop)
+	var flags uint8
+	if first && s.cfg.StoredCursor {
+		flags = wire.FlagFromStored
+	}
+	cursor := max(s.lastDelivered, s.lastCovered)
+	if err := fc.write(wire.AppendResume(nil, wire.Resume{Cursor: cursor}, flags)); err != nil {
+		return err
+	}
+	return fc.read(func(f wire.Frame) error { return s.handle(fc, f) })
+}
+
+func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
+	switch f.Type {
+	case wire.TypePush:
+		p, err := wire.DecodePush(f.Body)
+		if err != nil {
+			return err
+		}
+		if p.MessageID <= s.lastDelivered {
+			return nil // a duplicate after reconnecting
+		}
+		msg := Push{ID: p.MessageID, Account: p.Account, Time: time.UnixMilli(int64(p.TimeMillis)),
+			ContentType: p.ContentType, Payload: append([]byte(nil), p.Payload...)}
+		select {
+		case s.messages <- msg:
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
+		s.mu.Lock()
+		s.lastDelivered = p.MessageID
+		s.mu.Unlock()
+	case wire.TypeResumed:
+		r, err := wire.DecodeResumed(f.Body)
+		if err != nil {
+			return err
+		}
+		s.lastCovered = max(s.lastCovered, r.LastID)
+		if f.Flags&wire.FlagMore != 0 {
+			return fc.write(wire.AppendResume(nil, wire.Resume{Cursor: max(s.lastDelivered, s.lastCovered)}, 0))
+		}
+		s.liveOnce.Do(func() { close(s.live) })
+	case wire.TypeOK:
+		id, err := wire.DecodeOK(f.Body)
+		if err != nil {
+			return err
+		}
+		s.answer(id, nil)
+	case wire.TypeError:
+		m, err := wire.DecodeError(f.Body)
+		if err != nil {
+			return err
+		}
+		if m.RequestID == 0 {
+			return errorFrom(m)
+		}
+		s.answer(m.RequestID, errorFrom(m))
+	case wire.TypePing, wire.TypePong:
+	default:
+		return fmt.Errorf("client: unexpected %s from server", f.Type)
+	}
+	return nil
+}
+
+// acknowledge periodically sends a cumulative ACK for what was delivered.
+func (s *Subscriber) acknowledge(fc *frameConn, stop <-chan struct{}) {
+	t := time.NewTicker(s.cfg.AckEvery)
+	defer t.Stop()
+	var acked uint64 // per connection: re-acknowledging after a reconnect is harmless
+	for {
+		select {
+		case <-t.C:
+			s.mu.Lock()
+			last := s.lastDelivered
+			s.mu.Unlock()
+			if last > acked && fc.write(wire.AppendAck(nil, last)) == nil {
+				acked = last
+			}
+		case <-stop:
+			return
+		}
+	}
+}

@@ -1,0 +1,144 @@
+// Package testserver starts real Herald servers for end-to-end tests: real
+// gnet listeners on 127.0.0.1 with random ports and a real Pebble store in
+// a temporary directory.
+package testserver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"herald/client"
+	"herald/server"
+)
+
+// Harness is one running server and an admin client for it.
+type Harness struct {
+	T      testing.TB
+	Dir    string
+	Config server.Config
+	Server *server.Server
+	Admin  *client.Admin
+}
+
+// Start runs a server on dir (a fresh temporary directory when empty) with
+// cfg's non-address fields; it is closed when the test ends.
+func Start(t testing.TB, dir string, cfg server.Config) *Harness {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	h := &Harness{T: t, Dir: dir, Config: cfg}
+	h.Restart()
+	t.Cleanup(func() { _ = h.Server.Close() })
+	return h
+}
+
+// Restart starts the server again on the same directory (after Stop).
+func (h *Harness) Restart() {
+	h.T.Helper()
+	cfg := h.Config
+	cfg.DataDir = h.Dir
+	cfg.ClientAddr, cfg.PublisherAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	srv, err := server.Start(cfg)
+	if err != nil {
+		h.T.Fatalf("start server: %v", err)
+	}
+	h.Server = srv
+	h.Admin = &client.Admin{BaseURL: "http://" + srv.AdminAddr(), Token: srv.AdminToken()}
+}
+
+// Stop closes the server; Restart brings it back on the same data.
+func (h *Harness) Stop() {
+	h.T.Helper()
+	if err := h.Server.Close(); err != nil {
+		h.T.Fatalf("stop server: %v", err)
+	}
+}
+
+// Account creates an account whose followers are users first..last and
+// returns its id and publisher secret.
+func (h *Harness) Account(first, last uint32) (uint32, string) {
+	h.T.Helper()
+	ctx := context.Background()
+	a, err := h.Admin.CreateAccount(ctx, "test", "service")
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	var ids strings.Builder
+	for u := first; u <= last && last >= first; u++ {
+		fmt.Fprintln(&ids, u)
+	}
+	res, err := h.Admin.ImportFollowers(ctx, a.ID, strings.NewReader(ids.String()))
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	if want := int(last - first + 1); res.Added != want {
+		h.T.Fatalf("imported %d followers, want %d", res.Added, want)
+	}
+	return a.ID, a.Secret
+}
+
+// Token mints a day-long client token for user.
+func (h *Harness) Token(user uint32) string {
+	h.T.Helper()
+	tok, err := h.Admin.MintToken(context.Background(), user, 24*time.Hour)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	return tok
+}
+
+// Subscribe connects user through the SDK and waits until it is live.
+func (h *Harness) Subscribe(user uint32, cursor uint64) *client.Subscriber {
+	h.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: h.Server.ClientAddr(), Token: h.Token(user), Cursor: cursor})
+	if err != nil {
+		h.T.Fatalf("subscribe user %d: %v", user, err)
+	}
+	h.T.Cleanup(func() { _ = sub.Close() })
+	if err := sub.WaitLive(ctx); err != nil {
+		h.T.Fatalf("user %d never went live: %v", user, err)
+	}
+	return sub
+}
+
+// Publisher connects a publisher for account.
+func (h *Harness) Publisher(account uint32, secret string) *client.Publisher {
+	h.T.Helper()
+	p, err := client.DialPublisher(context.Background(), client.PublisherConfig{Addr: h.Server.PublisherAddr(), Account: account, Secret: secret})
+	if err != nil {
+		h.T.Fatalf("publisher: %v", err)
+	}
+	h.T.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// Receive waits for the next message on sub.
+func Receive(t testing.TB, sub *client.Subscriber, timeout time.Duration) client.Push {
+	t.Helper()
+	select {
+	case m, ok := <-sub.Messages():
+		if !ok {
+			t.Fatalf("subscriber %d stopped: %v", sub.User(), sub.Err())
+		}
+		return m
+	case <-time.After(timeout):
+		t.Fatalf("subscriber %d: no message within %v", sub.User(), timeout)
+	}
+	return client.Push{}
+}
+
+// ExpectNone checks that nothing is waiting on sub's channel.
+func ExpectNone(t testing.TB, sub *client.Subscriber) {
+	t.Helper()
+	select {
+	case m := <-sub.Messages():
+		t.Fatalf("subscriber %d received unexpected message %d", sub.User(), m.ID)
+	default:
+	}
+}

@@ -1,0 +1,272 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"herald/fanout"
+	"herald/storage"
+)
+
+// importBatch is how many follows of an import share one commit.
+const importBatch = 1 << 16
+
+// maxTokenTTL bounds the lifetime of a minted client token.
+const maxTokenTTL = 366 * 24 * time.Hour
+
+// loadAdminToken returns the configured token, or the one in
+// DataDir/admin.token, creating that file on first start.
+func loadAdminToken(cfg Config) (string, error) {
+	if cfg.AdminToken != "" {
+		return cfg.AdminToken, nil
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	if cfg.InMemory {
+		return token, nil
+	}
+	path := filepath.Join(cfg.DataDir, "admin.token")
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	return token, os.WriteFile(path, []byte(token+"\n"), 0o600)
+}
+
+func (s *Server) startAdmin() error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("POST /v1/accounts", s.authorized(s.createAccount))
+	mux.HandleFunc("GET /v1/accounts/{id}", s.authorized(s.getAccount))
+	mux.HandleFunc("POST /v1/accounts/{id}/followers", s.authorized(s.importFollowers))
+	mux.HandleFunc("POST /v1/tokens", s.authorized(s.mintToken))
+	ln, err := net.Listen("tcp", s.cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("server: admin listen: %w", err)
+	}
+	s.adminLn = ln
+	s.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.admin.Serve(ln) }()
+	return nil
+}
+
+// apiError is the body of every admin error response.
+type apiError struct {
+	Error string `json:"error"`
+	// Added is set by an import that failed part-way: that many follows
+	// before the failing line were committed.
+	Added *int `json:"added,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, format string, args ...any) {
+	writeJSON(w, status, apiError{Error: fmt.Sprintf(format, args...)})
+}
+
+// engineStatus maps an engine error to an HTTP status.
+func engineStatus(err error) int {
+	switch {
+	case errors.Is(err, fanout.ErrUnknownAccount), errors.Is(err, storage.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, fanout.ErrBadRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, fanout.ErrClosed):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.adminToken)) != 1 {
+			writeError(w, http.StatusUnauthorized, "missing or wrong admin token (Authorization: Bearer <token>)")
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status":          "ok",
+		"connections":     s.metrics.connections.Load(),
+		"publishes":       s.metrics.publishes.Load(),
+		"deliveries":      s.engine.Hub().Delivered(),
+		"caught_up":       s.metrics.caughtUp.Load(),
+		"slow_consumers":  s.metrics.slowConsumers.Load(),
+		"protocol_errors": s.metrics.protocolErrors.Load(),
+		"last_message_id": s.store.LastMessageID(),
+	})
+}
+
+// AccountInfo is the admin API's view of an account.
+type AccountInfo struct {
+	ID        uint32 `json:"id"`
+	Name      string `json:"name"`
+	Tier      string `json:"tier"`
+	Followers uint64 `json:"followers"`
+	// Secret is returned once, by account creation.
+	Secret string `json:"secret,omitempty"`
+}
+
+func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name string `json:"name"`
+		Tier string `json:"tier"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body must be JSON {\"name\": ..., \"tier\": ...}: %v", err)
+		return
+	}
+	if req.Tier == "" {
+		req.Tier = storage.TierSubscription.String()
+	}
+	tier, err := storage.ParseTier(req.Tier)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	a, secret, err := s.engine.CreateAccount(r.Context(), req.Name, tier)
+	if err != nil {
+		writeError(w, engineStatus(err), "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, AccountInfo{ID: a.ID, Name: a.Name, Tier: a.Tier.String(), Secret: secret})
+}
+
+// accountID parses the {id} path segment.
+func accountID(r *http.Request) (uint32, error) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 32)
+	if err != nil || id == 0 {
+		return 0, fmt.Errorf("account id %q is not a number from 1 to 4294967295", r.PathValue("id"))
+	}
+	return uint32(id), nil
+}
+
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
+	id, err := accountID(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	a, err := s.store.Account(id)
+	if err != nil {
+		writeError(w, engineStatus(err), "%v", err)
+		return
+	}
+	n, err := s.store.FollowerCount(id)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, AccountInfo{ID: a.ID, Name: a.Name, Tier: a.Tier.String(), Followers: n})
+}
+
+// importFollowers streams a body of user ids, one per line (blank lines and
+// lines starting with # are skipped), committing every importBatch ids.
+func (s *Server) importFollowers(w http.ResponseWriter, r *http.Request) {
+	account, err := accountID(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	if _, err := s.store.Account(account); err != nil {
+		writeError(w, engineStatus(err), "%v", err)
+		return
+	}
+	added := 0
+	fail := func(status int, format string, args ...any) {
+		writeJSON(w, status, apiError{Error: fmt.Sprintf(format, args...), Added: &added})
+	}
+	commit := func(ctx context.Context, ids []uint32) error {
+		n, err := s.engine.Follow(ctx, account, ids, true)
+		added += n
+		return err
+	}
+	batch := make([]uint32, 0, importBatch)
+	scanner := bufio.NewScanner(r.Body)
+	for line := 1; scanner.Scan(); line++ {
+		text := strings.TrimSpace(scanner.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		user, err := strconv.ParseUint(text, 10, 32)
+		if err != nil {
+			if cerr := commit(r.Context(), batch); cerr != nil {
+				fail(engineStatus(cerr), "%v", cerr)
+				return
+			}
+			fail(http.StatusBadRequest, "line %d: %q is not a user id (0 to 4294967295); the ids before it were imported", line, text)
+			return
+		}
+		batch = append(batch, uint32(user))
+		if len(batch) == importBatch {
+			if err := commit(r.Context(), batch); err != nil {
+				fail(engineStatus(err), "%v", err)
+				return
+			}
+			batch = make([]uint32, 0, importBatch)
+		}
+	}
+	if err := scanner.Err(); err != nil {
+		fail(http.StatusBadRequest, "reading body: %v", err)
+		return
+	}
+	if err := commit(r.Context(), batch); err != nil {
+		fail(engineStatus(err), "%v", err)
+		return
+	}
+	total, _ := s.store.FollowerCount(account)
+	writeJSON(w, http.StatusOK, map[string]any{"added": added, "followers": total})
+}
+
+func (s *Server) mintToken(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		User *uint32 `json:"user"`
+		TTL  string  `json:"ttl"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil || req.User == nil {
+		writeError(w, http.StatusBadRequest, "body must be JSON {\"user\": <id>, \"ttl\": \"24h\"}")
+		return
+	}
+	ttl := 24 * time.Hour
+	if req.TTL != "" {
+		var err error
+		if ttl, err = time.ParseDuration(req.TTL); err != nil || ttl <= 0 || ttl > maxTokenTTL {
+			writeError(w, http.StatusBadRequest, "ttl %q must be a positive duration up to %v", req.TTL, maxTokenTTL)
+			return
+		}
+	}
+	expiry := time.Now().Add(ttl)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user":    *req.User,
+		"token":   MintToken(s.store.TokenSecret(), *req.User, expiry),
+		"expires": expiry.UTC().Format(time.RFC3339),
+	})
+}

@@ -1,0 +1,175 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"herald/server/wire"
+)
+
+type role uint8
+
+const (
+	roleClient role = iota
+	rolePublisher
+)
+
+type connState uint8
+
+const (
+	stateHello connState = iota // waiting for HELLO
+	stateReady                  // authenticated
+)
+
+// conn is one connection's state. Every field is touched only on its loop.
+type conn struct {
+	srv    *Server
+	loop   *loopState
+	c      gnet.Conn
+	role   role
+	state  connState
+	parser *wire.Parser
+	// user (client role) or account (publisher role) once authenticated.
+	user    uint32
+	account uint32
+	// opened and lastRead are Unix nanoseconds, for the timeout sweep.
+	opened   int64
+	lastRead int64
+	// online: in the loop's online index, receiving live pushes.
+	online bool
+	// lastSent is the highest message id this connection has been sent or
+	// told it need not be sent (catch-up coverage); live pushes at or below
+	// it are dropped, which keeps per-connection order by id.
+	lastSent uint64
+	// inflight counts PUBLISHes waiting for the engine (publisher role).
+	inflight int
+	// closing: an ERROR was written and the close is queued; closed: gnet
+	// has closed the connection.
+	closing bool
+	closed  bool
+	scratch []byte
+}
+
+func newConn(srv *Server, l *loopState, c gnet.Conn, r role) *conn {
+	now := time.Now().UnixNano()
+	return &conn{srv: srv, loop: l, c: c, role: r, parser: wire.NewParser(srv.cfg.MaxFrame), opened: now, lastRead: now}
+}
+
+// Deliver implements fanout.Sink: it writes a shared PUSH frame.
+func (cn *conn) Deliver(frame []byte, id uint64) {
+	if cn.closing || cn.closed || id <= cn.lastSent {
+		return
+	}
+	if cn.c.OutboundBuffered()+len(frame) > cn.srv.cfg.MaxOutbound {
+		cn.srv.metrics.slowConsumers.Add(1)
+		cn.fail(closeWith(wire.CodeSlowConsumer, "over %d queued outbound bytes", cn.srv.cfg.MaxOutbound))
+		return
+	}
+	cn.lastSent = id
+	_, _ = cn.c.Write(frame)
+}
+
+// send writes a frame built in the connection's scratch buffer.
+func (cn *conn) send(build func(dst []byte) []byte) {
+	if cn.closing || cn.closed {
+		return
+	}
+	cn.scratch = build(cn.scratch[:0])
+	_, _ = cn.c.Write(cn.scratch)
+	if cap(cn.scratch) > 4096 {
+		cn.scratch = nil
+	}
+}
+
+// sendError answers one request with an ERROR frame; the connection stays.
+func (cn *conn) sendError(requestID uint32, code wire.Code, text string) {
+	cn.send(func(dst []byte) []byte {
+		return wire.AppendError(dst, wire.Error{RequestID: requestID, Code: code, Text: text})
+	})
+}
+
+// fail ends the connection: an ERROR frame with the code err carries (or the
+// parser's code), then a close that flushes it.
+func (cn *conn) fail(err error) {
+	if cn.closing || cn.closed {
+		return
+	}
+	var ce *closeError
+	if !errors.As(err, &ce) {
+		ce = &closeError{code: wire.CodeFor(err), text: err.Error()}
+	}
+	cn.sendError(0, ce.code, ce.text)
+	cn.closing = true
+	cn.srv.metrics.protocolErrors.Add(1)
+	_ = cn.c.Close()
+}
+
+// handleFrame dispatches one frame by state and role.
+func (cn *conn) handleFrame(f wire.Frame) error {
+	if cn.closing {
+		return nil
+	}
+	if cn.state == stateHello {
+		if f.Type != wire.TypeHello {
+			return closeWith(wire.CodeUnexpectedFrame, "%s before HELLO", f.Type)
+		}
+		return cn.hello(f)
+	}
+	switch f.Type {
+	case wire.TypePing:
+		cn.send(func(dst []byte) []byte { return wire.AppendEmpty(dst, wire.TypePong) })
+		return nil
+	case wire.TypePong:
+		return nil
+	}
+	if cn.role == rolePublisher {
+		return cn.publisherFrame(f)
+	}
+	return cn.clientFrame(f)
+}
+
+// hello authenticates the connection for its role.
+func (cn *conn) hello(f wire.Frame) error {
+	h, err := wire.DecodeHello(f.Body)
+	if err != nil {
+		return closeWith(wire.CodeMalformedFrame, "%v", err)
+	}
+	if h.Version != wire.Version {
+		return closeWith(wire.CodeUnsupportedVersion, "version %d; this server speaks %d", h.Version, wire.Version)
+	}
+	id, err := cn.authenticate(h)
+	if err != nil {
+		return err
+	}
+	cn.state = stateReady
+	cn.send(func(dst []byte) []byte {
+		return wire.AppendWelcome(dst, wire.Welcome{
+			Version:         wire.Version,
+			ID:              id,
+			HeartbeatMillis: uint32(cn.srv.cfg.Heartbeat.Milliseconds()),
+			MaxFrame:        uint32(cn.srv.cfg.MaxFrame),
+		})
+	})
+	return nil
+}
+
+// reply runs fn on the connection's loop if the connection is still open;
+// engine callbacks use it to answer from the writer goroutine.
+func (cn *conn) reply(fn func()) {
+	_ = cn.loop.Execute(func() {
+		if !cn.closed {
+			fn()
+		}
+	})
+}
+
+// addrPort returns the port of a TCP address, or -1.
+func addrPort(a net.Addr) int {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		return tcp.Port
+	}
+	return -1
+}

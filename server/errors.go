@@ -1,0 +1,47 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+
+	"herald/fanout"
+	"herald/server/wire"
+)
+
+var (
+	// ErrTokenInvalid: a client token that is malformed or forged.
+	ErrTokenInvalid = errors.New("server: invalid token")
+	// ErrTokenExpired: a client token past its expiry.
+	ErrTokenExpired = errors.New("server: token expired")
+	// ErrConfig: a configuration value out of range.
+	ErrConfig = errors.New("server: bad configuration")
+)
+
+// closeError is returned from a frame handler to end the connection with
+// an ERROR frame carrying code.
+type closeError struct {
+	code wire.Code
+	text string
+}
+
+func (e *closeError) Error() string { return fmt.Sprintf("%s: %s", e.code, e.text) }
+
+func closeWith(code wire.Code, format string, args ...any) error {
+	return &closeError{code: code, text: fmt.Sprintf(format, args...)}
+}
+
+// codeFor maps an engine error to the request-level code sent to the peer.
+func codeFor(err error) wire.Code {
+	switch {
+	case errors.Is(err, fanout.ErrUnknownAccount):
+		return wire.CodeUnknownAccount
+	case errors.Is(err, fanout.ErrPayloadTooLarge):
+		return wire.CodePayloadTooLarge
+	case errors.Is(err, fanout.ErrBadRequest):
+		return wire.CodeBadRequest
+	case errors.Is(err, fanout.ErrClosed):
+		return wire.CodeUnavailable
+	default:
+		return wire.CodeInternal
+	}
+}

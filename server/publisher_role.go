@@ -1,0 +1,76 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+
+	"herald/fanout"
+	"herald/server/wire"
+)
+
+func (cn *conn) authenticatePublisher(h wire.Hello) (uint32, error) {
+	err := cn.srv.engine.Authenticate(h.Account, h.Credential)
+	switch {
+	case errors.Is(err, fanout.ErrAuth):
+		return 0, closeWith(wire.CodeAuthFailed, "unknown account or wrong secret")
+	case err != nil:
+		return 0, closeWith(wire.CodeUnavailable, "authenticating: %v", err)
+	}
+	cn.account = h.Account
+	return h.Account, nil
+}
+
+// publisherFrame handles a frame from an authenticated publisher.
+func (cn *conn) publisherFrame(f wire.Frame) error {
+	if f.Type != wire.TypePublish {
+		return closeWith(wire.CodeUnexpectedFrame, "%s (%#x) is not a publisher frame", f.Type, uint8(f.Type))
+	}
+	p, err := wire.DecodePublish(f.Body)
+	if err != nil {
+		return closeWith(wire.CodeMalformedFrame, "%v", err)
+	}
+	switch {
+	case p.Account != cn.account:
+		cn.sendError(p.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, p.Account))
+		return nil
+	case p.AudienceKind != wire.AudienceAll:
+		cn.sendError(p.RequestID, wire.CodeBadRequest, fmt.Sprintf("audience kind %d is not supported (0 = all followers)", p.AudienceKind))
+		return nil
+	case cn.inflight >= cn.srv.cfg.MaxInflight:
+		cn.sendError(p.RequestID, wire.CodeUnavailable, fmt.Sprintf("over %d publishes in flight on this connection", cn.srv.cfg.MaxInflight))
+		return nil
+	}
+	cn.inflight++
+	cn.srv.metrics.publishes.Add(1)
+	req := fanout.PublishRequest{
+		Account:     p.Account,
+		ClientMsgID: p.ClientMsgID,
+		TTLSeconds:  p.TTLSeconds,
+		ContentType: p.ContentType,
+		Payload:     append([]byte(nil), p.Payload...), // the frame is a view
+	}
+	requestID := p.RequestID
+	cn.srv.engine.Publish(req, func(res fanout.PublishResult, err error) {
+		cn.reply(func() {
+			cn.inflight--
+			if err != nil {
+				cn.sendError(requestID, codeFor(err), err.Error())
+				return
+			}
+			var flags uint8
+			if res.Duplicate {
+				flags = wire.FlagDuplicate
+			}
+			cn.send(func(dst []byte) []byte {
+				return wire.AppendPublishAck(dst, wire.PublishAck{
+					RequestID:  requestID,
+					MessageID:  res.MessageID,
+					Total:      res.Total,
+					Filtered:   res.Filtered,
+					Recipients: res.Recipients,
+				}, flags)
+			})
+		})
+	})
+	return nil
+}

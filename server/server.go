@@ -1,0 +1,179 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"herald/fanout"
+	"herald/storage"
+)
+
+// Server is a running Herald: store, engine, gnet listeners and admin port.
+type Server struct {
+	cfg        Config
+	store      *storage.Store
+	engine     *fanout.Engine
+	handler    *handler
+	gnet       gnet.Engine
+	gnetDone   chan error
+	admin      *http.Server
+	adminLn    net.Listener
+	adminToken string
+	tick       time.Duration
+	metrics    metrics
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// metrics are process-wide counters, served on the admin port.
+type metrics struct {
+	connections    atomic.Int64
+	publishes      atomic.Uint64
+	caughtUp       atomic.Uint64
+	slowConsumers  atomic.Uint64
+	protocolErrors atomic.Uint64
+}
+
+// Start opens the store, starts the engine, the event loops and the admin
+// port, and returns once all are accepting connections.
+func Start(cfg Config) (*Server, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	var err error
+	for _, addr := range []*string{&cfg.ClientAddr, &cfg.PublisherAddr} {
+		if *addr, err = resolvePort(*addr); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{cfg: cfg, gnetDone: make(chan error, 1), tick: time.Second}
+	if cfg.Heartbeat < 2*time.Second || cfg.AuthTimeout < 2*time.Second {
+		s.tick = min(cfg.Heartbeat, cfg.AuthTimeout) / 4
+	}
+	if s.store, err = storage.Open(cfg.DataDir, storage.Options{InMemory: cfg.InMemory}); err != nil {
+		return nil, err
+	}
+	if s.adminToken, err = loadAdminToken(cfg); err != nil {
+		_ = s.store.Close()
+		return nil, err
+	}
+	s.engine = fanout.New(s.store, cfg.Engine)
+	if err := s.startLoops(); err != nil {
+		_ = s.engine.Close()
+		_ = s.store.Close()
+		return nil, err
+	}
+	if err := s.startAdmin(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) startLoops() error {
+	_, publisherPort, _ := net.SplitHostPort(s.cfg.PublisherAddr)
+	port, _ := strconv.Atoi(publisherPort)
+	s.handler = &handler{srv: s, publisherPort: port, booted: make(chan gnet.Engine, 1)}
+	s.handler.mu.loops = make(map[gnet.EventLoop]*loopState)
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithTicker(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{}),
+	}
+	if s.cfg.Loops > 0 {
+		opts = append(opts, gnet.WithNumEventLoop(s.cfg.Loops))
+	}
+	addrs := []string{"tcp://" + s.cfg.ClientAddr, "tcp://" + s.cfg.PublisherAddr}
+	go func() { s.gnetDone <- gnet.Rotate(s.handler, addrs, opts...) }()
+	select {
+	case s.gnet = <-s.handler.booted:
+		return nil
+	case err := <-s.gnetDone:
+		return fmt.Errorf("server: listen on %v: %w", addrs, err)
+	}
+}
+
+// resolvePort replaces port 0 in addr by a port that is free now.
+func resolvePort(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("%w: address %q: %v", ErrConfig, addr, err)
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// ClientAddr, PublisherAddr and AdminAddr are the addresses listened on.
+func (s *Server) ClientAddr() string    { return s.cfg.ClientAddr }
+func (s *Server) PublisherAddr() string { return s.cfg.PublisherAddr }
+func (s *Server) AdminAddr() string     { return s.adminLn.Addr().String() }
+
+// AdminToken is the bearer token the admin API accepts.
+func (s *Server) AdminToken() string { return s.adminToken }
+
+// Engine exposes the fan-out engine (tests, embedding).
+func (s *Server) Engine() *fanout.Engine { return s.engine }
+
+// Connections returns the number of open connections on both listeners.
+func (s *Server) Connections() int64 { return s.metrics.connections.Load() }
+
+// Close tells every connection SHUTTING_DOWN, stops the listeners and the
+// engine, and closes the store. Every acknowledged broadcast is already on
+// disk; cursors acknowledged since the last save are saved.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.admin != nil {
+			// Shutdown waits for in-flight requests; connections a client
+			// dialled but never used would hold it for 5 s, so after a
+			// short grace the rest are closed outright.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if s.admin.Shutdown(ctx) != nil {
+				_ = s.admin.Close()
+			}
+			cancel()
+		}
+		s.handler.shutdown()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, s.gnet.Stop(ctx))
+		cancel()
+		<-s.gnetDone
+		errs = append(errs, s.engine.Close(), s.store.Close())
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// gnetLogger passes gnet's warnings and errors to the standard logger and
+// drops its informational chatter.
+type gnetLogger struct{}
+
+func (gnetLogger) Debugf(string, ...any) {}
+func (gnetLogger) Infof(string, ...any)  {}
+func (gnetLogger) Warnf(format string, args ...any) {
+	log.Printf("gnet: "+format, args...)
+}
+func (gnetLogger) Errorf(format string, args ...any) {
+	log.Printf("gnet: "+format, args...)
+}
+func (gnetLogger) Fatalf(format string, args ...any) {
+	log.Fatalf("gnet: "+format, args...)
+}
