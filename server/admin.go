@@ -176,6 +176,10 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := s.store.Account(id)
+	if errors.Is(err, storage.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "account %d does not exist", id)
+		return
+	}
 	if err != nil {
 		writeError(w, engineStatus(err), "%v", err)
 		return
@@ -196,7 +200,10 @@ func (s *Server) importFollowers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	if _, err := s.store.Account(account); err != nil {
+	if _, err := s.store.Account(account); errors.Is(err, storage.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "account %d does not exist", account)
+		return
+	} else if err != nil {
 		writeError(w, engineStatus(err), "%v", err)
 		return
 	}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"herald/client"
+)
+
+func newPublish(g *globals) *cobra.Command {
+	var (
+		account     uint32
+		secret      string
+		contentType string
+		clientMsgID string
+		file        string
+		ttl         time.Duration
+		timeout     time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "publish --account N --secret S [MESSAGE]",
+		Short: "Publish a broadcast to every follower of an account",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if account == 0 || secret == "" {
+				return errors.New("--account and --secret (or $HERALD_SECRET) are required")
+			}
+			var payload []byte
+			switch {
+			case len(args) == 1 && file == "":
+				payload = []byte(args[0])
+			case len(args) == 0 && file == "-":
+				var err error
+				if payload, err = io.ReadAll(cmd.InOrStdin()); err != nil {
+					return err
+				}
+			case len(args) == 0 && file != "":
+				var err error
+				if payload, err = os.ReadFile(file); err != nil {
+					return err
+				}
+			default:
+				return errors.New("give the message as one argument or with --file (not both)")
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: g.publisherAddr, Account: account, Secret: secret})
+			if err != nil {
+				return err
+			}
+			defer pub.Close()
+			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload})
+			if err != nil {
+				return err
+			}
+			note := ""
+			if res.Duplicate {
+				note = " (duplicate client message id: nothing sent again)"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "message %d: audience %d, filtered %d, recipients %d%s\n", res.MessageID, res.Total, res.Filtered, res.Recipients, note)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Uint32Var(&account, "account", 0, "account id (required)")
+	f.StringVar(&secret, "secret", os.Getenv("HERALD_SECRET"), "publisher secret ($HERALD_SECRET)")
+	f.StringVar(&contentType, "content-type", "text/plain", "content type of the payload")
+	f.StringVar(&clientMsgID, "id", "", "client message id for idempotent retries (default: random)")
+	f.StringVar(&file, "file", "", "read the payload from a file (- for stdin)")
+	f.DurationVar(&ttl, "ttl", 0, "stop catch-up delivery after this long (default: retention)")
+	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	return cmd
+}
