@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/internal/testutil"
 	"herald/server"
 )
 
@@ -141,4 +142,10 @@ func ExpectNone(t testing.TB, sub *client.Subscriber) {
 		t.Fatalf("subscriber %d received unexpected message %d", sub.User(), m.ID)
 	default:
 	}
+}
+
+// WaitForConnections waits until the server holds at least n connections.
+func WaitForConnections(t testing.TB, h *Harness, n int64) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("%d connections", n), func() bool { return h.Server.Connections() >= n })
 }

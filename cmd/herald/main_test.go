@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"herald/internal/testserver"
+	"herald/server"
+)
+
+// run executes one herald command line against h and returns its output.
+func run(t *testing.T, h *testserver.Harness, stdin string, args ...string) (string, error) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetArgs(append([]string{
+		"--admin", "http://" + h.Server.AdminAddr(),
+		"--admin-token", h.Server.AdminToken(),
+		"--client-addr", h.Server.ClientAddr(),
+		"--publisher-addr", h.Server.PublisherAddr(),
+	}, args...))
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// TestWalkThrough is the README's walk-through: create an account, import
+// followers, subscribe, publish, and see the push.
+func TestWalkThrough(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{})
+	out, err := run(t, h, "", "account", "create", "--name", "news")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := regexp.MustCompile(`secret: (\S+)`).FindStringSubmatch(out)
+	if !strings.Contains(out, "account 1 (news, subscription)") || secret == nil {
+		t.Fatalf("account create printed %q", out)
+	}
+	file := filepath.Join(t.TempDir(), "followers.txt")
+	if err := os.WriteFile(file, []byte("# ids\n1\n2\n42\n\n42\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, h, "", "follow", "import", "--account", "1", file); err != nil || !strings.Contains(out, "imported 3 new followers; account 1 has 3") {
+		t.Fatalf("import: %q, %v", out, err)
+	}
+
+	subOut := make(chan string, 1)
+	go func() {
+		out, err := run(t, h, "", "subscribe", "--user", "42", "--count", "1")
+		if err != nil {
+			out += "error: " + err.Error()
+		}
+		subOut <- out
+	}()
+	testserver.WaitForConnections(t, h, 1)
+	if out, err := run(t, h, "", "publish", "--account", "1", "--secret", secret[1], "hello from herald"); err != nil || !strings.Contains(out, "audience 3") {
+		t.Fatalf("publish: %q, %v", out, err)
+	}
+	select {
+	case out := <-subOut:
+		if !regexp.MustCompile(`#1 from account 1 at \S+ \[text/plain\] hello from herald`).MatchString(out) {
+			t.Fatalf("subscribe printed %q", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscriber printed nothing")
+	}
+
+	if out, err := run(t, h, "", "account", "show", "1"); err != nil || !strings.Contains(out, "3 followers") {
+		t.Fatalf("show: %q, %v", out, err)
+	}
+	if out, err := run(t, h, "", "token", "--user", "7"); err != nil || !strings.Contains(out, ".") {
+		t.Fatalf("token: %q, %v", out, err)
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{})
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"wrong secret", []string{"publish", "--account", "1", "--secret", "nope", "x"}, "AUTH_FAILED"},
+		{"missing account flag", []string{"publish", "--secret", "s", "x"}, "--account and --secret"},
+		{"bad tier", []string{"account", "create", "--name", "n", "--tier", "gold"}, "unknown tier"},
+		{"unknown account", []string{"account", "show", "9"}, "account 9 does not exist"},
+		{"bad account id", []string{"account", "show", "x"}, "not a number"},
+		{"import to unknown account", []string{"follow", "import", "--account", "5", "-"}, "account 5 does not exist"},
+		{"token without user", []string{"token"}, "--user is required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(t, h, "1\n", tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+	// A bad line stops the import and says how much went in.
+	if _, err := run(t, h, "", "account", "create", "--name", "n"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := run(t, h, "1\n2\nthree\n", "follow", "import", "--account", "1", "-")
+	if err == nil || !strings.Contains(err.Error(), `line 3: "three"`) || !strings.Contains(err.Error(), "2 new follows were imported") {
+		t.Fatalf("bad line: %v", err)
+	}
+	// Without a token the admin commands say how to get one.
+	root := newRoot()
+	root.SetArgs([]string{"--admin-token-file", filepath.Join(t.TempDir(), "none"), "account", "show", "1"})
+	root.SetOut(&bytes.Buffer{})
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "no admin token") {
+		t.Fatalf("no token: %v", err)
+	}
+}
