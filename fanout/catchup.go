@@ -14,7 +14,7 @@ type Page struct {
 // CatchUp returns the broadcasts after cursor addressed to user, at most one
 // page. It reads only committed data and is safe from any goroutine.
 func (e *Engine) CatchUp(user uint32, cursor uint64) (Page, error) {
-	found, last, more, err := e.store.BroadcastsFor(user, cursor, e.cfg.CatchUpPage, e.nowMillis())
+	found, last, more, err := e.store.BroadcastsFor(user, cursor, e.cfg.CatchUpPage, e.cfg.CatchUpBytes, e.nowMillis())
 	if err != nil {
 		return Page{}, err
 	}

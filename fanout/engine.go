@@ -14,6 +14,9 @@ type Config struct {
 	MaxPayload int
 	// CatchUpPage is the most broadcasts one RESUME replays (default 1000).
 	CatchUpPage int
+	// CatchUpBytes stops a page once its payloads reach this many bytes
+	// (default 1 MiB), so a page stays well under the slow-consumer cap.
+	CatchUpBytes int
 	// MaxGroup is the most ops folded into one commit (default 1024).
 	MaxGroup int
 	// CursorFlush is how often acknowledged cursors are saved (default 1 s).
@@ -28,6 +31,9 @@ func (c *Config) fill() {
 	}
 	if c.CatchUpPage <= 0 {
 		c.CatchUpPage = 1000
+	}
+	if c.CatchUpBytes <= 0 {
+		c.CatchUpBytes = 1 << 20
 	}
 	if c.MaxGroup <= 0 {
 		c.MaxGroup = 1024

@@ -90,12 +90,13 @@ func (s *Store) InAudience(id uint64, user uint32) (bool, error) {
 	return audienceSet(id).contains(s.db, user)
 }
 
-// BroadcastsFor returns, in id order, up to limit committed broadcasts after
-// the cursor whose frozen audience contains user and whose TTL has not
-// passed at nowMillis. more is true when the limit cut the scan short.
+// BroadcastsFor returns, in id order, committed broadcasts after the cursor
+// whose frozen audience contains user and whose TTL has not passed at
+// nowMillis: at most limit of them, and no more once their payloads reach
+// maxBytes. more is true when a limit cut the scan short.
 // last is the id the scan covered up to: the caller continues from it, and
 // no broadcast at or below it is left for user.
-func (s *Store) BroadcastsFor(user uint32, after uint64, limit int, nowMillis uint64) (out []Broadcast, last uint64, more bool, err error) {
+func (s *Store) BroadcastsFor(user uint32, after uint64, limit, maxBytes int, nowMillis uint64) (out []Broadcast, last uint64, more bool, err error) {
 	high := s.lastMessage.Load()
 	last = after
 	if after >= high {
@@ -109,8 +110,9 @@ func (s *Store) BroadcastsFor(user uint32, after uint64, limit int, nowMillis ui
 		return nil, last, false, err
 	}
 	defer it.Close()
+	size := 0
 	for valid := it.First(); valid; valid = it.Next() {
-		if len(out) >= limit {
+		if len(out) >= limit || size >= maxBytes {
 			return out, last, true, nil
 		}
 		key := it.Key()
@@ -133,6 +135,7 @@ func (s *Store) BroadcastsFor(user uint32, after uint64, limit int, nowMillis ui
 			}
 			if !m.Expired(nowMillis) {
 				out = append(out, m)
+				size += len(m.Payload)
 			}
 		}
 		last = id

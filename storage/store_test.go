@@ -124,7 +124,7 @@ func TestBroadcastLog(t *testing.T) {
 	if s.LastMessageID() != 5 {
 		t.Fatalf("last id = %d", s.LastMessageID())
 	}
-	got, last, more, err := s.BroadcastsFor(100000, 0, 10, 5000)
+	got, last, more, err := s.BroadcastsFor(100000, 0, 10, 1<<20, 5000)
 	if err != nil || more || last != 5 {
 		t.Fatalf("err %v more %v last %d", err, more, last)
 	}
@@ -135,9 +135,13 @@ func TestBroadcastLog(t *testing.T) {
 	if !slices.Equal(gotIDs, []uint64{1, 2, 5}) { // 3 not in audience, 4 expired
 		t.Fatalf("ids = %v", gotIDs)
 	}
-	page, last, more, _ := s.BroadcastsFor(1, 0, 1, 0)
+	page, last, more, _ := s.BroadcastsFor(1, 0, 1, 1<<20, 0)
 	if len(page) != 1 || !more || last != 1 {
-		t.Fatalf("page %d more %v last %d", len(page), more, last)
+		t.Fatalf("count-limited page %d more %v last %d", len(page), more, last)
+	}
+	page, last, more, _ = s.BroadcastsFor(1, 0, 10, 1, 0)
+	if len(page) != 1 || !more || last != 1 {
+		t.Fatalf("byte-limited page %d more %v last %d", len(page), more, last)
 	}
 	if in, _ := s.InAudience(3, 3); !in {
 		t.Fatal("user 3 not in broadcast 3")

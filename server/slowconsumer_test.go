@@ -1,0 +1,83 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"herald/client"
+	"herald/fanout"
+	"herald/internal/testserver"
+	"herald/internal/testutil"
+	"herald/server"
+	"herald/server/wire"
+)
+
+// healthz reads the admin port's counters.
+func healthz(t *testing.T, h *testserver.Harness) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + h.Server.AdminAddr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	nums := map[string]float64{}
+	for k, v := range out {
+		if f, ok := v.(float64); ok {
+			nums[k] = f
+		}
+	}
+	return nums
+}
+
+// TestSlowConsumerIsCutOffAndLosesNothing: a client that stops reading is
+// disconnected once its queue passes the cap, the others keep receiving,
+// and the slow user gets everything on RESUME.
+func TestSlowConsumerIsCutOffAndLosesNothing(t *testing.T) {
+	const payload = 60 << 10
+	h := testserver.Start(t, "", server.Config{MaxFrame: 128 << 10, MaxOutbound: 256 << 10, Engine: fanout.Config{MaxPayload: payload}})
+	account, secret := h.Account(1, 2)
+	healthy := h.Subscribe(1, 0)
+
+	slow := dialRaw(t, h.Server.ClientAddr())
+	slow.welcome(0, h.Token(2))
+	slow.send(wire.AppendResume(nil, wire.Resume{}, 0))
+	if f, err := slow.next(5 * time.Second); err != nil || f.Type != wire.TypeResumed {
+		t.Fatalf("RESUME answered by %s, %v", f.Type, err)
+	}
+	// From here the slow client reads nothing. Loopback socket buffers hold
+	// a few MiB, so publish well past them.
+	pub := h.Publisher(account, secret)
+	const n = 400
+	var ids []uint64
+	for i := 0; i < n; i++ {
+		res, err := pub.Publish(context.Background(), client.Message{ClientMsgID: fmt.Sprint(i), Payload: make([]byte, payload)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.MessageID)
+		// The healthy subscriber keeps up (and keeps the test from
+		// measuring its own slowness).
+		if m := testserver.Receive(t, healthy, 10*time.Second); m.ID != res.MessageID {
+			t.Fatalf("healthy subscriber got %d, want %d", m.ID, res.MessageID)
+		}
+	}
+	testutil.WaitFor(t, 10*time.Second, "a slow-consumer disconnect", func() bool {
+		return healthz(t, h)["slow_consumers"] == 1
+	})
+
+	// Nothing is lost: the slow user resumes and gets all of it, in order.
+	resumed := h.Subscribe(2, 0)
+	for _, want := range ids {
+		if m := testserver.Receive(t, resumed, 10*time.Second); m.ID != want {
+			t.Fatalf("resumed user got %d, want %d", m.ID, want)
+		}
+	}
+}
