@@ -112,3 +112,22 @@ func (a *Admin) do(ctx context.Context, method, path, contentType string, body i
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }
+
+// Health is the admin port's /healthz answer.
+type Health struct {
+	Status         string `json:"status"`
+	Connections    int64  `json:"connections"`
+	Publishes      uint64 `json:"publishes"`
+	Deliveries     uint64 `json:"deliveries"`
+	CaughtUp       uint64 `json:"caught_up"`
+	SlowConsumers  uint64 `json:"slow_consumers"`
+	ProtocolErrors uint64 `json:"protocol_errors"`
+	LastMessageID  uint64 `json:"last_message_id"`
+}
+
+// Health reads the server's counters.
+func (a *Admin) Health(ctx context.Context) (Health, error) {
+	var out Health
+	err := a.do(ctx, http.MethodGet, "/healthz", "", nil, &out)
+	return out, err
+}

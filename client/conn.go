@@ -30,7 +30,7 @@ func dial(ctx context.Context, addr string, hello wire.Hello) (*frameConn, error
 	if err != nil {
 		return nil, err
 	}
-	fc := &frameConn{nc: nc, parser: wire.NewParser(wire.DefaultMaxFrame), buf: make([]byte, 32<<10)}
+	fc := &frameConn{nc: nc, parser: wire.NewParser(wire.DefaultMaxFrame), buf: make([]byte, 8<<10)}
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(deadline)
 	} else {

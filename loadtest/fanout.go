@@ -1,0 +1,218 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"herald/client"
+)
+
+// follower is one connected client and what it received.
+type follower struct {
+	user uint32
+	sub  *client.Subscriber
+	// got is written by the follower's goroutine only, read after it stops.
+	got []receipt
+}
+
+type receipt struct {
+	id      uint64
+	at      time.Time
+	latency time.Duration
+}
+
+// Run performs one fan-out run and returns its report. progress, if not
+// nil, receives one line per phase and per burst.
+func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	logf := func(format string, args ...any) {
+		if progress != nil {
+			fmt.Fprintf(progress, format+"\n", args...)
+		}
+	}
+	report := &Report{Config: cfg}
+	target := cfg.Target
+	var server *embedded
+	if target == nil {
+		logf("starting the embedded server")
+		var err error
+		if server, err = startEmbedded(); err != nil {
+			return nil, err
+		}
+		defer server.stop()
+		target = &server.target
+		report.Embedded = true
+	}
+	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
+
+	account, err := admin.CreateAccount(ctx, "loadtest", "service")
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: create account: %w", err)
+	}
+	start := time.Now()
+	imported, err := admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: import followers: %w", err)
+	}
+	report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
+	logf("account %d: %d followers imported (%.0f/s)", account.ID, imported.Added, report.ImportRate)
+
+	var baseCPU time.Duration
+	var baseRSS int64
+	if server != nil {
+		baseCPU, baseRSS = server.usage()
+	}
+	// Start every client after the newest broadcast, so history from other
+	// runs against the same server is not replayed.
+	health, err := admin.Health(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: healthz: %w", err)
+	}
+	followers, connectTime, err := connect(ctx, cfg, target, admin, health.LastMessageID)
+	defer func() {
+		for _, f := range followers {
+			if f != nil && f.sub != nil {
+				_ = f.sub.Close()
+			}
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	report.ConnectRate = float64(cfg.Clients) / connectTime.Seconds()
+	logf("%d clients connected and live in %v (%.0f/s)", cfg.Clients, connectTime.Round(time.Millisecond), report.ConnectRate)
+	if server != nil {
+		time.Sleep(200 * time.Millisecond) // let the server settle before reading RSS
+		_, rss := server.usage()
+		report.ServerRSSPerConn = float64(rss-baseRSS) / float64(cfg.Clients)
+	}
+
+	// Receivers: one goroutine per follower records what arrives.
+	// Ids are allocated in commit order across the server, so on an idle
+	// server this run's broadcasts are the next Broadcasts ids; receivers
+	// count per burst against that, and a gap fails the run.
+	health, err = admin.Health(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: healthz: %w", err)
+	}
+	firstID := health.LastMessageID + 1
+	counts := make([]atomic.Int64, cfg.Broadcasts)
+	var receivers sync.WaitGroup
+	for _, f := range followers {
+		receivers.Add(1)
+		go func() {
+			defer receivers.Done()
+			for m := range f.sub.Messages() {
+				now := time.Now()
+				if m.Account != account.ID || len(m.Payload) < 16 {
+					continue // another account's broadcast, not this run's
+				}
+				sent := int64(binary.BigEndian.Uint64(m.Payload))
+				f.got = append(f.got, receipt{id: m.ID, at: now, latency: now.Sub(time.Unix(0, sent))})
+				if m.ID >= firstID && m.ID < firstID+uint64(cfg.Broadcasts) {
+					counts[m.ID-firstID].Add(1)
+				}
+			}
+		}()
+	}
+
+	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: target.PublisherAddr, Account: account.ID, Secret: account.Secret})
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: publisher: %w", err)
+	}
+	defer pub.Close()
+	payload := make([]byte, cfg.Payload)
+	acks := make([]time.Time, cfg.Broadcasts)
+	ids := make([]uint64, cfg.Broadcasts)
+	runStart := time.Now()
+	for i := 0; i < cfg.Broadcasts; i++ {
+		binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
+		binary.BigEndian.PutUint64(payload[8:], uint64(i))
+		res, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: payload})
+		if err != nil {
+			return nil, fmt.Errorf("loadtest: publish %d: %w", i, err)
+		}
+		acks[i], ids[i] = time.Now(), res.MessageID
+		if res.MessageID != firstID+uint64(i) {
+			return nil, fmt.Errorf("loadtest: broadcast got id %d, expected %d: another publisher is active on this server; run against an idle one", res.MessageID, firstID+uint64(i))
+		}
+		if res.Recipients != uint32(cfg.Followers) {
+			report.Problems = append(report.Problems, fmt.Sprintf("broadcast %d addressed to %d users, want %d", res.MessageID, res.Recipients, cfg.Followers))
+		}
+		deadline := time.Now().Add(cfg.Timeout)
+		for counts[i].Load() < int64(cfg.Clients) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Microsecond)
+		}
+		logf("broadcast %d/%d (id %d): %d/%d clients", i+1, cfg.Broadcasts, res.MessageID, counts[i].Load(), cfg.Clients)
+	}
+	report.Elapsed = time.Since(runStart)
+	if server != nil {
+		cpu, _ := server.usage()
+		report.ServerCPU = cpu - baseCPU
+	}
+	// Verification reads every follower's full record: stop them first.
+	for _, f := range followers {
+		_ = f.sub.Close()
+	}
+	receivers.Wait()
+	report.verify(followers, ids, acks)
+	return report, nil
+}
+
+// followerIDs streams "1\n2\n...n\n" without building it in memory.
+func followerIDs(n int) io.Reader {
+	r, w := io.Pipe()
+	go func() {
+		buf := make([]byte, 0, 64<<10)
+		for u := 1; u <= n; u++ {
+			buf = strconv.AppendInt(buf, int64(u), 10)
+			buf = append(buf, '\n')
+			if len(buf) > 60<<10 {
+				if _, err := w.Write(buf); err != nil {
+					return
+				}
+				buf = buf[:0]
+			}
+		}
+		_, _ = w.Write(buf)
+		_ = w.Close()
+	}()
+	return r
+}
+
+// connect mints tokens and connects every client, users 1..Clients.
+func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admin, cursor uint64) ([]*follower, time.Duration, error) {
+	followers := make([]*follower, cfg.Clients)
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(64)
+	for i := range followers {
+		g.Go(func() error {
+			user := uint32(i + 1)
+			token, err := admin.MintToken(gctx, user, 24*time.Hour)
+			if err != nil {
+				return fmt.Errorf("loadtest: token for user %d: %w", user, err)
+			}
+			cctx, cancel := context.WithTimeout(gctx, 30*time.Second)
+			defer cancel()
+			sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addr: target.ClientAddr, Token: token, Cursor: cursor})
+			if err != nil {
+				return fmt.Errorf("loadtest: connect user %d: %w", user, err)
+			}
+			followers[i] = &follower{user: user, sub: sub}
+			return sub.WaitLive(cctx)
+		})
+	}
+	err := g.Wait()
+	return followers, time.Since(start), err
+}

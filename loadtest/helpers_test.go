@@ -1,0 +1,7 @@
+package loadtest
+
+import "herald/client"
+
+func clientMessage(payload string) client.Message {
+	return client.Message{Payload: []byte(payload)}
+}

@@ -1,0 +1,52 @@
+package loadtest
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"herald/server"
+)
+
+// MaybeServe turns the process into the embedded server when it was started
+// with ServeFlag, and never returns in that case. Mains (and test mains) that
+// want the embedded mode call it first.
+func MaybeServe() {
+	if len(os.Args) < 2 || os.Args[1] != ServeFlag {
+		return
+	}
+	if err := serve(os.Args[2:]); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// serve runs a server until SIGTERM, announcing its addresses on stdout in
+// the lines startEmbedded reads.
+func serve(args []string) error {
+	var cfg server.Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "data directory")
+	fs.StringVar(&cfg.ClientAddr, "client-listen", "", "client listener")
+	fs.StringVar(&cfg.PublisherAddr, "publisher-listen", "", "publisher listener")
+	fs.StringVar(&cfg.AdminAddr, "admin-listen", "", "admin listener")
+	fs.StringVar(&cfg.AdminToken, "admin-token", "", "admin token")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	srv, err := server.Start(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("herald: clients tcp://%s\n", srv.ClientAddr())
+	fmt.Printf("herald: publishers tcp://%s\n", srv.PublisherAddr())
+	fmt.Printf("herald: admin http://%s\n", srv.AdminAddr())
+	fmt.Println("herald: serving")
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	<-stop
+	return srv.Close()
+}
