@@ -115,12 +115,16 @@ func (s *Subscriber) Err() error {
 	return s.mu.err
 }
 
-// Close stops the Subscriber and waits for it.
+// Close acknowledges what was delivered, stops the Subscriber and waits
+// for it.
 func (s *Subscriber) Close() error {
 	s.cancel()
 	s.mu.Lock()
-	if s.mu.conn != nil {
-		s.mu.conn.close()
+	if fc := s.mu.conn; fc != nil {
+		if s.lastDelivered > 0 {
+			_ = fc.write(wire.AppendAck(nil, s.lastDelivered)) // best effort
+		}
+		fc.close()
 	}
 	s.mu.Unlock()
 	<-s.done
