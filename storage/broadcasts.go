@@ -6,61 +6,21 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
+
+	"herald/storage/internal/codec"
 )
 
-// Broadcast is one entry of the broadcast log. Its audience is stored beside
-// it, frozen at publish time.
-type Broadcast struct {
-	ID          uint64
-	Account     uint32
-	TimeMillis  uint64
-	TTLSeconds  uint32 // zero: kept for the whole retention period
-	ClientMsgID string
-	ContentType string
-	Total       uint32 // audience resolved
-	Filtered    uint32 // removed by policy
-	Payload     []byte
-}
-
-// Expired reports whether the broadcast's TTL has passed at nowMillis.
-func (m Broadcast) Expired(nowMillis uint64) bool {
-	return m.TTLSeconds > 0 && m.TimeMillis+uint64(m.TTLSeconds)*1000 <= nowMillis
-}
+// Broadcast is one entry of the broadcast log; see codec.Broadcast.
+type Broadcast = codec.Broadcast
 
 func audienceSet(message uint64) chunkedSet { return chunkedSet{prefix: audiencePrefix(message)} }
-
-func encodeBroadcast(m Broadcast) []byte {
-	var w recordWriter
-	w.u32(m.Account)
-	w.u64(m.TimeMillis)
-	w.u32(m.TTLSeconds)
-	w.u32(m.Total)
-	w.u32(m.Filtered)
-	w.str(m.ClientMsgID)
-	w.str(m.ContentType)
-	w.raw(m.Payload)
-	return seal(w.b)
-}
-
-func decodeBroadcast(key, v []byte, id uint64) (Broadcast, error) {
-	body, err := open(key, v)
-	if err != nil {
-		return Broadcast{}, err
-	}
-	r := recordReader{b: body}
-	m := Broadcast{ID: id, Account: r.u32(), TimeMillis: r.u64(), TTLSeconds: r.u32(), Total: r.u32(), Filtered: r.u32()}
-	m.ClientMsgID = r.str()
-	m.ContentType = r.str()
-	m.Payload = r.rest()
-	return m, r.finish(key, "broadcast")
-}
 
 // AddBroadcast assigns m the next message id and stores it with its frozen
 // audience. The id becomes visible to readers when the batch commits.
 func (b *Batch) AddBroadcast(m Broadcast, audience *roaring.Bitmap) (uint64, error) {
 	b.lastMessage++
 	m.ID = b.lastMessage
-	if err := b.set(broadcastKey(m.ID), encodeBroadcast(m)); err != nil {
+	if err := b.set(broadcastKey(m.ID), codec.EncodeBroadcast(m)); err != nil {
 		return 0, err
 	}
 	return m.ID, audienceSet(m.ID).writeAll(b.batch, audience)
@@ -73,8 +33,8 @@ func readBroadcast(r pebble.Reader, id uint64) (Broadcast, error) {
 	key := broadcastKey(id)
 	var m Broadcast
 	found, err := get(r, key, func(v []byte) (err error) {
-		m, err = decodeBroadcast(key, v, id)
-		return err
+		m, err = codec.DecodeBroadcast(v, id)
+		return corrupt(key, err)
 	})
 	if err == nil && !found {
 		err = fmt.Errorf("%w: broadcast %d", ErrNotFound, id)
@@ -129,9 +89,9 @@ func (s *Store) BroadcastsFor(user uint32, after uint64, limit, maxBytes int, no
 			if err != nil {
 				return nil, last, false, err
 			}
-			m, err := decodeBroadcast(key, value, id)
+			m, err := codec.DecodeBroadcast(value, id)
 			if err != nil {
-				return nil, last, false, err
+				return nil, last, false, corrupt(key, err)
 			}
 			if !m.Expired(nowMillis) {
 				out = append(out, m)

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"github.com/cockroachdb/pebble/v2"
+
+	"herald/storage/internal/codec"
 )
 
 // Cursor returns the last message id user acknowledged, zero if none.
@@ -9,7 +11,7 @@ func (s *Store) Cursor(user uint32) (uint64, error) {
 	key := cursorKey(user)
 	var c uint64
 	_, err := get(s.db, key, func(v []byte) (err error) {
-		c, err = decodeU64(key, v)
+		c, err = decodeAt(key, v, codec.DecodeU64)
 		return err
 	})
 	return c, err
@@ -28,7 +30,7 @@ func (s *Store) SaveCursors(cursors map[uint32]uint64) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	for user, c := range cursors {
-		if err := b.Set(cursorKey(user), encodeU64(c), nil); err != nil {
+		if err := b.Set(cursorKey(user), codec.EncodeU64(c), nil); err != nil {
 			return err
 		}
 	}

@@ -1,10 +1,15 @@
 package storage
 
-import "errors"
+import (
+	"errors"
+
+	"herald/storage/internal/codec"
+)
 
 var (
-	// ErrCorrupt: a stored value failed its checksum or does not decode.
-	ErrCorrupt = errors.New("storage: corrupt value")
+	// ErrCorrupt: a stored value failed its checksum or does not decode;
+	// the error names the key.
+	ErrCorrupt = codec.ErrCorrupt
 	// ErrNotFound: no such account (or other record) exists.
 	ErrNotFound = errors.New("storage: not found")
 	// ErrClosed: the store has been closed.

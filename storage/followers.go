@@ -7,6 +7,8 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
+
+	"herald/storage/internal/codec"
 )
 
 func followerSet(account uint32) chunkedSet { return chunkedSet{prefix: followerPrefix(account)} }
@@ -75,14 +77,14 @@ func (b *Batch) changeFollowers(account uint32, users []uint32, add bool) (int, 
 	} else {
 		count -= min(count, uint64(changed))
 	}
-	return changed, b.set(followCountKey(account), encodeU64(count))
+	return changed, b.set(followCountKey(account), codec.EncodeU64(count))
 }
 
 func readCount(r pebble.Reader, account uint32) (uint64, error) {
 	key := followCountKey(account)
 	var n uint64
 	_, err := get(r, key, func(v []byte) (err error) {
-		n, err = decodeU64(key, v)
+		n, err = decodeAt(key, v, codec.DecodeU64)
 		return err
 	})
 	return n, err

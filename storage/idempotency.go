@@ -2,6 +2,8 @@ package storage
 
 import (
 	"time"
+
+	"herald/storage/internal/codec"
 )
 
 // IdempotencyWindow is how long a client_msg_id maps to its message id.
@@ -11,29 +13,21 @@ const IdempotencyWindow = 24 * time.Hour
 // client_msg_id got, if it happened within the window before nowMillis.
 func (b *Batch) LookupIdempotency(account uint32, clientMsgID string, nowMillis uint64) (uint64, bool, error) {
 	key := idempotencyKey(account, clientMsgID)
-	var id, at uint64
-	found, err := get(b.batch, key, func(v []byte) error {
-		body, err := open(key, v)
-		if err != nil {
-			return err
-		}
-		r := recordReader{b: body}
-		id, at = r.u64(), r.u64()
-		return r.finish(key, "idempotency")
+	var rec codec.Idempotency
+	found, err := get(b.batch, key, func(v []byte) (err error) {
+		rec, err = decodeAt(key, v, codec.DecodeIdempotency)
+		return err
 	})
 	if err != nil || !found {
 		return 0, false, err
 	}
-	if at+uint64(IdempotencyWindow.Milliseconds()) <= nowMillis {
+	if rec.AtMillis+uint64(IdempotencyWindow.Milliseconds()) <= nowMillis {
 		return 0, false, nil
 	}
-	return id, true, nil
+	return rec.MessageID, true, nil
 }
 
 // PutIdempotency records that clientMsgID produced message id at nowMillis.
 func (b *Batch) PutIdempotency(account uint32, clientMsgID string, id, nowMillis uint64) error {
-	var w recordWriter
-	w.u64(id)
-	w.u64(nowMillis)
-	return b.set(idempotencyKey(account, clientMsgID), seal(w.b))
+	return b.set(idempotencyKey(account, clientMsgID), codec.EncodeIdempotency(codec.Idempotency{MessageID: id, AtMillis: nowMillis}))
 }

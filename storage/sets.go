@@ -6,6 +6,8 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
+
+	"herald/storage/internal/codec"
 )
 
 // chunkedSet is one stored set of user ids: chunk keys are prefix | high16,
@@ -33,9 +35,9 @@ func (c chunkedSet) read(r pebble.Reader) (*roaring.Bitmap, error) {
 		if err != nil {
 			return nil, err
 		}
-		chunk, err := decodeChunk(key, value, binary.BigEndian.Uint16(key[len(c.prefix):]))
+		chunk, err := codec.DecodeChunk(value, binary.BigEndian.Uint16(key[len(c.prefix):]))
 		if err != nil {
-			return nil, err
+			return nil, corrupt(key, err)
 		}
 		// Chunks arrive in key order and hold disjoint containers, so this
 		// appends containers rather than merging members.
@@ -49,8 +51,8 @@ func (c chunkedSet) readChunk(r pebble.Reader, high uint16) (*roaring.Bitmap, er
 	key := c.key(high)
 	chunk := roaring.New()
 	_, err := get(r, key, func(v []byte) (err error) {
-		chunk, err = decodeChunk(key, v, high)
-		return err
+		chunk, err = codec.DecodeChunk(v, high)
+		return corrupt(key, err)
 	})
 	return chunk, err
 }
@@ -69,7 +71,7 @@ func (c chunkedSet) writeChunk(b *pebble.Batch, high uint16, chunk *roaring.Bitm
 	if chunk.IsEmpty() {
 		return b.Delete(c.key(high), nil)
 	}
-	v, err := encodeChunk(chunk)
+	v, err := codec.EncodeChunk(chunk)
 	if err != nil {
 		return err
 	}

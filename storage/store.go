@@ -10,6 +10,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"herald/storage/internal/codec"
 )
 
 // Options configures Open.
@@ -73,7 +75,7 @@ func (s *Store) load() error {
 	v, closer, err := s.db.Get(key)
 	switch {
 	case err == nil:
-		body, openErr := open(key, v)
+		body, openErr := decodeAt(key, v, codec.Open)
 		if openErr == nil && len(body) != 32 {
 			openErr = fmt.Errorf("%w: %s: secret of %d bytes", ErrCorrupt, keyString(key), len(body))
 		}
@@ -87,7 +89,7 @@ func (s *Store) load() error {
 		if _, err := io.ReadFull(rand.Reader, s.secret); err != nil {
 			return err
 		}
-		return s.db.Set(key, seal(s.secret), pebble.Sync)
+		return s.db.Set(key, codec.Seal(s.secret), pebble.Sync)
 	default:
 		return err
 	}

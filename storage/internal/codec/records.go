@@ -1,0 +1,147 @@
+package codec
+
+import "fmt"
+
+// Tier is an account's quota class (DESIGN.md, Quotas).
+type Tier uint8
+
+// Tiers. Their quotas are enforced by the fan-out engine.
+const (
+	TierSubscription Tier = 1
+	TierVerified     Tier = 2
+	TierService      Tier = 3
+)
+
+var tierNames = map[Tier]string{TierSubscription: "subscription", TierVerified: "verified", TierService: "service"}
+
+func (t Tier) String() string {
+	if name, ok := tierNames[t]; ok {
+		return name
+	}
+	return fmt.Sprintf("tier-%d", uint8(t))
+}
+
+// Valid reports whether t is a known tier.
+func (t Tier) Valid() bool { _, ok := tierNames[t]; return ok }
+
+// ParseTier parses a tier name.
+func ParseTier(name string) (Tier, error) {
+	for t, n := range tierNames {
+		if n == name {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown tier %q (want subscription, verified or service)", name)
+}
+
+// Account is a publishing account. SecretHash is the SHA-256 of its
+// publisher secret; the secret itself is never stored.
+type Account struct {
+	ID            uint32
+	Name          string
+	Tier          Tier
+	SecretHash    [32]byte
+	CreatedMillis uint64
+}
+
+// EncodeAccount seals an account record (its id is the key).
+func EncodeAccount(a Account) []byte {
+	var w Writer
+	w.U8(uint8(a.Tier))
+	w.Raw(a.SecretHash[:])
+	w.U64(a.CreatedMillis)
+	w.Str(a.Name)
+	return Seal(w.B)
+}
+
+// DecodeAccount checks and decodes the account stored under id.
+func DecodeAccount(v []byte, id uint32) (Account, error) {
+	body, err := Open(v)
+	if err != nil {
+		return Account{}, err
+	}
+	r := NewReader(body)
+	a := Account{ID: id, Tier: Tier(r.U8())}
+	copy(a.SecretHash[:], r.Take(32))
+	a.CreatedMillis = r.U64()
+	a.Name = r.Str()
+	if err := r.Finish("account"); err != nil {
+		return Account{}, err
+	}
+	if !a.Tier.Valid() {
+		return Account{}, fmt.Errorf("%w: unknown tier %d", ErrCorrupt, a.Tier)
+	}
+	return a, nil
+}
+
+// Broadcast is one entry of the broadcast log. Its audience is stored beside
+// it, frozen at publish time.
+type Broadcast struct {
+	ID          uint64
+	Account     uint32
+	TimeMillis  uint64
+	TTLSeconds  uint32 // zero: kept for the whole retention period
+	ClientMsgID string
+	ContentType string
+	Total       uint32 // audience resolved
+	Filtered    uint32 // removed by policy
+	Payload     []byte
+}
+
+// Expired reports whether the broadcast's TTL has passed at nowMillis.
+func (m Broadcast) Expired(nowMillis uint64) bool {
+	return m.TTLSeconds > 0 && m.TimeMillis+uint64(m.TTLSeconds)*1000 <= nowMillis
+}
+
+// EncodeBroadcast seals a broadcast record (its id is the key).
+func EncodeBroadcast(m Broadcast) []byte {
+	var w Writer
+	w.U32(m.Account)
+	w.U64(m.TimeMillis)
+	w.U32(m.TTLSeconds)
+	w.U32(m.Total)
+	w.U32(m.Filtered)
+	w.Str(m.ClientMsgID)
+	w.Str(m.ContentType)
+	w.Raw(m.Payload)
+	return Seal(w.B)
+}
+
+// DecodeBroadcast checks and decodes the broadcast stored under id.
+func DecodeBroadcast(v []byte, id uint64) (Broadcast, error) {
+	body, err := Open(v)
+	if err != nil {
+		return Broadcast{}, err
+	}
+	r := NewReader(body)
+	m := Broadcast{ID: id, Account: r.U32(), TimeMillis: r.U64(), TTLSeconds: r.U32(), Total: r.U32(), Filtered: r.U32()}
+	m.ClientMsgID = r.Str()
+	m.ContentType = r.Str()
+	m.Payload = r.Rest()
+	return m, r.Finish("broadcast")
+}
+
+// Idempotency maps a client_msg_id to the message it produced.
+type Idempotency struct {
+	MessageID uint64
+	AtMillis  uint64
+}
+
+// EncodeIdempotency seals an idempotency record.
+func EncodeIdempotency(rec Idempotency) []byte {
+	var w Writer
+	w.U64(rec.MessageID)
+	w.U64(rec.AtMillis)
+	return Seal(w.B)
+}
+
+// DecodeIdempotency checks and decodes an idempotency record.
+func DecodeIdempotency(v []byte) (Idempotency, error) {
+	body, err := Open(v)
+	if err != nil {
+		return Idempotency{}, err
+	}
+	r := NewReader(body)
+	rec := Idempotency{MessageID: r.U64(), AtMillis: r.U64()}
+	return rec, r.Finish("idempotency")
+}
