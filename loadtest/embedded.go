@@ -19,28 +19,44 @@ import (
 // runs as the embedded server (see cmd/herald-loadtest).
 const ServeFlag = "__herald-serve"
 
-// embedded is a server process started from this binary.
-type embedded struct {
-	cmd    *exec.Cmd
-	dir    string
-	target Target
+// ServerProcess is a Herald server running in a child process started from
+// this binary (whose main must call MaybeServe).
+type ServerProcess struct {
+	cmd *exec.Cmd
+	// removeDir is the temporary directory to delete on Stop, if any.
+	removeDir string
+	target    Target
 }
 
-// startEmbedded runs this executable as a server on free loopback ports
-// with a temporary data directory and waits until it is serving.
-func startEmbedded() (*embedded, error) {
-	self, err := os.Executable()
+// Target returns the addresses and admin token of the running server.
+func (e *ServerProcess) Target() Target { return e.target }
+
+// startEmbedded runs a server process with a temporary data directory.
+func startEmbedded() (*ServerProcess, error) {
+	dir, err := os.MkdirTemp("", "herald-loadtest-")
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "herald-loadtest-")
+	e, err := StartServer(filepath.Join(dir, "data"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	e.removeDir = dir
+	return e, nil
+}
+
+// StartServer runs this executable as a server on dataDir and free loopback
+// ports, and waits until it is serving.
+func StartServer(dataDir string) (*ServerProcess, error) {
+	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	raw := make([]byte, 16)
 	_, _ = rand.Read(raw)
 	token := hex.EncodeToString(raw)
-	cmd := exec.Command(self, ServeFlag, "--data-dir", filepath.Join(dir, "data"),
+	cmd := exec.Command(self, ServeFlag, "--data-dir", dataDir,
 		"--client-listen", "127.0.0.1:0", "--publisher-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
 		"--admin-token", token)
 	cmd.Stderr = os.Stderr
@@ -49,10 +65,9 @@ func startEmbedded() (*embedded, error) {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
-	e := &embedded{cmd: cmd, dir: dir, target: Target{AdminToken: token}}
+	e := &ServerProcess{cmd: cmd, target: Target{AdminToken: token}}
 	ready := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -77,18 +92,18 @@ func startEmbedded() (*embedded, error) {
 	select {
 	case err := <-ready:
 		if err != nil {
-			e.stop()
+			e.Stop()
 			return nil, err
 		}
 	case <-time.After(60 * time.Second):
-		e.stop()
+		e.Stop()
 		return nil, fmt.Errorf("loadtest: embedded server did not start within 60s")
 	}
 	return e, nil
 }
 
 // usage returns the server's CPU seconds so far and its resident memory.
-func (e *embedded) usage() (cpu time.Duration, rssBytes int64) {
+func (e *ServerProcess) usage() (cpu time.Duration, rssBytes int64) {
 	pid := e.cmd.Process.Pid
 	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
 		// Fields after the command name, which is in parentheses.
@@ -115,7 +130,14 @@ func (e *embedded) usage() (cpu time.Duration, rssBytes int64) {
 // clockTicks is USER_HZ, which Linux fixes at 100 for /proc.
 const clockTicks = 100
 
-func (e *embedded) stop() {
+// Kill ends the server with SIGKILL, as a crash would, and reaps it.
+func (e *ServerProcess) Kill() {
+	_ = e.cmd.Process.Kill()
+	_ = e.cmd.Wait()
+}
+
+// Stop ends the server with SIGTERM (SIGKILL after 15 s).
+func (e *ServerProcess) Stop() {
 	_ = e.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = e.cmd.Wait(); close(done) }()
@@ -125,5 +147,7 @@ func (e *embedded) stop() {
 		_ = e.cmd.Process.Kill()
 		<-done
 	}
-	os.RemoveAll(e.dir)
+	if e.removeDir != "" {
+		os.RemoveAll(e.removeDir)
+	}
 }

@@ -42,14 +42,14 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 	report := &Report{Config: cfg}
 	target := cfg.Target
-	var server *embedded
+	var server *ServerProcess
 	if target == nil {
 		logf("starting the embedded server")
 		var err error
 		if server, err = startEmbedded(); err != nil {
 			return nil, err
 		}
-		defer server.stop()
+		defer server.Stop()
 		target = &server.target
 		report.Embedded = true
 	}
