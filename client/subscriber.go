@@ -24,7 +24,7 @@ type SubscriberConfig struct {
 	StoredCursor bool
 	// Buffer is the capacity of the Messages channel (1024).
 	Buffer int
-	// AckEvery is how often delivered messages are acknowledged (200 ms).
+	// AckEvery is how often delivered messages are acknowledged (1 s).
 	AckEvery time.Duration
 	// MinBackoff and MaxBackoff bound reconnect delays (50 ms, 5 s).
 	MinBackoff, MaxBackoff time.Duration
@@ -69,7 +69,7 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig) (*Subscriber, error) {
 		cfg.Buffer = 1024
 	}
 	if cfg.AckEvery <= 0 {
-		cfg.AckEvery = 200 * time.Millisecond
+		cfg.AckEvery = time.Second
 	}
 	s := &Subscriber{cfg: cfg, messages: make(chan Push, cfg.Buffer), live: make(chan struct{}), done: make(chan struct{})}
 	s.mu.waiters = make(map[uint32]chan error)

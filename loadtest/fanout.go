@@ -59,18 +59,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: create account: %w", err)
 	}
-	start := time.Now()
-	imported, err := admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
-	if err != nil {
-		return nil, fmt.Errorf("loadtest: import followers: %w", err)
-	}
-	report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
-	logf("account %d: %d followers imported (%.0f/s)", account.ID, imported.Added, report.ImportRate)
-
-	var baseCPU time.Duration
 	var baseRSS int64
 	if server != nil {
-		baseCPU, baseRSS = server.usage()
+		_, baseRSS = server.usage()
 	}
 	// Start every client after the newest broadcast, so history from other
 	// runs against the same server is not replayed.
@@ -92,10 +83,20 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	report.ConnectRate = float64(cfg.Clients) / connectTime.Seconds()
 	logf("%d clients connected and live in %v (%.0f/s)", cfg.Clients, connectTime.Round(time.Millisecond), report.ConnectRate)
 	if server != nil {
-		time.Sleep(200 * time.Millisecond) // let the server settle before reading RSS
+		// Clients connect before the followers are imported, so the RSS
+		// delta is the connections' alone, not the import's heap reused.
+		time.Sleep(200 * time.Millisecond)
 		_, rss := server.usage()
 		report.ServerRSSPerConn = float64(rss-baseRSS) / float64(cfg.Clients)
 	}
+	start := time.Now()
+	imported, err := admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: import followers: %w", err)
+	}
+	report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
+	logf("account %d: %d followers imported (%.0f/s)", account.ID, imported.Added, report.ImportRate)
+
 
 	// Receivers: one goroutine per follower records what arrives.
 	// Ids are allocated in commit order across the server, so on an idle
@@ -106,6 +107,10 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		return nil, fmt.Errorf("loadtest: healthz: %w", err)
 	}
 	firstID := health.LastMessageID + 1
+	var baseCPU time.Duration
+	if server != nil {
+		baseCPU, _ = server.usage()
+	}
 	counts := make([]atomic.Int64, cfg.Broadcasts)
 	var receivers sync.WaitGroup
 	for _, f := range followers {
