@@ -97,7 +97,6 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
 	logf("account %d: %d followers imported (%.0f/s)", account.ID, imported.Added, report.ImportRate)
 
-
 	// Receivers: one goroutine per follower records what arrives.
 	// Ids are allocated in commit order across the server, so on an idle
 	// server this run's broadcasts are the next Broadcasts ids; receivers

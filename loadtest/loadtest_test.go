@@ -27,8 +27,21 @@ func TestEmbeddedRunVerifies(t *testing.T) {
 		report.Print(&out)
 		t.Fatalf("report:\n%s", out.String())
 	}
-	if report.ServerCPU <= 0 || report.Completion.Count != 5 {
-		t.Fatalf("server CPU %v, %d completions", report.ServerCPU, report.Completion.Count)
+	if report.Completion.Count != 5 || report.Latency.Count != 250 {
+		t.Fatalf("%d completions, %d latencies", report.Completion.Count, report.Latency.Count)
+	}
+}
+
+// TestServerProcessUsage reads a server process's CPU and RSS from /proc.
+func TestServerProcessUsage(t *testing.T) {
+	proc, err := StartServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Stop()
+	cpu, rss := proc.usage()
+	if rss < 1<<20 || cpu < 0 {
+		t.Fatalf("cpu %v, rss %d bytes", cpu, rss)
 	}
 }
 
