@@ -89,6 +89,9 @@ func (s *Server) startLoops() error {
 		gnet.WithMulticore(true),
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		// As net.Listen does: a restarted server rebinds its port at once
+		// instead of waiting out the old connections' TIME_WAIT.
+		gnet.WithReuseAddr(true),
 		gnet.WithLogger(gnetLogger{}),
 	}
 	if s.cfg.Loops > 0 {

@@ -37,12 +37,16 @@ func Start(t testing.TB, dir string, cfg server.Config) *Harness {
 	return h
 }
 
-// Restart starts the server again on the same directory (after Stop).
+// Restart starts the server again on the same directory (after Stop), on
+// the same ports, so connected SDK clients reconnect to it.
 func (h *Harness) Restart() {
 	h.T.Helper()
 	cfg := h.Config
 	cfg.DataDir = h.Dir
 	cfg.ClientAddr, cfg.PublisherAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if h.Server != nil {
+		cfg.ClientAddr, cfg.PublisherAddr, cfg.AdminAddr = h.Server.ClientAddr(), h.Server.PublisherAddr(), h.Server.AdminAddr()
+	}
 	srv, err := server.Start(cfg)
 	if err != nil {
 		h.T.Fatalf("start server: %v", err)

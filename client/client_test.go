@@ -1,0 +1,105 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"herald/client"
+	"herald/internal/testserver"
+	"herald/server"
+	"herald/server/wire"
+)
+
+// TestSubscriberSurvivesServerRestart: the SDK reconnects with backoff,
+// resumes from the last message it delivered, and delivers the broadcasts
+// published while it was away once each, in order.
+func TestSubscriberSurvivesServerRestart(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{})
+	account, secret := h.Account(1, 5)
+	sub := h.Subscribe(3, 0)
+	ctx := context.Background()
+	pub := h.Publisher(account, secret)
+	first, err := pub.Publish(ctx, client.Message{Payload: []byte("1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := testserver.Receive(t, sub, 5*time.Second); m.ID != first.MessageID {
+		t.Fatalf("got %d", m.ID)
+	}
+
+	h.Stop()
+	h.Restart()
+	// The publisher reconnects by itself too.
+	var ids []uint64
+	for i := 0; i < 3; i++ {
+		res, err := pub.Publish(ctx, client.Message{Payload: []byte("after restart")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.MessageID)
+	}
+	for _, want := range ids {
+		if m := testserver.Receive(t, sub, 10*time.Second); m.ID != want {
+			t.Fatalf("after restart got %d, want %d", m.ID, want)
+		}
+	}
+	testserver.ExpectNone(t, sub)
+	if sub.Err() != nil {
+		t.Fatalf("subscriber stopped: %v", sub.Err())
+	}
+}
+
+// TestPublishRetriesWithTheSameClientMsgID: a publish whose connection broke
+// is retried by the SDK with the same client_msg_id, so it is stored once.
+func TestPublishRetriesWithTheSameClientMsgID(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{})
+	account, secret := h.Account(1, 5)
+	pub := h.Publisher(account, secret)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := pub.Publish(ctx, client.Message{ClientMsgID: "order-17", Payload: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Stop()
+	restarted := make(chan struct{})
+	go func() {
+		time.Sleep(300 * time.Millisecond) // Publish below is retrying by now
+		h.Restart()
+		close(restarted)
+	}()
+	again, err := pub.Publish(ctx, client.Message{ClientMsgID: "order-17", Payload: []byte("x")})
+	<-restarted
+	if err != nil || !again.Duplicate || again.MessageID != res.MessageID {
+		t.Fatalf("retry = %+v, %v; want duplicate of %d", again, err, res.MessageID)
+	}
+	if got := h.Server.Engine().Store().LastMessageID(); got != res.MessageID {
+		t.Fatalf("log holds %d broadcasts, want 1", got)
+	}
+}
+
+func TestPermanentErrorsStopRetrying(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{})
+	account, _ := h.Account(1, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: h.Server.PublisherAddr(), Account: account, Secret: "wrong"})
+	var e *client.Error
+	if !errors.As(err, &e) || e.Code != wire.CodeAuthFailed || e.Code.Reconnect() {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = client.Subscribe(ctx, client.SubscriberConfig{Addr: h.Server.ClientAddr(), Token: "bad"})
+	if !errors.As(err, &e) || e.Code != wire.CodeTokenInvalid {
+		t.Fatalf("err = %v", err)
+	}
+	// A publisher that is closed says so.
+	other, secret := h.Account(1, 1)
+	pub := h.Publisher(other, secret)
+	_ = pub.Close()
+	if _, err := pub.Publish(ctx, client.Message{}); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("publish after close: %v", err)
+	}
+}
+
