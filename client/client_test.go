@@ -102,4 +102,3 @@ func TestPermanentErrorsStopRetrying(t *testing.T) {
 		t.Fatalf("publish after close: %v", err)
 	}
 }
-
