@@ -3,6 +3,8 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
+
+	"herald/internal/binread"
 )
 
 // Field limits enforced by the decoders.
@@ -89,81 +91,9 @@ type Resumed struct {
 	LastID uint64
 }
 
-// reader decodes fixed fields from a body, remembering the first shortfall
-// so that a decoder checks once at the end.
-type reader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *reader) take(n int) []byte {
-	if r.bad || len(r.b) < n {
-		r.bad = true
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u8() uint8 {
-	if v := r.take(1); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (r *reader) u16() uint16 {
-	if v := r.take(2); v != nil {
-		return binary.BigEndian.Uint16(v)
-	}
-	return 0
-}
-
-func (r *reader) u32() uint32 {
-	if v := r.take(4); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (r *reader) u64() uint64 {
-	if v := r.take(8); v != nil {
-		return binary.BigEndian.Uint64(v)
-	}
-	return 0
-}
-
-// str8 reads a string with a one-byte length, at most limit bytes.
-func (r *reader) str8(limit int) string {
-	n := int(r.u8())
-	if n > limit {
-		r.bad = true
-		return ""
-	}
-	return string(r.take(n))
-}
-
-// str16 reads a string with a two-byte length, at most limit bytes.
-func (r *reader) str16(limit int) string {
-	n := int(r.u16())
-	if n > limit {
-		r.bad = true
-		return ""
-	}
-	return string(r.take(n))
-}
-
-// rest returns every remaining byte.
-func (r *reader) rest() []byte {
-	v := r.b
-	r.b = nil
-	return v
-}
-
-// done reports the decoder's verdict: no shortfall and no trailing bytes.
-func (r *reader) done(t Type) error {
-	if r.bad || len(r.b) != 0 {
+// done reports a decoder's verdict: no shortfall and no trailing bytes.
+func done(r *binread.Reader, t Type) error {
+	if !r.OK() {
 		return fmt.Errorf("%w: bad %s body", ErrMalformed, t)
 	}
 	return nil
@@ -189,9 +119,9 @@ func AppendHello(dst []byte, m Hello) []byte {
 
 // DecodeHello decodes a HELLO body.
 func DecodeHello(body []byte) (Hello, error) {
-	r := reader{b: body}
-	m := Hello{Version: r.u8(), Account: r.u32(), Credential: r.str16(MaxCredential)}
-	return m, r.done(TypeHello)
+	r := binread.New(body)
+	m := Hello{Version: r.U8(), Account: r.U32(), Credential: r.Str16(MaxCredential)}
+	return m, done(r, TypeHello)
 }
 
 // AppendWelcome appends a WELCOME frame.
@@ -205,9 +135,9 @@ func AppendWelcome(dst []byte, m Welcome) []byte {
 
 // DecodeWelcome decodes a WELCOME body.
 func DecodeWelcome(body []byte) (Welcome, error) {
-	r := reader{b: body}
-	m := Welcome{Version: r.u8(), ID: r.u32(), HeartbeatMillis: r.u32(), MaxFrame: r.u32()}
-	return m, r.done(TypeWelcome)
+	r := binread.New(body)
+	m := Welcome{Version: r.U8(), ID: r.U32(), HeartbeatMillis: r.U32(), MaxFrame: r.U32()}
+	return m, done(r, TypeWelcome)
 }
 
 // AppendError appends an ERROR frame; text longer than MaxErrorText is cut.
@@ -226,9 +156,9 @@ func AppendError(dst []byte, m Error) []byte {
 
 // DecodeError decodes an ERROR body.
 func DecodeError(body []byte) (Error, error) {
-	r := reader{b: body}
-	m := Error{RequestID: r.u32(), Code: Code(r.u16()), RetryAtMillis: r.u64(), Text: r.str16(MaxErrorText)}
-	return m, r.done(TypeError)
+	r := binread.New(body)
+	m := Error{RequestID: r.U32(), Code: Code(r.U16()), RetryAtMillis: r.U64(), Text: r.Str16(MaxErrorText)}
+	return m, done(r, TypeError)
 }
 
 // AppendPublish appends a PUBLISH frame.
@@ -249,16 +179,16 @@ func AppendPublish(dst []byte, m Publish) []byte {
 
 // DecodePublish decodes a PUBLISH body. AudienceBytes and Payload are views.
 func DecodePublish(body []byte) (Publish, error) {
-	r := reader{b: body}
-	m := Publish{RequestID: r.u32(), Account: r.u32(), ClientMsgID: r.str8(MaxClientMsgID), TTLSeconds: r.u32()}
-	m.AudienceKind = r.u8()
-	m.AudienceBytes = r.take(int(r.u32()))
-	m.ContentType = r.str8(MaxContentType)
-	m.Payload = r.rest()
+	r := binread.New(body)
+	m := Publish{RequestID: r.U32(), Account: r.U32(), ClientMsgID: r.Str8(MaxClientMsgID), TTLSeconds: r.U32()}
+	m.AudienceKind = r.U8()
+	m.AudienceBytes = r.Take(int(r.U32()))
+	m.ContentType = r.Str8(MaxContentType)
+	m.Payload = r.Rest()
 	if m.ClientMsgID == "" {
-		r.bad = true
+		r.Fail()
 	}
-	return m, r.done(TypePublish)
+	return m, done(r, TypePublish)
 }
 
 // AppendPublishAck appends a PUBLISH_ACK frame.
@@ -273,9 +203,9 @@ func AppendPublishAck(dst []byte, m PublishAck, flags uint8) []byte {
 
 // DecodePublishAck decodes a PUBLISH_ACK body.
 func DecodePublishAck(body []byte) (PublishAck, error) {
-	r := reader{b: body}
-	m := PublishAck{RequestID: r.u32(), MessageID: r.u64(), Total: r.u32(), Filtered: r.u32(), Recipients: r.u32()}
-	return m, r.done(TypePublishAck)
+	r := binread.New(body)
+	m := PublishAck{RequestID: r.U32(), MessageID: r.U64(), Total: r.U32(), Filtered: r.U32(), Recipients: r.U32()}
+	return m, done(r, TypePublishAck)
 }
 
 // AppendResume appends a RESUME frame.
@@ -286,9 +216,9 @@ func AppendResume(dst []byte, m Resume, flags uint8) []byte {
 
 // DecodeResume decodes a RESUME body.
 func DecodeResume(body []byte) (Resume, error) {
-	r := reader{b: body}
-	m := Resume{Cursor: r.u64()}
-	return m, r.done(TypeResume)
+	r := binread.New(body)
+	m := Resume{Cursor: r.U64()}
+	return m, done(r, TypeResume)
 }
 
 // AppendPush appends a PUSH frame.
@@ -305,10 +235,10 @@ func AppendPush(dst []byte, m Push) []byte {
 
 // DecodePush decodes a PUSH body; Payload is a view.
 func DecodePush(body []byte) (Push, error) {
-	r := reader{b: body}
-	m := Push{MessageID: r.u64(), Account: r.u32(), TimeMillis: r.u64(), ContentType: r.str8(MaxContentType)}
-	m.Payload = r.rest()
-	return m, r.done(TypePush)
+	r := binread.New(body)
+	m := Push{MessageID: r.U64(), Account: r.U32(), TimeMillis: r.U64(), ContentType: r.Str8(MaxContentType)}
+	m.Payload = r.Rest()
+	return m, done(r, TypePush)
 }
 
 // AppendAck appends an ACK frame.
@@ -319,9 +249,9 @@ func AppendAck(dst []byte, messageID uint64) []byte {
 
 // DecodeAck decodes an ACK body.
 func DecodeAck(body []byte) (uint64, error) {
-	r := reader{b: body}
-	id := r.u64()
-	return id, r.done(TypeAck)
+	r := binread.New(body)
+	id := r.U64()
+	return id, done(r, TypeAck)
 }
 
 // AppendFollow appends a FOLLOW or UNFOLLOW frame (t selects which).
@@ -333,9 +263,9 @@ func AppendFollow(dst []byte, t Type, requestID, account uint32) []byte {
 
 // DecodeFollow decodes a FOLLOW or UNFOLLOW body.
 func DecodeFollow(body []byte) (requestID, account uint32, err error) {
-	r := reader{b: body}
-	requestID, account = r.u32(), r.u32()
-	return requestID, account, r.done(TypeFollow)
+	r := binread.New(body)
+	requestID, account = r.U32(), r.U32()
+	return requestID, account, done(r, TypeFollow)
 }
 
 // AppendOK appends an OK frame.
@@ -346,9 +276,9 @@ func AppendOK(dst []byte, requestID uint32) []byte {
 
 // DecodeOK decodes an OK body.
 func DecodeOK(body []byte) (uint32, error) {
-	r := reader{b: body}
-	id := r.u32()
-	return id, r.done(TypeOK)
+	r := binread.New(body)
+	id := r.U32()
+	return id, done(r, TypeOK)
 }
 
 // AppendResumed appends a RESUMED frame.
@@ -360,9 +290,9 @@ func AppendResumed(dst []byte, m Resumed, flags uint8) []byte {
 
 // DecodeResumed decodes a RESUMED body.
 func DecodeResumed(body []byte) (Resumed, error) {
-	r := reader{b: body}
-	m := Resumed{Count: r.u32(), LastID: r.u64()}
-	return m, r.done(TypeResumed)
+	r := binread.New(body)
+	m := Resumed{Count: r.U32(), LastID: r.U64()}
+	return m, done(r, TypeResumed)
 }
 
 // AppendEmpty appends a frame with no body (PING, PONG).

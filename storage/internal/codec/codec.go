@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+
+	"herald/internal/binread"
 )
 
 // ErrCorrupt: a stored value failed its checksum or does not decode.
@@ -64,65 +66,20 @@ func (w *Writer) Str(s string) {
 func (w *Writer) Raw(p []byte) { w.B = append(w.B, p...) }
 
 // Reader parses a record body, remembering the first shortfall.
-type Reader struct {
-	b   []byte
-	bad bool
-}
+type Reader struct{ binread.Reader }
 
 // NewReader reads body.
-func NewReader(body []byte) *Reader { return &Reader{b: body} }
-
-// Take returns the next n bytes (a view), or nil on a shortfall.
-func (r *Reader) Take(n int) []byte {
-	if r.bad || n < 0 || len(r.b) < n {
-		r.bad = true
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *Reader) U8() uint8 {
-	if v := r.Take(1); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (r *Reader) U32() uint32 {
-	if v := r.Take(4); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (r *Reader) U64() uint64 {
-	if v := r.Take(8); v != nil {
-		return binary.BigEndian.Uint64(v)
-	}
-	return 0
-}
+func NewReader(body []byte) *Reader { return &Reader{Reader: *binread.New(body)} }
 
 // Str reads a string written by Writer.Str.
-func (r *Reader) Str() string {
-	v := r.Take(2)
-	if v == nil {
-		return ""
-	}
-	return string(r.Take(int(binary.BigEndian.Uint16(v))))
-}
+func (r *Reader) Str() string { return r.Str16(1 << 16) }
 
 // Rest returns a copy of every remaining byte.
-func (r *Reader) Rest() []byte {
-	v := append([]byte(nil), r.b...)
-	r.b = nil
-	return v
-}
+func (r *Reader) Rest() []byte { return append([]byte(nil), r.Reader.Rest()...) }
 
 // Finish reports a short body or trailing bytes as ErrCorrupt.
 func (r *Reader) Finish(what string) error {
-	if r.bad || len(r.b) != 0 {
+	if !r.OK() {
 		return fmt.Errorf("%w: bad %s record", ErrCorrupt, what)
 	}
 	return nil
