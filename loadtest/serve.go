@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"herald/internal/child"
 	"herald/server"
 )
 
@@ -25,7 +26,7 @@ func MaybeServe() {
 }
 
 // serve runs a server until SIGTERM, announcing its addresses on stdout in
-// the lines startEmbedded reads.
+// the lines StartServer reads.
 func serve(args []string) error {
 	var cfg server.Config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -41,10 +42,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("herald: clients tcp://%s\n", srv.ClientAddr())
-	fmt.Printf("herald: publishers tcp://%s\n", srv.PublisherAddr())
-	fmt.Printf("herald: admin http://%s\n", srv.AdminAddr())
-	fmt.Println("herald: serving")
+	child.Announce("herald", "clients", "tcp://"+srv.ClientAddr(), "publishers", "tcp://"+srv.PublisherAddr(), "admin", "http://"+srv.AdminAddr())
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	<-stop

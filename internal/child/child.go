@@ -1,0 +1,137 @@
+// Package child runs a helper process (a server under test, the benchmark
+// floor) from the current executable, reads the addresses it announces on
+// stdout, measures its CPU and memory, and stops or kills it.
+//
+// A child announces itself with lines "NAME: KEY VALUE" and then a line
+// ending in ": serving"; Start returns the KEY → VALUE pairs.
+package child
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Process is a running child.
+type Process struct {
+	cmd *exec.Cmd
+	// Announced maps each announced key to its value.
+	Announced map[string]string
+}
+
+// Start runs wrapper... self args... and waits up to a minute for the child
+// to announce that it is serving. wrapper may be empty, or a command such as
+// taskset -c 0.
+func Start(wrapper []string, args ...string) (*Process, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	argv := append(append(append([]string(nil), wrapper...), self), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &Process{cmd: cmd, Announced: map[string]string{}}
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.HasSuffix(line, ": serving") {
+				ready <- nil
+				_, _ = io.Copy(io.Discard, out)
+				return
+			}
+			if _, rest, ok := strings.Cut(line, ": "); ok {
+				if key, value, ok := strings.Cut(rest, " "); ok {
+					p.Announced[key] = value
+				}
+			}
+		}
+		ready <- errors.New("exited before serving")
+	}()
+	select {
+	case err = <-ready:
+	case <-time.After(time.Minute):
+		err = errors.New("did not start within a minute")
+	}
+	if err != nil {
+		p.Kill()
+		return nil, fmt.Errorf("child %v: %w", args, err)
+	}
+	return p, nil
+}
+
+// Announce prints the lines Start reads; a child calls it once it serves.
+func Announce(name string, pairs ...string) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		fmt.Printf("%s: %s %s\n", name, pairs[i], pairs[i+1])
+	}
+	fmt.Printf("%s: serving\n", name)
+}
+
+// Pid returns the child's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Usage returns the child's CPU time so far and its resident memory.
+func (p *Process) Usage() (cpu time.Duration, rssBytes int64) { return Usage(p.Pid()) }
+
+// Kill ends the child with SIGKILL, as a crash would, and reaps it.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+}
+
+// Stop ends the child with SIGTERM, and SIGKILL after 15 s.
+func (p *Process) Stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// clockTicks is USER_HZ, which Linux fixes at 100 for /proc.
+const clockTicks = 100
+
+// Usage reads a process's CPU time (user + system) and RSS from /proc;
+// zeros when they cannot be read.
+func Usage(pid int) (cpu time.Duration, rssBytes int64) {
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// The fields after the command name, which is in parentheses.
+		if i := strings.LastIndexByte(string(stat), ')'); i > 0 {
+			f := strings.Fields(string(stat)[i+1:])
+			if len(f) > 13 {
+				utime, _ := strconv.ParseInt(f[11], 10, 64)
+				stime, _ := strconv.ParseInt(f[12], 10, 64)
+				cpu = time.Duration(utime+stime) * time.Second / clockTicks
+			}
+		}
+	}
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				rssBytes = kb << 10
+			}
+		}
+	}
+	return cpu, rssBytes
+}
