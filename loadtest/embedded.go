@@ -67,6 +67,9 @@ func StartServer(dataDir string, wrapper ...string) (*ServerProcess, error) {
 	}}, nil
 }
 
+// Proc is the server's process, for measurements.
+func (e *ServerProcess) Proc() *child.Process { return e.proc }
+
 // usage returns the server's CPU time so far and its resident memory.
 func (e *ServerProcess) usage() (time.Duration, int64) { return e.proc.Usage() }
 

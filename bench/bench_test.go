@@ -1,0 +1,36 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"herald/loadtest"
+)
+
+// TestMain lets this test binary run as the server and as the floor.
+func TestMain(m *testing.M) {
+	loadtest.MaybeServe()
+	MaybeFloor()
+	os.Exit(m.Run())
+}
+
+// TestBurstMeasuresBothSides runs a small side-by-side measurement: both
+// sides deliver every burst to every client and report sane figures.
+func TestBurstMeasuresBothSides(t *testing.T) {
+	r, err := RunBurst(context.Background(), BurstConfig{Clients: 40, Broadcasts: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, side := range map[string]Side{"herald": r.Herald, "floor": r.Floor} {
+		if len(side.Completion) != 3 {
+			t.Fatalf("%s: %d bursts measured", name, len(side.Completion))
+		}
+		for _, d := range side.Completion {
+			if d < -time.Second || d > 10*time.Second {
+				t.Fatalf("%s: completion %v", name, d)
+			}
+		}
+	}
+}

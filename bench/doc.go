@@ -1,0 +1,15 @@
+// Package bench measures Herald against the floor: a plain Go program that
+// writes the same PUSH frames to the same number of sockets with no
+// protocol, no storage and no fan-out engine. DESIGN.md's delivery targets
+// are ratios to this floor, measured side by side in one run on the same
+// clients.
+//
+// The burst run (RunBurst, command bench/cmd/burst) does, for each client
+// count: start Herald in its own process, connect the raw-protocol client
+// swarm, publish broadcasts one at a time and time each from its
+// PUBLISH_ACK to the last client's receipt; then start the floor in its own
+// process, connect the same swarm, trigger the same frames and time each
+// from the floor's acknowledgement of the trigger to the last receipt.
+// With pinning, the server or floor runs on core 0 and the clients on
+// core 1.
+package bench

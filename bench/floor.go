@@ -1,0 +1,116 @@
+package bench
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+
+	"herald/internal/child"
+)
+
+// FloorFlag is the hidden first argument with which a binary whose main
+// calls MaybeFloor runs as the floor.
+const FloorFlag = "__herald-floor"
+
+// MaybeFloor turns the process into the floor when started with FloorFlag,
+// and never returns in that case.
+func MaybeFloor() {
+	if len(os.Args) < 2 || os.Args[1] != FloorFlag {
+		return
+	}
+	if err := serveFloor(); err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// serveFloor accepts client connections on one port and triggers on
+// another. A trigger is a uint32 length and a frame; the floor answers one
+// byte, then writes the frame to every client connection in turn with a
+// plain Write. That is all a broadcast server must do at the least. A
+// zero length asks instead for the number of clients accepted (uint32).
+func serveFloor() error {
+	clients, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	control, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := clients.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c) }() // notice closes
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	child.Announce("floor", "clients", clients.Addr().String(), "control", control.Addr().String())
+	for {
+		ctl, err := control.Accept()
+		if err != nil {
+			return err
+		}
+		var size [4]byte
+		for {
+			if _, err := io.ReadFull(ctl, size[:]); err != nil {
+				break
+			}
+			frame := make([]byte, binary.BigEndian.Uint32(size[:]))
+			if len(frame) == 0 {
+				mu.Lock()
+				binary.BigEndian.PutUint32(size[:], uint32(len(conns)))
+				mu.Unlock()
+				if _, err := ctl.Write(size[:]); err != nil {
+					break
+				}
+				continue
+			}
+			if _, err := io.ReadFull(ctl, frame); err != nil {
+				break
+			}
+			if _, err := ctl.Write([]byte{'A'}); err != nil {
+				break
+			}
+			mu.Lock()
+			targets := conns
+			mu.Unlock()
+			for _, c := range targets {
+				_, _ = c.Write(frame)
+			}
+		}
+		_ = ctl.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		conns = nil
+		mu.Unlock()
+	}
+}
+
+// floorProcess is a running floor.
+type floorProcess struct {
+	proc        *child.Process
+	clientAddr  string
+	controlAddr string
+}
+
+func startFloor(wrapper []string) (*floorProcess, error) {
+	proc, err := child.Start(wrapper, FloorFlag)
+	if err != nil {
+		return nil, err
+	}
+	return &floorProcess{proc: proc, clientAddr: proc.Announced["clients"], controlAddr: proc.Announced["control"]}, nil
+}
