@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Admin calls the server's HTTP admin API with an operator token.
@@ -61,9 +63,23 @@ func (a *Admin) Account(ctx context.Context, id uint32) (Account, error) {
 }
 
 // ImportFollowers streams user ids, one per line, as followers of account.
+// The upload is zstd-compressed on the fly.
 func (a *Admin) ImportFollowers(ctx context.Context, account uint32, ids io.Reader) (ImportResult, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		enc, err := zstd.NewWriter(pw, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		if err == nil {
+			if _, err = io.Copy(enc, ids); err == nil {
+				err = enc.Close()
+			} else {
+				enc.Close()
+			}
+		}
+		pw.CloseWithError(err)
+	}()
+	defer pr.Close()
 	var out ImportResult
-	err := a.do(ctx, http.MethodPost, fmt.Sprintf("/v1/accounts/%d/followers", account), "text/plain", ids, &out)
+	err := a.doEncoded(ctx, http.MethodPost, fmt.Sprintf("/v1/accounts/%d/followers", account), "text/plain", "zstd", pr, &out)
 	return out, err
 }
 
@@ -82,6 +98,10 @@ func (a *Admin) MintToken(ctx context.Context, user uint32, ttl time.Duration) (
 }
 
 func (a *Admin) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	return a.doEncoded(ctx, method, path, contentType, "", body, out)
+}
+
+func (a *Admin) doEncoded(ctx context.Context, method, path, contentType, encoding string, body io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(a.BaseURL, "/")+path, body)
 	if err != nil {
 		return err
@@ -89,6 +109,9 @@ func (a *Admin) do(ctx context.Context, method, path, contentType string, body i
 	req.Header.Set("Authorization", "Bearer "+a.Token)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
 	}
 	httpClient := a.HTTP
 	if httpClient == nil {

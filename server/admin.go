@@ -193,7 +193,8 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 }
 
 // importFollowers streams a body of user ids, one per line (blank lines and
-// lines starting with # are skipped), committing every importBatch ids.
+// lines starting with # are skipped), committing every importBatch ids. The
+// body may be zstd-compressed (Content-Encoding: zstd).
 func (s *Server) importFollowers(w http.ResponseWriter, r *http.Request) {
 	account, err := accountID(r)
 	if err != nil {
@@ -216,8 +217,18 @@ func (s *Server) importFollowers(w http.ResponseWriter, r *http.Request) {
 		added += n
 		return err
 	}
+	body, release, err := importBody(r)
+	if errors.Is(err, errEncoding) {
+		writeError(w, http.StatusUnsupportedMediaType, "%v", err)
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	defer release()
 	batch := make([]uint32, 0, importBatch)
-	scanner := bufio.NewScanner(r.Body)
+	scanner := bufio.NewScanner(body)
 	for line := 1; scanner.Scan(); line++ {
 		text := strings.TrimSpace(scanner.Text())
 		if text == "" || strings.HasPrefix(text, "#") {
@@ -242,7 +253,12 @@ func (s *Server) importFollowers(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := scanner.Err(); err != nil {
-		fail(http.StatusBadRequest, "reading body: %v", err)
+		// Commit what arrived whole: a bad tail loses nothing before it.
+		if cerr := commit(r.Context(), batch); cerr != nil {
+			fail(engineStatus(cerr), "%v", cerr)
+			return
+		}
+		fail(http.StatusBadRequest, "reading body: %v; the ids before the error were imported", err)
 		return
 	}
 	if err := commit(r.Context(), batch); err != nil {
