@@ -144,7 +144,7 @@ type Health struct {
 	Deliveries     uint64 `json:"deliveries"`
 	CaughtUp       uint64 `json:"caught_up"`
 	SlowConsumers  uint64 `json:"slow_consumers"`
-	ProtocolErrors uint64 `json:"protocol_errors"`
+	ClosedWithError uint64 `json:"closed_with_error"`
 	LastMessageID  uint64 `json:"last_message_id"`
 }
 

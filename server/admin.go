@@ -120,7 +120,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		"deliveries":      s.engine.Hub().Delivered(),
 		"caught_up":       s.metrics.caughtUp.Load(),
 		"slow_consumers":  s.metrics.slowConsumers.Load(),
-		"protocol_errors": s.metrics.protocolErrors.Load(),
+		"closed_with_error": s.metrics.closedWithError.Load(),
 		"last_message_id": s.store.LastMessageID(),
 	})
 }

@@ -103,7 +103,7 @@ func (cn *conn) fail(err error) {
 	}
 	cn.sendError(0, ce.code, ce.text)
 	cn.closing = true
-	cn.srv.metrics.protocolErrors.Add(1)
+	cn.srv.metrics.closedWithError.Add(1)
 	_ = cn.c.Close()
 }
 

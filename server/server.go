@@ -41,7 +41,7 @@ type metrics struct {
 	publishes      atomic.Uint64
 	caughtUp       atomic.Uint64
 	slowConsumers  atomic.Uint64
-	protocolErrors atomic.Uint64
+	closedWithError atomic.Uint64
 }
 
 // Start opens the store, starts the engine, the event loops and the admin
