@@ -138,14 +138,14 @@ func (a *Admin) doEncoded(ctx context.Context, method, path, contentType, encodi
 
 // Health is the admin port's /healthz answer.
 type Health struct {
-	Status         string `json:"status"`
-	Connections    int64  `json:"connections"`
-	Publishes      uint64 `json:"publishes"`
-	Deliveries     uint64 `json:"deliveries"`
-	CaughtUp       uint64 `json:"caught_up"`
-	SlowConsumers  uint64 `json:"slow_consumers"`
+	Status          string `json:"status"`
+	Connections     int64  `json:"connections"`
+	Publishes       uint64 `json:"publishes"`
+	Deliveries      uint64 `json:"deliveries"`
+	CaughtUp        uint64 `json:"caught_up"`
+	SlowConsumers   uint64 `json:"slow_consumers"`
 	ClosedWithError uint64 `json:"closed_with_error"`
-	LastMessageID  uint64 `json:"last_message_id"`
+	LastMessageID   uint64 `json:"last_message_id"`
 }
 
 // Health reads the server's counters.

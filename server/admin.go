@@ -114,14 +114,14 @@ func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"status":          "ok",
-		"connections":     s.metrics.connections.Load(),
-		"publishes":       s.metrics.publishes.Load(),
-		"deliveries":      s.engine.Hub().Delivered(),
-		"caught_up":       s.metrics.caughtUp.Load(),
-		"slow_consumers":  s.metrics.slowConsumers.Load(),
+		"status":            "ok",
+		"connections":       s.metrics.connections.Load(),
+		"publishes":         s.metrics.publishes.Load(),
+		"deliveries":        s.engine.Hub().Delivered(),
+		"caught_up":         s.metrics.caughtUp.Load(),
+		"slow_consumers":    s.metrics.slowConsumers.Load(),
 		"closed_with_error": s.metrics.closedWithError.Load(),
-		"last_message_id": s.store.LastMessageID(),
+		"last_message_id":   s.store.LastMessageID(),
 	})
 }
 

@@ -37,10 +37,10 @@ type Server struct {
 
 // metrics are process-wide counters, served on the admin port.
 type metrics struct {
-	connections    atomic.Int64
-	publishes      atomic.Uint64
-	caughtUp       atomic.Uint64
-	slowConsumers  atomic.Uint64
+	connections     atomic.Int64
+	publishes       atomic.Uint64
+	caughtUp        atomic.Uint64
+	slowConsumers   atomic.Uint64
 	closedWithError atomic.Uint64
 }
 
