@@ -34,3 +34,16 @@ func TestBurstMeasuresBothSides(t *testing.T) {
 		}
 	}
 }
+
+// TestSustainedMeasuresBothSides runs a short fixed-rate measurement.
+func TestSustainedMeasuresBothSides(t *testing.T) {
+	r, err := RunSustained(context.Background(), SustainedConfig{Clients: 30, Rate: 20, Duration: 500 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, side := range map[string]SustainedSide{"herald": r.Herald, "floor": r.Floor} {
+		if len(side.Lag) != 10 || side.DeliveryRate(30) <= 0 {
+			t.Fatalf("%s: %d broadcasts, %.0f deliveries/s", name, len(side.Lag), side.DeliveryRate(30))
+		}
+	}
+}

@@ -21,12 +21,12 @@ type swarm struct {
 	conns []net.Conn
 	// base is the message id of burst 0.
 	base   atomic.Uint64
-	bursts []burst
+	bursts []arrivals
 	errs   atomic.Int64
 	done   sync.WaitGroup
 }
 
-type burst struct {
+type arrivals struct {
 	received atomic.Int64
 	last     atomic.Int64 // Unix nanoseconds of the latest receipt
 }
@@ -35,7 +35,7 @@ type burst struct {
 // first sends handshake(i) and waits for RESUMED (Herald); otherwise it
 // only connects (the floor).
 func dialSwarm(addr string, n, bursts int, handshake func(i int) []byte) (*swarm, error) {
-	s := &swarm{conns: make([]net.Conn, n), bursts: make([]burst, bursts)}
+	s := &swarm{conns: make([]net.Conn, n), bursts: make([]arrivals, bursts)}
 	var g errgroup.Group
 	g.SetLimit(64)
 	for i := range s.conns {

@@ -1,0 +1,182 @@
+// Command herald-bench measures Herald beside the raw-socket floor and
+// prints Markdown tables for docs/BENCHMARKS.md.
+//
+//	go run ./bench/cmd/herald-bench burst --clients 1000,5000,10000,18000
+//	go run ./bench/cmd/herald-bench sustained --clients 10000 --rates 10,15,20
+//
+// With --pin (the default where taskset exists and there are two or more
+// CPUs) the server and the floor run on CPU 0 and the clients on CPU 1.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"herald/bench"
+	"herald/loadtest"
+)
+
+// pinnedEnv marks a process already re-executed under taskset.
+const pinnedEnv = "HERALD_BENCH_PINNED"
+
+func main() {
+	loadtest.MaybeServe()
+	bench.MaybeFloor()
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the flags both subcommands share.
+type options struct {
+	clients string
+	payload int
+	pin     bool
+}
+
+func newRoot() *cobra.Command {
+	o := &options{}
+	_, tasksetErr := exec.LookPath("taskset")
+	canPin := tasksetErr == nil && runtime.NumCPU() >= 2
+	root := &cobra.Command{
+		Use:           "herald-bench",
+		Short:         "Herald beside the raw-socket floor",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if o.pin && !canPin {
+				return fmt.Errorf("--pin needs taskset and two CPUs")
+			}
+			if o.pin && os.Getenv(pinnedEnv) == "" {
+				// Run the clients (this process) on CPU 1; the server and
+				// the floor get CPU 0 (wrapper below).
+				self, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				taskset, _ := exec.LookPath("taskset")
+				args := append([]string{"taskset", "-c", "1", self}, os.Args[1:]...)
+				return syscall.Exec(taskset, args, append(os.Environ(), pinnedEnv+"=1"))
+			}
+			return nil
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&o.clients, "clients", "1000,5000,10000,18000", "comma-separated client counts")
+	f.IntVar(&o.payload, "payload", 256, "payload bytes")
+	f.BoolVar(&o.pin, "pin", canPin, "server/floor on CPU 0, clients on CPU 1 (taskset)")
+	root.AddCommand(newBurst(o), newSustained(o))
+	return root
+}
+
+func (o *options) wrapper() []string {
+	if o.pin {
+		return []string{"taskset", "-c", "0"}
+	}
+	return nil
+}
+
+func (o *options) clientCounts() ([]int, error) {
+	var out []int
+	for _, field := range strings.Split(o.clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("--clients: %q is not a positive number", field)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func newBurst(o *options) *cobra.Command {
+	var broadcasts int
+	cmd := &cobra.Command{
+		Use:   "burst",
+		Short: "Completion time of one broadcast at a time (ack → last client)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			counts, err := o.clientCounts()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, "| clients | Herald p50 | Herald p99 | floor p50 | floor p99 | ratio p50 | ratio p99 | Herald CPU/delivery | floor CPU/delivery | Herald RSS/conn | floor RSS/conn |")
+			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			for _, n := range counts {
+				r, err := bench.RunBurst(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper()}, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				h, f := r.Herald, r.Floor
+				fmt.Fprintf(out, "| %d | %v | %v | %v | %v | %.2f | %.2f | %v | %v | %.0f B | %.0f B |\n", n,
+					round(h.P(0.5)), round(h.P(0.99)), round(f.P(0.5)), round(f.P(0.99)),
+					ratio(h.P(0.5), f.P(0.5)), ratio(h.P(0.99), f.P(0.99)),
+					h.CPUPerDelivery(n), f.CPUPerDelivery(n), h.RSSPerConn, f.RSSPerConn)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&broadcasts, "broadcasts", 20, "measured bursts per side and count (after 2 warm-up bursts)")
+	return cmd
+}
+
+func newSustained(o *options) *cobra.Command {
+	var (
+		rates    string
+		duration time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "sustained",
+		Short: "Deliveries per second and lag at fixed broadcast rates",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			counts, err := o.clientCounts()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery |")
+			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			for _, n := range counts {
+				for _, field := range strings.Split(rates, ",") {
+					rate, err := strconv.ParseFloat(strings.TrimSpace(field), 64)
+					if err != nil || rate <= 0 {
+						return fmt.Errorf("--rates: %q is not a positive number", field)
+					}
+					r, err := bench.RunSustained(cmd.Context(), bench.SustainedConfig{Clients: n, Rate: rate, Duration: duration, Payload: o.payload, Wrapper: o.wrapper()}, cmd.ErrOrStderr())
+					if err != nil {
+						return err
+					}
+					h, f := r.Herald, r.Floor
+					deliveries := len(h.Lag) * n
+					fmt.Fprintf(out, "| %d | %.0f | %.0f | %v / %v | %v | %.0f | %v / %v | %v | %v | %v |\n", n, rate*float64(n),
+						h.DeliveryRate(n), round(h.P(0.5)), round(h.P(0.99)), round(h.LagGrowth()),
+						f.DeliveryRate(n), round(f.P(0.5)), round(f.P(0.99)), round(f.LagGrowth()),
+						h.CPU/time.Duration(max(deliveries, 1)), f.CPU/time.Duration(max(len(f.Lag)*n, 1)))
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&rates, "rates", "10,15,20", "comma-separated broadcast rates per second")
+	cmd.Flags().DurationVar(&duration, "duration", 5*time.Second, "how long each rate is offered")
+	return cmd
+}
+
+func round(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}

@@ -1,0 +1,198 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"herald/client"
+	"herald/internal/child"
+	"herald/loadtest"
+	"herald/server/wire"
+)
+
+// rig is one side, ready to send: a server or the floor in its own
+// process, with the client swarm connected and live.
+type rig struct {
+	clients *swarm
+	proc    *child.Process
+	// send delivers broadcast i (0-based) and returns when the sender got
+	// its acknowledgement: PUBLISH_ACK from Herald, the trigger's answer
+	// from the floor.
+	send       func(i int) (time.Time, error)
+	rssPerConn float64
+	closers    []func()
+}
+
+func (r *rig) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+}
+
+// cpu returns the process's CPU time so far.
+func (r *rig) cpu() time.Duration {
+	cpu, _ := r.proc.Usage()
+	return cpu
+}
+
+// heraldRig starts Herald with one account whose followers are the clients,
+// connects them and returns a rig whose send publishes.
+func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrapper []string) (_ *rig, err error) {
+	r := &rig{}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	dir, err := os.MkdirTemp("", "herald-bench-")
+	if err != nil {
+		return nil, err
+	}
+	r.closers = append(r.closers, func() { os.RemoveAll(dir) })
+	srv, err := loadtest.StartServer(filepath.Join(dir, "data"), wrapper...)
+	if err != nil {
+		return nil, err
+	}
+	r.closers = append(r.closers, srv.Stop)
+	r.proc = srv.Proc()
+	target := srv.Target()
+	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
+	account, err := admin.CreateAccount(ctx, "bench", "service")
+	if err != nil {
+		return nil, err
+	}
+	var ids strings.Builder
+	for u := 1; u <= clients; u++ {
+		fmt.Fprintln(&ids, u)
+	}
+	if _, err := admin.ImportFollowers(ctx, account.ID, strings.NewReader(ids.String())); err != nil {
+		return nil, err
+	}
+	tokens := make([]string, clients)
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i := range tokens {
+		g.Go(func() (err error) {
+			tokens[i], err = admin.MintToken(ctx, uint32(i+1), time.Hour)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	_, rssBefore := r.proc.Usage()
+	r.clients, err = dialSwarm(target.ClientAddr, clients, broadcasts, func(i int) []byte {
+		b := wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: tokens[i]})
+		return wire.AppendResume(b, wire.Resume{}, 0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.closers = append(r.closers, r.clients.close)
+	stop := make(chan struct{})
+	r.closers = append(r.closers, func() { close(stop) })
+	go r.clients.keepAlive(10*time.Second, stop)
+	time.Sleep(200 * time.Millisecond)
+	_, rssAfter := r.proc.Usage()
+	r.rssPerConn = float64(rssAfter-rssBefore) / float64(clients)
+
+	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: target.PublisherAddr, Account: account.ID, Secret: account.Secret})
+	if err != nil {
+		return nil, err
+	}
+	r.closers = append(r.closers, func() { _ = pub.Close() })
+	r.clients.base.Store(1) // a fresh server: the first broadcast is id 1
+	payload := make([]byte, payloadSize)
+	r.send = func(i int) (time.Time, error) {
+		binary.BigEndian.PutUint64(payload, uint64(i))
+		res, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: payload})
+		acked := time.Now()
+		if err == nil && res.MessageID != uint64(i+1) {
+			err = fmt.Errorf("broadcast %d got id %d", i, res.MessageID)
+		}
+		return acked, err
+	}
+	return r, nil
+}
+
+// floorRig starts the floor, connects the clients and returns a rig whose
+// send triggers the frame Herald would send for the same broadcast.
+func floorRig(clients, broadcasts, payloadSize int, wrapper []string) (_ *rig, err error) {
+	r := &rig{}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	floor, err := startFloor(wrapper)
+	if err != nil {
+		return nil, err
+	}
+	r.proc = floor.proc
+	r.closers = append(r.closers, floor.proc.Stop)
+	_, rssBefore := r.proc.Usage()
+	if r.clients, err = dialSwarm(floor.clientAddr, clients, broadcasts, nil); err != nil {
+		return nil, err
+	}
+	r.closers = append(r.closers, r.clients.close)
+	ctl, err := dialControl(floor.controlAddr, clients)
+	if err != nil {
+		return nil, err
+	}
+	r.closers = append(r.closers, func() { ctl.Close() })
+	_, rssAfter := r.proc.Usage()
+	r.rssPerConn = float64(rssAfter-rssBefore) / float64(clients)
+	r.clients.base.Store(1)
+	payload := make([]byte, payloadSize)
+	ack := make([]byte, 1)
+	r.send = func(i int) (time.Time, error) {
+		binary.BigEndian.PutUint64(payload, uint64(i))
+		frame := wire.AppendPush(nil, wire.Push{MessageID: uint64(i + 1), Account: 1, TimeMillis: uint64(time.Now().UnixMilli()), ContentType: "application/octet-stream", Payload: payload})
+		msg := binary.BigEndian.AppendUint32(nil, uint32(len(frame)))
+		if _, err := ctl.Write(append(msg, frame...)); err != nil {
+			return time.Time{}, err
+		}
+		_, err := io.ReadFull(ctl, ack)
+		return time.Now(), err
+	}
+	return r, nil
+}
+
+// dialControl opens the floor's trigger connection and waits until the
+// floor has accepted all the clients, so that no broadcast misses one.
+func dialControl(addr string, clients int) (net.Conn, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("floor control: %w", err)
+	}
+	var n [4]byte
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := c.Write(make([]byte, 4)); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if _, err := io.ReadFull(c, n[:]); err != nil {
+			c.Close()
+			return nil, err
+		}
+		if int(binary.BigEndian.Uint32(n[:])) >= clients {
+			return c, nil
+		}
+		if time.Now().After(deadline) {
+			c.Close()
+			return nil, fmt.Errorf("floor accepted %d of %d clients within 30s", binary.BigEndian.Uint32(n[:]), clients)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

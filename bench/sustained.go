@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+)
+
+// SustainedConfig describes a side-by-side run at a fixed broadcast rate.
+type SustainedConfig struct {
+	Clients  int
+	Rate     float64       // broadcasts per second offered
+	Duration time.Duration // how long broadcasts are offered
+	Payload  int           // bytes (256)
+	Wrapper  []string      // e.g. taskset -c 0
+}
+
+// SustainedSide is one server's figures at one rate.
+type SustainedSide struct {
+	// Lag per broadcast: last client's receipt minus the time the broadcast
+	// was scheduled to be sent. A server that keeps up has a flat lag; one
+	// that falls behind has a lag that grows through the run.
+	Lag []time.Duration
+	// Span is from the first scheduled send to the last receipt.
+	Span time.Duration
+	CPU  time.Duration
+}
+
+// DeliveryRate is the deliveries per second achieved over the span.
+func (s SustainedSide) DeliveryRate(clients int) float64 {
+	if s.Span <= 0 {
+		return 0
+	}
+	return float64(len(s.Lag)*clients) / s.Span.Seconds()
+}
+
+// LagGrowth is the mean lag of the last tenth of the broadcasts minus that
+// of the first tenth: near zero when the server keeps up.
+func (s SustainedSide) LagGrowth() time.Duration {
+	tenth := max(1, len(s.Lag)/10)
+	if len(s.Lag) < 2*tenth {
+		return 0
+	}
+	return mean(s.Lag[len(s.Lag)-tenth:]) - mean(s.Lag[:tenth])
+}
+
+// P returns the q-quantile of the lags.
+func (s SustainedSide) P(q float64) time.Duration { return quantile(s.Lag, q) }
+
+func mean(ds []time.Duration) time.Duration {
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
+}
+
+// SustainedResult pairs Herald with the floor at one rate.
+type SustainedResult struct {
+	Config SustainedConfig
+	Herald SustainedSide
+	Floor  SustainedSide
+}
+
+// RunSustained measures Herald and then the floor at the configured rate.
+func RunSustained(ctx context.Context, cfg SustainedConfig, progress io.Writer) (*SustainedResult, error) {
+	if cfg.Payload < 16 {
+		cfg.Payload = 256
+	}
+	if cfg.Rate <= 0 || cfg.Duration <= 0 || cfg.Clients <= 0 {
+		return nil, fmt.Errorf("bench: sustained run needs clients, a rate and a duration")
+	}
+	total := max(1, int(cfg.Rate*cfg.Duration.Seconds()))
+	res := &SustainedResult{Config: cfg}
+	for _, side := range []struct {
+		name string
+		out  *SustainedSide
+		rig  func() (*rig, error)
+	}{
+		{"Herald", &res.Herald, func() (*rig, error) { return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper) }},
+		{"floor", &res.Floor, func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper) }},
+	} {
+		if progress != nil {
+			fmt.Fprintf(progress, "sustained, %d clients, %.0f broadcasts/s: %s\n", cfg.Clients, cfg.Rate, side.name)
+		}
+		r, err := side.rig()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", side.name, err)
+		}
+		*side.out, err = sustain(r, total, cfg)
+		r.close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", side.name, err)
+		}
+	}
+	return res, nil
+}
+
+// sustain sends total broadcasts on schedule, one after another (a send
+// that returns late delays the next, and the lag records it), then waits
+// for every client to have every broadcast.
+func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
+	interval := time.Duration(float64(time.Second) / cfg.Rate)
+	cpuStart := r.cpu()
+	start := time.Now().Add(50 * time.Millisecond)
+	for i := 0; i < total; i++ {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
+		if _, err := r.send(i); err != nil {
+			return SustainedSide{}, err
+		}
+	}
+	side := SustainedSide{}
+	var lastAll time.Time
+	for i := 0; i < total; i++ {
+		last, err := r.clients.wait(i, cfg.Duration+30*time.Second)
+		if err != nil {
+			return SustainedSide{}, err
+		}
+		side.Lag = append(side.Lag, last.Sub(start.Add(time.Duration(i)*interval)))
+		if last.After(lastAll) {
+			lastAll = last
+		}
+	}
+	side.Span = lastAll.Sub(start)
+	side.CPU = r.cpu() - cpuStart
+	return side, nil
+}
