@@ -24,7 +24,12 @@ type SustainedSide struct {
 	Lag []time.Duration
 	// Span is from the first scheduled send to the last receipt.
 	Span time.Duration
-	CPU  time.Duration
+	// CPU is the server's (or floor's) CPU time over the span, ClientCPU
+	// the client process's, and CoreBusy each CPU's busy share (user,
+	// system and softirq) over the span.
+	CPU       time.Duration
+	ClientCPU time.Duration
+	CoreBusy  []float64
 }
 
 // DeliveryRate is the deliveries per second achieved over the span.
@@ -102,7 +107,7 @@ func RunSustained(ctx context.Context, cfg SustainedConfig, progress io.Writer) 
 // for every client to have every broadcast.
 func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
-	cpuStart := r.cpu()
+	cpuStart, clientStart, coresStart := r.cpu(), selfCPU(), readCoreTimes()
 	start := time.Now().Add(50 * time.Millisecond)
 	for i := 0; i < total; i++ {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
@@ -124,5 +129,7 @@ func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
 	}
 	side.Span = lastAll.Sub(start)
 	side.CPU = r.cpu() - cpuStart
+	side.ClientCPU = selfCPU() - clientStart
+	side.CoreBusy = busyFractions(coresStart, readCoreTimes())
 	return side, nil
 }

@@ -32,9 +32,9 @@ type recordingSink struct {
 	ids []uint64
 }
 
-func (s *recordingSink) Deliver(frame []byte, id uint64) {
+func (s *recordingSink) Deliver(frames [][]byte, ids []uint64) {
 	s.mu.Lock()
-	s.ids = append(s.ids, id)
+	s.ids = append(s.ids, ids...)
 	s.mu.Unlock()
 }
 
@@ -211,10 +211,10 @@ func TestCatchUpPagesAndCursor(t *testing.T) {
 	}
 }
 
-// countingSink counts deliveries without allocating.
-type countingSink struct{ n int }
+// countingSink counts deliveries and calls without allocating.
+type countingSink struct{ n, calls int }
 
-func (s *countingSink) Deliver([]byte, uint64) { s.n++ }
+func (s *countingSink) Deliver(frames [][]byte, _ []uint64) { s.n += len(frames); s.calls++ }
 
 // TestDeliveryAllocatesNothing proves the per-delivery path is free of
 // allocations: delivering one broadcast to 1,000 online followers allocates
@@ -230,16 +230,76 @@ func TestDeliveryAllocatesNothing(t *testing.T) {
 	}
 	audience.AddRange(1<<20, 1<<21) // audience larger than online: walks online
 	d := newDelivery(storage.Broadcast{ID: 1, Payload: make([]byte, 256)}, audience)
-	allocs := testing.AllocsPerRun(20, func() { index.deliver(d) })
+	one := []*delivery{d}
+	allocs := testing.AllocsPerRun(20, func() { index.deliver(one) })
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per broadcast to 1,000 sinks, want 0", allocs)
 	}
-	small := newDelivery(storage.Broadcast{ID: 2}, roaring.BitmapOf(3, 6, 9))
+	small := []*delivery{newDelivery(storage.Broadcast{ID: 2}, roaring.BitmapOf(3, 6, 9))}
 	allocs = testing.AllocsPerRun(20, func() { index.deliver(small) })
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations walking a small audience, want 0", allocs)
 	}
-	if sinks[1].n != 42 {
-		t.Fatalf("sink 1 got %d deliveries, want 42 (21 runs of each, warm-up included)", sinks[1].n)
+	three := []*delivery{d, newDelivery(storage.Broadcast{ID: 3}, audience), newDelivery(storage.Broadcast{ID: 4}, audience)}
+	allocs = testing.AllocsPerRun(20, func() { index.deliver(three) })
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations coalescing three broadcasts, want 0", allocs)
+	}
+	if sinks[1].n != 21+21+63 {
+		t.Fatalf("sink 1 got %d deliveries, want 105 (21 runs of each, warm-up included)", sinks[1].n)
+	}
+}
+
+// queueLoop holds scheduled work until run is called: a loop that is busy.
+type queueLoop struct {
+	mu    sync.Mutex
+	tasks []func()
+}
+
+func (l *queueLoop) Execute(fn func()) error {
+	l.mu.Lock()
+	l.tasks = append(l.tasks, fn)
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *queueLoop) run() int {
+	l.mu.Lock()
+	tasks := l.tasks
+	l.tasks = nil
+	l.mu.Unlock()
+	for _, fn := range tasks {
+		fn()
+	}
+	return len(tasks)
+}
+
+// TestQueuedBroadcastsShareOneWrite: broadcasts that arrive while a loop is
+// busy are handed to each sink together, in id order, each sink getting
+// only those addressed to it.
+func TestQueuedBroadcastsShareOneWrite(t *testing.T) {
+	var hub Hub
+	loop := &queueLoop{}
+	index := hub.Register(loop)
+	a, b := &countingSink{}, &recordingSink{}
+	index.Add(1, a)
+	index.Add(2, b)
+	both := roaring.BitmapOf(1, 2)
+	onlyOne := roaring.BitmapOf(1)
+	for id, aud := range []*roaring.Bitmap{both, onlyOne, both} {
+		hub.dispatch(newDelivery(storage.Broadcast{ID: uint64(id + 1)}, aud))
+	}
+	if scheduled := loop.run(); scheduled != 1 {
+		t.Fatalf("%d drains scheduled for three queued broadcasts, want 1", scheduled)
+	}
+	if a.calls != 1 || a.n != 3 {
+		t.Fatalf("sink a: %d calls, %d frames; want 1 call with 3", a.calls, a.n)
+	}
+	if got := b.got(); len(got) != 2 || got[0] != 1 || got[1] != 3 {
+		t.Fatalf("sink b got %v, want [1 3]", got)
+	}
+	hub.dispatch(newDelivery(storage.Broadcast{ID: 4}, both))
+	if loop.run() != 1 || a.n != 4 || hub.Delivered() != 7 {
+		t.Fatalf("after a fourth: a has %d, hub delivered %d", a.n, hub.Delivered())
 	}
 }

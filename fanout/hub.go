@@ -20,9 +20,12 @@ type Loop interface {
 // Sink is one client connection as the engine sees it. Its methods are
 // called only on the goroutine of the loop it was added to.
 type Sink interface {
-	// Deliver writes a shared, read-only PUSH frame for messageID. The sink
-	// must not modify or keep frame beyond the write.
-	Deliver(frame []byte, messageID uint64)
+	// Deliver writes shared, read-only PUSH frames, in increasing message
+	// id order (ids[i] is the id of frames[i]), ideally with one writev.
+	// Both slices are the loop's scratch, rebuilt for each sink: the sink
+	// may reslice their elements but must keep neither, and must not
+	// modify the bytes of a frame.
+	Deliver(frames [][]byte, ids []uint64)
 }
 
 // delivery is one broadcast on its way out: the frame is encoded once and
@@ -62,6 +65,7 @@ type Hub struct {
 // Register adds a loop and returns its index. Call once per loop.
 func (h *Hub) Register(loop Loop) *LoopIndex {
 	x := &LoopIndex{hub: h, loop: loop, online: roaring.New(), sinks: make(map[uint32][]Sink)}
+	x.drainFn = x.drain
 	h.mu.Lock()
 	h.mu.loops = append(h.mu.loops, x)
 	h.mu.Unlock()
@@ -78,22 +82,37 @@ func (h *Hub) dispatch(d *delivery) {
 	loops := h.mu.loops
 	h.mu.Unlock()
 	for _, x := range loops {
-		x := x
-		// An error means the loop is shutting down; its clients will resume.
-		_ = x.loop.Execute(func() { x.deliver(d) })
+		x.enqueue(d)
 	}
 }
 
-// LoopIndex is one loop's online users. All methods run on that loop.
+// LoopIndex is one loop's online users. Except for enqueue, its methods run
+// on that loop.
+//
+// Broadcasts reach a loop through a queue: the first one queued schedules a
+// drain on the loop, and every broadcast queued before the drain runs is
+// written in the same pass, so a connection gets all of them in one writev.
+// Under light load a drain carries one broadcast; when broadcasts arrive
+// faster than the loop writes, drains grow and syscalls per delivery fall.
 type LoopIndex struct {
-	hub    *Hub
-	loop   Loop
+	hub  *Hub
+	loop Loop
+	mu   struct {
+		sync.Mutex
+		pending   []*delivery
+		scheduled bool
+	}
+	drainFn func()
+	// The rest is owned by the loop.
 	online *roaring.Bitmap
 	sinks  map[uint32][]Sink
-	// delivering is set while deliver walks online; changes made by sinks
-	// closing during the walk wait in deferred.
+	// delivering is set while a drain walks the online users; changes made
+	// by sinks closing during the walk wait in deferred.
 	delivering bool
 	deferred   []sinkChange
+	batch      []*delivery
+	frames     [][]byte
+	ids        []uint64
 	iter       roaring.ManyIntIterator
 	buf        [256]uint32
 }
@@ -138,24 +157,70 @@ func (x *LoopIndex) Remove(user uint32, sink Sink) {
 // Online returns how many users are online on this loop.
 func (x *LoopIndex) Online() int { return int(x.online.GetCardinality()) }
 
-// deliver writes d's frame to every sink of audience ∧ online. It walks the
-// smaller of the two sets and probes the other, and allocates nothing.
-func (x *LoopIndex) deliver(d *delivery) {
-	walk, probe := x.online, d.audience
-	if d.cardinality < x.online.GetCardinality() {
-		walk, probe = d.audience, x.online
+// enqueue adds d to the loop's queue, scheduling a drain if none is
+// pending. Safe from any goroutine.
+func (x *LoopIndex) enqueue(d *delivery) {
+	x.mu.Lock()
+	x.mu.pending = append(x.mu.pending, d)
+	schedule := !x.mu.scheduled
+	x.mu.scheduled = true
+	x.mu.Unlock()
+	if !schedule {
+		return
+	}
+	if err := x.loop.Execute(x.drainFn); err != nil {
+		// The loop is shutting down; its clients will resume elsewhere.
+		x.mu.Lock()
+		clear(x.mu.pending)
+		x.mu.pending = x.mu.pending[:0]
+		x.mu.scheduled = false
+		x.mu.Unlock()
+	}
+}
+
+// drain writes every queued broadcast. It runs on the loop.
+func (x *LoopIndex) drain() {
+	x.mu.Lock()
+	x.batch, x.mu.pending = x.mu.pending, x.batch[:0]
+	x.mu.scheduled = false
+	x.mu.Unlock()
+	x.deliver(x.batch)
+	clear(x.batch)
+}
+
+// deliver writes each broadcast of ds (in id order) to every sink of
+// audience ∧ online, all of a sink's frames in one Deliver call. It walks
+// the smaller of the online users and the audience, probes the other, and
+// allocates nothing.
+func (x *LoopIndex) deliver(ds []*delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	walk := x.online
+	if len(ds) == 1 && ds[0].cardinality < x.online.GetCardinality() {
+		walk = ds[0].audience
 	}
 	x.delivering = true
 	sent := 0
 	x.iter.Initialize(walk)
 	for n := x.iter.NextMany(x.buf[:]); n > 0; n = x.iter.NextMany(x.buf[:]) {
 		for _, user := range x.buf[:n] {
-			if !probe.Contains(user) {
+			sinks := x.sinks[user]
+			if len(sinks) == 0 {
 				continue
 			}
-			for _, sink := range x.sinks[user] {
-				sink.Deliver(d.frame, d.id)
-				sent++
+			for _, sink := range sinks {
+				x.frames, x.ids = x.frames[:0], x.ids[:0]
+				for _, d := range ds {
+					if d.audience.Contains(user) {
+						x.frames = append(x.frames, d.frame)
+						x.ids = append(x.ids, d.id)
+					}
+				}
+				if len(x.frames) > 0 {
+					sink.Deliver(x.frames, x.ids)
+					sent += len(x.frames)
+				}
 			}
 		}
 	}

@@ -58,18 +58,36 @@ func newConn(srv *Server, l *loopState, c gnet.Conn, r role) *conn {
 	return &conn{srv: srv, loop: l, c: c, role: r, parser: wire.NewParser(srv.cfg.MaxFrame), opened: now, lastRead: now}
 }
 
-// Deliver implements fanout.Sink: it writes a shared PUSH frame.
-func (cn *conn) Deliver(frame []byte, id uint64) {
-	if cn.closing || cn.closed || id <= cn.lastSent {
+// Deliver implements fanout.Sink: it writes shared PUSH frames, several in
+// one writev.
+func (cn *conn) Deliver(frames [][]byte, ids []uint64) {
+	if cn.closing || cn.closed {
 		return
 	}
-	if cn.c.OutboundBuffered()+len(frame) > cn.srv.cfg.MaxOutbound {
+	// Ids only increase, so what catch-up already covered is a prefix.
+	skip := 0
+	for skip < len(ids) && ids[skip] <= cn.lastSent {
+		skip++
+	}
+	frames, ids = frames[skip:], ids[skip:]
+	if len(frames) == 0 {
+		return
+	}
+	size := 0
+	for _, f := range frames {
+		size += len(f)
+	}
+	if cn.c.OutboundBuffered()+size > cn.srv.cfg.MaxOutbound {
 		cn.srv.metrics.slowConsumers.Add(1)
 		cn.fail(closeWith(wire.CodeSlowConsumer, "over %d queued outbound bytes", cn.srv.cfg.MaxOutbound))
 		return
 	}
-	cn.lastSent = id
-	_, _ = cn.c.Write(frame)
+	cn.lastSent = ids[len(ids)-1]
+	if len(frames) == 1 {
+		_, _ = cn.c.Write(frames[0])
+		return
+	}
+	_, _ = cn.c.Writev(frames)
 }
 
 // send writes a frame built in the connection's scratch buffer.

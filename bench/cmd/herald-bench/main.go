@@ -46,7 +46,10 @@ type options struct {
 func newRoot() *cobra.Command {
 	o := &options{}
 	_, tasksetErr := exec.LookPath("taskset")
-	canPin := tasksetErr == nil && runtime.NumCPU() >= 2
+	// Once re-executed under taskset -c 1, NumCPU counts only that CPU; the
+	// environment carries the decision across.
+	alreadyPinned := os.Getenv(pinnedEnv) != ""
+	canPin := alreadyPinned || tasksetErr == nil && runtime.NumCPU() >= 2
 	root := &cobra.Command{
 		Use:           "herald-bench",
 		Short:         "Herald beside the raw-socket floor",
@@ -56,7 +59,7 @@ func newRoot() *cobra.Command {
 			if o.pin && !canPin {
 				return fmt.Errorf("--pin needs taskset and two CPUs")
 			}
-			if o.pin && os.Getenv(pinnedEnv) == "" {
+			if o.pin && !alreadyPinned {
 				// Run the clients (this process) on CPU 1; the server and
 				// the floor get CPU 0 (wrapper below).
 				self, err := os.Executable()
@@ -144,8 +147,8 @@ func newSustained(o *options) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery |")
-			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery | clients CPU/delivery (Herald, floor) | cores busy (Herald run) | cores busy (floor run) |")
+			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 			for _, n := range counts {
 				for _, field := range strings.Split(rates, ",") {
 					rate, err := strconv.ParseFloat(strings.TrimSpace(field), 64)
@@ -158,10 +161,12 @@ func newSustained(o *options) *cobra.Command {
 					}
 					h, f := r.Herald, r.Floor
 					deliveries := len(h.Lag) * n
-					fmt.Fprintf(out, "| %d | %.0f | %.0f | %v / %v | %v | %.0f | %v / %v | %v | %v | %v |\n", n, rate*float64(n),
+					perDelivery := func(d time.Duration) time.Duration { return d / time.Duration(max(deliveries, 1)) }
+					fmt.Fprintf(out, "| %d | %.0f | %.0f | %v / %v | %v | %.0f | %v / %v | %v | %v | %v | %v, %v | %s | %s |\n", n, rate*float64(n),
 						h.DeliveryRate(n), round(h.P(0.5)), round(h.P(0.99)), round(h.LagGrowth()),
 						f.DeliveryRate(n), round(f.P(0.5)), round(f.P(0.99)), round(f.LagGrowth()),
-						h.CPU/time.Duration(max(deliveries, 1)), f.CPU/time.Duration(max(len(f.Lag)*n, 1)))
+						perDelivery(h.CPU), perDelivery(f.CPU), perDelivery(h.ClientCPU), perDelivery(f.ClientCPU),
+						percents(h.CoreBusy), percents(f.CoreBusy))
 				}
 			}
 			return nil
@@ -170,6 +175,14 @@ func newSustained(o *options) *cobra.Command {
 	cmd.Flags().StringVar(&rates, "rates", "10,15,20", "comma-separated broadcast rates per second")
 	cmd.Flags().DurationVar(&duration, "duration", 5*time.Second, "how long each rate is offered")
 	return cmd
+}
+
+func percents(fs []float64) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = fmt.Sprintf("%.0f%%", 100*f)
+	}
+	return strings.Join(parts, " ")
 }
 
 func round(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
