@@ -27,7 +27,12 @@ type rig struct {
 	// send delivers broadcast i (0-based) and returns when the sender got
 	// its acknowledgement: PUBLISH_ACK from Herald, the trigger's answer
 	// from the floor.
-	send       func(i int) (time.Time, error)
+	send func(i int) (time.Time, error)
+	// fire starts broadcast i without waiting for its acknowledgement (an
+	// open-loop sender); settle waits for every fired one to be
+	// acknowledged and returns the first error.
+	fire       func(i int)
+	settle     func() error
 	rssPerConn float64
 	closers    []func()
 }
@@ -122,6 +127,19 @@ func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrappe
 		}
 		return acked, err
 	}
+	// Open-loop publishes commit in whatever order they reach the server,
+	// so message ids need not match i; the swarm counts by id and every id
+	// from 1 to the number fired is one of them.
+	var inflight errgroup.Group
+	r.fire = func(i int) {
+		inflight.Go(func() error {
+			p := make([]byte, payloadSize)
+			binary.BigEndian.PutUint64(p, uint64(i))
+			_, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: p})
+			return err
+		})
+	}
+	r.settle = inflight.Wait
 	return r, nil
 }
 
@@ -155,15 +173,35 @@ func floorRig(clients, broadcasts, payloadSize int, wrapper []string) (_ *rig, e
 	r.clients.base.Store(1)
 	payload := make([]byte, payloadSize)
 	ack := make([]byte, 1)
-	r.send = func(i int) (time.Time, error) {
+	trigger := func(i int) error {
 		binary.BigEndian.PutUint64(payload, uint64(i))
 		frame := wire.AppendPush(nil, wire.Push{MessageID: uint64(i + 1), Account: 1, TimeMillis: uint64(time.Now().UnixMilli()), ContentType: "application/octet-stream", Payload: payload})
 		msg := binary.BigEndian.AppendUint32(nil, uint32(len(frame)))
-		if _, err := ctl.Write(append(msg, frame...)); err != nil {
+		_, err := ctl.Write(append(msg, frame...))
+		return err
+	}
+	r.send = func(i int) (time.Time, error) {
+		if err := trigger(i); err != nil {
 			return time.Time{}, err
 		}
 		_, err := io.ReadFull(ctl, ack)
 		return time.Now(), err
+	}
+	// The floor answers each trigger before writing it out and reads the
+	// next only after; unread answers wait in the socket until settle.
+	fired, firstErr := 0, error(nil)
+	r.fire = func(i int) {
+		if err := trigger(i); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		fired++
+	}
+	r.settle = func() error {
+		if firstErr != nil {
+			return firstErr
+		}
+		_, err := io.ReadFull(ctl, make([]byte, fired))
+		return err
 	}
 	return r, nil
 }

@@ -102,18 +102,22 @@ func RunSustained(ctx context.Context, cfg SustainedConfig, progress io.Writer) 
 	return res, nil
 }
 
-// sustain sends total broadcasts on schedule, one after another (a send
-// that returns late delays the next, and the lag records it), then waits
-// for every client to have every broadcast.
+// sustain fires total broadcasts on schedule without waiting for their
+// acknowledgements (an open-loop load, as from many independent
+// publishers), then waits for every client to have every broadcast. A
+// broadcast's lag is measured against its place in the schedule; since
+// open-loop publishes may commit out of order, the k-th id is compared with
+// the k-th slot.
 func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	cpuStart, clientStart, coresStart := r.cpu(), selfCPU(), readCoreTimes()
 	start := time.Now().Add(50 * time.Millisecond)
 	for i := 0; i < total; i++ {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
-		if _, err := r.send(i); err != nil {
-			return SustainedSide{}, err
-		}
+		r.fire(i)
+	}
+	if err := r.settle(); err != nil {
+		return SustainedSide{}, err
 	}
 	side := SustainedSide{}
 	var lastAll time.Time
