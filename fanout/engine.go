@@ -23,6 +23,10 @@ type Config struct {
 	CursorFlush time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// ObserveCommit, if set, is told how long each group commit (the
+	// fsync included) took and how many ops it carried. It is called on the
+	// writer goroutine and must not block.
+	ObserveCommit func(took time.Duration, ops int)
 }
 
 func (c *Config) fill() {

@@ -59,7 +59,8 @@ type Hub struct {
 		sync.Mutex
 		loops []*LoopIndex
 	}
-	delivered atomic.Uint64
+	delivered      atomic.Uint64
+	deliveredBytes atomic.Uint64
 }
 
 // Register adds a loop and returns its index. Call once per loop.
@@ -74,6 +75,9 @@ func (h *Hub) Register(loop Loop) *LoopIndex {
 
 // Delivered returns how many PUSH frames live delivery has handed to sinks.
 func (h *Hub) Delivered() uint64 { return h.delivered.Load() }
+
+// DeliveredBytes returns the bytes of those frames.
+func (h *Hub) DeliveredBytes() uint64 { return h.deliveredBytes.Load() }
 
 // dispatch queues d on every loop. Called by the writer in id order, so each
 // loop sees broadcasts in id order.
@@ -201,7 +205,7 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 		walk = ds[0].audience
 	}
 	x.delivering = true
-	sent := 0
+	sent, bytes := 0, 0
 	x.iter.Initialize(walk)
 	for n := x.iter.NextMany(x.buf[:]); n > 0; n = x.iter.NextMany(x.buf[:]) {
 		for _, user := range x.buf[:n] {
@@ -218,6 +222,9 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 					}
 				}
 				if len(x.frames) > 0 {
+					for _, f := range x.frames {
+						bytes += len(f)
+					}
 					sink.Deliver(x.frames, x.ids)
 					sent += len(x.frames)
 				}
@@ -226,6 +233,7 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 	}
 	x.delivering = false
 	x.hub.delivered.Add(uint64(sent))
+	x.hub.deliveredBytes.Add(uint64(bytes))
 	for _, c := range x.deferred {
 		if c.add {
 			x.Add(c.user, c.sink)

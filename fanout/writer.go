@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"slices"
+	"time"
 
 	"herald/storage"
 )
@@ -77,7 +78,11 @@ func (e *Engine) commitGroup(group []op) {
 	}
 	var err error
 	if !batch.Empty() {
+		began := time.Now()
 		err = batch.Commit()
+		if e.cfg.ObserveCommit != nil && err == nil {
+			e.cfg.ObserveCommit(time.Since(began), len(group))
+		}
 	}
 	batch.Close()
 	for _, o := range group {

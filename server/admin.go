@@ -59,6 +59,7 @@ func (s *Server) startAdmin() error {
 	mux.HandleFunc("GET /v1/accounts/{id}", s.authorized(s.getAccount))
 	mux.HandleFunc("POST /v1/accounts/{id}/followers", s.authorized(s.importFollowers))
 	mux.HandleFunc("POST /v1/tokens", s.authorized(s.mintToken))
+	s.observability(mux)
 	ln, err := net.Listen("tcp", s.cfg.AdminAddr)
 	if err != nil {
 		return fmt.Errorf("server: admin listen: %w", err)
@@ -115,7 +116,7 @@ func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status":            "ok",
-		"connections":       s.metrics.connections.Load(),
+		"connections":       s.metrics.connectionsTotal(),
 		"publishes":         s.metrics.publishes.Load(),
 		"deliveries":        s.engine.Hub().Delivered(),
 		"caught_up":         s.metrics.caughtUp.Load(),

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -112,4 +113,46 @@ func TestAdminRejectsBadRequests(t *testing.T) {
 	if status != 200 || body["status"] != "ok" {
 		t.Fatalf("healthz: %d %v", status, body)
 	}
+}
+
+// TestMetricsAndProfiles: /metrics serves Prometheus text with Herald's
+// series; /debug/pprof needs the admin token.
+func TestMetricsAndProfiles(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{})
+	account, secret := h.Account(1, 3)
+	sub := h.Subscribe(2, 0)
+	if _, err := h.Publisher(account, secret).Publish(t.Context(), clientMessage("m")); err != nil {
+		t.Fatal(err)
+	}
+	testserver.Receive(t, sub, 5*time.Second)
+	resp, err := http.Get("http://" + h.Server.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`herald_connections{listener="client"} 1`,
+		`herald_connections{listener="publisher"} 1`,
+		"herald_publishes_total 1",
+		"herald_deliveries_total 1",
+		"herald_commit_seconds_count",
+		"herald_last_message_id 1",
+		"go_goroutines",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	status, _ := adminCall(t, h, "GET", "/debug/pprof/", "wrong", nil, nil)
+	if status != 401 {
+		t.Fatalf("pprof without the token: %d", status)
+	}
+	req, _ := http.NewRequest("GET", "http://"+h.Server.AdminAddr()+"/debug/pprof/heap", nil)
+	req.Header.Set("Authorization", "Bearer "+h.Server.AdminToken())
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("pprof heap: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
 }

@@ -77,7 +77,7 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	cn := newConn(h.srv, l, c, role)
 	l.conns[cn] = struct{}{}
 	c.SetContext(cn)
-	h.srv.metrics.connections.Add(1)
+	h.srv.metrics.connections[role].Add(1)
 	return nil, gnet.None
 }
 
@@ -92,7 +92,7 @@ func (h *handler) OnClose(c gnet.Conn, _ error) gnet.Action {
 		cn.online = false
 	}
 	delete(cn.loop.conns, cn)
-	h.srv.metrics.connections.Add(-1)
+	h.srv.metrics.connections[cn.role].Add(-1)
 	return gnet.None
 }
 

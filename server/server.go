@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -35,15 +34,6 @@ type Server struct {
 	closeErr   error
 }
 
-// metrics are process-wide counters, served on the admin port.
-type metrics struct {
-	connections     atomic.Int64
-	publishes       atomic.Uint64
-	caughtUp        atomic.Uint64
-	slowConsumers   atomic.Uint64
-	closedWithError atomic.Uint64
-}
-
 // Start opens the store, starts the engine, the event loops and the admin
 // port, and returns once all are accepting connections.
 func Start(cfg Config) (*Server, error) {
@@ -57,6 +47,10 @@ func Start(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, gnetDone: make(chan error, 1), tick: time.Second}
+	s.metrics.init()
+	if cfg.Engine.ObserveCommit == nil {
+		cfg.Engine.ObserveCommit = s.metrics.observeCommit
+	}
 	if cfg.Heartbeat < 2*time.Second || cfg.AuthTimeout < 2*time.Second {
 		s.tick = min(cfg.Heartbeat, cfg.AuthTimeout) / 4
 	}
@@ -136,7 +130,7 @@ func (s *Server) AdminToken() string { return s.adminToken }
 func (s *Server) Engine() *fanout.Engine { return s.engine }
 
 // Connections returns the number of open connections on both listeners.
-func (s *Server) Connections() int64 { return s.metrics.connections.Load() }
+func (s *Server) Connections() int64 { return s.metrics.connectionsTotal() }
 
 // Close tells every connection SHUTTING_DOWN, stops the listeners and the
 // engine, and closes the store. Every acknowledged broadcast is already on

@@ -1,0 +1,92 @@
+package server
+
+import (
+	"net/http"
+	"net/http/pprof"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's counters. The hot paths only add to atomics;
+// the Prometheus registry reads them when scraped, and /healthz reports
+// them too.
+type metrics struct {
+	connections     [2]atomic.Int64 // by role
+	publishes       atomic.Uint64
+	caughtUp        atomic.Uint64
+	slowConsumers   atomic.Uint64
+	closedWithError atomic.Uint64
+	// Set by the engine's writer through fanout.Config.ObserveCommit.
+	commitSeconds prometheus.Histogram
+	commitOps     prometheus.Histogram
+}
+
+func (m *metrics) connectionsTotal() int64 {
+	return m.connections[roleClient].Load() + m.connections[rolePublisher].Load()
+}
+
+func (m *metrics) init() {
+	m.commitSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "herald_commit_seconds",
+		Help:    "Duration of one group commit to the store, fsync included.",
+		Buckets: prometheus.ExponentialBuckets(100e-6, 2, 14), // 100 µs … 0.8 s
+	})
+	m.commitOps = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "herald_commit_ops",
+		Help:    "Requests (publishes, follows, account changes) sharing one group commit.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 … 1024
+	})
+}
+
+// observeCommit is the engine's commit hook.
+func (m *metrics) observeCommit(took time.Duration, ops int) {
+	m.commitSeconds.Observe(took.Seconds())
+	m.commitOps.Observe(float64(ops))
+}
+
+// registry builds the Prometheus registry for s. Each server has its own,
+// so several can run in one process.
+func (s *Server) registry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+	}
+	gauge := func(name, help string, labels prometheus.Labels, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f)
+	}
+	m := &s.metrics
+	hub := s.engine.Hub()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		gauge("herald_connections", "Open connections.", prometheus.Labels{"listener": "client"},
+			func() float64 { return float64(m.connections[roleClient].Load()) }),
+		gauge("herald_connections", "Open connections.", prometheus.Labels{"listener": "publisher"},
+			func() float64 { return float64(m.connections[rolePublisher].Load()) }),
+		counter("herald_publishes_total", "PUBLISH requests received.", func() float64 { return float64(m.publishes.Load()) }),
+		counter("herald_deliveries_total", "PUSH frames written to live connections.", func() float64 { return float64(hub.Delivered()) }),
+		counter("herald_delivered_bytes_total", "Bytes of PUSH frames written to live connections.", func() float64 { return float64(hub.DeliveredBytes()) }),
+		counter("herald_catchup_pushes_total", "PUSH frames written by catch-up (RESUME).", func() float64 { return float64(m.caughtUp.Load()) }),
+		counter("herald_slow_consumer_disconnects_total", "Connections closed with SLOW_CONSUMER.", func() float64 { return float64(m.slowConsumers.Load()) }),
+		counter("herald_connections_closed_with_error_total", "Connections closed with an ERROR frame (any 2xxx or 3xxx code).", func() float64 { return float64(m.closedWithError.Load()) }),
+		gauge("herald_last_message_id", "Highest committed message id.", nil, func() float64 { return float64(s.store.LastMessageID()) }),
+		m.commitSeconds,
+		m.commitOps,
+	)
+	return reg
+}
+
+// observability mounts /metrics (open, like /healthz) and /debug/pprof
+// (admin token required: profiles expose internals).
+func (s *Server) observability(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry(), promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /debug/pprof/", s.authorized(pprof.Index))
+	mux.HandleFunc("GET /debug/pprof/cmdline", s.authorized(pprof.Cmdline))
+	mux.HandleFunc("GET /debug/pprof/profile", s.authorized(pprof.Profile))
+	mux.HandleFunc("GET /debug/pprof/symbol", s.authorized(pprof.Symbol))
+	mux.HandleFunc("GET /debug/pprof/trace", s.authorized(pprof.Trace))
+}
