@@ -11,6 +11,11 @@ import (
 // ErrClosed is returned by calls on a closed Publisher or Subscriber.
 var ErrClosed = errors.New("client: closed")
 
+// ErrBadPayload stops a Subscriber that received a compressed payload it
+// must not decode: corrupt, or larger than SubscriberConfig.MaxPayload once
+// decoded (a decompression bomb). Reconnecting would only replay it.
+var ErrBadPayload = errors.New("client: bad compressed payload")
+
 // Error is an ERROR frame from the server.
 type Error struct {
 	Code wire.Code
@@ -34,5 +39,5 @@ func errorFrom(m wire.Error) *Error {
 // permanent reports whether err means reconnecting cannot help.
 func permanent(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && !e.Code.Reconnect()
+	return errors.As(err, &e) && !e.Code.Reconnect() || errors.Is(err, ErrBadPayload)
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"herald/server/wire"
 )
 
@@ -24,6 +26,10 @@ type SubscriberConfig struct {
 	StoredCursor bool
 	// Buffer is the capacity of the Messages channel (1024).
 	Buffer int
+	// NoCompression declines S2-compressed payloads (accepted by default).
+	NoCompression bool
+	// MaxPayload bounds a compressed payload's decoded size (16 MiB).
+	MaxPayload int
 	// AckEvery is how often delivered messages are acknowledged (1 s).
 	AckEvery time.Duration
 	// MinBackoff and MaxBackoff bound reconnect delays (50 ms, 5 s).
@@ -70,6 +76,9 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig) (*Subscriber, error) {
 	}
 	if cfg.AckEvery <= 0 {
 		cfg.AckEvery = time.Second
+	}
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = 16 << 20
 	}
 	s := &Subscriber{cfg: cfg, messages: make(chan Push, cfg.Buffer), live: make(chan struct{}), done: make(chan struct{})}
 	s.mu.waiters = make(map[uint32]chan error)
@@ -184,7 +193,7 @@ func (s *Subscriber) connect(ctx context.Context) (*frameConn, error) {
 			return nil, err
 		}
 	}
-	fc, err := dial(ctx, s.cfg.Addr, wire.Hello{Credential: token})
+	fc, err := dial(ctx, s.cfg.Addr, wire.Hello{Credential: token, Compress: !s.cfg.NoCompression})
 	if err != nil {
 		return nil, err
 	}
@@ -274,8 +283,12 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 		if p.MessageID <= s.lastDelivered {
 			return nil // a duplicate after reconnecting
 		}
+		payload, err := s.payload(p.Payload, f.Flags&wire.FlagCompressed != 0)
+		if err != nil {
+			return fmt.Errorf("message %d: %w", p.MessageID, err)
+		}
 		msg := Push{ID: p.MessageID, Account: p.Account, Time: time.UnixMilli(int64(p.TimeMillis)),
-			ContentType: p.ContentType, Payload: append([]byte(nil), p.Payload...)}
+			ContentType: p.ContentType, Payload: payload}
 		select {
 		case s.messages <- msg:
 		case <-s.ctx.Done():
@@ -314,6 +327,26 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 		return fmt.Errorf("client: unexpected %s from server", f.Type)
 	}
 	return nil
+}
+
+// payload returns a copy of a PUSH payload, decoded if it is compressed. The
+// decoded size is checked before anything is decoded.
+func (s *Subscriber) payload(p []byte, compressed bool) ([]byte, error) {
+	if !compressed {
+		return append([]byte(nil), p...), nil
+	}
+	n, err := s2.DecodedLen(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	if n > s.cfg.MaxPayload {
+		return nil, fmt.Errorf("%w: decodes to %d bytes, limit %d", ErrBadPayload, n, s.cfg.MaxPayload)
+	}
+	out, err := s2.Decode(make([]byte, n), p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	return out, nil
 }
 
 // acknowledge periodically sends a cumulative ACK for what was delivered.

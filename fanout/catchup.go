@@ -12,15 +12,20 @@ type Page struct {
 }
 
 // CatchUp returns the broadcasts after cursor addressed to user, at most one
-// page. It reads only committed data and is safe from any goroutine.
-func (e *Engine) CatchUp(user uint32, cursor uint64) (Page, error) {
+// page, compressed where that pays if compress is set. It reads only
+// committed data and is safe from any goroutine.
+func (e *Engine) CatchUp(user uint32, cursor uint64, compress bool) (Page, error) {
 	found, last, more, err := e.store.BroadcastsFor(user, cursor, e.cfg.CatchUpPage, e.cfg.CatchUpBytes, e.nowMillis())
 	if err != nil {
 		return Page{}, err
 	}
 	page := Page{Frames: make([][]byte, len(found)), Last: last, More: more}
 	for i, m := range found {
-		page.Frames[i] = EncodePush(m)
+		compressMin := -1
+		if compress {
+			compressMin = e.cfg.CompressMin
+		}
+		page.Frames[i] = encodePush(m, compressMin).pick(compress)
 	}
 	return page, nil
 }

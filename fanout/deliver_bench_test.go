@@ -17,11 +17,11 @@ func benchmarkDeliver(b *testing.B, online, followers int) {
 	index := hub.Register(&syncLoop{})
 	sinks := make([]countingSink, online)
 	for i := range sinks {
-		index.Add(uint32(i*3), &sinks[i])
+		index.Add(uint32(i*3), &sinks[i], false)
 	}
 	audience := roaring.New()
 	audience.AddRange(0, uint64(followers))
-	d := newDelivery(storage.Broadcast{ID: 1, Payload: make([]byte, 256)}, audience)
+	d := newDelivery(storage.Broadcast{ID: 1, Payload: make([]byte, 256)}, audience, 0)
 	perBroadcast := min(online, (followers+2)/3)
 	one := []*delivery{d}
 	b.ReportAllocs()

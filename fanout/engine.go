@@ -17,6 +17,9 @@ type Config struct {
 	// CatchUpBytes stops a page once its payloads reach this many bytes
 	// (default 1 MiB), so a page stays well under the slow-consumer cap.
 	CatchUpBytes int
+	// CompressMin is the smallest payload sent S2-compressed to clients that
+	// accept compression (default 512 bytes; negative: never).
+	CompressMin int
 	// MaxGroup is the most ops folded into one commit (default 1024).
 	MaxGroup int
 	// CursorFlush is how often acknowledged cursors are saved (default 1 s).
@@ -38,6 +41,9 @@ func (c *Config) fill() {
 	}
 	if c.CatchUpBytes <= 0 {
 		c.CatchUpBytes = 1 << 20
+	}
+	if c.CompressMin == 0 {
+		c.CompressMin = 512
 	}
 	if c.MaxGroup <= 0 {
 		c.MaxGroup = 1024

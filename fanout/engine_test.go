@@ -84,8 +84,8 @@ func TestPublishDeliversToOnlineFollowersOnly(t *testing.T) {
 	index := e.Hub().Register(loop)
 	follower, stranger := &recordingSink{}, &recordingSink{}
 	_ = loop.Execute(func() {
-		index.Add(2, follower)
-		index.Add(9, stranger)
+		index.Add(2, follower, false)
+		index.Add(9, stranger, false)
 	})
 	res, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: "a", Payload: []byte("hi")})
 	if err != nil || res.Total != 3 || res.Recipients != 3 || res.Duplicate {
@@ -132,7 +132,7 @@ func TestConcurrentPublishesShareCommits(t *testing.T) {
 	loop := &syncLoop{}
 	index := e.Hub().Register(loop)
 	sink := &recordingSink{}
-	_ = loop.Execute(func() { index.Add(7, sink) })
+	_ = loop.Execute(func() { index.Add(7, sink, false) })
 	const n = 200
 	var wg sync.WaitGroup
 	ids := make([]uint64, n)
@@ -177,11 +177,11 @@ func TestCatchUpPagesAndCursor(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	page, err := e.CatchUp(5, 0)
+	page, err := e.CatchUp(5, 0, false)
 	if err != nil || len(page.Frames) != 2 || !page.More || page.Last != 2 {
 		t.Fatalf("page 1: %d frames more=%v last=%d %v", len(page.Frames), page.More, page.Last, err)
 	}
-	page, err = e.CatchUp(5, page.Last)
+	page, err = e.CatchUp(5, page.Last, false)
 	if err != nil || len(page.Frames) != 1 || page.More || page.Last != 3 {
 		t.Fatalf("page 2: %d frames more=%v last=%d %v", len(page.Frames), page.More, page.Last, err)
 	}
@@ -193,7 +193,7 @@ func TestCatchUpPagesAndCursor(t *testing.T) {
 	if p.MessageID != 3 || p.Payload[0] != 2 {
 		t.Fatalf("push = %+v", p)
 	}
-	if other, _ := e.CatchUp(6, 0); len(other.Frames) != 0 {
+	if other, _ := e.CatchUp(6, 0, false); len(other.Frames) != 0 {
 		t.Fatal("non-follower caught up on a broadcast")
 	}
 	e.Acknowledge(5, 2)
@@ -225,22 +225,22 @@ func TestDeliveryAllocatesNothing(t *testing.T) {
 	audience := roaring.New()
 	sinks := make([]countingSink, 1000)
 	for i := range sinks {
-		index.Add(uint32(i*3), &sinks[i])
+		index.Add(uint32(i*3), &sinks[i], false)
 		audience.Add(uint32(i * 3))
 	}
 	audience.AddRange(1<<20, 1<<21) // audience larger than online: walks online
-	d := newDelivery(storage.Broadcast{ID: 1, Payload: make([]byte, 256)}, audience)
+	d := newDelivery(storage.Broadcast{ID: 1, Payload: make([]byte, 256)}, audience, 0)
 	one := []*delivery{d}
 	allocs := testing.AllocsPerRun(20, func() { index.deliver(one) })
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per broadcast to 1,000 sinks, want 0", allocs)
 	}
-	small := []*delivery{newDelivery(storage.Broadcast{ID: 2}, roaring.BitmapOf(3, 6, 9))}
+	small := []*delivery{newDelivery(storage.Broadcast{ID: 2}, roaring.BitmapOf(3, 6, 9), 0)}
 	allocs = testing.AllocsPerRun(20, func() { index.deliver(small) })
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations walking a small audience, want 0", allocs)
 	}
-	three := []*delivery{d, newDelivery(storage.Broadcast{ID: 3}, audience), newDelivery(storage.Broadcast{ID: 4}, audience)}
+	three := []*delivery{d, newDelivery(storage.Broadcast{ID: 3}, audience, 0), newDelivery(storage.Broadcast{ID: 4}, audience, 0)}
 	allocs = testing.AllocsPerRun(20, func() { index.deliver(three) })
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations coalescing three broadcasts, want 0", allocs)
@@ -282,12 +282,12 @@ func TestQueuedBroadcastsShareOneWrite(t *testing.T) {
 	loop := &queueLoop{}
 	index := hub.Register(loop)
 	a, b := &countingSink{}, &recordingSink{}
-	index.Add(1, a)
-	index.Add(2, b)
+	index.Add(1, a, false)
+	index.Add(2, b, false)
 	both := roaring.BitmapOf(1, 2)
 	onlyOne := roaring.BitmapOf(1)
 	for id, aud := range []*roaring.Bitmap{both, onlyOne, both} {
-		hub.dispatch(newDelivery(storage.Broadcast{ID: uint64(id + 1)}, aud))
+		hub.dispatch(newDelivery(storage.Broadcast{ID: uint64(id + 1)}, aud, 0))
 	}
 	if scheduled := loop.run(); scheduled != 1 {
 		t.Fatalf("%d drains scheduled for three queued broadcasts, want 1", scheduled)
@@ -298,7 +298,7 @@ func TestQueuedBroadcastsShareOneWrite(t *testing.T) {
 	if got := b.got(); len(got) != 2 || got[0] != 1 || got[1] != 3 {
 		t.Fatalf("sink b got %v, want [1 3]", got)
 	}
-	hub.dispatch(newDelivery(storage.Broadcast{ID: 4}, both))
+	hub.dispatch(newDelivery(storage.Broadcast{ID: 4}, both, 0))
 	if loop.run() != 1 || a.n != 4 || hub.Delivered() != 7 {
 		t.Fatalf("after a fourth: a has %d, hub delivered %d", a.n, hub.Delivered())
 	}

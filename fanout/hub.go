@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/klauspost/compress/s2"
 
 	"herald/server/wire"
 	"herald/storage"
@@ -28,29 +29,53 @@ type Sink interface {
 	Deliver(frames [][]byte, ids []uint64)
 }
 
-// delivery is one broadcast on its way out: the frame is encoded once and
-// shared by every loop and every sink.
+// delivery is one broadcast on its way out: its frames are encoded (and
+// compressed) once and shared by every loop and every sink.
 type delivery struct {
 	id          uint64
-	frame       []byte
+	push        pushFrames
 	audience    *roaring.Bitmap
 	cardinality uint64
 }
 
-// EncodePush builds the PUSH frame for a stored broadcast; live delivery and
-// catch-up send exactly these bytes.
-func EncodePush(m storage.Broadcast) []byte {
-	return wire.AppendPush(make([]byte, 0, wire.HeaderSize+29+len(m.ContentType)+len(m.Payload)), wire.Push{
+// pushFrames holds the PUSH frames of one broadcast.
+type pushFrames struct {
+	plain      []byte
+	compressed []byte // nil when compression does not pay
+}
+
+// pick returns the frame for a connection that accepts compression or not.
+func (p pushFrames) pick(compress bool) []byte {
+	if compress && p.compressed != nil {
+		return p.compressed
+	}
+	return p.plain
+}
+
+// encodePush builds the PUSH frames for a stored broadcast; live delivery
+// and catch-up send exactly these bytes. A payload of at least compressMin
+// bytes also gets an S2-compressed frame, kept only if it saves at least an
+// eighth.
+func encodePush(m storage.Broadcast, compressMin int) pushFrames {
+	push := wire.Push{
 		MessageID:   m.ID,
 		Account:     m.Account,
 		TimeMillis:  m.TimeMillis,
 		ContentType: m.ContentType,
 		Payload:     m.Payload,
-	})
+	}
+	out := pushFrames{plain: wire.AppendPush(make([]byte, 0, wire.HeaderSize+29+len(m.ContentType)+len(m.Payload)), push)}
+	if compressMin > 0 && len(m.Payload) >= compressMin {
+		if packed := s2.Encode(nil, m.Payload); len(packed) <= len(m.Payload)-len(m.Payload)/8 {
+			push.Payload, push.Compressed = packed, true
+			out.compressed = wire.AppendPush(make([]byte, 0, wire.HeaderSize+29+len(m.ContentType)+len(packed)), push)
+		}
+	}
+	return out
 }
 
-func newDelivery(m storage.Broadcast, audience *roaring.Bitmap) *delivery {
-	return &delivery{id: m.ID, frame: EncodePush(m), audience: audience, cardinality: audience.GetCardinality()}
+func newDelivery(m storage.Broadcast, audience *roaring.Bitmap, compressMin int) *delivery {
+	return &delivery{id: m.ID, push: encodePush(m, compressMin), audience: audience, cardinality: audience.GetCardinality()}
 }
 
 // Hub is the online index: one LoopIndex per event loop.
@@ -65,7 +90,7 @@ type Hub struct {
 
 // Register adds a loop and returns its index. Call once per loop.
 func (h *Hub) Register(loop Loop) *LoopIndex {
-	x := &LoopIndex{hub: h, loop: loop, online: roaring.New(), sinks: make(map[uint32][]Sink)}
+	x := &LoopIndex{hub: h, loop: loop, online: roaring.New(), sinks: make(map[uint32][]sinkEntry)}
 	x.drainFn = x.drain
 	h.mu.Lock()
 	h.mu.loops = append(h.mu.loops, x)
@@ -109,7 +134,7 @@ type LoopIndex struct {
 	drainFn func()
 	// The rest is owned by the loop.
 	online *roaring.Bitmap
-	sinks  map[uint32][]Sink
+	sinks  map[uint32][]sinkEntry
 	// delivering is set while a drain walks the online users; changes made
 	// by sinks closing during the walk wait in deferred.
 	delivering bool
@@ -121,31 +146,40 @@ type LoopIndex struct {
 	buf        [256]uint32
 }
 
-type sinkChange struct {
-	user uint32
-	sink Sink
-	add  bool
+// sinkEntry is one online sink with its constants, copied when it goes
+// online so the delivery loop makes no call to learn them.
+type sinkEntry struct {
+	sink     Sink
+	compress bool
 }
 
-// Add puts sink online for user. A user may have several sinks (devices).
-func (x *LoopIndex) Add(user uint32, sink Sink) {
+type sinkChange struct {
+	user  uint32
+	entry sinkEntry
+	add   bool
+}
+
+// Add puts sink online for user; compress says whether it accepts
+// compressed frames. A user may have several sinks (devices).
+func (x *LoopIndex) Add(user uint32, sink Sink, compress bool) {
+	entry := sinkEntry{sink: sink, compress: compress}
 	if x.delivering {
-		x.deferred = append(x.deferred, sinkChange{user: user, sink: sink, add: true})
+		x.deferred = append(x.deferred, sinkChange{user: user, entry: entry, add: true})
 		return
 	}
-	x.sinks[user] = append(x.sinks[user], sink)
+	x.sinks[user] = append(x.sinks[user], entry)
 	x.online.Add(user)
 }
 
 // Remove takes sink offline; it is a no-op for a sink that is not online.
 func (x *LoopIndex) Remove(user uint32, sink Sink) {
 	if x.delivering {
-		x.deferred = append(x.deferred, sinkChange{user: user, sink: sink})
+		x.deferred = append(x.deferred, sinkChange{user: user, entry: sinkEntry{sink: sink}})
 		return
 	}
 	list := x.sinks[user]
 	for i, s := range list {
-		if s == sink {
+		if s.sink == sink {
 			list = append(list[:i], list[i+1:]...)
 			break
 		}
@@ -213,19 +247,18 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 			if len(sinks) == 0 {
 				continue
 			}
-			for _, sink := range sinks {
+			for _, entry := range sinks {
 				x.frames, x.ids = x.frames[:0], x.ids[:0]
 				for _, d := range ds {
 					if d.audience.Contains(user) {
-						x.frames = append(x.frames, d.frame)
+						frame := d.push.pick(entry.compress)
+						x.frames = append(x.frames, frame)
 						x.ids = append(x.ids, d.id)
+						bytes += len(frame)
 					}
 				}
 				if len(x.frames) > 0 {
-					for _, f := range x.frames {
-						bytes += len(f)
-					}
-					sink.Deliver(x.frames, x.ids)
+					entry.sink.Deliver(x.frames, x.ids)
 					sent += len(x.frames)
 				}
 			}
@@ -236,9 +269,9 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 	x.hub.deliveredBytes.Add(uint64(bytes))
 	for _, c := range x.deferred {
 		if c.add {
-			x.Add(c.user, c.sink)
+			x.Add(c.user, c.entry.sink, c.entry.compress)
 		} else {
-			x.Remove(c.user, c.sink)
+			x.Remove(c.user, c.entry.sink)
 		}
 	}
 	clear(x.deferred)

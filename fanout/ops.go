@@ -142,7 +142,7 @@ type publishOp struct {
 	reply  func(PublishResult, error)
 }
 
-func (o *publishOp) apply(_ *Engine, b *storage.Batch, now uint64) error {
+func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	o.result, o.send = PublishResult{}, nil
 	if _, err := b.Account(o.req.Account); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
@@ -182,7 +182,7 @@ func (o *publishOp) apply(_ *Engine, b *storage.Batch, now uint64) error {
 		return err
 	}
 	o.result = PublishResult{MessageID: m.ID, Total: m.Total, Recipients: m.Total}
-	o.send = newDelivery(m, audience)
+	o.send = newDelivery(m, audience, e.cfg.CompressMin)
 	return nil
 }
 

@@ -61,7 +61,7 @@ func (cn *conn) resume(f wire.Frame) error {
 		}
 	}
 	cursor = max(cursor, cn.lastSent)
-	page, err := cn.srv.engine.CatchUp(cn.user, cursor)
+	page, err := cn.srv.engine.CatchUp(cn.user, cursor, cn.compress)
 	if err != nil {
 		return closeWith(wire.CodeUnavailable, "catch-up: %v", err)
 	}
@@ -79,7 +79,7 @@ func (cn *conn) resume(f wire.Frame) error {
 	})
 	if !page.More {
 		cn.online = true
-		cn.loop.index.Add(cn.user, cn)
+		cn.loop.index.Add(cn.user, cn, cn.compress)
 	}
 	return nil
 }

@@ -40,6 +40,8 @@ type conn struct {
 	lastRead int64
 	// online: in the loop's online index, receiving live pushes.
 	online bool
+	// compress: the client accepts S2-compressed PUSH payloads (HELLO).
+	compress bool
 	// lastSent is the highest message id this connection has been sent or
 	// told it need not be sent (catch-up coverage); live pushes at or below
 	// it are dropped, which keeps per-connection order by id.
@@ -162,6 +164,7 @@ func (cn *conn) hello(f wire.Frame) error {
 	if err != nil {
 		return err
 	}
+	cn.compress = cn.role == roleClient && f.Flags&wire.FlagCompress != 0
 	cn.state = stateReady
 	cn.send(func(dst []byte) []byte {
 		return wire.AppendWelcome(dst, wire.Welcome{

@@ -59,6 +59,12 @@ const (
 	// FlagMore on RESUMED: the page limit was reached; send RESUME again from
 	// the last received message id to continue.
 	FlagMore uint8 = 1 << 0
+	// FlagCompress on HELLO (client listener): the client accepts PUSH
+	// payloads compressed as S2 blocks.
+	FlagCompress uint8 = 1 << 0
+	// FlagCompressed on PUSH: the payload is one S2 block (its decoded
+	// length is stated at its start).
+	FlagCompressed uint8 = 1 << 0
 )
 
 // Frame is one decoded frame. Body is a view into the parser's input or

@@ -27,6 +27,10 @@ type Hello struct {
 	Version    uint8
 	Account    uint32
 	Credential string
+	// Compress is FlagCompress in the frame header: AppendHello sets the
+	// flag from it; DecodeHello sees only the body, so receivers read the
+	// frame's flags.
+	Compress bool
 }
 
 // Welcome accepts a session. ID is the user id (client listener) or the
@@ -82,6 +86,10 @@ type Push struct {
 	TimeMillis  uint64
 	ContentType string
 	Payload     []byte // view into the frame body
+	// Compressed is FlagCompressed in the frame header (Payload is an S2
+	// block): AppendPush sets the flag from it; DecodePush sees only the
+	// body, so receivers read the frame's flags.
+	Compressed bool
 }
 
 // Resumed ends one catch-up page: Count broadcasts were replayed, the last
@@ -110,7 +118,11 @@ func appendStr16(dst []byte, s string) []byte {
 // AppendHello appends a HELLO frame.
 func AppendHello(dst []byte, m Hello) []byte {
 	start := len(dst)
-	dst = AppendHeader(dst, TypeHello, 0, 0)
+	var flags uint8
+	if m.Compress {
+		flags = FlagCompress
+	}
+	dst = AppendHeader(dst, TypeHello, flags, 0)
 	dst = append(dst, m.Version)
 	dst = binary.BigEndian.AppendUint32(dst, m.Account)
 	dst = appendStr16(dst, m.Credential)
@@ -224,7 +236,11 @@ func DecodeResume(body []byte) (Resume, error) {
 // AppendPush appends a PUSH frame.
 func AppendPush(dst []byte, m Push) []byte {
 	start := len(dst)
-	dst = AppendHeader(dst, TypePush, 0, 0)
+	var flags uint8
+	if m.Compressed {
+		flags = FlagCompressed
+	}
+	dst = AppendHeader(dst, TypePush, flags, 0)
 	dst = binary.BigEndian.AppendUint64(dst, m.MessageID)
 	dst = binary.BigEndian.AppendUint32(dst, m.Account)
 	dst = binary.BigEndian.AppendUint64(dst, m.TimeMillis)
