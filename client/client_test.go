@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/fanout"
 	"herald/internal/testserver"
+	"herald/internal/testutil"
 	"herald/server"
 	"herald/server/wire"
 )
@@ -100,5 +102,41 @@ func TestPermanentErrorsStopRetrying(t *testing.T) {
 	_ = pub.Close()
 	if _, err := pub.Publish(ctx, client.Message{}); !errors.Is(err, client.ErrClosed) {
 		t.Fatalf("publish after close: %v", err)
+	}
+}
+
+// TestSubscriberIsToldItMissedHistory: resuming from a cursor older than the
+// retained log calls OnHistoryMissed and delivers what is retained.
+func TestSubscriberIsToldItMissedHistory(t *testing.T) {
+	clock := testutil.NewClock(time.Now())
+	h := testserver.Start(t, "", server.Config{Engine: fanout.Config{Now: clock.Now, Retention: time.Hour, RetentionSweep: 10 * time.Millisecond}})
+	account, secret := h.Account(1, 5)
+	pub := h.Publisher(account, secret)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if _, err := pub.Publish(ctx, client.Message{Payload: []byte("old")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(2 * time.Hour)
+	kept, err := pub.Publish(ctx, client.Message{Payload: []byte("new")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, "retention", func() bool { return h.Server.Engine().Store().FirstRetained() == kept.MessageID })
+	missed := make(chan struct{}, 1)
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: h.Server.ClientAddr(), Token: h.Token(3), Cursor: 1,
+		OnHistoryMissed: func() { missed <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if m := testserver.Receive(t, sub, 5*time.Second); m.ID != kept.MessageID {
+		t.Fatalf("got %d, want %d", m.ID, kept.MessageID)
+	}
+	select {
+	case <-missed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnHistoryMissed not called")
 	}
 }

@@ -30,6 +30,10 @@ type SubscriberConfig struct {
 	NoCompression bool
 	// MaxPayload bounds a compressed payload's decoded size (16 MiB).
 	MaxPayload int
+	// OnHistoryMissed, if set, is called (from the reader goroutine) when a
+	// resume finds the cursor older than the server's retained log: some
+	// broadcasts were removed before this client caught up.
+	OnHistoryMissed func()
 	// AckEvery is how often delivered messages are acknowledged (1 s).
 	AckEvery time.Duration
 	// MinBackoff and MaxBackoff bound reconnect delays (50 ms, 5 s).
@@ -301,6 +305,9 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 		r, err := wire.DecodeResumed(f.Body)
 		if err != nil {
 			return err
+		}
+		if f.Flags&wire.FlagHistoryMissed != 0 && s.cfg.OnHistoryMissed != nil {
+			s.cfg.OnHistoryMissed()
 		}
 		s.lastCovered = max(s.lastCovered, r.LastID)
 		if f.Flags&wire.FlagMore != 0 {

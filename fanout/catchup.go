@@ -9,6 +9,9 @@ type Page struct {
 	Last uint64
 	// More: the page limit was reached; RESUME again from Last.
 	More bool
+	// HistoryMissed: the cursor is older than the oldest retained
+	// broadcast, so some broadcasts for the user may be gone.
+	HistoryMissed bool
 }
 
 // CatchUp returns the broadcasts after cursor addressed to user, at most one
@@ -20,6 +23,9 @@ func (e *Engine) CatchUp(user uint32, cursor uint64, compress bool) (Page, error
 		return Page{}, err
 	}
 	page := Page{Frames: make([][]byte, len(found)), Last: last, More: more}
+	// Cursor 0 is a client with no history, which has missed nothing it is
+	// owed; any other cursor below the retained log has.
+	page.HistoryMissed = cursor != 0 && cursor+1 < e.store.FirstRetained()
 	for i, m := range found {
 		compressMin := -1
 		if compress {

@@ -17,6 +17,10 @@ type Config struct {
 	// CatchUpBytes stops a page once its payloads reach this many bytes
 	// (default 1 MiB), so a page stays well under the slow-consumer cap.
 	CatchUpBytes int
+	// Retention is how long broadcasts are kept for catch-up (7 days);
+	// RetentionSweep is how often expired ones are removed (1 minute).
+	Retention      time.Duration
+	RetentionSweep time.Duration
 	// CompressMin is the smallest payload sent S2-compressed to clients that
 	// accept compression (default 512 bytes; negative: never).
 	CompressMin int
@@ -41,6 +45,12 @@ func (c *Config) fill() {
 	}
 	if c.CatchUpBytes <= 0 {
 		c.CatchUpBytes = 1 << 20
+	}
+	if c.Retention <= 0 {
+		c.Retention = 7 * 24 * time.Hour
+	}
+	if c.RetentionSweep <= 0 {
+		c.RetentionSweep = time.Minute
 	}
 	if c.CompressMin == 0 {
 		c.CompressMin = 512
@@ -88,9 +98,10 @@ func New(store *storage.Store, cfg Config) *Engine {
 	}
 	e.cursors.init(store)
 	var running sync.WaitGroup
-	running.Add(2)
+	running.Add(3)
 	go func() { defer running.Done(); e.write() }()
 	go func() { defer running.Done(); e.cursors.run(cfg.CursorFlush, e.stop) }()
+	go func() { defer running.Done(); e.retain() }()
 	go func() { running.Wait(); close(e.done) }()
 	return e
 }

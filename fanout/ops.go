@@ -156,6 +156,11 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	}
 	if found {
 		m, err := b.Broadcast(original)
+		if errors.Is(err, storage.ErrNotFound) {
+			// Retention already removed it: the id is still the answer.
+			o.result = PublishResult{MessageID: original, Duplicate: true}
+			return nil
+		}
 		if err != nil {
 			return err
 		}

@@ -72,7 +72,10 @@ func (cn *conn) resume(f wire.Frame) error {
 	cn.lastSent = page.Last
 	var flags uint8
 	if page.More {
-		flags = wire.FlagMore
+		flags |= wire.FlagMore
+	}
+	if page.HistoryMissed {
+		flags |= wire.FlagHistoryMissed
 	}
 	cn.send(func(dst []byte) []byte {
 		return wire.AppendResumed(dst, wire.Resumed{Count: uint32(len(page.Frames)), LastID: page.Last}, flags)

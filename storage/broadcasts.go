@@ -63,7 +63,7 @@ func (s *Store) BroadcastsFor(user uint32, after uint64, limit, maxBytes int, no
 		return nil, last, false, nil
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: broadcastKey(after + 1),
+		LowerBound: broadcastKey(max(after, s.floor.Load()) + 1),
 		UpperBound: broadcastKey(high + 1),
 	})
 	if err != nil {

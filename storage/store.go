@@ -31,8 +31,10 @@ type Store struct {
 	// writer advances them, after its batch commits.
 	lastMessage atomic.Uint64
 	lastAccount atomic.Uint32
-	secret      []byte
-	closed      atomic.Bool
+	// floor is the highest message id removed by retention.
+	floor  atomic.Uint64
+	secret []byte
+	closed atomic.Bool
 }
 
 // Open opens (creating if needed) the database in dir.
@@ -70,6 +72,9 @@ func (s *Store) load() error {
 		return err
 	}
 	s.lastAccount.Store(uint32(lastAcct))
+	if err := s.loadFloor(); err != nil {
+		return err
+	}
 
 	key := metaKey("token-secret")
 	v, closer, err := s.db.Get(key)

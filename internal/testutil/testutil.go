@@ -2,6 +2,7 @@
 package testutil
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -18,3 +19,19 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Clock is a settable clock, safe for concurrent use; Now starts at start.
+type Clock struct{ nanos atomic.Int64 }
+
+// NewClock returns a clock reading start.
+func NewClock(start time.Time) *Clock {
+	c := &Clock{}
+	c.nanos.Store(start.UnixNano())
+	return c
+}
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time { return time.Unix(0, c.nanos.Load()) }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }

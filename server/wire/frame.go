@@ -59,6 +59,9 @@ const (
 	// FlagMore on RESUMED: the page limit was reached; send RESUME again from
 	// the last received message id to continue.
 	FlagMore uint8 = 1 << 0
+	// FlagHistoryMissed on RESUMED: the cursor is older than the oldest
+	// retained broadcast; broadcasts for the user may have been removed.
+	FlagHistoryMissed uint8 = 1 << 1
 	// FlagCompress on HELLO (client listener): the client accepts PUSH
 	// payloads compressed as S2 blocks.
 	FlagCompress uint8 = 1 << 0
