@@ -140,9 +140,47 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 
 // publishOnce makes one attempt; retry reports whether another can help.
 func (p *Publisher) publishOnce(ctx context.Context, m Message) (PublishResult, bool, error) {
+	r, retry, err := p.request(ctx, func(id uint32) []byte {
+		return wire.AppendPublish(nil, wire.Publish{
+			RequestID:    id,
+			Account:      p.cfg.Account,
+			ClientMsgID:  m.ClientMsgID,
+			TTLSeconds:   uint32(m.TTL / time.Second),
+			AudienceKind: wire.AudienceAll,
+			ContentType:  m.ContentType,
+			Payload:      m.Payload,
+		})
+	})
+	if err != nil {
+		return PublishResult{}, retry, err
+	}
+	return PublishResult{MessageID: r.ack.MessageID, Total: r.ack.Total, Filtered: r.ack.Filtered, Recipients: r.ack.Recipients, Duplicate: r.dup}, false, nil
+}
+
+// Retract withdraws one of the account's broadcasts: online followers are
+// told, and catch-up no longer delivers it. Retracting twice is not an
+// error; connection failures are retried like Publish's.
+func (p *Publisher) Retract(ctx context.Context, messageID uint64) error {
+	bo := newBackoff(p.cfg.MinBackoff, p.cfg.MaxBackoff)
+	for {
+		_, retry, err := p.request(ctx, func(id uint32) []byte {
+			return wire.AppendRetract(nil, wire.Retract{RequestID: id, Account: p.cfg.Account, MessageID: messageID})
+		})
+		if !retry {
+			return err
+		}
+		if werr := bo.wait(ctx); werr != nil {
+			return fmt.Errorf("client: retract %d: %w (last error: %v)", messageID, werr, err)
+		}
+	}
+}
+
+// request sends one frame built for a fresh request id and waits for its
+// answer; retry reports whether another attempt can help.
+func (p *Publisher) request(ctx context.Context, build func(id uint32) []byte) (callResult, bool, error) {
 	pc, err := p.connection(ctx)
 	if err != nil {
-		return PublishResult{}, !permanent(err) && !errors.Is(err, ErrClosed) && ctx.Err() == nil, err
+		return callResult{}, !permanent(err) && !errors.Is(err, ErrClosed) && ctx.Err() == nil, err
 	}
 	p.mu.Lock()
 	p.mu.nextReq++
@@ -150,34 +188,25 @@ func (p *Publisher) publishOnce(ctx context.Context, m Message) (PublishResult, 
 	p.mu.Unlock()
 	done := make(chan callResult, 1)
 	if err := pc.register(id, done); err != nil {
-		return PublishResult{}, true, err
+		return callResult{}, true, err
 	}
-	frame := wire.AppendPublish(nil, wire.Publish{
-		RequestID:    id,
-		Account:      p.cfg.Account,
-		ClientMsgID:  m.ClientMsgID,
-		TTLSeconds:   uint32(m.TTL / time.Second),
-		AudienceKind: wire.AudienceAll,
-		ContentType:  m.ContentType,
-		Payload:      m.Payload,
-	})
-	if err := pc.fc.write(frame); err != nil {
+	if err := pc.fc.write(build(id)); err != nil {
 		pc.fail(err)
 	}
 	select {
 	case r := <-done:
 		if r.conn {
-			return PublishResult{}, true, r.err
+			return callResult{}, true, r.err
 		}
 		if r.err != nil {
 			var e *Error
 			retry := errors.As(r.err, &e) && e.Code == wire.CodeUnavailable
-			return PublishResult{}, retry, r.err
+			return callResult{}, retry, r.err
 		}
-		return PublishResult{MessageID: r.ack.MessageID, Total: r.ack.Total, Filtered: r.ack.Filtered, Recipients: r.ack.Recipients, Duplicate: r.dup}, false, nil
+		return r, false, nil
 	case <-ctx.Done():
 		pc.unregister(id)
-		return PublishResult{}, false, ctx.Err()
+		return callResult{}, false, ctx.Err()
 	}
 }
 
@@ -254,6 +283,12 @@ func (pc *pubConn) readLoop() {
 				return err
 			}
 			pc.answer(ack.RequestID, callResult{ack: ack, dup: f.Flags&wire.FlagDuplicate != 0})
+		case wire.TypeOK:
+			id, err := wire.DecodeOK(f.Body)
+			if err != nil {
+				return err
+			}
+			pc.answer(id, callResult{})
 		case wire.TypeError:
 			m, err := wire.DecodeError(f.Body)
 			if err != nil {

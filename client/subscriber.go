@@ -40,13 +40,17 @@ type SubscriberConfig struct {
 	MinBackoff, MaxBackoff time.Duration
 }
 
-// Push is one broadcast received.
+// Push is one broadcast received, or the news that one was withdrawn.
 type Push struct {
 	ID          uint64
 	Account     uint32
 	Time        time.Time
 	ContentType string
 	Payload     []byte
+	// Retracted: the account withdrew broadcast ID; remove it if shown.
+	// Only ID and Account are set. It may name a broadcast this client
+	// never received.
+	Retracted bool
 }
 
 // Subscriber keeps one user's connection: catch-up on every connect, live
@@ -97,8 +101,9 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig) (*Subscriber, error) {
 	return s, nil
 }
 
-// Messages delivers each broadcast once, in id order. It is closed when the
-// Subscriber stops; Err then says why.
+// Messages delivers each broadcast once, in id order, and retractions as
+// they happen (Push.Retracted). It is closed when the Subscriber stops; Err
+// then says why.
 func (s *Subscriber) Messages() <-chan Push { return s.messages }
 
 // User is the user id the server authenticated.
@@ -301,6 +306,16 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 		s.mu.Lock()
 		s.lastDelivered = p.MessageID
 		s.mu.Unlock()
+	case wire.TypeRetracted:
+		r, err := wire.DecodeRetracted(f.Body)
+		if err != nil {
+			return err
+		}
+		select {
+		case s.messages <- Push{ID: r.MessageID, Account: r.Account, Retracted: true}:
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
 	case wire.TypeResumed:
 		r, err := wire.DecodeResumed(f.Body)
 		if err != nil {

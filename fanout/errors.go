@@ -13,4 +13,8 @@ var (
 	ErrBadRequest = errors.New("fanout: bad request")
 	// ErrPayloadTooLarge: a payload over Config.MaxPayload.
 	ErrPayloadTooLarge = errors.New("fanout: payload too large")
+	// ErrUnknownMessage: no retained broadcast has that id.
+	ErrUnknownMessage = errors.New("fanout: unknown message")
+	// ErrForbidden: the broadcast belongs to another account.
+	ErrForbidden = errors.New("fanout: forbidden")
 )

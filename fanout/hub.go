@@ -21,11 +21,12 @@ type Loop interface {
 // Sink is one client connection as the engine sees it. Its methods are
 // called only on the goroutine of the loop it was added to.
 type Sink interface {
-	// Deliver writes shared, read-only PUSH frames, in increasing message
-	// id order (ids[i] is the id of frames[i]), ideally with one writev.
-	// Both slices are the loop's scratch, rebuilt for each sink: the sink
-	// may reslice their elements but must keep neither, and must not
-	// modify the bytes of a frame.
+	// Deliver writes shared, read-only frames, ideally with one writev.
+	// ids[i] is the message id of PUSH frames[i], increasing; an id of 0
+	// marks a control frame (RETRACTED) that must be written whatever the
+	// sink has sent before. Both slices are the loop's scratch, rebuilt for
+	// each sink: the sink may reorder or reslice their elements but must
+	// keep neither, and must not modify the bytes of a frame.
 	Deliver(frames [][]byte, ids []uint64)
 }
 
@@ -255,11 +256,13 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 						x.frames = append(x.frames, frame)
 						x.ids = append(x.ids, d.id)
 						bytes += len(frame)
+						if d.id != 0 {
+							sent++
+						}
 					}
 				}
 				if len(x.frames) > 0 {
 					entry.sink.Deliver(x.frames, x.ids)
-					sent += len(x.frames)
 				}
 			}
 		}

@@ -66,12 +66,17 @@ func (cn *conn) Deliver(frames [][]byte, ids []uint64) {
 	if cn.closing || cn.closed {
 		return
 	}
-	// Ids only increase, so what catch-up already covered is a prefix.
-	skip := 0
-	for skip < len(ids) && ids[skip] <= cn.lastSent {
-		skip++
+	// Drop pushes that catch-up already covered; keep control frames (id
+	// 0). The slices are the loop's scratch, so compact them in place.
+	kept, last := 0, cn.lastSent
+	for i, id := range ids {
+		if id == 0 || id > cn.lastSent {
+			frames[kept] = frames[i]
+			kept++
+			last = max(last, id)
+		}
 	}
-	frames, ids = frames[skip:], ids[skip:]
+	frames = frames[:kept]
 	if len(frames) == 0 {
 		return
 	}
@@ -84,7 +89,7 @@ func (cn *conn) Deliver(frames [][]byte, ids []uint64) {
 		cn.fail(closeWith(wire.CodeSlowConsumer, "over %d queued outbound bytes", cn.srv.cfg.MaxOutbound))
 		return
 	}
-	cn.lastSent = ids[len(ids)-1]
+	cn.lastSent = last
 	if len(frames) == 1 {
 		_, _ = cn.c.Write(frames[0])
 		return

@@ -41,6 +41,10 @@ func codeFor(err error) wire.Code {
 		return wire.CodeBadRequest
 	case errors.Is(err, fanout.ErrClosed):
 		return wire.CodeUnavailable
+	case errors.Is(err, fanout.ErrUnknownMessage):
+		return wire.CodeUnknownMessage
+	case errors.Is(err, fanout.ErrForbidden):
+		return wire.CodeForbidden
 	default:
 		return wire.CodeInternal
 	}

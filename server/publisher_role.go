@@ -22,9 +22,42 @@ func (cn *conn) authenticatePublisher(h wire.Hello) (uint32, error) {
 
 // publisherFrame handles a frame from an authenticated publisher.
 func (cn *conn) publisherFrame(f wire.Frame) error {
-	if f.Type != wire.TypePublish {
+	switch f.Type {
+	case wire.TypePublish:
+		return cn.publish(f)
+	case wire.TypeRetract:
+		return cn.retract(f)
+	default:
 		return closeWith(wire.CodeUnexpectedFrame, "%s (%#x) is not a publisher frame", f.Type, uint8(f.Type))
 	}
+}
+
+// retract withdraws one of the account's broadcasts, answering OK once that
+// is durable.
+func (cn *conn) retract(f wire.Frame) error {
+	r, err := wire.DecodeRetract(f.Body)
+	if err != nil {
+		return closeWith(wire.CodeMalformedFrame, "%v", err)
+	}
+	if r.Account != cn.account {
+		cn.sendError(r.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, r.Account))
+		return nil
+	}
+	cn.srv.engine.Retract(r.Account, r.MessageID, func(err error) {
+		cn.reply(func() {
+			if err != nil {
+				cn.sendError(r.RequestID, codeFor(err), err.Error())
+				return
+			}
+			cn.send(func(dst []byte) []byte { return wire.AppendOK(dst, r.RequestID) })
+		})
+	})
+	return nil
+}
+
+// publish stores and sends one broadcast, answering PUBLISH_ACK once it is
+// durable.
+func (cn *conn) publish(f wire.Frame) error {
 	p, err := wire.DecodePublish(f.Body)
 	if err != nil {
 		return closeWith(wire.CodeMalformedFrame, "%v", err)

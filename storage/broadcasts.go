@@ -93,7 +93,7 @@ func (s *Store) BroadcastsFor(user uint32, after uint64, limit, maxBytes int, no
 			if err != nil {
 				return nil, last, false, corrupt(key, err)
 			}
-			if !m.Expired(nowMillis) {
+			if !m.Expired(nowMillis) && !m.Retracted {
 				out = append(out, m)
 				size += len(m.Payload)
 			}
@@ -101,6 +101,15 @@ func (s *Store) BroadcastsFor(user uint32, after uint64, limit, maxBytes int, no
 		last = id
 	}
 	return out, max(last, high), false, it.Error()
+}
+
+// Audience returns a broadcast's frozen audience as this batch sees it.
+func (b *Batch) Audience(id uint64) (*roaring.Bitmap, error) { return audienceSet(id).read(b.batch) }
+
+// Retract marks a broadcast retracted and drops its payload.
+func (b *Batch) Retract(m Broadcast) error {
+	m.Retracted, m.Payload = true, nil
+	return b.set(broadcastKey(m.ID), codec.EncodeBroadcast(m))
 }
 
 // Broadcast returns a broadcast as this batch sees it.

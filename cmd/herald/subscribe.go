@@ -64,6 +64,10 @@ func newSubscribe(g *globals) *cobra.Command {
 					if !ok {
 						return sub.Err()
 					}
+					if m.Retracted {
+						fmt.Fprintf(out, "#%d from account %d was retracted\n", m.ID, m.Account)
+						continue
+					}
 					fmt.Fprintf(out, "#%d from account %d at %s [%s] %s\n", m.ID, m.Account, m.Time.Format(time.RFC3339), m.ContentType, printable(m.Payload))
 				case <-ctx.Done():
 					return nil

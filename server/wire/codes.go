@@ -18,6 +18,7 @@ const (
 	CodeForbidden       Code = 1004 // PUBLISH for an account other than the authenticated one
 	CodeUnavailable     Code = 1005 // the server is shutting down or overloaded; retry later
 	CodeInternal        Code = 1006 // storage failed; nothing was committed; retry
+	CodeUnknownMessage  Code = 1007 // RETRACT of a message id not in the retained log
 )
 
 // Connection errors after which the client should reconnect and resume.
@@ -42,7 +43,7 @@ const (
 var codeNames = map[Code]string{
 	CodeBadRequest: "BAD_REQUEST", CodeUnknownAccount: "UNKNOWN_ACCOUNT",
 	CodePayloadTooLarge: "PAYLOAD_TOO_LARGE", CodeForbidden: "FORBIDDEN",
-	CodeUnavailable: "UNAVAILABLE", CodeInternal: "INTERNAL",
+	CodeUnavailable: "UNAVAILABLE", CodeInternal: "INTERNAL", CodeUnknownMessage: "UNKNOWN_MESSAGE",
 	CodeHeartbeatTimeout: "HEARTBEAT_TIMEOUT", CodeSlowConsumer: "SLOW_CONSUMER",
 	CodeShuttingDown: "SHUTTING_DOWN", CodeMalformedFrame: "MALFORMED_FRAME",
 	CodeFrameTooLarge: "FRAME_TOO_LARGE", CodeUnsupportedVersion: "UNSUPPORTED_VERSION",

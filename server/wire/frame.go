@@ -25,6 +25,7 @@ const (
 	TypeError      Type = 0x05 // ← server: request or connection error
 	TypePublish    Type = 0x10 // publisher → server
 	TypePublishAck Type = 0x11 // server → publisher
+	TypeRetract    Type = 0x12 // publisher → server: withdraw a broadcast
 	TypeResume     Type = 0x20 // client → server: replay from cursor
 	TypePush       Type = 0x21 // server → client: one broadcast
 	TypeAck        Type = 0x22 // client → server: cumulative acknowledgement
@@ -32,6 +33,7 @@ const (
 	TypeUnfollow   Type = 0x24 // client → server
 	TypeOK         Type = 0x25 // server → client: FOLLOW/UNFOLLOW done
 	TypeResumed    Type = 0x26 // server → client: catch-up page finished
+	TypeRetracted  Type = 0x27 // server → client: a broadcast was withdrawn
 )
 
 var typeNames = map[Type]string{
@@ -39,6 +41,7 @@ var typeNames = map[Type]string{
 	TypeError: "ERROR", TypePublish: "PUBLISH", TypePublishAck: "PUBLISH_ACK",
 	TypeResume: "RESUME", TypePush: "PUSH", TypeAck: "ACK", TypeFollow: "FOLLOW",
 	TypeUnfollow: "UNFOLLOW", TypeOK: "OK", TypeResumed: "RESUMED",
+	TypeRetract: "RETRACT", TypeRetracted: "RETRACTED",
 }
 
 func (t Type) String() string {

@@ -315,3 +315,45 @@ func DecodeResumed(body []byte) (Resumed, error) {
 func AppendEmpty(dst []byte, t Type) []byte {
 	return AppendHeader(dst, t, 0, 0)
 }
+
+// Retract asks the server to withdraw a broadcast of the account.
+type Retract struct {
+	RequestID uint32
+	Account   uint32
+	MessageID uint64
+}
+
+// AppendRetract appends a RETRACT frame.
+func AppendRetract(dst []byte, m Retract) []byte {
+	dst = AppendHeader(dst, TypeRetract, 0, 16)
+	dst = binary.BigEndian.AppendUint32(dst, m.RequestID)
+	dst = binary.BigEndian.AppendUint32(dst, m.Account)
+	return binary.BigEndian.AppendUint64(dst, m.MessageID)
+}
+
+// DecodeRetract decodes a RETRACT body.
+func DecodeRetract(body []byte) (Retract, error) {
+	r := binread.New(body)
+	m := Retract{RequestID: r.U32(), Account: r.U32(), MessageID: r.U64()}
+	return m, done(r, TypeRetract)
+}
+
+// Retracted tells a client that a broadcast was withdrawn.
+type Retracted struct {
+	MessageID uint64
+	Account   uint32
+}
+
+// AppendRetracted appends a RETRACTED frame.
+func AppendRetracted(dst []byte, m Retracted) []byte {
+	dst = AppendHeader(dst, TypeRetracted, 0, 12)
+	dst = binary.BigEndian.AppendUint64(dst, m.MessageID)
+	return binary.BigEndian.AppendUint32(dst, m.Account)
+}
+
+// DecodeRetracted decodes a RETRACTED body.
+func DecodeRetracted(body []byte) (Retracted, error) {
+	r := binread.New(body)
+	m := Retracted{MessageID: r.U64(), Account: r.U32()}
+	return m, done(r, TypeRetracted)
+}

@@ -98,6 +98,20 @@ func TestMessagesRoundTrip(t *testing.T) {
 			want:   uint32(12),
 		},
 		{
+			name:   "retract",
+			frame:  AppendRetract(nil, Retract{RequestID: 2, Account: 3, MessageID: 4}),
+			typ:    TypeRetract,
+			decode: func(b []byte) (any, error) { return DecodeRetract(b) },
+			want:   Retract{RequestID: 2, Account: 3, MessageID: 4},
+		},
+		{
+			name:   "retracted",
+			frame:  AppendRetracted(nil, Retracted{MessageID: 4, Account: 3}),
+			typ:    TypeRetracted,
+			decode: func(b []byte) (any, error) { return DecodeRetracted(b) },
+			want:   Retracted{MessageID: 4, Account: 3},
+		},
+		{
 			name:   "resumed",
 			frame:  AppendResumed(nil, Resumed{Count: 3, LastID: 10}, FlagMore),
 			typ:    TypeResumed,

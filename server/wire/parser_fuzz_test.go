@@ -62,5 +62,9 @@ func decodeAny(f Frame) {
 		_, _ = DecodeOK(f.Body)
 	case TypeResumed:
 		_, _ = DecodeResumed(f.Body)
+	case TypeRetract:
+		_, _ = DecodeRetract(f.Body)
+	case TypeRetracted:
+		_, _ = DecodeRetracted(f.Body)
 	}
 }

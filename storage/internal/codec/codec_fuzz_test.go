@@ -62,8 +62,12 @@ func TestRoundTrips(t *testing.T) {
 	}
 	m := Broadcast{ID: 5, Account: 3, TimeMillis: 1, TTLSeconds: 2, ClientMsgID: "c", ContentType: "t", Total: 4, Filtered: 1, Payload: []byte("p")}
 	got, err := DecodeBroadcast(EncodeBroadcast(m), 5)
-	if err != nil || got.ClientMsgID != "c" || string(got.Payload) != "p" || got.Total != 4 || got.Filtered != 1 {
+	if err != nil || got.ClientMsgID != "c" || string(got.Payload) != "p" || got.Total != 4 || got.Filtered != 1 || got.Retracted {
 		t.Fatalf("broadcast %+v, %v", got, err)
+	}
+	m.Retracted = true
+	if got, err := DecodeBroadcast(EncodeBroadcast(m), 5); err != nil || !got.Retracted {
+		t.Fatalf("retracted broadcast %+v, %v", got, err)
 	}
 	if !m.Expired(2001) || m.Expired(2000) {
 		t.Fatal("Expired wrong")

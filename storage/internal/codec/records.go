@@ -85,13 +85,19 @@ type Broadcast struct {
 	ContentType string
 	Total       uint32 // audience resolved
 	Filtered    uint32 // removed by policy
-	Payload     []byte
+	// Retracted broadcasts keep their record, without payload, so that ids,
+	// counts and idempotency still answer; catch-up skips them.
+	Retracted bool
+	Payload   []byte
 }
 
 // Expired reports whether the broadcast's TTL has passed at nowMillis.
 func (m Broadcast) Expired(nowMillis uint64) bool {
 	return m.TTLSeconds > 0 && m.TimeMillis+uint64(m.TTLSeconds)*1000 <= nowMillis
 }
+
+// broadcastRetracted is the record flag for a retracted broadcast.
+const broadcastRetracted = 1 << 0
 
 // EncodeBroadcast seals a broadcast record (its id is the key).
 func EncodeBroadcast(m Broadcast) []byte {
@@ -101,6 +107,11 @@ func EncodeBroadcast(m Broadcast) []byte {
 	w.U32(m.TTLSeconds)
 	w.U32(m.Total)
 	w.U32(m.Filtered)
+	var flags uint8
+	if m.Retracted {
+		flags |= broadcastRetracted
+	}
+	w.U8(flags)
 	w.Str(m.ClientMsgID)
 	w.Str(m.ContentType)
 	w.Raw(m.Payload)
@@ -115,6 +126,11 @@ func DecodeBroadcast(v []byte, id uint64) (Broadcast, error) {
 	}
 	r := NewReader(body)
 	m := Broadcast{ID: id, Account: r.U32(), TimeMillis: r.U64(), TTLSeconds: r.U32(), Total: r.U32(), Filtered: r.U32()}
+	flags := r.U8()
+	if flags&^broadcastRetracted != 0 {
+		return Broadcast{}, fmt.Errorf("%w: unknown broadcast flags %#x", ErrCorrupt, flags)
+	}
+	m.Retracted = flags&broadcastRetracted != 0
 	m.ClientMsgID = r.Str()
 	m.ContentType = r.Str()
 	m.Payload = r.Rest()
