@@ -30,6 +30,9 @@ type Message struct {
 	// TTL, if set, stops catch-up from delivering the broadcast after it.
 	TTL     time.Duration
 	Payload []byte
+	// Preview, if not empty, sends the message only to these users (1 to
+	// 100 test users, followers or not), outside any quota.
+	Preview []uint32
 }
 
 // PublishResult is the server's durable acknowledgement.
@@ -126,6 +129,9 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 	if m.TTL < 0 || m.TTL > time.Duration(1<<32-1)*time.Second {
 		return PublishResult{}, fmt.Errorf("client: TTL %v out of range", m.TTL)
 	}
+	if len(m.Preview) > wire.MaxPreview {
+		return PublishResult{}, fmt.Errorf("client: a preview lists at most %d users, not %d", wire.MaxPreview, len(m.Preview))
+	}
 	bo := newBackoff(p.cfg.MinBackoff, p.cfg.MaxBackoff)
 	for {
 		res, retry, err := p.publishOnce(ctx, m)
@@ -140,15 +146,20 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 
 // publishOnce makes one attempt; retry reports whether another can help.
 func (p *Publisher) publishOnce(ctx context.Context, m Message) (PublishResult, bool, error) {
+	kind, audience := wire.AudienceAll, []byte(nil)
+	if len(m.Preview) > 0 {
+		kind, audience = wire.AudiencePreview, wire.EncodePreview(m.Preview)
+	}
 	r, retry, err := p.request(ctx, func(id uint32) []byte {
 		return wire.AppendPublish(nil, wire.Publish{
-			RequestID:    id,
-			Account:      p.cfg.Account,
-			ClientMsgID:  m.ClientMsgID,
-			TTLSeconds:   uint32(m.TTL / time.Second),
-			AudienceKind: wire.AudienceAll,
-			ContentType:  m.ContentType,
-			Payload:      m.Payload,
+			RequestID:     id,
+			Account:       p.cfg.Account,
+			ClientMsgID:   m.ClientMsgID,
+			TTLSeconds:    uint32(m.TTL / time.Second),
+			AudienceKind:  kind,
+			AudienceBytes: audience,
+			ContentType:   m.ContentType,
+			Payload:       m.Payload,
 		})
 	})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"herald/server/wire"
 	"herald/storage"
 )
@@ -122,6 +124,9 @@ type PublishRequest struct {
 	TTLSeconds  uint32
 	ContentType string
 	Payload     []byte
+	// Preview, if not empty, sends to these users (1 to 100, followers or
+	// not) instead of the followers, outside any quota.
+	Preview []uint32
 }
 
 // PublishResult is what PUBLISH_ACK reports.
@@ -167,11 +172,14 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 		o.result = PublishResult{MessageID: original, Total: m.Total, Filtered: m.Filtered, Recipients: m.Total - m.Filtered, Duplicate: true}
 		return nil
 	}
-	audience, err := b.Followers(o.req.Account)
-	if err != nil {
+	var audience *roaring.Bitmap
+	if len(o.req.Preview) > 0 {
+		audience = roaring.BitmapOf(o.req.Preview...)
+	} else if audience, err = b.Followers(o.req.Account); err != nil {
 		return err
 	}
 	m := storage.Broadcast{
+		Preview:     len(o.req.Preview) > 0,
 		Account:     o.req.Account,
 		TimeMillis:  now,
 		TTLSeconds:  o.req.TTLSeconds,
@@ -231,6 +239,8 @@ func (e *Engine) validate(req PublishRequest) error {
 		return fmt.Errorf("%w: client_msg_id must be 1 to %d bytes", ErrBadRequest, wire.MaxClientMsgID)
 	case len(req.ContentType) > wire.MaxContentType:
 		return fmt.Errorf("%w: content type over %d bytes", ErrBadRequest, wire.MaxContentType)
+	case len(req.Preview) > wire.MaxPreview:
+		return fmt.Errorf("%w: a preview lists at most %d users", ErrBadRequest, wire.MaxPreview)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ func newPublish(g *globals) *cobra.Command {
 		file        string
 		ttl         time.Duration
 		timeout     time.Duration
+		preview     []uint
 	)
 	cmd := &cobra.Command{
 		Use:   "publish --account N --secret S [MESSAGE]",
@@ -55,7 +56,14 @@ func newPublish(g *globals) *cobra.Command {
 				return err
 			}
 			defer pub.Close()
-			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload})
+			var users []uint32
+			for _, u := range preview {
+				if u > 1<<32-1 {
+					return fmt.Errorf("--preview: %d is not a user id", u)
+				}
+				users = append(users, uint32(u))
+			}
+			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload, Preview: users})
 			if err != nil {
 				return err
 			}
@@ -75,5 +83,6 @@ func newPublish(g *globals) *cobra.Command {
 	f.StringVar(&file, "file", "", "read the payload from a file (- for stdin)")
 	f.DurationVar(&ttl, "ttl", 0, "stop catch-up delivery after this long (default: retention)")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	f.UintSliceVar(&preview, "preview", nil, "send only to these test users (comma-separated, at most 100), outside any quota")
 	return cmd
 }

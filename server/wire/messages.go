@@ -15,10 +15,39 @@ const (
 	MaxErrorText   = 1024 // ERROR text bytes
 )
 
-// Audience kinds carried by PUBLISH.
+// Audience kinds carried by PUBLISH. Kinds 1 and 2 are reserved for tag
+// expressions and follower id lists.
 const (
-	AudienceAll uint8 = 0 // every follower of the account; no audience bytes
+	AudienceAll     uint8 = 0 // every follower of the account; no audience bytes
+	AudiencePreview uint8 = 3 // listed test users (see EncodePreview)
 )
+
+// MaxPreview is the most users a preview may list.
+const MaxPreview = 100
+
+// EncodePreview returns the audience bytes of a preview: a uint16 count and
+// that many uint32 user ids.
+func EncodePreview(users []uint32) []byte {
+	out := binary.BigEndian.AppendUint16(nil, uint16(len(users)))
+	for _, u := range users {
+		out = binary.BigEndian.AppendUint32(out, u)
+	}
+	return out
+}
+
+// DecodePreview decodes preview audience bytes: 1 to MaxPreview users.
+func DecodePreview(b []byte) ([]uint32, error) {
+	r := binread.New(b)
+	n := int(r.U16())
+	if n == 0 || n > MaxPreview {
+		return nil, fmt.Errorf("%w: a preview lists 1 to %d users, not %d", ErrMalformed, MaxPreview, n)
+	}
+	users := make([]uint32, n)
+	for i := range users {
+		users[i] = r.U32()
+	}
+	return users, done(r, TypePublish)
+}
 
 // Hello opens a session on either listener. On the publisher listener Account
 // names the account and Credential is its secret; on the client listener

@@ -88,7 +88,9 @@ type Broadcast struct {
 	// Retracted broadcasts keep their record, without payload, so that ids,
 	// counts and idempotency still answer; catch-up skips them.
 	Retracted bool
-	Payload   []byte
+	// Preview: sent to listed test users, outside any quota.
+	Preview bool
+	Payload []byte
 }
 
 // Expired reports whether the broadcast's TTL has passed at nowMillis.
@@ -96,8 +98,11 @@ func (m Broadcast) Expired(nowMillis uint64) bool {
 	return m.TTLSeconds > 0 && m.TimeMillis+uint64(m.TTLSeconds)*1000 <= nowMillis
 }
 
-// broadcastRetracted is the record flag for a retracted broadcast.
-const broadcastRetracted = 1 << 0
+// Broadcast record flags.
+const (
+	broadcastRetracted = 1 << 0
+	broadcastPreview   = 1 << 1
+)
 
 // EncodeBroadcast seals a broadcast record (its id is the key).
 func EncodeBroadcast(m Broadcast) []byte {
@@ -110,6 +115,9 @@ func EncodeBroadcast(m Broadcast) []byte {
 	var flags uint8
 	if m.Retracted {
 		flags |= broadcastRetracted
+	}
+	if m.Preview {
+		flags |= broadcastPreview
 	}
 	w.U8(flags)
 	w.Str(m.ClientMsgID)
@@ -127,10 +135,11 @@ func DecodeBroadcast(v []byte, id uint64) (Broadcast, error) {
 	r := NewReader(body)
 	m := Broadcast{ID: id, Account: r.U32(), TimeMillis: r.U64(), TTLSeconds: r.U32(), Total: r.U32(), Filtered: r.U32()}
 	flags := r.U8()
-	if flags&^broadcastRetracted != 0 {
+	if flags&^(broadcastRetracted|broadcastPreview) != 0 {
 		return Broadcast{}, fmt.Errorf("%w: unknown broadcast flags %#x", ErrCorrupt, flags)
 	}
 	m.Retracted = flags&broadcastRetracted != 0
+	m.Preview = flags&broadcastPreview != 0
 	m.ClientMsgID = r.Str()
 	m.ContentType = r.Str()
 	m.Payload = r.Rest()
