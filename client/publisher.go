@@ -19,6 +19,33 @@ type PublisherConfig struct {
 	Secret  string
 	// MinBackoff and MaxBackoff bound reconnect delays (50 ms, 5 s).
 	MinBackoff, MaxBackoff time.Duration
+	// OnJobDone, if set, receives the delivery report of each broadcast
+	// this Publisher published, once delivery has finished (called from
+	// the connection's reader goroutine; must not block). A report is lost
+	// if the connection breaks first: ask Status.
+	OnJobDone func(JobReport)
+}
+
+// JobReport is a broadcast's delivery, per recipient: SentLive +
+// PendingOffline + Errors = Total - Filtered.
+type JobReport struct {
+	MessageID      uint64
+	Total          uint32
+	Filtered       uint32
+	SentLive       uint32 // written to a live connection
+	PendingOffline uint32 // offline: will get it on resume
+	Errors         uint32 // every live connection failed: will get it on resume
+	// InProgress: delivery has not finished (Status only).
+	InProgress bool
+	// Interrupted: a server restart cut delivery short; live counts are
+	// unknown and counted as pending (Status only).
+	Interrupted bool
+}
+
+func jobReportFrom(m wire.JobDone, flags uint8) JobReport {
+	return JobReport{MessageID: m.MessageID, Total: m.Total, Filtered: m.Filtered, SentLive: m.SentLive,
+		PendingOffline: m.PendingOffline, Errors: m.Errors,
+		InProgress: flags&wire.FlagInProgress != 0, Interrupted: flags&wire.FlagInterrupted != 0}
 }
 
 // Message is one broadcast to publish.
@@ -62,9 +89,10 @@ type Publisher struct {
 
 // pubConn is one connection and its requests in flight.
 type pubConn struct {
-	fc   *frameConn
-	stop chan struct{}
-	mu   struct {
+	fc        *frameConn
+	stop      chan struct{}
+	onJobDone func(JobReport)
+	mu        struct {
 		sync.Mutex
 		pending map[uint32]chan callResult
 		err     error // set once the connection has failed
@@ -74,6 +102,7 @@ type pubConn struct {
 type callResult struct {
 	ack  wire.PublishAck
 	dup  bool
+	job  JobReport
 	err  error // *Error for request errors; a connection error otherwise
 	conn bool  // err is a connection failure: retry elsewhere
 }
@@ -104,7 +133,7 @@ func (p *Publisher) connection(ctx context.Context) (*pubConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc = &pubConn{fc: fc, stop: make(chan struct{})}
+	pc = &pubConn{fc: fc, stop: make(chan struct{}), onJobDone: p.cfg.OnJobDone}
 	pc.mu.pending = make(map[uint32]chan callResult)
 	go pc.readLoop()
 	go fc.heartbeat(pc.stop)
@@ -166,6 +195,23 @@ func (p *Publisher) publishOnce(ctx context.Context, m Message) (PublishResult, 
 		return PublishResult{}, retry, err
 	}
 	return PublishResult{MessageID: r.ack.MessageID, Total: r.ack.Total, Filtered: r.ack.Filtered, Recipients: r.ack.Recipients, Duplicate: r.dup}, false, nil
+}
+
+// Status asks for the delivery report of one of the account's retained
+// broadcasts.
+func (p *Publisher) Status(ctx context.Context, messageID uint64) (JobReport, error) {
+	bo := newBackoff(p.cfg.MinBackoff, p.cfg.MaxBackoff)
+	for {
+		r, retry, err := p.request(ctx, func(id uint32) []byte {
+			return wire.AppendStatus(nil, wire.Status{RequestID: id, Account: p.cfg.Account, MessageID: messageID})
+		})
+		if !retry {
+			return r.job, err
+		}
+		if werr := bo.wait(ctx); werr != nil {
+			return JobReport{}, fmt.Errorf("client: status %d: %w (last error: %v)", messageID, werr, err)
+		}
+	}
 }
 
 // Retract withdraws one of the account's broadcasts: online followers are
@@ -255,8 +301,9 @@ func (pc *pubConn) failed() error {
 	return pc.mu.err
 }
 
-// answer hands a result to the call waiting on id, if any.
-func (pc *pubConn) answer(id uint32, r callResult) {
+// answer hands a result to the call waiting on id and reports whether one
+// was.
+func (pc *pubConn) answer(id uint32, r callResult) bool {
 	pc.mu.Lock()
 	done, ok := pc.mu.pending[id]
 	delete(pc.mu.pending, id)
@@ -264,6 +311,7 @@ func (pc *pubConn) answer(id uint32, r callResult) {
 	if ok {
 		done <- r
 	}
+	return ok
 }
 
 // fail closes the connection and fails every pending call as retryable
@@ -300,6 +348,16 @@ func (pc *pubConn) readLoop() {
 				return err
 			}
 			pc.answer(id, callResult{})
+		case wire.TypeJobDone:
+			m, err := wire.DecodeJobDone(f.Body)
+			if err != nil {
+				return err
+			}
+			// A STATUS is waiting on its request id; a PUBLISH's was
+			// answered by PUBLISH_ACK already, so this is its report.
+			if !pc.answer(m.RequestID, callResult{job: jobReportFrom(m, f.Flags)}) && pc.onJobDone != nil {
+				pc.onJobDone(jobReportFrom(m, f.Flags))
+			}
 		case wire.TypeError:
 			m, err := wire.DecodeError(f.Body)
 			if err != nil {

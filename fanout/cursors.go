@@ -1,9 +1,7 @@
 package fanout
 
 import (
-	"log"
 	"sync"
-	"time"
 
 	"herald/storage"
 )
@@ -54,19 +52,4 @@ func (c *cursorSaver) flush() error {
 		return err
 	}
 	return nil
-}
-
-func (c *cursorSaver) run(every time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			if err := c.flush(); err != nil {
-				log.Printf("herald: saving cursors: %v", err)
-			}
-		case <-stop:
-			return
-		}
-	}
 }

@@ -2,6 +2,8 @@ package fanout
 
 import (
 	"context"
+	"errors"
+	"log"
 	"sync"
 	"time"
 
@@ -83,6 +85,7 @@ type Engine struct {
 	stop    chan struct{}
 	done    chan struct{}
 	cursors cursorSaver
+	jobs    jobs
 }
 
 // New starts an engine over store. The caller keeps ownership of store and
@@ -97,10 +100,11 @@ func New(store *storage.Store, cfg Config) *Engine {
 		done:  make(chan struct{}),
 	}
 	e.cursors.init(store)
+	e.jobs.init()
 	var running sync.WaitGroup
 	running.Add(3)
 	go func() { defer running.Done(); e.write() }()
-	go func() { defer running.Done(); e.cursors.run(cfg.CursorFlush, e.stop) }()
+	go func() { defer running.Done(); e.save() }()
 	go func() { defer running.Done(); e.retain() }()
 	go func() { running.Wait(); close(e.done) }()
 	return e
@@ -123,7 +127,24 @@ func (e *Engine) Close() error {
 		close(e.stop)
 	}
 	<-e.done
-	return e.cursors.flush()
+	return errors.Join(e.cursors.flush(), e.jobs.flush(e.store))
+}
+
+// save writes acknowledged cursors and finished job reports every
+// CursorFlush, until Close.
+func (e *Engine) save() {
+	t := time.NewTicker(e.cfg.CursorFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := errors.Join(e.cursors.flush(), e.jobs.flush(e.store)); err != nil {
+				log.Printf("herald: saving cursors and job reports: %v", err)
+			}
+		case <-e.stop:
+			return
+		}
+	}
 }
 
 func (e *Engine) nowMillis() uint64 { return uint64(e.cfg.Now().UnixMilli()) }

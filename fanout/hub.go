@@ -26,8 +26,10 @@ type Sink interface {
 	// marks a control frame (RETRACTED) that must be written whatever the
 	// sink has sent before. Both slices are the loop's scratch, rebuilt for
 	// each sink: the sink may reorder or reslice their elements but must
-	// keep neither, and must not modify the bytes of a frame.
-	Deliver(frames [][]byte, ids []uint64)
+	// keep neither, and must not modify the bytes of a frame. It reports
+	// whether the frames were written (or had been sent already); false
+	// means the connection failed or is closing.
+	Deliver(frames [][]byte, ids []uint64) bool
 }
 
 // delivery is one broadcast on its way out: its frames are encoded (and
@@ -37,6 +39,7 @@ type delivery struct {
 	push        pushFrames
 	audience    *roaring.Bitmap
 	cardinality uint64
+	job         *job // nil for control frames
 }
 
 // pushFrames holds the PUSH frames of one broadcast.
@@ -111,6 +114,9 @@ func (h *Hub) dispatch(d *delivery) {
 	h.mu.Lock()
 	loops := h.mu.loops
 	h.mu.Unlock()
+	if d.job != nil {
+		d.job.start(len(loops))
+	}
 	for _, x := range loops {
 		x.enqueue(d)
 	}
@@ -143,6 +149,7 @@ type LoopIndex struct {
 	batch      []*delivery
 	frames     [][]byte
 	ids        []uint64
+	failed     [][]uint32 // per delivery of the batch: users whose writes all failed
 	iter       roaring.ManyIntIterator
 	buf        [256]uint32
 }
@@ -210,10 +217,15 @@ func (x *LoopIndex) enqueue(d *delivery) {
 	if err := x.loop.Execute(x.drainFn); err != nil {
 		// The loop is shutting down; its clients will resume elsewhere.
 		x.mu.Lock()
-		clear(x.mu.pending)
-		x.mu.pending = x.mu.pending[:0]
+		dropped := x.mu.pending
+		x.mu.pending = nil
 		x.mu.scheduled = false
 		x.mu.Unlock()
+		for _, d := range dropped {
+			if d.job != nil {
+				d.job.loopDone(nil, nil)
+			}
+		}
 	}
 }
 
@@ -241,6 +253,9 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 	}
 	x.delivering = true
 	sent, bytes := 0, 0
+	for len(x.failed) < len(ds) {
+		x.failed = append(x.failed, nil)
+	}
 	x.iter.Initialize(walk)
 	for n := x.iter.NextMany(x.buf[:]); n > 0; n = x.iter.NextMany(x.buf[:]) {
 		for _, user := range x.buf[:n] {
@@ -248,6 +263,7 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 			if len(sinks) == 0 {
 				continue
 			}
+			attempted, written := false, false
 			for _, entry := range sinks {
 				x.frames, x.ids = x.frames[:0], x.ids[:0]
 				for _, d := range ds {
@@ -262,10 +278,27 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 					}
 				}
 				if len(x.frames) > 0 {
-					entry.sink.Deliver(x.frames, x.ids)
+					attempted = true
+					if entry.sink.Deliver(x.frames, x.ids) {
+						written = true
+					}
+				}
+			}
+			if attempted && !written {
+				for i, d := range ds {
+					if d.audience.Contains(user) {
+						x.failed[i] = append(x.failed[i], user)
+					}
 				}
 			}
 		}
+	}
+	// Report before the deferred changes: online is still what was walked.
+	for i, d := range ds {
+		if d.job != nil {
+			d.job.loopDone(roaring.And(d.audience, x.online), x.failed[i])
+		}
+		x.failed[i] = x.failed[i][:0]
 	}
 	x.delivering = false
 	x.hub.delivered.Add(uint64(sent))

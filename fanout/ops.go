@@ -127,6 +127,10 @@ type PublishRequest struct {
 	// Preview, if not empty, sends to these users (1 to 100, followers or
 	// not) instead of the followers, outside any quota.
 	Preview []uint32
+	// OnJobDone, if set, is called once delivery of the new broadcast has
+	// finished on every event loop (not for a duplicate). It runs on an
+	// event loop and must not block.
+	OnJobDone func(JobReport)
 }
 
 // PublishResult is what PUBLISH_ACK reports.
@@ -141,14 +145,16 @@ type PublishResult struct {
 }
 
 type publishOp struct {
-	req    PublishRequest
-	result PublishResult
-	send   *delivery
-	reply  func(PublishResult, error)
+	req     PublishRequest
+	result  PublishResult
+	send    *delivery
+	started JobReport
+	reply   func(PublishResult, error)
+	e       *Engine
 }
 
 func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
-	o.result, o.send = PublishResult{}, nil
+	o.result, o.send, o.e = PublishResult{}, nil, e
 	if _, err := b.Account(o.req.Account); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("%w: %d", ErrUnknownAccount, o.req.Account)
@@ -196,10 +202,24 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	}
 	o.result = PublishResult{MessageID: m.ID, Total: m.Total, Recipients: m.Total}
 	o.send = newDelivery(m, audience, e.cfg.CompressMin)
+	report := JobReport{MessageID: m.ID, Total: m.Total, Filtered: m.Filtered}
+	notify := o.req.OnJobDone
+	o.send.job = newJob(report, func(r JobReport) {
+		e.jobs.finished(r)
+		if notify != nil {
+			notify(r)
+		}
+	})
+	o.started = report
 	return nil
 }
 
-func (o *publishOp) finish(err error) { o.reply(o.result, err) }
+func (o *publishOp) finish(err error) {
+	if err == nil && o.send != nil {
+		o.e.jobs.started(o.started)
+	}
+	o.reply(o.result, err)
+}
 
 func (o *publishOp) delivery() *delivery { return o.send }
 

@@ -62,9 +62,9 @@ func newConn(srv *Server, l *loopState, c gnet.Conn, r role) *conn {
 
 // Deliver implements fanout.Sink: it writes shared PUSH frames, several in
 // one writev.
-func (cn *conn) Deliver(frames [][]byte, ids []uint64) {
+func (cn *conn) Deliver(frames [][]byte, ids []uint64) bool {
 	if cn.closing || cn.closed {
-		return
+		return false
 	}
 	// Drop pushes that catch-up already covered; keep control frames (id
 	// 0). The slices are the loop's scratch, so compact them in place.
@@ -78,7 +78,7 @@ func (cn *conn) Deliver(frames [][]byte, ids []uint64) {
 	}
 	frames = frames[:kept]
 	if len(frames) == 0 {
-		return
+		return true // catch-up already sent them
 	}
 	size := 0
 	for _, f := range frames {
@@ -87,14 +87,16 @@ func (cn *conn) Deliver(frames [][]byte, ids []uint64) {
 	if cn.c.OutboundBuffered()+size > cn.srv.cfg.MaxOutbound {
 		cn.srv.metrics.slowConsumers.Add(1)
 		cn.fail(closeWith(wire.CodeSlowConsumer, "over %d queued outbound bytes", cn.srv.cfg.MaxOutbound))
-		return
+		return false
 	}
 	cn.lastSent = last
+	var err error
 	if len(frames) == 1 {
-		_, _ = cn.c.Write(frames[0])
-		return
+		_, err = cn.c.Write(frames[0])
+	} else {
+		_, err = cn.c.Writev(frames)
 	}
-	_, _ = cn.c.Writev(frames)
+	return err == nil
 }
 
 // send writes a frame built in the connection's scratch buffer.

@@ -27,6 +27,8 @@ func (cn *conn) publisherFrame(f wire.Frame) error {
 		return cn.publish(f)
 	case wire.TypeRetract:
 		return cn.retract(f)
+	case wire.TypeStatus:
+		return cn.status(f)
 	default:
 		return closeWith(wire.CodeUnexpectedFrame, "%s (%#x) is not a publisher frame", f.Type, uint8(f.Type))
 	}
@@ -55,8 +57,42 @@ func (cn *conn) retract(f wire.Frame) error {
 	return nil
 }
 
+// status answers STATUS with a JOB_DONE frame for the request.
+func (cn *conn) status(f wire.Frame) error {
+	q, err := wire.DecodeStatus(f.Body)
+	if err != nil {
+		return closeWith(wire.CodeMalformedFrame, "%v", err)
+	}
+	if q.Account != cn.account {
+		cn.sendError(q.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, q.Account))
+		return nil
+	}
+	r, err := cn.srv.engine.Status(q.Account, q.MessageID)
+	if err != nil {
+		cn.sendError(q.RequestID, codeFor(err), err.Error())
+		return nil
+	}
+	cn.sendJobDone(q.RequestID, r)
+	return nil
+}
+
+// sendJobDone writes a JOB_DONE frame.
+func (cn *conn) sendJobDone(requestID uint32, r fanout.JobReport) {
+	var flags uint8
+	if r.InProgress {
+		flags |= wire.FlagInProgress
+	}
+	if r.Interrupted {
+		flags |= wire.FlagInterrupted
+	}
+	cn.send(func(dst []byte) []byte {
+		return wire.AppendJobDone(dst, wire.JobDone{RequestID: requestID, MessageID: r.MessageID, Total: r.Total, Filtered: r.Filtered,
+			SentLive: r.SentLive, PendingOffline: r.PendingOffline, Errors: r.Errors}, flags)
+	})
+}
+
 // publish stores and sends one broadcast, answering PUBLISH_ACK once it is
-// durable.
+// durable and JOB_DONE once delivery has finished.
 func (cn *conn) publish(f wire.Frame) error {
 	p, err := wire.DecodePublish(f.Body)
 	if err != nil {
@@ -91,6 +127,7 @@ func (cn *conn) publish(f wire.Frame) error {
 		Payload:     append([]byte(nil), p.Payload...), // the frame is a view
 	}
 	requestID := p.RequestID
+	req.OnJobDone = func(r fanout.JobReport) { cn.reply(func() { cn.sendJobDone(requestID, r) }) }
 	cn.srv.engine.Publish(req, func(res fanout.PublishResult, err error) {
 		cn.reply(func() {
 			cn.inflight--

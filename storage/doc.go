@@ -17,6 +17,7 @@
 //	0x07    message u64 | high16 u16              frozen audience chunk
 //	0x08    account u32 | client_msg_id           idempotency record
 //	0x09    user u32                              cursor u64
+//	0x0a    message u64                           job report (sent live, errors)
 //
 // A set of uint32 user ids is stored chunked by the high 16 bits: one key
 // per Roaring container, so a value is at most one container (8 KiB plus a

@@ -16,6 +16,7 @@ const (
 	prefixAudience    byte = 0x07
 	prefixIdempotency byte = 0x08
 	prefixCursor      byte = 0x09
+	prefixJobReport   byte = 0x0a
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -83,6 +84,7 @@ func keyString(k []byte) string {
 		prefixMeta: "meta", prefixAccount: "account", prefixFollowers: "followers",
 		prefixFollowCount: "follow-count", prefixSubscribed: "subscribed", prefixBroadcast: "broadcast",
 		prefixAudience: "audience", prefixIdempotency: "idempotency", prefixCursor: "cursor",
+		prefixJobReport: "job-report",
 	}
 	name, ok := names[k[0]]
 	if !ok {

@@ -35,7 +35,7 @@ func (s *Store) loadFloor() error {
 }
 
 // Retain removes every broadcast published before cutoffMillis, with its
-// frozen audience, in one durable batch, and returns how many it removed.
+// frozen audience and job report, in one durable batch, and returns how many it removed.
 // Broadcasts are removed as a prefix of the log: the scan stops at the
 // first one to keep. It is safe beside the writer: it never looks past the
 // newest id committed when it starts. Calls must not overlap each other.
@@ -87,6 +87,9 @@ func (s *Store) Retain(cutoffMillis uint64) (int, error) {
 		return 0, err
 	}
 	if err := b.DeleteRange(audiencePrefix(first), audiencePrefix(keep), nil); err != nil {
+		return 0, err
+	}
+	if err := b.DeleteRange(broadcastKeyWith(prefixJobReport, first), broadcastKeyWith(prefixJobReport, keep), nil); err != nil {
 		return 0, err
 	}
 	if err := b.Set(floorKey, codec.EncodeU64(keep-1), nil); err != nil {

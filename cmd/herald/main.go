@@ -7,6 +7,7 @@
 //	herald subscribe --user 42           print pushes as they arrive
 //	herald publish --account 1 --secret S "hello"
 //	herald retract --account 1 --secret S 7
+//	herald status --account 1 --secret S 7
 //
 // Everything but serve goes through the server's admin API or its protocol
 // listeners, never its data directory.

@@ -13,6 +13,9 @@ import (
 	"herald/client"
 )
 
+// reportWait is how long publish waits for the delivery report.
+const reportWait = 5 * time.Second
+
 func newPublish(g *globals) *cobra.Command {
 	var (
 		account     uint32
@@ -51,7 +54,14 @@ func newPublish(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: g.publisherAddr, Account: account, Secret: secret})
+			reports := make(chan client.JobReport, 1)
+			pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: g.publisherAddr, Account: account, Secret: secret,
+				OnJobDone: func(r client.JobReport) {
+					select {
+					case reports <- r:
+					default:
+					}
+				}})
 			if err != nil {
 				return err
 			}
@@ -72,6 +82,15 @@ func newPublish(g *globals) *cobra.Command {
 				note = " (duplicate client message id: nothing sent again)"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "message %d: audience %d, filtered %d, recipients %d%s\n", res.MessageID, res.Total, res.Filtered, res.Recipients, note)
+			if res.Duplicate {
+				return nil
+			}
+			select {
+			case r := <-reports:
+				printReport(cmd.OutOrStdout(), r)
+			case <-time.After(reportWait):
+				fmt.Fprintf(cmd.OutOrStdout(), "message %d: still delivering; see herald status %d\n", res.MessageID, res.MessageID)
+			}
 			return nil
 		},
 	}

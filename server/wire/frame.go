@@ -26,6 +26,8 @@ const (
 	TypePublish    Type = 0x10 // publisher → server
 	TypePublishAck Type = 0x11 // server → publisher
 	TypeRetract    Type = 0x12 // publisher → server: withdraw a broadcast
+	TypeJobDone    Type = 0x13 // server → publisher: delivery report
+	TypeStatus     Type = 0x14 // publisher → server: ask for a delivery report
 	TypeResume     Type = 0x20 // client → server: replay from cursor
 	TypePush       Type = 0x21 // server → client: one broadcast
 	TypeAck        Type = 0x22 // client → server: cumulative acknowledgement
@@ -41,7 +43,7 @@ var typeNames = map[Type]string{
 	TypeError: "ERROR", TypePublish: "PUBLISH", TypePublishAck: "PUBLISH_ACK",
 	TypeResume: "RESUME", TypePush: "PUSH", TypeAck: "ACK", TypeFollow: "FOLLOW",
 	TypeUnfollow: "UNFOLLOW", TypeOK: "OK", TypeResumed: "RESUMED",
-	TypeRetract: "RETRACT", TypeRetracted: "RETRACTED",
+	TypeRetract: "RETRACT", TypeRetracted: "RETRACTED", TypeJobDone: "JOB_DONE", TypeStatus: "STATUS",
 }
 
 func (t Type) String() string {
@@ -71,6 +73,12 @@ const (
 	// FlagCompressed on PUSH: the payload is one S2 block (its decoded
 	// length is stated at its start).
 	FlagCompressed uint8 = 1 << 0
+	// FlagInProgress on JOB_DONE (answering STATUS): delivery has not
+	// finished; the live counts are zero.
+	FlagInProgress uint8 = 1 << 0
+	// FlagInterrupted on JOB_DONE (answering STATUS): a server restart cut
+	// delivery short; live counts are unknown and counted as pending.
+	FlagInterrupted uint8 = 1 << 1
 )
 
 // Frame is one decoded frame. Body is a view into the parser's input or

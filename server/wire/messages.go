@@ -386,3 +386,56 @@ func DecodeRetracted(body []byte) (Retracted, error) {
 	m := Retracted{MessageID: r.U64(), Account: r.U32()}
 	return m, done(r, TypeRetracted)
 }
+
+// JobDone reports a broadcast's delivery, per recipient: SentLive +
+// PendingOffline + Errors = Total - Filtered.
+type JobDone struct {
+	RequestID      uint32 // the PUBLISH's, or the STATUS's it answers
+	MessageID      uint64
+	Total          uint32
+	Filtered       uint32
+	SentLive       uint32
+	PendingOffline uint32
+	Errors         uint32
+}
+
+// AppendJobDone appends a JOB_DONE frame.
+func AppendJobDone(dst []byte, m JobDone, flags uint8) []byte {
+	dst = AppendHeader(dst, TypeJobDone, flags, 32)
+	dst = binary.BigEndian.AppendUint32(dst, m.RequestID)
+	dst = binary.BigEndian.AppendUint64(dst, m.MessageID)
+	for _, v := range []uint32{m.Total, m.Filtered, m.SentLive, m.PendingOffline, m.Errors} {
+		dst = binary.BigEndian.AppendUint32(dst, v)
+	}
+	return dst
+}
+
+// DecodeJobDone decodes a JOB_DONE body.
+func DecodeJobDone(body []byte) (JobDone, error) {
+	r := binread.New(body)
+	m := JobDone{RequestID: r.U32(), MessageID: r.U64(), Total: r.U32(), Filtered: r.U32(),
+		SentLive: r.U32(), PendingOffline: r.U32(), Errors: r.U32()}
+	return m, done(r, TypeJobDone)
+}
+
+// Status asks for the delivery report of one of the account's broadcasts.
+type Status struct {
+	RequestID uint32
+	Account   uint32
+	MessageID uint64
+}
+
+// AppendStatus appends a STATUS frame.
+func AppendStatus(dst []byte, m Status) []byte {
+	dst = AppendHeader(dst, TypeStatus, 0, 16)
+	dst = binary.BigEndian.AppendUint32(dst, m.RequestID)
+	dst = binary.BigEndian.AppendUint32(dst, m.Account)
+	return binary.BigEndian.AppendUint64(dst, m.MessageID)
+}
+
+// DecodeStatus decodes a STATUS body.
+func DecodeStatus(body []byte) (Status, error) {
+	r := binread.New(body)
+	m := Status{RequestID: r.U32(), Account: r.U32(), MessageID: r.U64()}
+	return m, done(r, TypeStatus)
+}

@@ -112,6 +112,21 @@ func TestMessagesRoundTrip(t *testing.T) {
 			want:   Retracted{MessageID: 4, Account: 3},
 		},
 		{
+			name:   "job done",
+			frame:  AppendJobDone(nil, JobDone{RequestID: 1, MessageID: 2, Total: 9, Filtered: 1, SentLive: 3, PendingOffline: 4, Errors: 1}, FlagInProgress),
+			typ:    TypeJobDone,
+			flags:  FlagInProgress,
+			decode: func(b []byte) (any, error) { return DecodeJobDone(b) },
+			want:   JobDone{RequestID: 1, MessageID: 2, Total: 9, Filtered: 1, SentLive: 3, PendingOffline: 4, Errors: 1},
+		},
+		{
+			name:   "status",
+			frame:  AppendStatus(nil, Status{RequestID: 5, Account: 6, MessageID: 7}),
+			typ:    TypeStatus,
+			decode: func(b []byte) (any, error) { return DecodeStatus(b) },
+			want:   Status{RequestID: 5, Account: 6, MessageID: 7},
+		},
+		{
 			name:   "resumed",
 			frame:  AppendResumed(nil, Resumed{Count: 3, LastID: 10}, FlagMore),
 			typ:    TypeResumed,

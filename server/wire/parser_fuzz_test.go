@@ -66,5 +66,9 @@ func decodeAny(f Frame) {
 		_, _ = DecodeRetract(f.Body)
 	case TypeRetracted:
 		_, _ = DecodeRetracted(f.Body)
+	case TypeJobDone:
+		_, _ = DecodeJobDone(f.Body)
+	case TypeStatus:
+		_, _ = DecodeStatus(f.Body)
 	}
 }

@@ -1,0 +1,176 @@
+package fanout
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"herald/storage"
+)
+
+// JobReport is what a broadcast's delivery achieved, per recipient:
+// SentLive + PendingOffline + Errors = Total - Filtered.
+type JobReport struct {
+	MessageID uint64
+	Total     uint32
+	Filtered  uint32
+	// SentLive: recipients with a live connection that was written the PUSH
+	// (or already had it from catch-up).
+	SentLive uint32
+	// PendingOffline: recipients with no live connection; they receive it
+	// when they resume.
+	PendingOffline uint32
+	// Errors: recipients whose every live connection failed the write
+	// (closed meanwhile, or cut off as a slow consumer); they too receive it
+	// when they resume.
+	Errors uint32
+	// InProgress: delivery has not finished (STATUS only).
+	InProgress bool
+	// Interrupted: a restart cut delivery short, so SentLive is unknown and
+	// counted as pending (STATUS only).
+	Interrupted bool
+}
+
+// job gathers the per-loop results of one broadcast's delivery.
+type job struct {
+	report JobReport
+	done   func(JobReport)
+	mu     struct {
+		sync.Mutex
+		remaining int
+		ok        *roaring.Bitmap // reached on some loop, written
+		failed    *roaring.Bitmap // reached on some loop, every write failed
+	}
+}
+
+func newJob(report JobReport, done func(JobReport)) *job {
+	j := &job{report: report, done: done}
+	j.mu.ok, j.mu.failed = roaring.New(), roaring.New()
+	return j
+}
+
+// start sets how many loops will report.
+func (j *job) start(loops int) {
+	j.mu.Lock()
+	j.mu.remaining = loops
+	j.mu.Unlock()
+	if loops == 0 {
+		j.finish()
+	}
+}
+
+// loopDone records one loop's outcome: reached are the recipients online
+// on it, failed those among them whose writes all failed there.
+func (j *job) loopDone(reached *roaring.Bitmap, failed []uint32) {
+	j.mu.Lock()
+	if reached != nil {
+		if len(failed) > 0 {
+			bad := roaring.BitmapOf(failed...)
+			reached.AndNot(bad)
+			j.mu.failed.Or(bad)
+		}
+		j.mu.ok.Or(reached)
+	}
+	j.mu.remaining--
+	last := j.mu.remaining == 0
+	j.mu.Unlock()
+	if last {
+		j.finish()
+	}
+}
+
+func (j *job) finish() {
+	j.mu.Lock()
+	r := j.report
+	r.SentLive = uint32(j.mu.ok.GetCardinality())
+	r.Errors = uint32(roaring.AndNot(j.mu.failed, j.mu.ok).GetCardinality())
+	j.mu.Unlock()
+	r.PendingOffline = r.Total - r.Filtered - r.SentLive - r.Errors
+	j.done(r)
+}
+
+// jobs tracks deliveries in flight and outcomes not yet saved, for STATUS.
+type jobs struct {
+	mu struct {
+		sync.Mutex
+		inflight map[uint64]JobReport
+		unsaved  map[uint64]storage.JobOutcome
+	}
+}
+
+func (js *jobs) init() {
+	js.mu.inflight = make(map[uint64]JobReport)
+	js.mu.unsaved = make(map[uint64]storage.JobOutcome)
+}
+
+func (js *jobs) started(r JobReport) {
+	js.mu.Lock()
+	js.mu.inflight[r.MessageID] = r
+	js.mu.Unlock()
+}
+
+func (js *jobs) finished(r JobReport) {
+	js.mu.Lock()
+	delete(js.mu.inflight, r.MessageID)
+	js.mu.unsaved[r.MessageID] = storage.JobOutcome{SentLive: r.SentLive, Errors: r.Errors}
+	js.mu.Unlock()
+}
+
+// lookup returns what is known in memory about broadcast id.
+func (js *jobs) lookup(id uint64) (inflight bool, outcome storage.JobOutcome, unsaved bool) {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	_, inflight = js.mu.inflight[id]
+	outcome, unsaved = js.mu.unsaved[id]
+	return inflight, outcome, unsaved
+}
+
+// flush saves finished outcomes; on failure they stay in memory.
+func (js *jobs) flush(store *storage.Store) error {
+	js.mu.Lock()
+	batch := js.mu.unsaved
+	js.mu.unsaved = make(map[uint64]storage.JobOutcome, len(batch))
+	js.mu.Unlock()
+	if err := store.SaveJobOutcomes(batch); err != nil {
+		js.mu.Lock()
+		for id, o := range batch {
+			js.mu.unsaved[id] = o
+		}
+		js.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// Status reports the delivery of one of account's retained broadcasts.
+func (e *Engine) Status(account uint32, id uint64) (JobReport, error) {
+	m, err := e.store.Broadcast(id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return JobReport{}, fmt.Errorf("%w: %d is not in the retained log", ErrUnknownMessage, id)
+	}
+	if err != nil {
+		return JobReport{}, err
+	}
+	if m.Account != account {
+		return JobReport{}, fmt.Errorf("%w: message %d belongs to another account", ErrForbidden, id)
+	}
+	r := JobReport{MessageID: id, Total: m.Total, Filtered: m.Filtered}
+	inflight, outcome, found := e.jobs.lookup(id)
+	if !found && !inflight {
+		if outcome, found, err = e.store.JobOutcome(id); err != nil {
+			return JobReport{}, err
+		}
+	}
+	switch {
+	case found:
+		r.SentLive, r.Errors = outcome.SentLive, outcome.Errors
+	case inflight:
+		r.InProgress = true
+	default:
+		r.Interrupted = true
+	}
+	r.PendingOffline = r.Total - r.Filtered - r.SentLive - r.Errors
+	return r, nil
+}

@@ -1,0 +1,72 @@
+package fanout
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"herald/internal/testutil"
+)
+
+// failingSink is a connection whose writes fail.
+type failingSink struct{}
+
+func (failingSink) Deliver([][]byte, []uint64) bool { return false }
+
+// TestJobReportCountsEachRecipientOnce: recipients 1..6; user 1 has devices
+// on two loops, user 2 one device, user 3 only a failing one, user 4 one
+// good and one failing device; 5 and 6 are offline; 9 is online but no
+// follower.
+func TestJobReportCountsEachRecipientOnce(t *testing.T) {
+	e := newEngine(t)
+	account := seedAccount(t, e, 1, 2, 3, 4, 5, 6)
+	loopA, loopB := &syncLoop{}, &syncLoop{}
+	a, b := e.Hub().Register(loopA), e.Hub().Register(loopB)
+	_ = loopA.Execute(func() {
+		a.Add(1, &recordingSink{}, false)
+		a.Add(2, &recordingSink{}, false)
+		a.Add(4, failingSink{}, false)
+		a.Add(9, &recordingSink{}, false)
+	})
+	_ = loopB.Execute(func() {
+		b.Add(1, &recordingSink{}, false)
+		b.Add(3, failingSink{}, false)
+		b.Add(4, &recordingSink{}, false)
+	})
+	reports := make(chan JobReport, 1)
+	res, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: "j", OnJobDone: func(r JobReport) { reports <- r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r JobReport
+	select {
+	case r = <-reports:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no job report")
+	}
+	want := JobReport{MessageID: res.MessageID, Total: 6, SentLive: 3, PendingOffline: 2, Errors: 1}
+	if r != want {
+		t.Fatalf("report %+v, want %+v", r, want)
+	}
+	// STATUS answers the same, from memory and then from the store.
+	testutil.WaitFor(t, 5*time.Second, "status", func() bool {
+		got, err := e.Status(account, res.MessageID)
+		return err == nil && got == want
+	})
+	if err := e.jobs.flush(e.store); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.Status(account, res.MessageID); err != nil || got != want {
+		t.Fatalf("status after saving = %+v, %v", got, err)
+	}
+	// A duplicate gets no report.
+	if _, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: "j", OnJobDone: func(JobReport) { t.Error("report for a duplicate") }}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Status(account+1, res.MessageID); err == nil {
+		t.Fatal("status of another account's broadcast")
+	}
+	if _, err := e.Status(account, 999); err == nil {
+		t.Fatal("status of an unknown broadcast")
+	}
+}
