@@ -16,10 +16,17 @@
 // # Delivery
 //
 // After a commit the writer dispatches each broadcast, in id order, to
-// every registered loop: the PUSH frame is encoded once and the same bytes
-// are handed to each target Sink, where target = audience ∧ loop's online
-// users. Each loop runs its delivery on its own goroutine (Loop.Execute), so
-// the online index needs no lock and per-loop delivery order is id order.
+// every registered loop: the PUSH frame is encoded (and, for clients that
+// accept it, compressed) once, and the same bytes are handed to each target
+// Sink, where target = audience ∧ loop's online users. Broadcasts queue per
+// loop; one drain on the loop's goroutine (Loop.Execute) writes all that are
+// queued, a connection's frames in one call (one writev), so the online
+// index needs no lock, per-loop order is id order, and under load syscalls
+// per delivery fall. Each loop reports which recipients it reached; when all
+// have, the broadcast's job report (JOB_DONE) is complete.
+//
+// RETRACTED notices travel the same way as deliveries with id 0: control
+// frames that connections write regardless of the ids they have sent.
 //
 // # Catch-up and live order
 //
