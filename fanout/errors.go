@@ -1,6 +1,10 @@
 package fanout
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 var (
 	// ErrClosed: the engine is shutting down; nothing was committed.
@@ -17,4 +21,19 @@ var (
 	ErrUnknownMessage = errors.New("fanout: unknown message")
 	// ErrForbidden: the broadcast belongs to another account.
 	ErrForbidden = errors.New("fanout: forbidden")
+	// ErrQuotaExceeded: the account has used its quota; see QuotaError.
+	ErrQuotaExceeded = errors.New("fanout: quota exceeded")
 )
+
+// QuotaError says when an exhausted quota resets. It wraps
+// ErrQuotaExceeded.
+type QuotaError struct {
+	Limit   int
+	ResetAt time.Time
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("fanout: quota of %d broadcasts per day used; it resets at %s", e.Limit, e.ResetAt.UTC().Format(time.RFC3339))
+}
+
+func (e *QuotaError) Unwrap() error { return ErrQuotaExceeded }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -155,10 +156,11 @@ type publishOp struct {
 
 func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	o.result, o.send, o.e = PublishResult{}, nil, e
-	if _, err := b.Account(o.req.Account); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("%w: %d", ErrUnknownAccount, o.req.Account)
-		}
+	account, err := b.Account(o.req.Account)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: %d", ErrUnknownAccount, o.req.Account)
+	}
+	if err != nil {
 		return err
 	}
 	original, found, err := b.LookupIdempotency(o.req.Account, o.req.ClientMsgID, now)
@@ -177,6 +179,22 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 		}
 		o.result = PublishResult{MessageID: original, Total: m.Total, Filtered: m.Filtered, Recipients: m.Total - m.Filtered, Duplicate: true}
 		return nil
+	}
+	// Quota is checked and counted in the same batch as the broadcast, by
+	// the single writer, so concurrent publishers cannot both take the last
+	// one and a counted broadcast survives any crash its ack survives.
+	if limit := e.cfg.DailyQuota[account.Tier]; limit > 0 && len(o.req.Preview) == 0 {
+		day := uint32(now / uint64(24*time.Hour/time.Millisecond))
+		used, err := b.QuotaCount(account.ID, day)
+		if err != nil {
+			return err
+		}
+		if used >= uint64(limit) {
+			return &QuotaError{Limit: limit, ResetAt: time.UnixMilli(int64(day+1) * int64(24*time.Hour/time.Millisecond))}
+		}
+		if err := b.SetQuotaCount(account.ID, day, used+1); err != nil {
+			return err
+		}
 	}
 	var audience *roaring.Bitmap
 	if len(o.req.Preview) > 0 {

@@ -113,8 +113,13 @@ func (cn *conn) send(build func(dst []byte) []byte) {
 
 // sendError answers one request with an ERROR frame; the connection stays.
 func (cn *conn) sendError(requestID uint32, code wire.Code, text string) {
+	cn.sendErrorAt(requestID, code, 0, text)
+}
+
+// sendErrorAt is sendError with the time (Unix ms) a retry can succeed.
+func (cn *conn) sendErrorAt(requestID uint32, code wire.Code, retryAtMillis uint64, text string) {
 	cn.send(func(dst []byte) []byte {
-		return wire.AppendError(dst, wire.Error{RequestID: requestID, Code: code, Text: text})
+		return wire.AppendError(dst, wire.Error{RequestID: requestID, Code: code, RetryAtMillis: retryAtMillis, Text: text})
 	})
 }
 

@@ -45,7 +45,19 @@ func codeFor(err error) wire.Code {
 		return wire.CodeUnknownMessage
 	case errors.Is(err, fanout.ErrForbidden):
 		return wire.CodeForbidden
+	case errors.Is(err, fanout.ErrQuotaExceeded):
+		return wire.CodeQuotaExceeded
 	default:
 		return wire.CodeInternal
 	}
+}
+
+// retryAt returns the Unix milliseconds at which a retry can succeed, for
+// errors that know it (an exhausted quota), else zero.
+func retryAt(err error) uint64 {
+	var q *fanout.QuotaError
+	if errors.As(err, &q) {
+		return uint64(q.ResetAt.UnixMilli())
+	}
+	return 0
 }

@@ -132,7 +132,7 @@ func (cn *conn) publish(f wire.Frame) error {
 		cn.reply(func() {
 			cn.inflight--
 			if err != nil {
-				cn.sendError(requestID, codeFor(err), err.Error())
+				cn.sendErrorAt(requestID, codeFor(err), retryAt(err), err.Error())
 				return
 			}
 			var flags uint8

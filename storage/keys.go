@@ -17,6 +17,7 @@ const (
 	prefixIdempotency byte = 0x08
 	prefixCursor      byte = 0x09
 	prefixJobReport   byte = 0x0a
+	prefixQuota       byte = 0x0b
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -63,6 +64,11 @@ func idempotencyKey(account uint32, clientMsgID string) []byte {
 	return append(u32Key(prefixIdempotency, account), clientMsgID...)
 }
 
+// quotaKey is 0x0b | account | day (days since the Unix epoch, UTC).
+func quotaKey(account, day uint32) []byte {
+	return binary.BigEndian.AppendUint32(u32Key(prefixQuota, account), day)
+}
+
 // prefixEnd returns the smallest key greater than every key with prefix p.
 func prefixEnd(p []byte) []byte {
 	end := append([]byte(nil), p...)
@@ -84,7 +90,7 @@ func keyString(k []byte) string {
 		prefixMeta: "meta", prefixAccount: "account", prefixFollowers: "followers",
 		prefixFollowCount: "follow-count", prefixSubscribed: "subscribed", prefixBroadcast: "broadcast",
 		prefixAudience: "audience", prefixIdempotency: "idempotency", prefixCursor: "cursor",
-		prefixJobReport: "job-report",
+		prefixJobReport: "job-report", prefixQuota: "quota",
 	}
 	name, ok := names[k[0]]
 	if !ok {

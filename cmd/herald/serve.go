@@ -10,15 +10,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"herald/server"
+	"herald/storage"
 )
 
 func newServe() *cobra.Command {
 	var cfg server.Config
+	var perDaySubscription, perDayVerified int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server with an embedded store",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if perDaySubscription < 0 || perDayVerified < 0 {
+				return fmt.Errorf("daily quotas must be 0 (no limit) or more")
+			}
+			cfg.Engine.DailyQuota = map[storage.Tier]int{storage.TierSubscription: perDaySubscription, storage.TierVerified: perDayVerified}
 			srv, err := server.Start(cfg)
 			if err != nil {
 				return err
@@ -47,5 +53,8 @@ func newServe() *cobra.Command {
 	f.IntVar(&cfg.MaxFrame, "max-frame", 0, "largest accepted frame in bytes (default 1 MiB)")
 	f.IntVar(&cfg.MaxOutbound, "max-outbound", 0, "per-connection queued bytes before SLOW_CONSUMER (default 4 MiB)")
 	f.IntVar(&cfg.Engine.MaxPayload, "max-payload", 0, "largest broadcast payload in bytes (default 256 KiB)")
+	f.IntVar(&perDaySubscription, "quota-subscription", 1, "broadcasts per UTC day for subscription accounts (0: no limit)")
+	f.IntVar(&perDayVerified, "quota-verified", 2, "broadcasts per UTC day for verified accounts (0: no limit)")
+	f.DurationVar(&cfg.Engine.Retention, "retention", 0, "how long broadcasts are kept for catch-up (default 168h)")
 	return cmd
 }

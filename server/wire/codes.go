@@ -18,7 +18,8 @@ const (
 	CodeForbidden       Code = 1004 // PUBLISH for an account other than the authenticated one
 	CodeUnavailable     Code = 1005 // the server is shutting down or overloaded; retry later
 	CodeInternal        Code = 1006 // storage failed; nothing was committed; retry
-	CodeUnknownMessage  Code = 1007 // RETRACT of a message id not in the retained log
+	CodeUnknownMessage  Code = 1007 // RETRACT or STATUS of a message id not in the retained log
+	CodeQuotaExceeded   Code = 1008 // the account's quota is used; retry_at says when it resets
 )
 
 // Connection errors after which the client should reconnect and resume.
@@ -44,6 +45,7 @@ var codeNames = map[Code]string{
 	CodeBadRequest: "BAD_REQUEST", CodeUnknownAccount: "UNKNOWN_ACCOUNT",
 	CodePayloadTooLarge: "PAYLOAD_TOO_LARGE", CodeForbidden: "FORBIDDEN",
 	CodeUnavailable: "UNAVAILABLE", CodeInternal: "INTERNAL", CodeUnknownMessage: "UNKNOWN_MESSAGE",
+	CodeQuotaExceeded:    "QUOTA_EXCEEDED",
 	CodeHeartbeatTimeout: "HEARTBEAT_TIMEOUT", CodeSlowConsumer: "SLOW_CONSUMER",
 	CodeShuttingDown: "SHUTTING_DOWN", CodeMalformedFrame: "MALFORMED_FRAME",
 	CodeFrameTooLarge: "FRAME_TOO_LARGE", CodeUnsupportedVersion: "UNSUPPORTED_VERSION",
