@@ -27,11 +27,11 @@ func (e *Engine) CatchUp(user uint32, cursor uint64, compress bool) (Page, error
 	// owed; any other cursor below the retained log has.
 	page.HistoryMissed = cursor != 0 && cursor+1 < e.store.FirstRetained()
 	for i, m := range found {
-		compressMin := -1
+		var packed []byte
 		if compress {
-			compressMin = e.cfg.CompressMin
+			packed = compressPayload(m.Payload, e.cfg.CompressMin)
 		}
-		page.Frames[i] = encodePush(m, compressMin).pick(compress)
+		page.Frames[i] = encodePush(m, packed).pick(compress)
 	}
 	return page, nil
 }

@@ -21,7 +21,7 @@ func benchmarkDeliver(b *testing.B, online, followers int) {
 	}
 	audience := roaring.New()
 	audience.AddRange(0, uint64(followers))
-	d := newDelivery(storage.Broadcast{ID: 1, Payload: make([]byte, 256)}, audience, 0)
+	d := newDelivery(storage.Broadcast{ID: 1, Payload: make([]byte, 256)}, audience, nil)
 	perBroadcast := min(online, (followers+2)/3)
 	one := []*delivery{d}
 	b.ReportAllocs()

@@ -94,6 +94,9 @@ type Engine struct {
 	done    chan struct{}
 	cursors cursorSaver
 	jobs    jobs
+	// prep are the preparers' queues; preparing counts running preparers.
+	prep      []chan *publishOp
+	preparing sync.WaitGroup
 }
 
 // New starts an engine over store. The caller keeps ownership of store and
@@ -109,6 +112,7 @@ func New(store *storage.Store, cfg Config) *Engine {
 	}
 	e.cursors.init(store)
 	e.jobs.init()
+	e.startPreparers()
 	var running sync.WaitGroup
 	running.Add(3)
 	go func() { defer running.Done(); e.write() }()
@@ -132,6 +136,12 @@ func (e *Engine) Close() error {
 	e.mu.closed = true
 	e.mu.Unlock()
 	if !already {
+		// Publishes already accepted drain through the preparers into
+		// the writer, which answers them before it stops.
+		for _, queue := range e.prep {
+			close(queue)
+		}
+		e.preparing.Wait()
 		close(e.stop)
 	}
 	<-e.done

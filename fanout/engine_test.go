@@ -234,18 +234,18 @@ func TestDeliveryAllocatesNothing(t *testing.T) {
 		audience.Add(uint32(i * 3))
 	}
 	audience.AddRange(1<<20, 1<<21) // audience larger than online: walks online
-	d := newDelivery(storage.Broadcast{ID: 1, Payload: make([]byte, 256)}, audience, 0)
+	d := newDelivery(storage.Broadcast{ID: 1, Payload: make([]byte, 256)}, audience, nil)
 	one := []*delivery{d}
 	allocs := testing.AllocsPerRun(20, func() { index.deliver(one) })
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per broadcast to 1,000 sinks, want 0", allocs)
 	}
-	small := []*delivery{newDelivery(storage.Broadcast{ID: 2}, roaring.BitmapOf(3, 6, 9), 0)}
+	small := []*delivery{newDelivery(storage.Broadcast{ID: 2}, roaring.BitmapOf(3, 6, 9), nil)}
 	allocs = testing.AllocsPerRun(20, func() { index.deliver(small) })
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations walking a small audience, want 0", allocs)
 	}
-	three := []*delivery{d, newDelivery(storage.Broadcast{ID: 3}, audience, 0), newDelivery(storage.Broadcast{ID: 4}, audience, 0)}
+	three := []*delivery{d, newDelivery(storage.Broadcast{ID: 3}, audience, nil), newDelivery(storage.Broadcast{ID: 4}, audience, nil)}
 	allocs = testing.AllocsPerRun(20, func() { index.deliver(three) })
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations coalescing three broadcasts, want 0", allocs)
@@ -257,7 +257,7 @@ func TestDeliveryAllocatesNothing(t *testing.T) {
 	// one bitmap AND per broadcast, a constant few allocations however many
 	// sinks it reaches.
 	withJob := func() []*delivery {
-		d := newDelivery(storage.Broadcast{ID: 5}, audience, 0)
+		d := newDelivery(storage.Broadcast{ID: 5}, audience, nil)
 		d.job = newJob(JobReport{}, func(JobReport) {})
 		d.job.start(1 << 30) // never finishes here
 		return []*delivery{d}
@@ -305,7 +305,7 @@ func TestQueuedBroadcastsShareOneWrite(t *testing.T) {
 	both := roaring.BitmapOf(1, 2)
 	onlyOne := roaring.BitmapOf(1)
 	for id, aud := range []*roaring.Bitmap{both, onlyOne, both} {
-		hub.dispatch(newDelivery(storage.Broadcast{ID: uint64(id + 1)}, aud, 0))
+		hub.dispatch(newDelivery(storage.Broadcast{ID: uint64(id + 1)}, aud, nil))
 	}
 	if scheduled := loop.run(); scheduled != 1 {
 		t.Fatalf("%d drains scheduled for three queued broadcasts, want 1", scheduled)
@@ -316,7 +316,7 @@ func TestQueuedBroadcastsShareOneWrite(t *testing.T) {
 	if got := b.got(); len(got) != 2 || got[0] != 1 || got[1] != 3 {
 		t.Fatalf("sink b got %v, want [1 3]", got)
 	}
-	hub.dispatch(newDelivery(storage.Broadcast{ID: 4}, both, 0))
+	hub.dispatch(newDelivery(storage.Broadcast{ID: 4}, both, nil))
 	if loop.run() != 1 || a.n != 4 || hub.Delivered() != 7 {
 		t.Fatalf("after a fourth: a has %d, hub delivered %d", a.n, hub.Delivered())
 	}

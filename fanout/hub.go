@@ -56,11 +56,23 @@ func (p pushFrames) pick(compress bool) []byte {
 	return p.plain
 }
 
+// compressPayload returns payload as an S2 block if it is at least
+// compressMin bytes (compressMin > 0) and compression saves at least an
+// eighth, else nil.
+func compressPayload(payload []byte, compressMin int) []byte {
+	if compressMin <= 0 || len(payload) < compressMin {
+		return nil
+	}
+	if packed := s2.Encode(nil, payload); len(packed) <= len(payload)-len(payload)/8 {
+		return packed
+	}
+	return nil
+}
+
 // encodePush builds the PUSH frames for a stored broadcast; live delivery
-// and catch-up send exactly these bytes. A payload of at least compressMin
-// bytes also gets an S2-compressed frame, kept only if it saves at least an
-// eighth.
-func encodePush(m storage.Broadcast, compressMin int) pushFrames {
+// and catch-up send exactly these bytes. packed, if not nil, is the payload
+// compressed (compressPayload), for the compressed frame.
+func encodePush(m storage.Broadcast, packed []byte) pushFrames {
 	push := wire.Push{
 		MessageID:   m.ID,
 		Account:     m.Account,
@@ -69,17 +81,15 @@ func encodePush(m storage.Broadcast, compressMin int) pushFrames {
 		Payload:     m.Payload,
 	}
 	out := pushFrames{plain: wire.AppendPush(make([]byte, 0, wire.HeaderSize+29+len(m.ContentType)+len(m.Payload)), push)}
-	if compressMin > 0 && len(m.Payload) >= compressMin {
-		if packed := s2.Encode(nil, m.Payload); len(packed) <= len(m.Payload)-len(m.Payload)/8 {
-			push.Payload, push.Compressed = packed, true
-			out.compressed = wire.AppendPush(make([]byte, 0, wire.HeaderSize+29+len(m.ContentType)+len(packed)), push)
-		}
+	if packed != nil {
+		push.Payload, push.Compressed = packed, true
+		out.compressed = wire.AppendPush(make([]byte, 0, wire.HeaderSize+29+len(m.ContentType)+len(packed)), push)
 	}
 	return out
 }
 
-func newDelivery(m storage.Broadcast, audience *roaring.Bitmap, compressMin int) *delivery {
-	return &delivery{id: m.ID, push: encodePush(m, compressMin), audience: audience, cardinality: audience.GetCardinality()}
+func newDelivery(m storage.Broadcast, audience *roaring.Bitmap, packed []byte) *delivery {
+	return &delivery{id: m.ID, push: encodePush(m, packed), audience: audience, cardinality: audience.GetCardinality()}
 }
 
 // Hub is the online index: one LoopIndex per event loop.

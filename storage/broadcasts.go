@@ -18,12 +18,22 @@ func audienceSet(message uint64) chunkedSet { return chunkedSet{prefix: audience
 // AddBroadcast assigns m the next message id and stores it with its frozen
 // audience. The id becomes visible to readers when the batch commits.
 func (b *Batch) AddBroadcast(m Broadcast, audience *roaring.Bitmap) (uint64, error) {
+	encoded, err := EncodeSet(audience)
+	if err != nil {
+		return 0, err
+	}
+	return b.AddEncodedBroadcast(m, encoded)
+}
+
+// AddEncodedBroadcast is AddBroadcast with the audience encoded beforehand
+// (EncodeSet), so that the batch's owner only copies bytes.
+func (b *Batch) AddEncodedBroadcast(m Broadcast, audience EncodedSet) (uint64, error) {
 	b.lastMessage++
 	m.ID = b.lastMessage
 	if err := b.set(broadcastKey(m.ID), codec.EncodeBroadcast(m)); err != nil {
 		return 0, err
 	}
-	return m.ID, audienceSet(m.ID).writeAll(b.batch, audience)
+	return m.ID, audienceSet(m.ID).writeEncoded(b.batch, audience)
 }
 
 // Broadcast returns one committed broadcast.

@@ -78,12 +78,39 @@ func (c chunkedSet) writeChunk(b *pebble.Batch, high uint16, chunk *roaring.Bitm
 	return b.Set(c.key(high), v, nil)
 }
 
-// writeAll stores every chunk of set (used for frozen audiences, which are
-// written once and never modified).
-func (c chunkedSet) writeAll(b *pebble.Batch, set *roaring.Bitmap) error {
-	return forEachChunk(set, func(high uint16, chunk *roaring.Bitmap) error {
-		return c.writeChunk(b, high, chunk)
+// EncodedSet is a set already split into sealed chunk values, ready to be
+// written under any chunked prefix without further encoding. Building one
+// is the expensive part of storing a large set; it needs no batch, so it
+// can happen before the writer takes the set.
+type EncodedSet struct {
+	highs  []uint16
+	values [][]byte
+}
+
+// EncodeSet splits set into sealed chunk values.
+func EncodeSet(set *roaring.Bitmap) (EncodedSet, error) {
+	var out EncodedSet
+	err := forEachChunk(set, func(high uint16, chunk *roaring.Bitmap) error {
+		v, err := codec.EncodeChunk(chunk)
+		if err != nil {
+			return err
+		}
+		out.highs = append(out.highs, high)
+		out.values = append(out.values, v)
+		return nil
 	})
+	return out, err
+}
+
+// writeEncoded stores every chunk of an encoded set (used for frozen
+// audiences, which are written once and never modified).
+func (c chunkedSet) writeEncoded(b *pebble.Batch, set EncodedSet) error {
+	for i, high := range set.highs {
+		if err := b.Set(c.key(high), set.values[i], nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // forEachChunk calls fn for each non-empty 2^16-aligned slice of set, in

@@ -1,0 +1,77 @@
+package fanout
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"herald/storage"
+)
+
+// benchmarkSmallBesideHuge measures the acknowledgement latency of small
+// publishes (an account of 10 followers) on an on-disk store, while another
+// account with huge followers publishes back to back when busy is set.
+func benchmarkSmallBesideHuge(b *testing.B, huge int, busy bool) {
+	store, err := storage.Open(b.TempDir(), storage.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	e := New(store, Config{})
+	defer e.Close()
+	ctx := context.Background()
+	big, _, _ := e.CreateAccount(ctx, "big", storage.TierService)
+	small, _, _ := e.CreateAccount(ctx, "small", storage.TierService)
+	for start := 0; start < huge; start += 1 << 16 {
+		ids := make([]uint32, 0, 1<<16)
+		for u := start; u < min(start+1<<16, huge); u++ {
+			ids = append(ids, uint32(u+1))
+		}
+		if _, err := e.Follow(ctx, big.ID, ids, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := e.Follow(ctx, small.ID, []uint32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, true); err != nil {
+		b.Fatal(err)
+	}
+	var stop atomic.Bool
+	done := make(chan int)
+	go func() {
+		n := 0
+		for busy && !stop.Load() {
+			if _, err := e.PublishWait(ctx, PublishRequest{Account: big.ID, ClientMsgID: fmt.Sprint("big-", n)}); err != nil {
+				b.Error(err)
+				break
+			}
+			n++
+		}
+		done <- n
+	}()
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		began := time.Now()
+		if _, err := e.PublishWait(ctx, PublishRequest{Account: small.ID, ClientMsgID: fmt.Sprint("small-", i)}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(began))
+	}
+	b.StopTimer()
+	stop.Store(true)
+	bigs := <-done
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(bigs)/b.Elapsed().Seconds(), "huge-publishes/s")
+}
+
+func BenchmarkSmallPublish_alone(b *testing.B) { benchmarkSmallBesideHuge(b, 1_000_000, false) }
+func BenchmarkSmallPublish_beside1MFollowers(b *testing.B) {
+	benchmarkSmallBesideHuge(b, 1_000_000, true)
+}
+func BenchmarkSmallPublish_beside10MFollowers(b *testing.B) {
+	benchmarkSmallBesideHuge(b, 10_000_000, true)
+}

@@ -1,0 +1,203 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"herald/server/wire"
+	"herald/storage"
+)
+
+// PublishRequest is one broadcast to store and send. The engine takes
+// ownership of Payload.
+type PublishRequest struct {
+	Account     uint32
+	ClientMsgID string
+	TTLSeconds  uint32
+	ContentType string
+	Payload     []byte
+	// Preview, if not empty, sends to these users (1 to 100, followers or
+	// not) instead of the followers, outside any quota.
+	Preview []uint32
+	// OnJobDone, if set, is called once delivery of the new broadcast has
+	// finished on every event loop (not for a duplicate). It runs on an
+	// event loop and must not block.
+	OnJobDone func(JobReport)
+}
+
+// PublishResult is what PUBLISH_ACK reports.
+type PublishResult struct {
+	MessageID  uint64
+	Total      uint32
+	Filtered   uint32
+	Recipients uint32
+	// Duplicate: the client_msg_id was seen within the idempotency window;
+	// MessageID is the original and nothing was sent again.
+	Duplicate bool
+}
+
+type publishOp struct {
+	req PublishRequest
+	// Prepared before the writer (see prepare.go).
+	audience *roaring.Bitmap
+	encoded  storage.EncodedSet
+	packed   []byte
+	prepErr  error
+	// Set by apply.
+	result  PublishResult
+	send    *delivery
+	started JobReport
+	reply   func(PublishResult, error)
+	e       *Engine
+}
+
+// prepare does the expensive, batch-free part of a publish before the
+// writer takes it: the audience is resolved from committed followers (a
+// follow acknowledged before the publish was sent is committed, so it is
+// included), split into encoded chunks, and the payload compressed.
+func (o *publishOp) prepare(e *Engine) {
+	if len(o.req.Preview) > 0 {
+		o.audience = roaring.BitmapOf(o.req.Preview...)
+	} else if o.audience, o.prepErr = e.store.Followers(o.req.Account); o.prepErr != nil {
+		return
+	}
+	if o.encoded, o.prepErr = storage.EncodeSet(o.audience); o.prepErr != nil {
+		return
+	}
+	o.packed = compressPayload(o.req.Payload, e.cfg.CompressMin)
+}
+
+func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
+	o.result, o.send, o.e = PublishResult{}, nil, e
+	if o.prepErr != nil {
+		return o.prepErr
+	}
+	account, err := b.Account(o.req.Account)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: %d", ErrUnknownAccount, o.req.Account)
+	}
+	if err != nil {
+		return err
+	}
+	original, found, err := b.LookupIdempotency(o.req.Account, o.req.ClientMsgID, now)
+	if err != nil {
+		return err
+	}
+	if found {
+		m, err := b.Broadcast(original)
+		if errors.Is(err, storage.ErrNotFound) {
+			// Retention already removed it: the id is still the answer.
+			o.result = PublishResult{MessageID: original, Duplicate: true}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		o.result = PublishResult{MessageID: original, Total: m.Total, Filtered: m.Filtered, Recipients: m.Total - m.Filtered, Duplicate: true}
+		return nil
+	}
+	// Quota is checked and counted in the same batch as the broadcast, by
+	// the single writer, so concurrent publishers cannot both take the last
+	// one and a counted broadcast survives any crash its ack survives.
+	if limit := e.cfg.DailyQuota[account.Tier]; limit > 0 && len(o.req.Preview) == 0 {
+		day := uint32(now / uint64(24*time.Hour/time.Millisecond))
+		used, err := b.QuotaCount(account.ID, day)
+		if err != nil {
+			return err
+		}
+		if used >= uint64(limit) {
+			return &QuotaError{Limit: limit, ResetAt: time.UnixMilli(int64(day+1) * int64(24*time.Hour/time.Millisecond))}
+		}
+		if err := b.SetQuotaCount(account.ID, day, used+1); err != nil {
+			return err
+		}
+	}
+	m := storage.Broadcast{
+		Preview:     len(o.req.Preview) > 0,
+		Account:     o.req.Account,
+		TimeMillis:  now,
+		TTLSeconds:  o.req.TTLSeconds,
+		ClientMsgID: o.req.ClientMsgID,
+		ContentType: o.req.ContentType,
+		Total:       uint32(o.audience.GetCardinality()),
+		Payload:     o.req.Payload,
+	}
+	if m.ID, err = b.AddEncodedBroadcast(m, o.encoded); err != nil {
+		return err
+	}
+	if err := b.PutIdempotency(o.req.Account, o.req.ClientMsgID, m.ID, now); err != nil {
+		return err
+	}
+	o.result = PublishResult{MessageID: m.ID, Total: m.Total, Recipients: m.Total}
+	o.send = newDelivery(m, o.audience, o.packed)
+	report := JobReport{MessageID: m.ID, Total: m.Total, Filtered: m.Filtered}
+	notify := o.req.OnJobDone
+	o.send.job = newJob(report, func(r JobReport) {
+		e.jobs.finished(r)
+		if notify != nil {
+			notify(r)
+		}
+	})
+	o.started = report
+	return nil
+}
+
+func (o *publishOp) finish(err error) {
+	if err == nil && o.send != nil {
+		o.e.jobs.started(o.started)
+	}
+	o.reply(o.result, err)
+}
+
+func (o *publishOp) delivery() *delivery { return o.send }
+
+// Publish stores a broadcast durably and then delivers it; reply is called
+// from the writer goroutine after the fsync and before delivery starts, so
+// it must not block.
+func (e *Engine) Publish(req PublishRequest, reply func(PublishResult, error)) {
+	if err := e.validate(req); err != nil {
+		reply(PublishResult{}, err)
+		return
+	}
+	if err := e.submitPublish(&publishOp{req: req, reply: reply}); err != nil {
+		reply(PublishResult{}, err)
+	}
+}
+
+// PublishWait is Publish that waits for the acknowledgement.
+func (e *Engine) PublishWait(ctx context.Context, req PublishRequest) (PublishResult, error) {
+	done := make(chan struct{})
+	var result PublishResult
+	var perr error
+	reply := func(r PublishResult, err error) { result, perr = r, err; close(done) }
+	if err := e.validate(req); err != nil {
+		return PublishResult{}, err
+	}
+	if err := e.submitPublish(&publishOp{req: req, reply: reply}); err != nil {
+		return PublishResult{}, err
+	}
+	select {
+	case <-done:
+		return result, perr
+	case <-ctx.Done():
+		return PublishResult{}, ctx.Err()
+	}
+}
+
+func (e *Engine) validate(req PublishRequest) error {
+	switch {
+	case len(req.Payload) > e.cfg.MaxPayload:
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrPayloadTooLarge, len(req.Payload), e.cfg.MaxPayload)
+	case req.ClientMsgID == "" || len(req.ClientMsgID) > wire.MaxClientMsgID:
+		return fmt.Errorf("%w: client_msg_id must be 1 to %d bytes", ErrBadRequest, wire.MaxClientMsgID)
+	case len(req.ContentType) > wire.MaxContentType:
+		return fmt.Errorf("%w: content type over %d bytes", ErrBadRequest, wire.MaxContentType)
+	case len(req.Preview) > wire.MaxPreview:
+		return fmt.Errorf("%w: a preview lists at most %d users", ErrBadRequest, wire.MaxPreview)
+	}
+	return nil
+}
