@@ -18,6 +18,9 @@ type BurstConfig struct {
 	// no pinning.
 	Wrapper []string
 	Timeout time.Duration // longest wait for one burst (30 s)
+	// InMemory runs Herald on an in-memory store (no fsync), to separate
+	// storage costs from delivery costs.
+	InMemory bool
 }
 
 // Side is one server's burst figures.
@@ -81,7 +84,9 @@ func RunBurst(ctx context.Context, cfg BurstConfig, progress io.Writer) (*BurstR
 		out  *Side
 		rig  func() (*rig, error)
 	}{
-		{"Herald", &res.Herald, func() (*rig, error) { return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper) }},
+		{"Herald", &res.Herald, func() (*rig, error) {
+			return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper, cfg.InMemory)
+		}},
 		{"floor", &res.Floor, func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper) }},
 	} {
 		if progress != nil {

@@ -51,7 +51,7 @@ func (r *rig) cpu() time.Duration {
 
 // heraldRig starts Herald with one account whose followers are the clients,
 // connects them and returns a rig whose send publishes.
-func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrapper []string) (_ *rig, err error) {
+func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrapper []string, inMemory bool) (_ *rig, err error) {
 	r := &rig{}
 	defer func() {
 		if err != nil {
@@ -63,7 +63,11 @@ func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrappe
 		return nil, err
 	}
 	r.closers = append(r.closers, func() { os.RemoveAll(dir) })
-	srv, err := loadtest.StartServer(filepath.Join(dir, "data"), wrapper...)
+	dataDir := filepath.Join(dir, "data")
+	if inMemory {
+		dataDir = ""
+	}
+	srv, err := loadtest.StartServer(dataDir, wrapper...)
 	if err != nil {
 		return nil, err
 	}

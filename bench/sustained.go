@@ -83,7 +83,7 @@ func RunSustained(ctx context.Context, cfg SustainedConfig, progress io.Writer) 
 		out  *SustainedSide
 		rig  func() (*rig, error)
 	}{
-		{"Herald", &res.Herald, func() (*rig, error) { return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper) }},
+		{"Herald", &res.Herald, func() (*rig, error) { return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper, false) }},
 		{"floor", &res.Floor, func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper) }},
 	} {
 		if progress != nil {

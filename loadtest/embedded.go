@@ -45,16 +45,21 @@ func startEmbedded() (*ServerProcess, error) {
 	return e, nil
 }
 
-// StartServer runs this executable as a server on dataDir and free loopback
-// ports, under wrapper (say taskset -c 0) if given, and waits until it is
-// serving.
+// StartServer runs this executable as a server on dataDir (in memory when
+// dataDir is empty) and free loopback ports, under wrapper (say taskset -c
+// 0) if given, and waits until it is serving.
 func StartServer(dataDir string, wrapper ...string) (*ServerProcess, error) {
 	raw := make([]byte, 16)
 	_, _ = rand.Read(raw)
 	token := hex.EncodeToString(raw)
-	proc, err := child.Start(wrapper, ServeFlag, "--data-dir", dataDir,
-		"--client-listen", "127.0.0.1:0", "--publisher-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+	store := []string{"--data-dir", dataDir}
+	if dataDir == "" {
+		store = []string{"--in-memory"}
+	}
+	args := append([]string{ServeFlag}, store...)
+	args = append(args, "--client-listen", "127.0.0.1:0", "--publisher-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
 		"--admin-token", token)
+	proc, err := child.Start(wrapper, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,7 @@ func serve(args []string) error {
 	fs.StringVar(&cfg.PublisherAddr, "publisher-listen", "", "publisher listener")
 	fs.StringVar(&cfg.AdminAddr, "admin-listen", "", "admin listener")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "admin token")
+	fs.BoolVar(&cfg.InMemory, "in-memory", false, "keep the store in memory (benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -102,6 +102,7 @@ func (o *options) clientCounts() ([]int, error) {
 
 func newBurst(o *options) *cobra.Command {
 	var broadcasts int
+	var inMemory bool
 	cmd := &cobra.Command{
 		Use:   "burst",
 		Short: "Completion time of one broadcast at a time (ack → last client)",
@@ -115,7 +116,7 @@ func newBurst(o *options) *cobra.Command {
 			fmt.Fprintln(out, "| clients | Herald p50 | Herald p99 | floor p50 | floor p99 | ratio p50 | ratio p99 | Herald CPU/delivery | floor CPU/delivery | Herald RSS/conn | floor RSS/conn |")
 			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 			for _, n := range counts {
-				r, err := bench.RunBurst(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper()}, cmd.ErrOrStderr())
+				r, err := bench.RunBurst(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper(), InMemory: inMemory}, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
@@ -129,6 +130,7 @@ func newBurst(o *options) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&broadcasts, "broadcasts", 20, "measured bursts per side and count (after 2 warm-up bursts)")
+	cmd.Flags().BoolVar(&inMemory, "in-memory", false, "run Herald on an in-memory store (no fsync), to separate storage from delivery")
 	return cmd
 }
 
