@@ -321,3 +321,51 @@ func TestQueuedBroadcastsShareOneWrite(t *testing.T) {
 		t.Fatalf("after a fourth: a has %d, hub delivered %d", a.n, hub.Delivered())
 	}
 }
+
+// TestPerAccountOrderIsKept: publishes submitted in order without waiting
+// (pipelined), interleaved across accounts on different preparer shards,
+// get increasing ids per account in submission order.
+func TestPerAccountOrderIsKept(t *testing.T) {
+	e := newEngine(t)
+	accounts := []uint32{seedAccount(t, e, 1), seedAccount(t, e, 2), seedAccount(t, e, 3)}
+	const each = 200
+	var mu sync.Mutex
+	got := map[uint32][]uint64{}
+	var wg sync.WaitGroup
+	for i := 0; i < each; i++ {
+		for _, account := range accounts {
+			wg.Add(1)
+			seq := i
+			e.Publish(PublishRequest{Account: account, ClientMsgID: fmt.Sprint(seq), Payload: []byte{byte(seq)}},
+				func(res PublishResult, err error) {
+					defer wg.Done()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					got[account] = append(got[account], res.MessageID)
+					mu.Unlock()
+				})
+		}
+	}
+	wg.Wait()
+	for _, account := range accounts {
+		ids := got[account]
+		if len(ids) != each {
+			t.Fatalf("account %d: %d acks", account, len(ids))
+		}
+		for seq := 0; seq < each; seq++ {
+			m, err := e.Store().Broadcast(ids[seq])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seq > 0 && ids[seq] <= ids[seq-1] {
+				t.Fatalf("account %d: publish %d got id %d after %d", account, seq, ids[seq], ids[seq-1])
+			}
+			if int(m.Payload[0]) != seq%256 {
+				t.Fatalf("account %d: id %d holds publish %d, want %d", account, ids[seq], m.Payload[0], seq)
+			}
+		}
+	}
+}
