@@ -31,26 +31,10 @@ func TestReconnectStormIsServedInBoundedMemory(t *testing.T) {
 		broadcasts = 200
 		payload    = 4 << 10
 	)
-	proc, err := loadtest.StartServer(filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Stop()
-	target := proc.Target()
-	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := admin.CreateAccount(ctx, "storm", "service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids strings.Builder
-	for u := 1; u <= users; u++ {
-		fmt.Fprintln(&ids, u)
-	}
-	if _, err := admin.ImportFollowers(ctx, a.ID, strings.NewReader(ids.String())); err != nil {
-		t.Fatal(err)
-	}
+	proc, admin, a := processWithFollowers(t, ctx, users)
+	target := proc.Target()
 	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: target.PublisherAddr, Account: a.ID, Secret: a.Secret})
 	if err != nil {
 		t.Fatal(err)
@@ -140,26 +124,10 @@ func TestStalledReadersKeepServerMemoryBounded(t *testing.T) {
 		broadcasts = 400
 		payload    = 60 << 10
 	)
-	proc, err := loadtest.StartServer(filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Stop()
-	target := proc.Target()
-	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := admin.CreateAccount(ctx, "stall", "service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids strings.Builder
-	for u := 1; u <= stalled; u++ {
-		fmt.Fprintln(&ids, u)
-	}
-	if _, err := admin.ImportFollowers(ctx, a.ID, strings.NewReader(ids.String())); err != nil {
-		t.Fatal(err)
-	}
+	proc, admin, a := processWithFollowers(t, ctx, stalled)
+	target := proc.Target()
 	for u := 1; u <= stalled; u++ {
 		tok, err := admin.MintToken(ctx, uint32(u), time.Hour)
 		if err != nil {
@@ -205,4 +173,29 @@ func TestStalledReadersKeepServerMemoryBounded(t *testing.T) {
 	if limit := 2*int64(stalled*(4<<20)) + 64<<20; !raceEnabled && growth > limit {
 		t.Fatalf("server RSS grew %d MB, over %d MB", growth>>20, limit>>20)
 	}
+}
+
+// processWithFollowers starts a server process and an account of the
+// service tier whose followers are users 1..n.
+func processWithFollowers(t *testing.T, ctx context.Context, n int) (*loadtest.ServerProcess, *client.Admin, client.Account) {
+	t.Helper()
+	proc, err := loadtest.StartServer(filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proc.Stop)
+	target := proc.Target()
+	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
+	a, err := admin.CreateAccount(ctx, "process", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids strings.Builder
+	for u := 1; u <= n; u++ {
+		fmt.Fprintln(&ids, u)
+	}
+	if _, err := admin.ImportFollowers(ctx, a.ID, strings.NewReader(ids.String())); err != nil {
+		t.Fatal(err)
+	}
+	return proc, admin, a
 }

@@ -73,6 +73,16 @@ func TestWalkThrough(t *testing.T) {
 		t.Fatal("subscriber printed nothing")
 	}
 
+	if out, err := run(t, h, "", "status", "--account", "1", "--secret", secret[1], "1"); err != nil ||
+		!regexp.MustCompile(`message 1 (delivered|delivering): audience 3, filtered 0, sent live \d, pending offline \d, errors 0`).MatchString(out) {
+		t.Fatalf("status: %q, %v", out, err)
+	}
+	if out, err := run(t, h, "", "retract", "--account", "1", "--secret", secret[1], "1"); err != nil || !strings.Contains(out, "message 1 retracted") {
+		t.Fatalf("retract: %q, %v", out, err)
+	}
+	if _, err := run(t, h, "", "retract", "--account", "1", "--secret", secret[1], "99"); err == nil || !strings.Contains(err.Error(), "UNKNOWN_MESSAGE") {
+		t.Fatalf("retract of an unknown id: %v", err)
+	}
 	if out, err := run(t, h, "", "account", "show", "1"); err != nil || !strings.Contains(out, "3 followers") {
 		t.Fatalf("show: %q, %v", out, err)
 	}

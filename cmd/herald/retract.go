@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,40 +10,12 @@ import (
 )
 
 func newRetract(g *globals) *cobra.Command {
-	var (
-		account uint32
-		secret  string
-		timeout time.Duration
-	)
-	cmd := &cobra.Command{
-		Use:   "retract --account N --secret S MESSAGE_ID",
-		Short: "Withdraw a broadcast: online followers are told, catch-up skips it",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if account == 0 || secret == "" {
-				return errors.New("--account and --secret (or $HERALD_SECRET) are required")
-			}
-			id, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil || id == 0 {
-				return fmt.Errorf("message id %q is not a positive number", args[0])
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: g.publisherAddr, Account: account, Secret: secret})
-			if err != nil {
-				return err
-			}
-			defer pub.Close()
+	return messageCommand(g, "retract", "Withdraw a broadcast: online followers are told, catch-up skips it",
+		func(ctx context.Context, cmd *cobra.Command, pub *client.Publisher, id uint64) error {
 			if err := pub.Retract(ctx, id); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "message %d retracted\n", id)
 			return nil
-		},
-	}
-	f := cmd.Flags()
-	f.Uint32Var(&account, "account", 0, "account id (required)")
-	f.StringVar(&secret, "secret", os.Getenv("HERALD_SECRET"), "publisher secret ($HERALD_SECRET)")
-	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
-	return cmd
+		})
 }
