@@ -214,6 +214,40 @@ func (p *Publisher) Status(ctx context.Context, messageID uint64) (JobReport, er
 	}
 }
 
+// Block adds users to the account's blocklist: they receive none of its
+// broadcasts published afterwards, followers or not. Any number of users is
+// sent in requests of up to 10,000; blocking twice is not an error.
+func (p *Publisher) Block(ctx context.Context, users []uint32) error {
+	return p.changeBlocklist(ctx, wire.TypeBlock, users)
+}
+
+// Unblock removes users from the account's blocklist.
+func (p *Publisher) Unblock(ctx context.Context, users []uint32) error {
+	return p.changeBlocklist(ctx, wire.TypeUnblock, users)
+}
+
+func (p *Publisher) changeBlocklist(ctx context.Context, t wire.Type, users []uint32) error {
+	for start := 0; start < len(users); start += wire.MaxBlockUsers {
+		part := users[start:min(start+wire.MaxBlockUsers, len(users))]
+		bo := newBackoff(p.cfg.MinBackoff, p.cfg.MaxBackoff)
+		for {
+			_, retry, err := p.request(ctx, func(id uint32) []byte {
+				return wire.AppendBlock(nil, t, wire.Block{RequestID: id, Account: p.cfg.Account, Users: part})
+			})
+			if !retry {
+				if err != nil {
+					return err
+				}
+				break
+			}
+			if werr := bo.wait(ctx); werr != nil {
+				return fmt.Errorf("client: %s: %w (last error: %v)", t, werr, err)
+			}
+		}
+	}
+	return nil
+}
+
 // Retract withdraws one of the account's broadcasts: online followers are
 // told, and catch-up no longer delivers it. Retracting twice is not an
 // error; connection failures are retried like Publish's.

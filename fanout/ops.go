@@ -62,13 +62,15 @@ func (e *Engine) Authenticate(account uint32, secret string) error {
 	return nil
 }
 
-// followOp adds or removes followers of one account.
+// followOp adds or removes followers of one account, or (blocklist)
+// entries of its blocklist.
 type followOp struct {
-	account uint32
-	users   []uint32
-	add     bool
-	changed int
-	reply   func(changed int, err error)
+	account   uint32
+	users     []uint32
+	add       bool
+	blocklist bool
+	changed   int
+	reply     func(changed int, err error)
 }
 
 func (o *followOp) apply(_ *Engine, b *storage.Batch, _ uint64) (err error) {
@@ -78,9 +80,14 @@ func (o *followOp) apply(_ *Engine, b *storage.Batch, _ uint64) (err error) {
 		}
 		return err
 	}
-	if o.add {
+	switch {
+	case o.blocklist && o.add:
+		o.changed, err = b.Block(o.account, o.users)
+	case o.blocklist:
+		o.changed, err = b.Unblock(o.account, o.users)
+	case o.add:
 		o.changed, err = b.AddFollowers(o.account, o.users)
-	} else {
+	default:
 		o.changed, err = b.RemoveFollowers(o.account, o.users)
 	}
 	return err
@@ -94,6 +101,17 @@ func (o *followOp) delivery() *delivery { return nil }
 // ownership of users.
 func (e *Engine) FollowAsync(account uint32, users []uint32, add bool, reply func(changed int, err error)) {
 	if err := e.submit(&followOp{account: account, users: users, add: add, reply: reply}); err != nil {
+		reply(0, err)
+	}
+}
+
+// BlockAsync adds users to (block) or removes them from account's
+// blocklist and calls reply, from the writer goroutine, once the change is
+// durable. Blocked users receive none of the account's broadcasts
+// published afterwards, followers or not. The engine takes ownership of
+// users.
+func (e *Engine) BlockAsync(account uint32, users []uint32, block bool, reply func(changed int, err error)) {
+	if err := e.submit(&followOp{account: account, users: users, add: block, blocklist: true, reply: reply}); err != nil {
 		reply(0, err)
 	}
 }

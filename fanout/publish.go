@@ -56,14 +56,24 @@ type publishOp struct {
 }
 
 // prepare does the expensive, batch-free part of a publish before the
-// writer takes it: the audience is resolved from committed followers (a
-// follow acknowledged before the publish was sent is committed, so it is
-// included), split into encoded chunks, and the payload compressed.
+// writer takes it: the audience is resolved from committed followers minus
+// the committed blocklist (a follow or block acknowledged before the
+// publish was sent is committed, so it counts), split into encoded chunks,
+// and the payload compressed. Previews go to their listed test users,
+// blocklist or not.
 func (o *publishOp) prepare(e *Engine) {
 	if len(o.req.Preview) > 0 {
 		o.audience = roaring.BitmapOf(o.req.Preview...)
-	} else if o.audience, o.prepErr = e.store.Followers(o.req.Account); o.prepErr != nil {
-		return
+	} else {
+		if o.audience, o.prepErr = e.store.Followers(o.req.Account); o.prepErr != nil {
+			return
+		}
+		blocked, err := e.store.Blocked(o.req.Account)
+		if err != nil {
+			o.prepErr = err
+			return
+		}
+		o.audience.AndNot(blocked)
 	}
 	if o.encoded, o.prepErr = storage.EncodeSet(o.audience); o.prepErr != nil {
 		return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -29,6 +30,8 @@ func (cn *conn) publisherFrame(f wire.Frame) error {
 		return cn.retract(f)
 	case wire.TypeStatus:
 		return cn.status(f)
+	case wire.TypeBlock, wire.TypeUnblock:
+		return cn.block(f)
 	default:
 		return closeWith(wire.CodeUnexpectedFrame, "%s (%#x) is not a publisher frame", f.Type, uint8(f.Type))
 	}
@@ -52,6 +55,33 @@ func (cn *conn) retract(f wire.Frame) error {
 				return
 			}
 			cn.send(func(dst []byte) []byte { return wire.AppendOK(dst, r.RequestID) })
+		})
+	})
+	return nil
+}
+
+// block changes the account's blocklist, answering OK once that is durable.
+// A malformed list (none, or over MaxBlockUsers) is a request error.
+func (cn *conn) block(f wire.Frame) error {
+	m, err := wire.DecodeBlock(f.Body)
+	if err != nil {
+		if len(f.Body) >= 4 {
+			cn.sendError(binary.BigEndian.Uint32(f.Body), wire.CodeBadRequest, fmt.Sprintf("%s lists 1 to %d user ids", f.Type, wire.MaxBlockUsers))
+			return nil
+		}
+		return closeWith(wire.CodeMalformedFrame, "%v", err)
+	}
+	if m.Account != cn.account {
+		cn.sendError(m.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, m.Account))
+		return nil
+	}
+	cn.srv.engine.BlockAsync(m.Account, m.Users, f.Type == wire.TypeBlock, func(_ int, err error) {
+		cn.reply(func() {
+			if err != nil {
+				cn.sendError(m.RequestID, codeFor(err), err.Error())
+				return
+			}
+			cn.send(func(dst []byte) []byte { return wire.AppendOK(dst, m.RequestID) })
 		})
 	})
 	return nil

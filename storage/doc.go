@@ -19,6 +19,7 @@
 //	0x09    user u32                              cursor u64
 //	0x0a    message u64                           job report (sent live, errors)
 //	0x0b    account u32 | day u32                 broadcasts counted against the daily quota u64
+//	0x0c    account u32 | high16 u16              blocklist chunk (like followers)
 //
 // A set of uint32 user ids is stored chunked by the high 16 bits: one key
 // per Roaring container, so a value is at most one container (8 KiB plus a

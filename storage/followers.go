@@ -13,6 +13,25 @@ import (
 
 func followerSet(account uint32) chunkedSet { return chunkedSet{prefix: followerPrefix(account)} }
 
+func blockedSet(account uint32) chunkedSet { return chunkedSet{prefix: u32Key(prefixBlocked, account)} }
+
+// Block adds users to account's blocklist and returns how many were new;
+// Unblock removes them and returns how many were blocked. users is sorted
+// in place.
+func (b *Batch) Block(account uint32, users []uint32) (int, error) {
+	return b.changeSet(blockedSet(account), users, true, nil)
+}
+
+// Unblock is the inverse of Block.
+func (b *Batch) Unblock(account uint32, users []uint32) (int, error) {
+	return b.changeSet(blockedSet(account), users, false, nil)
+}
+
+// Blocked returns the account's committed blocklist.
+func (s *Store) Blocked(account uint32) (*roaring.Bitmap, error) {
+	return blockedSet(account).read(s.db)
+}
+
 // AddFollowers makes every user in users follow account (duplicates and
 // existing followers are fine) and keeps the follower count and the
 // subscriptions index in step. It returns how many were new. users is
@@ -28,8 +47,32 @@ func (b *Batch) RemoveFollowers(account uint32, users []uint32) (removed int, er
 }
 
 func (b *Batch) changeFollowers(account uint32, users []uint32, add bool) (int, error) {
+	changed, err := b.changeSet(followerSet(account), users, add, func(user uint32) error {
+		if add {
+			return b.set(subscribedKey(user, account), nil)
+		}
+		return b.batch.Delete(subscribedKey(user, account), nil)
+	})
+	if err != nil || changed == 0 {
+		return changed, err
+	}
+	count, err := readCount(b.batch, account)
+	if err != nil {
+		return 0, err
+	}
+	if add {
+		count += uint64(changed)
+	} else {
+		count -= min(count, uint64(changed))
+	}
+	return changed, b.set(followCountKey(account), codec.EncodeU64(count))
+}
+
+// changeSet adds users to (or removes them from) a chunked set, rewriting
+// only the chunks they fall in, calls each for every member that changed,
+// and returns how many did. users is sorted in place.
+func (b *Batch) changeSet(set chunkedSet, users []uint32, add bool, each func(user uint32) error) (int, error) {
 	slices.Sort(users)
-	set := followerSet(account)
 	changed := 0
 	err := groupByChunk(users, func(high uint16, ids []uint32) error {
 		chunk, err := set.readChunk(b.batch, high)
@@ -46,13 +89,13 @@ func (b *Batch) changeFollowers(account uint32, users []uint32, add bool) (int, 
 			}
 			if add {
 				chunk.Add(user)
-				err = b.set(subscribedKey(user, account), nil)
 			} else {
 				chunk.Remove(user)
-				err = b.batch.Delete(subscribedKey(user, account), nil)
 			}
-			if err != nil {
-				return err
+			if each != nil {
+				if err := each(user); err != nil {
+					return err
+				}
 			}
 		}
 		if chunk.GetCardinality() == before {
@@ -65,19 +108,7 @@ func (b *Batch) changeFollowers(account uint32, users []uint32, add bool) (int, 
 		}
 		return set.writeChunk(b.batch, high, chunk)
 	})
-	if err != nil || changed == 0 {
-		return changed, err
-	}
-	count, err := readCount(b.batch, account)
-	if err != nil {
-		return 0, err
-	}
-	if add {
-		count += uint64(changed)
-	} else {
-		count -= min(count, uint64(changed))
-	}
-	return changed, b.set(followCountKey(account), codec.EncodeU64(count))
+	return changed, err
 }
 
 func readCount(r pebble.Reader, account uint32) (uint64, error) {

@@ -18,6 +18,7 @@ const (
 	prefixCursor      byte = 0x09
 	prefixJobReport   byte = 0x0a
 	prefixQuota       byte = 0x0b
+	prefixBlocked     byte = 0x0c
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -90,7 +91,7 @@ func keyString(k []byte) string {
 		prefixMeta: "meta", prefixAccount: "account", prefixFollowers: "followers",
 		prefixFollowCount: "follow-count", prefixSubscribed: "subscribed", prefixBroadcast: "broadcast",
 		prefixAudience: "audience", prefixIdempotency: "idempotency", prefixCursor: "cursor",
-		prefixJobReport: "job-report", prefixQuota: "quota",
+		prefixJobReport: "job-report", prefixQuota: "quota", prefixBlocked: "blocked",
 	}
 	name, ok := names[k[0]]
 	if !ok {

@@ -8,6 +8,7 @@
 //	herald publish --account 1 --secret S "hello"
 //	herald retract --account 1 --secret S 7
 //	herald status --account 1 --secret S 7
+//	herald block --account 1 --secret S 42 43
 //
 // Everything but serve goes through the server's admin API or its protocol
 // listeners, never its data directory.

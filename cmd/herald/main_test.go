@@ -83,6 +83,15 @@ func TestWalkThrough(t *testing.T) {
 	if _, err := run(t, h, "", "retract", "--account", "1", "--secret", secret[1], "99"); err == nil || !strings.Contains(err.Error(), "UNKNOWN_MESSAGE") {
 		t.Fatalf("retract of an unknown id: %v", err)
 	}
+	if out, err := run(t, h, "", "block", "--account", "1", "--secret", secret[1], "5", "6"); err != nil || !strings.Contains(out, "blocked 2 users") {
+		t.Fatalf("block: %q, %v", out, err)
+	}
+	if out, err := run(t, h, "", "unblock", "--account", "1", "--secret", secret[1], "5"); err != nil || !strings.Contains(out, "unblocked 1 users") {
+		t.Fatalf("unblock: %q, %v", out, err)
+	}
+	if _, err := run(t, h, "", "block", "--account", "1", "--secret", secret[1], "x"); err == nil || !strings.Contains(err.Error(), "not a number") {
+		t.Fatalf("block x: %v", err)
+	}
 	if out, err := run(t, h, "", "account", "show", "1"); err != nil || !strings.Contains(out, "3 followers") {
 		t.Fatalf("show: %q, %v", out, err)
 	}

@@ -16,22 +16,31 @@ import (
 // messageCommand builds a command that connects as an account's publisher
 // and acts on one message id (retract, status).
 func messageCommand(g *globals, use, short string, act func(ctx context.Context, cmd *cobra.Command, pub *client.Publisher, id uint64) error) *cobra.Command {
+	return publisherCommand(g, use+" --account N --secret S MESSAGE_ID", short, cobra.ExactArgs(1),
+		func(ctx context.Context, cmd *cobra.Command, pub *client.Publisher, args []string) error {
+			id, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil || id == 0 {
+				return fmt.Errorf("message id %q is not a positive number", args[0])
+			}
+			return act(ctx, cmd, pub, id)
+		})
+}
+
+// publisherCommand builds a command that connects as an account's
+// publisher (--account, --secret) and runs act.
+func publisherCommand(g *globals, use, short string, args cobra.PositionalArgs, act func(ctx context.Context, cmd *cobra.Command, pub *client.Publisher, args []string) error) *cobra.Command {
 	var (
 		account uint32
 		secret  string
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   use + " --account N --secret S MESSAGE_ID",
+		Use:   use,
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Args:  args,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if account == 0 || secret == "" {
 				return errors.New("--account and --secret (or $HERALD_SECRET) are required")
-			}
-			id, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil || id == 0 {
-				return fmt.Errorf("message id %q is not a positive number", args[0])
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
@@ -40,7 +49,7 @@ func messageCommand(g *globals, use, short string, act func(ctx context.Context,
 				return err
 			}
 			defer pub.Close()
-			return act(ctx, cmd, pub, id)
+			return act(ctx, cmd, pub, args)
 		},
 	}
 	f := cmd.Flags()

@@ -28,6 +28,8 @@ const (
 	TypeRetract    Type = 0x12 // publisher → server: withdraw a broadcast
 	TypeJobDone    Type = 0x13 // server → publisher: delivery report
 	TypeStatus     Type = 0x14 // publisher → server: ask for a delivery report
+	TypeBlock      Type = 0x15 // publisher → server: add users to the blocklist
+	TypeUnblock    Type = 0x16 // publisher → server: remove users from it
 	TypeResume     Type = 0x20 // client → server: replay from cursor
 	TypePush       Type = 0x21 // server → client: one broadcast
 	TypeAck        Type = 0x22 // client → server: cumulative acknowledgement
@@ -44,6 +46,7 @@ var typeNames = map[Type]string{
 	TypeResume: "RESUME", TypePush: "PUSH", TypeAck: "ACK", TypeFollow: "FOLLOW",
 	TypeUnfollow: "UNFOLLOW", TypeOK: "OK", TypeResumed: "RESUMED",
 	TypeRetract: "RETRACT", TypeRetracted: "RETRACTED", TypeJobDone: "JOB_DONE", TypeStatus: "STATUS",
+	TypeBlock: "BLOCK", TypeUnblock: "UNBLOCK",
 }
 
 func (t Type) String() string {

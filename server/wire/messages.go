@@ -439,3 +439,42 @@ func DecodeStatus(body []byte) (Status, error) {
 	m := Status{RequestID: r.U32(), Account: r.U32(), MessageID: r.U64()}
 	return m, done(r, TypeStatus)
 }
+
+// MaxBlockUsers is the most user ids one BLOCK or UNBLOCK carries.
+const MaxBlockUsers = 10000
+
+// Block adds users to (BLOCK) or removes them from (UNBLOCK) the account's
+// blocklist.
+type Block struct {
+	RequestID uint32
+	Account   uint32
+	Users     []uint32
+}
+
+// AppendBlock appends a BLOCK or UNBLOCK frame (t selects which).
+func AppendBlock(dst []byte, t Type, m Block) []byte {
+	dst = AppendHeader(dst, t, 0, 10+4*len(m.Users))
+	dst = binary.BigEndian.AppendUint32(dst, m.RequestID)
+	dst = binary.BigEndian.AppendUint32(dst, m.Account)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(m.Users)))
+	for _, u := range m.Users {
+		dst = binary.BigEndian.AppendUint32(dst, u)
+	}
+	return dst
+}
+
+// DecodeBlock decodes a BLOCK or UNBLOCK body: 1 to MaxBlockUsers users.
+func DecodeBlock(body []byte) (Block, error) {
+	r := binread.New(body)
+	m := Block{RequestID: r.U32(), Account: r.U32()}
+	n := int(r.U16())
+	if n == 0 || n > MaxBlockUsers {
+		r.Fail()
+	} else {
+		m.Users = make([]uint32, n)
+		for i := range m.Users {
+			m.Users[i] = r.U32()
+		}
+	}
+	return m, done(r, TypeBlock)
+}

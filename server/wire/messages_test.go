@@ -176,6 +176,22 @@ func TestFollowFrames(t *testing.T) {
 	}
 }
 
+func TestBlockFrames(t *testing.T) {
+	for _, typ := range []Type{TypeBlock, TypeUnblock} {
+		f := decodeOne(t, AppendBlock(nil, typ, Block{RequestID: 1, Account: 2, Users: []uint32{3, 4}}))
+		m, err := DecodeBlock(f.Body)
+		if f.Type != typ || err != nil || m.RequestID != 1 || m.Account != 2 || len(m.Users) != 2 || m.Users[1] != 4 {
+			t.Fatalf("%v: %+v, %v", typ, m, err)
+		}
+	}
+	for _, n := range []int{0, MaxBlockUsers + 1} {
+		f := decodeOne(t, AppendBlock(nil, TypeBlock, Block{Users: make([]uint32, n)}))
+		if _, err := DecodeBlock(f.Body); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%d users: %v", n, err)
+		}
+	}
+}
+
 func TestPublishRejectsEmptyClientMsgID(t *testing.T) {
 	f := decodeOne(t, AppendPublish(nil, Publish{RequestID: 1, Account: 1, Payload: []byte("x")}))
 	if _, err := DecodePublish(f.Body); !errors.Is(err, ErrMalformed) {

@@ -70,5 +70,7 @@ func decodeAny(f Frame) {
 		_, _ = DecodeJobDone(f.Body)
 	case TypeStatus:
 		_, _ = DecodeStatus(f.Body)
+	case TypeBlock, TypeUnblock:
+		_, _ = DecodeBlock(f.Body)
 	}
 }
