@@ -60,6 +60,9 @@ type Message struct {
 	// Preview, if not empty, sends the message only to these users (1 to
 	// 100 test users, followers or not), outside any quota.
 	Preview []uint32
+	// DryRun only resolves and counts the audience: nothing is stored, sent
+	// or counted against the quota; the result has MessageID 0.
+	DryRun bool
 }
 
 // PublishResult is the server's durable acknowledgement.
@@ -71,6 +74,8 @@ type PublishResult struct {
 	// Duplicate: the ClientMsgID was already published; MessageID is the
 	// original and nothing was sent again.
 	Duplicate bool
+	// DryRun: the counts of a dry run; nothing was published.
+	DryRun bool
 }
 
 // Publisher publishes broadcasts for one account over one connection,
@@ -100,11 +105,11 @@ type pubConn struct {
 }
 
 type callResult struct {
-	ack  wire.PublishAck
-	dup  bool
-	job  JobReport
-	err  error // *Error for request errors; a connection error otherwise
-	conn bool  // err is a connection failure: retry elsewhere
+	ack   wire.PublishAck
+	flags uint8 // of the PUBLISH_ACK
+	job   JobReport
+	err   error // *Error for request errors; a connection error otherwise
+	conn  bool  // err is a connection failure: retry elsewhere
 }
 
 // DialPublisher connects and authenticates; a wrong secret fails here.
@@ -181,6 +186,7 @@ func (p *Publisher) publishOnce(ctx context.Context, m Message) (PublishResult, 
 	}
 	r, retry, err := p.request(ctx, func(id uint32) []byte {
 		return wire.AppendPublish(nil, wire.Publish{
+			DryRun:        m.DryRun,
 			RequestID:     id,
 			Account:       p.cfg.Account,
 			ClientMsgID:   m.ClientMsgID,
@@ -194,7 +200,8 @@ func (p *Publisher) publishOnce(ctx context.Context, m Message) (PublishResult, 
 	if err != nil {
 		return PublishResult{}, retry, err
 	}
-	return PublishResult{MessageID: r.ack.MessageID, Total: r.ack.Total, Filtered: r.ack.Filtered, Recipients: r.ack.Recipients, Duplicate: r.dup}, false, nil
+	return PublishResult{MessageID: r.ack.MessageID, Total: r.ack.Total, Filtered: r.ack.Filtered, Recipients: r.ack.Recipients,
+		Duplicate: r.flags&wire.FlagDuplicate != 0, DryRun: r.flags&wire.FlagDryRun != 0}, false, nil
 }
 
 // Status asks for the delivery report of one of the account's retained
@@ -375,7 +382,7 @@ func (pc *pubConn) readLoop() {
 			if err != nil {
 				return err
 			}
-			pc.answer(ack.RequestID, callResult{ack: ack, dup: f.Flags&wire.FlagDuplicate != 0})
+			pc.answer(ack.RequestID, callResult{ack: ack, flags: f.Flags})
 		case wire.TypeOK:
 			id, err := wire.DecodeOK(f.Body)
 			if err != nil {

@@ -23,6 +23,9 @@ type PublishRequest struct {
 	// Preview, if not empty, sends to these users (1 to 100, followers or
 	// not) instead of the followers, outside any quota.
 	Preview []uint32
+	// DryRun resolves and counts the audience only: nothing is stored, sent,
+	// counted against the quota or remembered for idempotency.
+	DryRun bool
 	// OnJobDone, if set, is called once delivery of the new broadcast has
 	// finished on every event loop (not for a duplicate). It runs on an
 	// event loop and must not block.
@@ -38,6 +41,8 @@ type PublishResult struct {
 	// Duplicate: the client_msg_id was seen within the idempotency window;
 	// MessageID is the original and nothing was sent again.
 	Duplicate bool
+	// DryRun: the counts of a dry run; MessageID is 0.
+	DryRun bool
 }
 
 type publishOp struct {
@@ -92,6 +97,11 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	}
 	if err != nil {
 		return err
+	}
+	if o.req.DryRun {
+		total := uint32(o.audience.GetCardinality())
+		o.result = PublishResult{Total: total, Recipients: total, DryRun: true}
+		return nil
 	}
 	original, found, err := b.LookupIdempotency(o.req.Account, o.req.ClientMsgID, now)
 	if err != nil {

@@ -149,6 +149,7 @@ func (cn *conn) publish(f wire.Frame) error {
 	cn.inflight++
 	cn.srv.metrics.publishes.Add(1)
 	req := fanout.PublishRequest{
+		DryRun:      f.Flags&wire.FlagDryRun != 0,
 		Preview:     preview,
 		Account:     p.Account,
 		ClientMsgID: p.ClientMsgID,
@@ -167,7 +168,10 @@ func (cn *conn) publish(f wire.Frame) error {
 			}
 			var flags uint8
 			if res.Duplicate {
-				flags = wire.FlagDuplicate
+				flags |= wire.FlagDuplicate
+			}
+			if res.DryRun {
+				flags |= wire.FlagDryRun
 			}
 			cn.send(func(dst []byte) []byte {
 				return wire.AppendPublishAck(dst, wire.PublishAck{

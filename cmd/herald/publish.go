@@ -26,6 +26,7 @@ func newPublish(g *globals) *cobra.Command {
 		ttl         time.Duration
 		timeout     time.Duration
 		preview     []uint
+		dryRun      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "publish --account N --secret S [MESSAGE]",
@@ -73,9 +74,13 @@ func newPublish(g *globals) *cobra.Command {
 				}
 				users = append(users, uint32(u))
 			}
-			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload, Preview: users})
+			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload, Preview: users, DryRun: dryRun})
 			if err != nil {
 				return err
+			}
+			if res.DryRun {
+				fmt.Fprintf(cmd.OutOrStdout(), "dry run: audience %d, filtered %d, recipients %d; nothing was sent\n", res.Total, res.Filtered, res.Recipients)
+				return nil
 			}
 			note := ""
 			if res.Duplicate {
@@ -103,5 +108,6 @@ func newPublish(g *globals) *cobra.Command {
 	f.DurationVar(&ttl, "ttl", 0, "stop catch-up delivery after this long (default: retention)")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	f.UintSliceVar(&preview, "preview", nil, "send only to these test users (comma-separated, at most 100), outside any quota")
+	f.BoolVar(&dryRun, "dry-run", false, "count the audience only; send nothing")
 	return cmd
 }

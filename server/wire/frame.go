@@ -61,6 +61,9 @@ const (
 	// FlagDuplicate on PUBLISH_ACK: the client_msg_id was seen before and the
 	// original message id is returned; nothing was sent again.
 	FlagDuplicate uint8 = 1 << 0
+	// FlagDryRun on PUBLISH: resolve and count the audience only; on
+	// PUBLISH_ACK: this answers a dry run (message id 0, nothing stored).
+	FlagDryRun uint8 = 1 << 1
 	// FlagFromStored on RESUME: ignore the cursor field and resume from the
 	// cursor the server stored from this user's last cumulative ACK.
 	FlagFromStored uint8 = 1 << 0

@@ -83,6 +83,10 @@ type Error struct {
 
 // Publish asks the server to store and deliver one broadcast.
 type Publish struct {
+	// DryRun is FlagDryRun in the frame header: AppendPublish sets the flag
+	// from it; DecodePublish sees only the body, so receivers read the
+	// frame's flags.
+	DryRun        bool
 	RequestID     uint32
 	Account       uint32
 	ClientMsgID   string
@@ -205,7 +209,11 @@ func DecodeError(body []byte) (Error, error) {
 // AppendPublish appends a PUBLISH frame.
 func AppendPublish(dst []byte, m Publish) []byte {
 	start := len(dst)
-	dst = AppendHeader(dst, TypePublish, 0, 0)
+	var flags uint8
+	if m.DryRun {
+		flags = FlagDryRun
+	}
+	dst = AppendHeader(dst, TypePublish, flags, 0)
 	dst = binary.BigEndian.AppendUint32(dst, m.RequestID)
 	dst = binary.BigEndian.AppendUint32(dst, m.Account)
 	dst = appendStr8(dst, m.ClientMsgID)
