@@ -60,6 +60,9 @@ type Message struct {
 	// Preview, if not empty, sends the message only to these users (1 to
 	// 100 test users, followers or not), outside any quota.
 	Preview []uint32
+	// Users, if not empty, narrows the audience to these users (at most
+	// 10,000) among the followers, minus the blocklist.
+	Users []uint32
 	// DryRun only resolves and counts the audience: nothing is stored, sent
 	// or counted against the quota; the result has MessageID 0.
 	DryRun bool
@@ -166,6 +169,9 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 	if len(m.Preview) > wire.MaxPreview {
 		return PublishResult{}, fmt.Errorf("client: a preview lists at most %d users, not %d", wire.MaxPreview, len(m.Preview))
 	}
+	if len(m.Users) > wire.MaxListed || len(m.Users) > 0 && len(m.Preview) > 0 {
+		return PublishResult{}, fmt.Errorf("client: Users lists at most %d users and excludes Preview", wire.MaxListed)
+	}
 	bo := newBackoff(p.cfg.MinBackoff, p.cfg.MaxBackoff)
 	for {
 		res, retry, err := p.publishOnce(ctx, m)
@@ -181,8 +187,11 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 // publishOnce makes one attempt; retry reports whether another can help.
 func (p *Publisher) publishOnce(ctx context.Context, m Message) (PublishResult, bool, error) {
 	kind, audience := wire.AudienceAll, []byte(nil)
-	if len(m.Preview) > 0 {
-		kind, audience = wire.AudiencePreview, wire.EncodePreview(m.Preview)
+	switch {
+	case len(m.Preview) > 0:
+		kind, audience = wire.AudiencePreview, wire.EncodeUsers(m.Preview)
+	case len(m.Users) > 0:
+		kind, audience = wire.AudienceList, wire.EncodeUsers(m.Users)
 	}
 	r, retry, err := p.request(ctx, func(id uint32) []byte {
 		return wire.AppendPublish(nil, wire.Publish{

@@ -23,6 +23,9 @@ type PublishRequest struct {
 	// Preview, if not empty, sends to these users (1 to 100, followers or
 	// not) instead of the followers, outside any quota.
 	Preview []uint32
+	// Users, if not empty, narrows the audience to these users (at most
+	// 10,000) among the followers; the blocklist still applies.
+	Users []uint32
 	// DryRun resolves and counts the audience only: nothing is stored, sent,
 	// counted against the quota or remembered for idempotency.
 	DryRun bool
@@ -79,6 +82,9 @@ func (o *publishOp) prepare(e *Engine) {
 			return
 		}
 		o.audience.AndNot(blocked)
+		if len(o.req.Users) > 0 {
+			o.audience.And(roaring.BitmapOf(o.req.Users...))
+		}
 	}
 	if o.encoded, o.prepErr = storage.EncodeSet(o.audience); o.prepErr != nil {
 		return
@@ -218,6 +224,10 @@ func (e *Engine) validate(req PublishRequest) error {
 		return fmt.Errorf("%w: content type over %d bytes", ErrBadRequest, wire.MaxContentType)
 	case len(req.Preview) > wire.MaxPreview:
 		return fmt.Errorf("%w: a preview lists at most %d users", ErrBadRequest, wire.MaxPreview)
+	case len(req.Users) > wire.MaxListed:
+		return fmt.Errorf("%w: an audience lists at most %d users", ErrBadRequest, wire.MaxListed)
+	case len(req.Users) > 0 && len(req.Preview) > 0:
+		return fmt.Errorf("%w: a publish is a preview or goes to listed followers, not both", ErrBadRequest)
 	}
 	return nil
 }

@@ -71,3 +71,39 @@ func TestBlocklist(t *testing.T) {
 		t.Fatalf("blocking nobody: %v", err)
 	}
 }
+
+// TestListedAudience: an id-list audience is the listed users among the
+// followers, minus the blocklist.
+func TestListedAudience(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{})
+	account, secret := h.Account(1, 5)
+	pub := h.Publisher(account, secret)
+	ctx := context.Background()
+	if err := pub.Block(ctx, []uint32{5}); err != nil {
+		t.Fatal(err)
+	}
+	listed, unlisted := h.Subscribe(1, 0), h.Subscribe(2, 0)
+	res, err := pub.Publish(ctx, client.Message{Payload: []byte("just you"), Users: []uint32{1, 5, 99}})
+	if err != nil || res.Total != 1 {
+		t.Fatalf("ack = %+v, %v; want 1 (1 follows; 5 is blocked; 99 does not follow)", res, err)
+	}
+	everyone, err := pub.Publish(ctx, client.Message{Payload: []byte("all")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []uint64{res.MessageID, everyone.MessageID} {
+		if m := testserver.Receive(t, listed, 5*time.Second); m.ID != want {
+			t.Fatalf("listed follower got %d, want %d", m.ID, want)
+		}
+	}
+	if m := testserver.Receive(t, unlisted, 5*time.Second); m.ID != everyone.MessageID {
+		t.Fatalf("unlisted follower got %d, want only %d", m.ID, everyone.MessageID)
+	}
+	r := dialRaw(t, h.Server.PublisherAddr())
+	r.welcome(account, secret)
+	r.send(wire.AppendPublish(nil, wire.Publish{RequestID: 1, Account: account, ClientMsgID: "too-many",
+		AudienceKind: wire.AudienceList, AudienceBytes: wire.EncodeUsers(make([]uint32, wire.MaxListed+1))}))
+	r.expectError(wire.CodeBadRequest, 1)
+	r.send(wire.AppendPublish(nil, wire.Publish{RequestID: 2, Account: account, ClientMsgID: "tags", AudienceKind: 1}))
+	r.expectError(wire.CodeBadRequest, 2)
+}

@@ -49,7 +49,7 @@ func TestPreviewReachesOnlyListedUsers(t *testing.T) {
 	r.welcome(account, secret)
 	for i, users := range [][]uint32{nil, make([]uint32, 101)} {
 		r.send(wire.AppendPublish(nil, wire.Publish{RequestID: uint32(10 + i), Account: account, ClientMsgID: "bad-preview",
-			AudienceKind: wire.AudiencePreview, AudienceBytes: wire.EncodePreview(users)}))
+			AudienceKind: wire.AudiencePreview, AudienceBytes: wire.EncodeUsers(users)}))
 		r.expectError(wire.CodeBadRequest, uint32(10+i))
 	}
 }

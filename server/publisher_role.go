@@ -132,25 +132,30 @@ func (cn *conn) publish(f wire.Frame) error {
 	case p.Account != cn.account:
 		cn.sendError(p.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, p.Account))
 		return nil
-	case p.AudienceKind != wire.AudienceAll && p.AudienceKind != wire.AudiencePreview:
-		cn.sendError(p.RequestID, wire.CodeBadRequest, fmt.Sprintf("audience kind %d is not supported (0 = all followers, 3 = preview)", p.AudienceKind))
+	case p.AudienceKind != wire.AudienceAll && p.AudienceKind != wire.AudienceList && p.AudienceKind != wire.AudiencePreview:
+		cn.sendError(p.RequestID, wire.CodeBadRequest, fmt.Sprintf("audience kind %d is not supported (0 = all followers, 2 = listed followers, 3 = preview)", p.AudienceKind))
 		return nil
 	case cn.inflight >= cn.srv.cfg.MaxInflight:
 		cn.sendError(p.RequestID, wire.CodeUnavailable, fmt.Sprintf("over %d publishes in flight on this connection", cn.srv.cfg.MaxInflight))
 		return nil
 	}
-	var preview []uint32
-	if p.AudienceKind == wire.AudiencePreview {
-		if preview, err = wire.DecodePreview(p.AudienceBytes); err != nil {
-			cn.sendError(p.RequestID, wire.CodeBadRequest, err.Error())
-			return nil
-		}
+	var preview, listed []uint32
+	switch p.AudienceKind {
+	case wire.AudiencePreview:
+		preview, err = wire.DecodeUsers(p.AudienceBytes, wire.MaxPreview)
+	case wire.AudienceList:
+		listed, err = wire.DecodeUsers(p.AudienceBytes, wire.MaxListed)
+	}
+	if err != nil {
+		cn.sendError(p.RequestID, wire.CodeBadRequest, err.Error())
+		return nil
 	}
 	cn.inflight++
 	cn.srv.metrics.publishes.Add(1)
 	req := fanout.PublishRequest{
 		DryRun:      f.Flags&wire.FlagDryRun != 0,
 		Preview:     preview,
+		Users:       listed,
 		Account:     p.Account,
 		ClientMsgID: p.ClientMsgID,
 		TTLSeconds:  p.TTLSeconds,

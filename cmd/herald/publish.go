@@ -26,6 +26,7 @@ func newPublish(g *globals) *cobra.Command {
 		ttl         time.Duration
 		timeout     time.Duration
 		preview     []uint
+		listed      []uint
 		dryRun      bool
 	)
 	cmd := &cobra.Command{
@@ -67,14 +68,15 @@ func newPublish(g *globals) *cobra.Command {
 				return err
 			}
 			defer pub.Close()
-			var users []uint32
-			for _, u := range preview {
-				if u > 1<<32-1 {
-					return fmt.Errorf("--preview: %d is not a user id", u)
-				}
-				users = append(users, uint32(u))
+			users, err := userIDs("--preview", preview)
+			if err != nil {
+				return err
 			}
-			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload, Preview: users, DryRun: dryRun})
+			only, err := userIDs("--users", listed)
+			if err != nil {
+				return err
+			}
+			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload, Preview: users, Users: only, DryRun: dryRun})
 			if err != nil {
 				return err
 			}
@@ -108,6 +110,19 @@ func newPublish(g *globals) *cobra.Command {
 	f.DurationVar(&ttl, "ttl", 0, "stop catch-up delivery after this long (default: retention)")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	f.UintSliceVar(&preview, "preview", nil, "send only to these test users (comma-separated, at most 100), outside any quota")
+	f.UintSliceVar(&listed, "users", nil, "send only to these followers (comma-separated, at most 10,000)")
 	f.BoolVar(&dryRun, "dry-run", false, "count the audience only; send nothing")
 	return cmd
+}
+
+// userIDs converts a list flag's values to user ids.
+func userIDs(flag string, values []uint) ([]uint32, error) {
+	var out []uint32
+	for _, u := range values {
+		if u > 1<<32-1 {
+			return nil, fmt.Errorf("%s: %d is not a user id", flag, u)
+		}
+		out = append(out, uint32(u))
+	}
+	return out, nil
 }

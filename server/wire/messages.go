@@ -15,19 +15,23 @@ const (
 	MaxErrorText   = 1024 // ERROR text bytes
 )
 
-// Audience kinds carried by PUBLISH. Kinds 1 and 2 are reserved for tag
-// expressions and follower id lists.
+// Audience kinds carried by PUBLISH. Kind 1 is reserved for tag
+// expressions.
 const (
 	AudienceAll     uint8 = 0 // every follower of the account; no audience bytes
-	AudiencePreview uint8 = 3 // listed test users (see EncodePreview)
+	AudienceList    uint8 = 2 // listed users ∩ followers (see EncodeUsers)
+	AudiencePreview uint8 = 3 // listed test users (see EncodeUsers)
 )
 
-// MaxPreview is the most users a preview may list.
-const MaxPreview = 100
+// Limits on listed audiences.
+const (
+	MaxPreview = 100   // users a preview may list
+	MaxListed  = 10000 // users an id-list audience may list
+)
 
-// EncodePreview returns the audience bytes of a preview: a uint16 count and
-// that many uint32 user ids.
-func EncodePreview(users []uint32) []byte {
+// EncodeUsers returns the audience bytes of a user list (kinds 2 and 3): a
+// uint16 count and that many uint32 user ids.
+func EncodeUsers(users []uint32) []byte {
 	out := binary.BigEndian.AppendUint16(nil, uint16(len(users)))
 	for _, u := range users {
 		out = binary.BigEndian.AppendUint32(out, u)
@@ -35,12 +39,12 @@ func EncodePreview(users []uint32) []byte {
 	return out
 }
 
-// DecodePreview decodes preview audience bytes: 1 to MaxPreview users.
-func DecodePreview(b []byte) ([]uint32, error) {
+// DecodeUsers decodes the audience bytes of a user list of 1 to limit users.
+func DecodeUsers(b []byte, limit int) ([]uint32, error) {
 	r := binread.New(b)
 	n := int(r.U16())
-	if n == 0 || n > MaxPreview {
-		return nil, fmt.Errorf("%w: a preview lists 1 to %d users, not %d", ErrMalformed, MaxPreview, n)
+	if n == 0 || n > limit {
+		return nil, fmt.Errorf("%w: the list holds 1 to %d users, not %d", ErrMalformed, limit, n)
 	}
 	users := make([]uint32, n)
 	for i := range users {
