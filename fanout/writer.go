@@ -57,6 +57,7 @@ func (e *Engine) commitGroup(group []op) {
 	if len(group) == 0 {
 		return
 	}
+	group = mergeFollows(group)
 	now := e.nowMillis()
 	batch := e.store.NewBatch()
 	for i := 0; i < len(group); {

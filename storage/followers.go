@@ -46,8 +46,21 @@ func (b *Batch) RemoveFollowers(account uint32, users []uint32) (removed int, er
 	return b.changeFollowers(account, users, false)
 }
 
+// ChangeFollowers is AddFollowers (add) or RemoveFollowers that also calls
+// changed, if not nil, for every user whose membership changed.
+func (b *Batch) ChangeFollowers(account uint32, users []uint32, add bool, changed func(user uint32)) (int, error) {
+	return b.changeFollowersEach(account, users, add, changed)
+}
+
 func (b *Batch) changeFollowers(account uint32, users []uint32, add bool) (int, error) {
+	return b.changeFollowersEach(account, users, add, nil)
+}
+
+func (b *Batch) changeFollowersEach(account uint32, users []uint32, add bool, report func(user uint32)) (int, error) {
 	changed, err := b.changeSet(followerSet(account), users, add, func(user uint32) error {
+		if report != nil {
+			report(user)
+		}
 		if add {
 			return b.set(subscribedKey(user, account), nil)
 		}

@@ -1,0 +1,118 @@
+package storage
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// importFollowers adds users to account in committed (fsynced) batches of
+// 65,536, as the admin import does.
+func importFollowers(b testing.TB, s *Store, account uint32, users []uint32) {
+	for start := 0; start < len(users); start += 1 << 16 {
+		part := slices.Clone(users[start:min(start+1<<16, len(users))])
+		commit(b, s, func(bt *Batch) error {
+			_, err := bt.AddFollowers(account, part)
+			return err
+		})
+	}
+}
+
+func denseUsers(n int) []uint32 {
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = uint32(i + 1)
+	}
+	return out
+}
+
+// sparseUsers draws n distinct ids uniformly from the whole 32-bit space.
+func sparseUsers(n int) []uint32 {
+	rng := rand.New(rand.NewPCG(7, 7))
+	set := roaring.New()
+	for set.GetCardinality() < uint64(n) {
+		set.Add(rng.Uint32())
+	}
+	return set.ToArray()
+}
+
+// BenchmarkImport: bulk import of 1,000,000 follows into an on-disk store,
+// in fsynced batches of 65,536.
+func BenchmarkImport(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		users []uint32
+	}{
+		{"dense", denseUsers(1_000_000)},
+		{"sparse", sparseUsers(1_000_000)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var bytes int64
+			for b.Loop() {
+				b.StopTimer()
+				s, err := Open(b.TempDir(), Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				importFollowers(b, s, 1, tc.users)
+				b.StopTimer()
+				bytes = setBytes(b, s, followerPrefix(1))
+				s.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(len(tc.users))*float64(b.N)/b.Elapsed().Seconds(), "follows/s")
+			b.ReportMetric(float64(bytes)/float64(len(tc.users)), "stored-B/follower")
+		})
+	}
+}
+
+// setBytes sums the sizes of the values under a set's prefix.
+func setBytes(b testing.TB, s *Store, prefix []byte) int64 {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer it.Close()
+	var total int64
+	for valid := it.First(); valid; valid = it.Next() {
+		total += int64(len(it.Key()) + len(it.Value()))
+	}
+	return total
+}
+
+// BenchmarkResolveAudience: read a 10,000,000-follower set and subtract a
+// 100,000-user blocklist, as a publish to all followers does.
+func BenchmarkResolveAudience(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	importFollowers(b, s, 1, sparseUsers(10_000_000))
+	blocked := sparseUsers(100_000)
+	commit(b, s, func(bt *Batch) error {
+		_, err := bt.Block(1, blocked)
+		return err
+	})
+	if err := s.db.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	var size uint64
+	for b.Loop() {
+		followers, err := s.Followers(1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		block, err := s.Blocked(1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		followers.AndNot(block)
+		size = followers.GetCardinality()
+	}
+	b.ReportMetric(float64(size), "audience")
+}
