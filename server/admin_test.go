@@ -79,6 +79,11 @@ func TestAdminImportBodies(t *testing.T) {
 	if a, err := h.Admin.Account(t.Context(), 1); err != nil || a.Followers != 5 {
 		t.Fatalf("followers after the bad bodies = %+v, %v (want 5: 1-4 and the bomb's 5)", a, err)
 	}
+	compressing := *h.Admin
+	compressing.Compress = true
+	if res, err := compressing.ImportFollowers(t.Context(), account, strings.NewReader("6\n7\n")); err != nil || res.Added != 2 || res.Followers != 7 {
+		t.Fatalf("SDK import with Compress = %+v, %v", res, err)
+	}
 }
 
 func TestAdminRejectsBadRequests(t *testing.T) {
