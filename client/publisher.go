@@ -172,20 +172,6 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 	if len(m.Users) > wire.MaxListed || len(m.Users) > 0 && len(m.Preview) > 0 {
 		return PublishResult{}, fmt.Errorf("client: Users lists at most %d users and excludes Preview", wire.MaxListed)
 	}
-	bo := newBackoff(p.cfg.MinBackoff, p.cfg.MaxBackoff)
-	for {
-		res, retry, err := p.publishOnce(ctx, m)
-		if !retry {
-			return res, err
-		}
-		if werr := bo.wait(ctx); werr != nil {
-			return PublishResult{}, fmt.Errorf("client: publish %s: %w (last error: %v)", m.ClientMsgID, werr, err)
-		}
-	}
-}
-
-// publishOnce makes one attempt; retry reports whether another can help.
-func (p *Publisher) publishOnce(ctx context.Context, m Message) (PublishResult, bool, error) {
 	kind, audience := wire.AudienceAll, []byte(nil)
 	switch {
 	case len(m.Preview) > 0:
@@ -193,7 +179,7 @@ func (p *Publisher) publishOnce(ctx context.Context, m Message) (PublishResult, 
 	case len(m.Users) > 0:
 		kind, audience = wire.AudienceList, wire.EncodeUsers(m.Users)
 	}
-	r, retry, err := p.request(ctx, func(id uint32) []byte {
+	r, err := p.call(ctx, "publish "+m.ClientMsgID, func(id uint32) []byte {
 		return wire.AppendPublish(nil, wire.Publish{
 			DryRun:        m.DryRun,
 			RequestID:     id,
@@ -207,27 +193,19 @@ func (p *Publisher) publishOnce(ctx context.Context, m Message) (PublishResult, 
 		})
 	})
 	if err != nil {
-		return PublishResult{}, retry, err
+		return PublishResult{}, err
 	}
 	return PublishResult{MessageID: r.ack.MessageID, Total: r.ack.Total, Filtered: r.ack.Filtered, Recipients: r.ack.Recipients,
-		Duplicate: r.flags&wire.FlagDuplicate != 0, DryRun: r.flags&wire.FlagDryRun != 0}, false, nil
+		Duplicate: r.flags&wire.FlagDuplicate != 0, DryRun: r.flags&wire.FlagDryRun != 0}, nil
 }
 
 // Status asks for the delivery report of one of the account's retained
 // broadcasts.
 func (p *Publisher) Status(ctx context.Context, messageID uint64) (JobReport, error) {
-	bo := newBackoff(p.cfg.MinBackoff, p.cfg.MaxBackoff)
-	for {
-		r, retry, err := p.request(ctx, func(id uint32) []byte {
-			return wire.AppendStatus(nil, wire.Status{RequestID: id, Account: p.cfg.Account, MessageID: messageID})
-		})
-		if !retry {
-			return r.job, err
-		}
-		if werr := bo.wait(ctx); werr != nil {
-			return JobReport{}, fmt.Errorf("client: status %d: %w (last error: %v)", messageID, werr, err)
-		}
-	}
+	r, err := p.call(ctx, fmt.Sprint("status ", messageID), func(id uint32) []byte {
+		return wire.AppendStatus(nil, wire.Status{RequestID: id, Account: p.cfg.Account, MessageID: messageID})
+	})
+	return r.job, err
 }
 
 // Block adds users to the account's blocklist: they receive none of its
@@ -245,20 +223,10 @@ func (p *Publisher) Unblock(ctx context.Context, users []uint32) error {
 func (p *Publisher) changeBlocklist(ctx context.Context, t wire.Type, users []uint32) error {
 	for start := 0; start < len(users); start += wire.MaxBlockUsers {
 		part := users[start:min(start+wire.MaxBlockUsers, len(users))]
-		bo := newBackoff(p.cfg.MinBackoff, p.cfg.MaxBackoff)
-		for {
-			_, retry, err := p.request(ctx, func(id uint32) []byte {
-				return wire.AppendBlock(nil, t, wire.Block{RequestID: id, Account: p.cfg.Account, Users: part})
-			})
-			if !retry {
-				if err != nil {
-					return err
-				}
-				break
-			}
-			if werr := bo.wait(ctx); werr != nil {
-				return fmt.Errorf("client: %s: %w (last error: %v)", t, werr, err)
-			}
+		if _, err := p.call(ctx, t.String(), func(id uint32) []byte {
+			return wire.AppendBlock(nil, t, wire.Block{RequestID: id, Account: p.cfg.Account, Users: part})
+		}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -266,25 +234,34 @@ func (p *Publisher) changeBlocklist(ctx context.Context, t wire.Type, users []ui
 
 // Retract withdraws one of the account's broadcasts: online followers are
 // told, and catch-up no longer delivers it. Retracting twice is not an
-// error; connection failures are retried like Publish's.
+// error.
 func (p *Publisher) Retract(ctx context.Context, messageID uint64) error {
+	_, err := p.call(ctx, fmt.Sprint("retract ", messageID), func(id uint32) []byte {
+		return wire.AppendRetract(nil, wire.Retract{RequestID: id, Account: p.cfg.Account, MessageID: messageID})
+	})
+	return err
+}
+
+// call sends one request (a frame built for a fresh request id) and waits
+// for its answer. Every request a Publisher makes is idempotent, so a broken
+// connection or UNAVAILABLE is retried with backoff, on a new connection if
+// need be, until ctx ends; other errors are returned.
+func (p *Publisher) call(ctx context.Context, what string, build func(id uint32) []byte) (callResult, error) {
 	bo := newBackoff(p.cfg.MinBackoff, p.cfg.MaxBackoff)
 	for {
-		_, retry, err := p.request(ctx, func(id uint32) []byte {
-			return wire.AppendRetract(nil, wire.Retract{RequestID: id, Account: p.cfg.Account, MessageID: messageID})
-		})
+		r, retry, err := p.attempt(ctx, build)
 		if !retry {
-			return err
+			return r, err
 		}
 		if werr := bo.wait(ctx); werr != nil {
-			return fmt.Errorf("client: retract %d: %w (last error: %v)", messageID, werr, err)
+			return callResult{}, fmt.Errorf("client: %s: %w (last error: %v)", what, werr, err)
 		}
 	}
 }
 
-// request sends one frame built for a fresh request id and waits for its
-// answer; retry reports whether another attempt can help.
-func (p *Publisher) request(ctx context.Context, build func(id uint32) []byte) (callResult, bool, error) {
+// attempt makes one try of a request; retry reports whether another can
+// help.
+func (p *Publisher) attempt(ctx context.Context, build func(id uint32) []byte) (callResult, bool, error) {
 	pc, err := p.connection(ctx)
 	if err != nil {
 		return callResult{}, !permanent(err) && !errors.Is(err, ErrClosed) && ctx.Err() == nil, err
