@@ -1,11 +1,6 @@
 package fanout
 
-import (
-	"errors"
-	"fmt"
-
-	"herald/storage"
-)
+import "herald/storage"
 
 // followRun is adjacent follow (or unfollow) ops of one account in a group,
 // applied as one set change: each chunk is read and rewritten once for the
@@ -50,10 +45,7 @@ func mergeFollows(group []op) []op {
 
 func (r *followRun) apply(_ *Engine, b *storage.Batch, _ uint64) error {
 	first := r.ops[0]
-	if _, err := b.Account(first.account); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("%w: %d", ErrUnknownAccount, first.account)
-		}
+	if _, err := accountIn(b, first.account); err != nil {
 		return err
 	}
 	// The first op listing a user is the one that changed it.

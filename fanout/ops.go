@@ -73,11 +73,18 @@ type followOp struct {
 	reply     func(changed int, err error)
 }
 
+// accountIn returns the account as batch b sees it, ErrUnknownAccount if
+// there is none.
+func accountIn(b *storage.Batch, id uint32) (storage.Account, error) {
+	a, err := b.Account(id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return a, fmt.Errorf("%w: %d", ErrUnknownAccount, id)
+	}
+	return a, err
+}
+
 func (o *followOp) apply(_ *Engine, b *storage.Batch, _ uint64) (err error) {
-	if _, err := b.Account(o.account); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("%w: %d", ErrUnknownAccount, o.account)
-		}
+	if _, err := accountIn(b, o.account); err != nil {
 		return err
 	}
 	switch {
@@ -116,17 +123,19 @@ func (e *Engine) BlockAsync(account uint32, users []uint32, block bool, reply fu
 	}
 }
 
-// Follow is FollowAsync that waits for the answer.
+// Follow is FollowAsync that waits for the answer. When ctx ends first the
+// change may still be made; the caller only stops waiting.
 func (e *Engine) Follow(ctx context.Context, account uint32, users []uint32, add bool) (int, error) {
-	done := make(chan struct{})
-	var changed int
-	var ferr error
-	o := &followOp{account: account, users: users, add: add, reply: func(n int, err error) {
-		changed, ferr = n, err
-		close(done)
-	}}
-	if err := e.wait(ctx, o, done); err != nil {
-		return 0, err
+	type answer struct {
+		changed int
+		err     error
 	}
-	return changed, ferr
+	done := make(chan answer, 1)
+	e.FollowAsync(account, users, add, func(n int, err error) { done <- answer{n, err} })
+	select {
+	case a := <-done:
+		return a.changed, a.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 }

@@ -97,10 +97,7 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	if o.prepErr != nil {
 		return o.prepErr
 	}
-	account, err := b.Account(o.req.Account)
-	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("%w: %d", ErrUnknownAccount, o.req.Account)
-	}
+	account, err := accountIn(b, o.req.Account)
 	if err != nil {
 		return err
 	}
@@ -194,21 +191,19 @@ func (e *Engine) Publish(req PublishRequest, reply func(PublishResult, error)) {
 	}
 }
 
-// PublishWait is Publish that waits for the acknowledgement.
+// PublishWait is Publish that waits for the acknowledgement. When ctx ends
+// first the broadcast may still be published; the caller only stops
+// waiting.
 func (e *Engine) PublishWait(ctx context.Context, req PublishRequest) (PublishResult, error) {
-	done := make(chan struct{})
-	var result PublishResult
-	var perr error
-	reply := func(r PublishResult, err error) { result, perr = r, err; close(done) }
-	if err := e.validate(req); err != nil {
-		return PublishResult{}, err
+	type answer struct {
+		result PublishResult
+		err    error
 	}
-	if err := e.submitPublish(&publishOp{req: req, reply: reply}); err != nil {
-		return PublishResult{}, err
-	}
+	done := make(chan answer, 1)
+	e.Publish(req, func(r PublishResult, err error) { done <- answer{r, err} })
 	select {
-	case <-done:
-		return result, perr
+	case a := <-done:
+		return a.result, a.err
 	case <-ctx.Done():
 		return PublishResult{}, ctx.Err()
 	}
