@@ -37,26 +37,18 @@ func (s *Store) Blocked(account uint32) (*roaring.Bitmap, error) {
 // subscriptions index in step. It returns how many were new. users is
 // sorted in place.
 func (b *Batch) AddFollowers(account uint32, users []uint32) (added int, err error) {
-	return b.changeFollowers(account, users, true)
+	return b.ChangeFollowers(account, users, true, nil)
 }
 
 // RemoveFollowers is the inverse of AddFollowers; it returns how many of
 // users were following.
 func (b *Batch) RemoveFollowers(account uint32, users []uint32) (removed int, err error) {
-	return b.changeFollowers(account, users, false)
+	return b.ChangeFollowers(account, users, false, nil)
 }
 
 // ChangeFollowers is AddFollowers (add) or RemoveFollowers that also calls
 // changed, if not nil, for every user whose membership changed.
-func (b *Batch) ChangeFollowers(account uint32, users []uint32, add bool, changed func(user uint32)) (int, error) {
-	return b.changeFollowersEach(account, users, add, changed)
-}
-
-func (b *Batch) changeFollowers(account uint32, users []uint32, add bool) (int, error) {
-	return b.changeFollowersEach(account, users, add, nil)
-}
-
-func (b *Batch) changeFollowersEach(account uint32, users []uint32, add bool, report func(user uint32)) (int, error) {
+func (b *Batch) ChangeFollowers(account uint32, users []uint32, add bool, report func(user uint32)) (int, error) {
 	changed, err := b.changeSet(followerSet(account), users, add, func(user uint32) error {
 		if report != nil {
 			report(user)
