@@ -39,7 +39,7 @@ func (e *Engine) CatchUp(user uint32, cursor uint64, compress bool) (Page, error
 // StoredCursor returns the last id user acknowledged, including
 // acknowledgements not yet saved.
 func (e *Engine) StoredCursor(user uint32) (uint64, error) {
-	if c, ok := e.cursors.pending(user); ok {
+	if c, ok := e.cursors.get(user); ok {
 		return c, nil
 	}
 	return e.store.Cursor(user)
@@ -47,4 +47,4 @@ func (e *Engine) StoredCursor(user uint32) (uint64, error) {
 
 // Acknowledge records user's cumulative acknowledgement of id; cursors are
 // saved in batches.
-func (e *Engine) Acknowledge(user uint32, id uint64) { e.cursors.note(user, id) }
+func (e *Engine) Acknowledge(user uint32, id uint64) { e.cursors.put(user, id) }

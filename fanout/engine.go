@@ -92,7 +92,7 @@ type Engine struct {
 	// cursor saver have exited.
 	stop    chan struct{}
 	done    chan struct{}
-	cursors cursorSaver
+	cursors cursors
 	jobs    jobs
 	// prep are the preparers' queues; preparing counts running preparers.
 	prep      []chan *publishOp
@@ -111,7 +111,7 @@ func New(store *storage.Store, cfg Config) *Engine {
 		done:  make(chan struct{}),
 	}
 	e.cursors.init(store)
-	e.jobs.init()
+	e.jobs.init(store)
 	e.startPreparers()
 	var running sync.WaitGroup
 	running.Add(3)
@@ -145,7 +145,7 @@ func (e *Engine) Close() error {
 		close(e.stop)
 	}
 	<-e.done
-	return errors.Join(e.cursors.flush(), e.jobs.flush(e.store))
+	return errors.Join(e.cursors.flush(), e.jobs.unsaved.flush())
 }
 
 // save writes acknowledged cursors and finished job reports every
@@ -156,7 +156,7 @@ func (e *Engine) save() {
 	for {
 		select {
 		case <-t.C:
-			if err := errors.Join(e.cursors.flush(), e.jobs.flush(e.store)); err != nil {
+			if err := errors.Join(e.cursors.flush(), e.jobs.unsaved.flush()); err != nil {
 				log.Printf("herald: saving cursors and job reports: %v", err)
 			}
 		case <-e.stop:

@@ -96,13 +96,14 @@ type jobs struct {
 	mu struct {
 		sync.Mutex
 		inflight map[uint64]JobReport
-		unsaved  map[uint64]storage.JobOutcome
 	}
+	unsaved writeBehind[uint64, storage.JobOutcome]
 }
 
-func (js *jobs) init() {
+func (js *jobs) init(store *storage.Store) {
 	js.mu.inflight = make(map[uint64]JobReport)
-	js.mu.unsaved = make(map[uint64]storage.JobOutcome)
+	// A broadcast's delivery finishes once, so there is nothing to merge.
+	js.unsaved.init(store.SaveJobOutcomes, func(_, new storage.JobOutcome) storage.JobOutcome { return new })
 }
 
 func (js *jobs) started(r JobReport) {
@@ -111,37 +112,22 @@ func (js *jobs) started(r JobReport) {
 	js.mu.Unlock()
 }
 
+// finished records the outcome before forgetting the delivery, so that a
+// lookup (which asks in the other order) always finds one or the other.
 func (js *jobs) finished(r JobReport) {
+	js.unsaved.put(r.MessageID, storage.JobOutcome{SentLive: r.SentLive, Errors: r.Errors})
 	js.mu.Lock()
 	delete(js.mu.inflight, r.MessageID)
-	js.mu.unsaved[r.MessageID] = storage.JobOutcome{SentLive: r.SentLive, Errors: r.Errors}
 	js.mu.Unlock()
 }
 
 // lookup returns what is known in memory about broadcast id.
 func (js *jobs) lookup(id uint64) (inflight bool, outcome storage.JobOutcome, unsaved bool) {
 	js.mu.Lock()
-	defer js.mu.Unlock()
 	_, inflight = js.mu.inflight[id]
-	outcome, unsaved = js.mu.unsaved[id]
-	return inflight, outcome, unsaved
-}
-
-// flush saves finished outcomes; on failure they stay in memory.
-func (js *jobs) flush(store *storage.Store) error {
-	js.mu.Lock()
-	batch := js.mu.unsaved
-	js.mu.unsaved = make(map[uint64]storage.JobOutcome, len(batch))
 	js.mu.Unlock()
-	if err := store.SaveJobOutcomes(batch); err != nil {
-		js.mu.Lock()
-		for id, o := range batch {
-			js.mu.unsaved[id] = o
-		}
-		js.mu.Unlock()
-		return err
-	}
-	return nil
+	outcome, unsaved = js.unsaved.get(id)
+	return inflight, outcome, unsaved
 }
 
 // Status reports the delivery of one of account's retained broadcasts.

@@ -53,7 +53,7 @@ func TestJobReportCountsEachRecipientOnce(t *testing.T) {
 		got, err := e.Status(account, res.MessageID)
 		return err == nil && got == want
 	})
-	if err := e.jobs.flush(e.store); err != nil {
+	if err := e.jobs.unsaved.flush(); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := e.Status(account, res.MessageID); err != nil || got != want {
