@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"herald/internal/stats"
 )
 
 // BurstConfig describes one side-by-side burst measurement.
@@ -34,12 +36,9 @@ type Side struct {
 func (s Side) P(q float64) time.Duration { return quantile(s.Completion, q) }
 
 func quantile(samples []time.Duration, q float64) time.Duration {
-	if len(samples) == 0 {
-		return 0
-	}
 	sorted := slices.Clone(samples)
 	slices.Sort(sorted)
-	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+	return stats.Quantile(sorted, q)
 }
 
 // CPUPerDelivery is the process CPU per frame delivered.

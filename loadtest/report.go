@@ -6,6 +6,8 @@ import (
 	"slices"
 	"text/tabwriter"
 	"time"
+
+	"herald/internal/stats"
 )
 
 // Report is what a run measured and what verification found.
@@ -42,8 +44,8 @@ func percentiles(samples []time.Duration) Percentiles {
 		return Percentiles{}
 	}
 	slices.Sort(samples)
-	at := func(q float64) time.Duration { return samples[min(len(samples)-1, int(q*float64(len(samples))))] }
-	return Percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: samples[len(samples)-1], Count: len(samples)}
+	return Percentiles{P50: stats.Quantile(samples, 0.50), P90: stats.Quantile(samples, 0.90), P99: stats.Quantile(samples, 0.99),
+		Max: samples[len(samples)-1], Count: len(samples)}
 }
 
 // OK reports whether verification passed.

@@ -89,13 +89,18 @@ func (o *options) wrapper() []string {
 }
 
 func (o *options) clientCounts() ([]int, error) {
-	var out []int
-	for _, field := range strings.Split(o.clients, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(field))
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("--clients: %q is not a positive number", field)
+	return positives("--clients", o.clients, strconv.Atoi)
+}
+
+// positives parses a comma-separated list of positive numbers.
+func positives[T int | float64](flag, list string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, field := range strings.Split(list, ",") {
+		v, err := parse(strings.TrimSpace(field))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive number", flag, field)
 		}
-		out = append(out, n)
+		out = append(out, v)
 	}
 	return out, nil
 }
@@ -148,15 +153,15 @@ func newSustained(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			rateList, err := positives("--rates", rates, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
+			if err != nil {
+				return err
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery | clients CPU/delivery (Herald, floor) | cores busy (Herald run) | cores busy (floor run) |")
 			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 			for _, n := range counts {
-				for _, field := range strings.Split(rates, ",") {
-					rate, err := strconv.ParseFloat(strings.TrimSpace(field), 64)
-					if err != nil || rate <= 0 {
-						return fmt.Errorf("--rates: %q is not a positive number", field)
-					}
+				for _, rate := range rateList {
 					r, err := bench.RunSustained(cmd.Context(), bench.SustainedConfig{Clients: n, Rate: rate, Duration: duration, Payload: o.payload, Wrapper: o.wrapper()}, cmd.ErrOrStderr())
 					if err != nil {
 						return err
