@@ -95,14 +95,7 @@ func (cn *conn) follow(f wire.Frame) error {
 		return closeWith(wire.CodeMalformedFrame, "%v", err)
 	}
 	add := f.Type == wire.TypeFollow
-	cn.srv.engine.FollowAsync(account, []uint32{cn.user}, add, func(_ int, err error) {
-		cn.reply(func() {
-			if err != nil {
-				cn.sendError(requestID, codeFor(err), err.Error())
-				return
-			}
-			cn.send(func(dst []byte) []byte { return wire.AppendOK(dst, requestID) })
-		})
-	})
+	answer := cn.answerOK(requestID)
+	cn.srv.engine.FollowAsync(account, []uint32{cn.user}, add, func(_ int, err error) { answer(err) })
 	return nil
 }

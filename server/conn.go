@@ -199,6 +199,20 @@ func (cn *conn) reply(fn func()) {
 	})
 }
 
+// answerOK returns an engine callback that answers requestID with OK, or
+// with the ERROR for err, on the connection's loop.
+func (cn *conn) answerOK(requestID uint32) func(error) {
+	return func(err error) {
+		cn.reply(func() {
+			if err != nil {
+				cn.sendErrorAt(requestID, codeFor(err), retryAt(err), err.Error())
+				return
+			}
+			cn.send(func(dst []byte) []byte { return wire.AppendOK(dst, requestID) })
+		})
+	}
+}
+
 // addrPort returns the port of a TCP address, or -1.
 func addrPort(a net.Addr) int {
 	if tcp, ok := a.(*net.TCPAddr); ok {

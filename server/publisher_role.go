@@ -48,15 +48,7 @@ func (cn *conn) retract(f wire.Frame) error {
 		cn.sendError(r.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, r.Account))
 		return nil
 	}
-	cn.srv.engine.Retract(r.Account, r.MessageID, func(err error) {
-		cn.reply(func() {
-			if err != nil {
-				cn.sendError(r.RequestID, codeFor(err), err.Error())
-				return
-			}
-			cn.send(func(dst []byte) []byte { return wire.AppendOK(dst, r.RequestID) })
-		})
-	})
+	cn.srv.engine.Retract(r.Account, r.MessageID, cn.answerOK(r.RequestID))
 	return nil
 }
 
@@ -75,15 +67,8 @@ func (cn *conn) block(f wire.Frame) error {
 		cn.sendError(m.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, m.Account))
 		return nil
 	}
-	cn.srv.engine.BlockAsync(m.Account, m.Users, f.Type == wire.TypeBlock, func(_ int, err error) {
-		cn.reply(func() {
-			if err != nil {
-				cn.sendError(m.RequestID, codeFor(err), err.Error())
-				return
-			}
-			cn.send(func(dst []byte) []byte { return wire.AppendOK(dst, m.RequestID) })
-		})
-	})
+	answer := cn.answerOK(m.RequestID)
+	cn.srv.engine.BlockAsync(m.Account, m.Users, f.Type == wire.TypeBlock, func(_ int, err error) { answer(err) })
 	return nil
 }
 
