@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"herald/internal/testserver"
+	"herald/internal/testutil"
 	"herald/server"
 )
 
@@ -130,12 +131,18 @@ func TestMetricsAndProfiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	testserver.Receive(t, sub, 5*time.Second)
-	resp, err := http.Get("http://" + h.Server.AdminAddr() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// The delivery counter is added once the loop's drain has finished
+	// writing, which can be just after the client has read the frame.
+	var body []byte
+	testutil.WaitFor(t, 5*time.Second, "the delivery counter", func() bool {
+		resp, err := http.Get("http://" + h.Server.AdminAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strings.Contains(string(body), "herald_deliveries_total 1")
+	})
 	for _, want := range []string{
 		`herald_connections{listener="client"} 1`,
 		`herald_connections{listener="publisher"} 1`,
@@ -155,7 +162,7 @@ func TestMetricsAndProfiles(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", "http://"+h.Server.AdminAddr()+"/debug/pprof/heap", nil)
 	req.Header.Set("Authorization", "Bearer "+h.Server.AdminToken())
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("pprof heap: %v %v", resp.StatusCode, err)
 	}
