@@ -13,6 +13,7 @@ type Batch struct {
 	// Ids handed out by this batch; published to the Store only on commit.
 	lastMessage uint64
 	lastAccount uint32
+	lastTag     uint32
 }
 
 // NewBatch starts a batch.
@@ -22,6 +23,7 @@ func (s *Store) NewBatch() *Batch {
 		batch:       s.db.NewIndexedBatch(),
 		lastMessage: s.lastMessage.Load(),
 		lastAccount: s.lastAccount.Load(),
+		lastTag:     s.lastTag.Load(),
 	}
 }
 
@@ -39,6 +41,7 @@ func (b *Batch) Commit() error {
 	}
 	b.store.lastMessage.Store(b.lastMessage)
 	b.store.lastAccount.Store(b.lastAccount)
+	b.store.lastTag.Store(b.lastTag)
 	return nil
 }
 

@@ -20,6 +20,12 @@
 //	0x0a    message u64                           job report (sent live, errors)
 //	0x0b    account u32 | day u32                 broadcasts counted against the daily quota u64
 //	0x0c    account u32 | high16 u16              blocklist chunk (like followers)
+//	0x0d    tag u32                               tag record (account, name, member count)
+//	0x0e    account u32 | name                    tag id u32 (the account's tag names)
+//	0x0f    tag u32 | high16 u16                  tag member chunk (like followers)
+//	0x10    account u32 | month u32 | level u8 | high16 u16
+//	                                              chunk of the followers who received at least
+//	                                              level of the account's broadcasts that month
 //
 // A set of uint32 user ids is stored chunked by the high 16 bits: one key
 // per Roaring container, so a value is at most one container (8 KiB plus a

@@ -19,6 +19,10 @@ const (
 	prefixJobReport   byte = 0x0a
 	prefixQuota       byte = 0x0b
 	prefixBlocked     byte = 0x0c
+	prefixTag         byte = 0x0d
+	prefixTagName     byte = 0x0e
+	prefixTagMembers  byte = 0x0f
+	prefixReceived    byte = 0x10
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -70,6 +74,28 @@ func quotaKey(account, day uint32) []byte {
 	return binary.BigEndian.AppendUint32(u32Key(prefixQuota, account), day)
 }
 
+func tagKey(tag uint32) []byte { return u32Key(prefixTag, tag) }
+
+// tagNameKey is 0x0e | account | name.
+func tagNameKey(account uint32, name string) []byte {
+	return append(u32Key(prefixTagName, account), name...)
+}
+
+func tagNamePrefix(account uint32) []byte { return u32Key(prefixTagName, account) }
+
+// tagMembersPrefix bounds the member chunks of one tag: 0x0f | tag | high16.
+func tagMembersPrefix(tag uint32) []byte { return u32Key(prefixTagMembers, tag) }
+
+// receivedPrefix bounds one account's per-follower monthly counts:
+// 0x10 | account | month | level | high16, where level k holds the
+// followers who received at least k of the account's broadcasts in month
+// (months since January 1970, UTC).
+func receivedPrefix(account uint32) []byte { return u32Key(prefixReceived, account) }
+
+func receivedLevelPrefix(account, month uint32, level uint8) []byte {
+	return append(binary.BigEndian.AppendUint32(receivedPrefix(account), month), level)
+}
+
 // prefixEnd returns the smallest key greater than every key with prefix p.
 func prefixEnd(p []byte) []byte {
 	end := append([]byte(nil), p...)
@@ -92,6 +118,7 @@ func keyString(k []byte) string {
 		prefixFollowCount: "follow-count", prefixSubscribed: "subscribed", prefixBroadcast: "broadcast",
 		prefixAudience: "audience", prefixIdempotency: "idempotency", prefixCursor: "cursor",
 		prefixJobReport: "job-report", prefixQuota: "quota", prefixBlocked: "blocked",
+		prefixTag: "tag", prefixTagName: "tag-name", prefixTagMembers: "tag-members", prefixReceived: "received",
 	}
 	name, ok := names[k[0]]
 	if !ok {

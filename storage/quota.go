@@ -15,7 +15,11 @@ func (b *Batch) QuotaCount(account, day uint32) (uint64, error) {
 }
 
 // SetQuotaCount records the day's count; it is durable with the batch, so a
-// counted broadcast is never lost from the quota.
+// counted broadcast is never lost from the quota. Earlier days' counts of
+// the account are removed.
 func (b *Batch) SetQuotaCount(account, day uint32, n uint64) error {
+	if err := b.dropBefore(quotaKey(account, 0), quotaKey(account, day)); err != nil {
+		return err
+	}
 	return b.set(quotaKey(account, day), codec.EncodeU64(n))
 }

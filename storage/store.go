@@ -31,6 +31,7 @@ type Store struct {
 	// writer advances them, after its batch commits.
 	lastMessage atomic.Uint64
 	lastAccount atomic.Uint32
+	lastTag     atomic.Uint32 // also stored under meta "last-tag", so ids are never reused
 	// floor is the highest message id removed by retention.
 	floor  atomic.Uint64
 	secret []byte
@@ -72,6 +73,14 @@ func (s *Store) load() error {
 		return err
 	}
 	s.lastAccount.Store(uint32(lastAcct))
+	tagKey := metaKey("last-tag")
+	if _, err := get(s.db, tagKey, func(v []byte) error {
+		n, err := decodeAt(tagKey, v, codec.DecodeU32)
+		s.lastTag.Store(n)
+		return err
+	}); err != nil {
+		return err
+	}
 	if err := s.loadFloor(); err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func TestAccounts(t *testing.T) {
 	}
 	bt := s.NewBatch()
 	defer bt.Close()
-	if _, err := bt.CreateAccount(Account{Name: "x", Tier: 9}); err == nil {
+	if _, err := bt.CreateAccount(Account{Name: "x", Tier: 0}); err == nil {
 		t.Fatal("bad tier accepted")
 	}
 	if _, err := ParseTier("gold"); err == nil {
@@ -217,7 +217,7 @@ func TestCorruptValuesAreErrorsNamingTheKey(t *testing.T) {
 // that everything Commit acknowledged before that point survives.
 func TestCrashKeepsCommittedBroadcasts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for iteration := 0; iteration < 20; iteration++ {
+	for iteration := 0; iteration < 200; iteration++ {
 		fs := vfs.NewCrashableMem()
 		s, err := Open("db", Options{fs: fs})
 		if err != nil {
@@ -231,7 +231,21 @@ func TestCrashKeepsCommittedBroadcasts(t *testing.T) {
 				crashed = fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rng})
 			}
 			commit(t, s, func(b *Batch) error {
+				if i == 0 {
+					if _, err := b.CreateTag(1, "t"); err != nil {
+						return err
+					}
+				}
 				if _, err := b.AddFollowers(1, []uint32{uint32(i)}); err != nil {
+					return err
+				}
+				if _, err := b.ChangeTag(1, "t", []uint32{uint32(i)}, true); err != nil {
+					return err
+				}
+				if err := b.SetQuotaCount(1, 100, uint64(i+1)); err != nil {
+					return err
+				}
+				if err := b.CountReceived(1, 5, 4, roaring.BitmapOf(1000)); err != nil {
 					return err
 				}
 				_, err := b.AddBroadcast(Broadcast{Account: 1, Payload: []byte{byte(i)}}, roaring.BitmapOf(uint32(i)))
@@ -260,6 +274,23 @@ func TestCrashKeepsCommittedBroadcasts(t *testing.T) {
 		}
 		if n, _ := s2.FollowerCount(1); n < uint64(acked) {
 			t.Fatalf("iteration %d: %d followers after %d acknowledged follows", iteration, n, acked)
+		}
+		b := s2.NewBatch()
+		if n, err := b.QuotaCount(1, 100); n < uint64(acked) || err != nil {
+			t.Fatalf("iteration %d: quota count %d, %v after %d acknowledged", iteration, n, err, acked)
+		}
+		for level := uint8(1); level <= min(4, uint8(acked)); level++ {
+			if got, err := b.ReceivedAtLeast(1, 5, level); !got.Contains(1000) || err != nil {
+				t.Fatalf("iteration %d: level %d lost after %d acknowledged counts: %v", iteration, level, acked, err)
+			}
+		}
+		b.Close()
+		if acked > 0 {
+			tag, err := s2.TagByName(1, "t")
+			members, _ := s2.TagMembers(tag.ID)
+			if err != nil || tag.Members < uint64(acked) || members.GetCardinality() < uint64(acked) {
+				t.Fatalf("iteration %d: tag %+v (%d members) after %d acknowledged: %v", iteration, tag, members.GetCardinality(), acked, err)
+			}
 		}
 		_ = s2.Close()
 	}

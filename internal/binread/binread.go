@@ -79,3 +79,9 @@ func (r *Reader) Fail() { r.bad = true }
 
 // OK reports that no field fell short and no byte is left over.
 func (r *Reader) OK() bool { return !r.bad && len(r.b) == 0 }
+
+// Len returns how many bytes are left.
+func (r *Reader) Len() int { return len(r.b) }
+
+// Short reports that a field fell short or failed a check.
+func (r *Reader) Short() bool { return r.bad }

@@ -98,3 +98,17 @@ func DecodeU64(v []byte) (uint64, error) {
 	n := r.U64()
 	return n, r.Finish("counter")
 }
+
+// EncodeU32 seals one uint32 (a tag id in the tag name index).
+func EncodeU32(v uint32) []byte { return Seal(binary.BigEndian.AppendUint32(nil, v)) }
+
+// DecodeU32 checks and decodes a value sealed by EncodeU32.
+func DecodeU32(v []byte) (uint32, error) {
+	body, err := Open(v)
+	if err != nil {
+		return 0, err
+	}
+	r := NewReader(body)
+	n := r.U32()
+	return n, r.Finish("u32")
+}

@@ -21,8 +21,10 @@ func (t Tier) String() string {
 	return fmt.Sprintf("tier-%d", uint8(t))
 }
 
-// Valid reports whether t is a known tier.
-func (t Tier) Valid() bool { _, ok := tierNames[t]; return ok }
+// Valid reports whether t can be stored: any tier but zero. Tiers beyond
+// the three built in are named and given quotas by the server's
+// configuration.
+func (t Tier) Valid() bool { return t != 0 }
 
 // ParseTier parses a tier name.
 func ParseTier(name string) (Tier, error) {
@@ -169,4 +171,39 @@ func DecodeIdempotency(v []byte) (Idempotency, error) {
 	r := NewReader(body)
 	rec := Idempotency{MessageID: r.U64(), AtMillis: r.U64()}
 	return rec, r.Finish("idempotency")
+}
+
+// Tag is a named set of users within one account. Members counts them, so
+// listing tags reads no member chunk.
+type Tag struct {
+	ID      uint32
+	Account uint32
+	Name    string
+	Members uint64
+}
+
+// EncodeTag seals a tag record (its id is the key).
+func EncodeTag(t Tag) []byte {
+	var w Writer
+	w.U32(t.Account)
+	w.U64(t.Members)
+	w.Str(t.Name)
+	return Seal(w.B)
+}
+
+// DecodeTag checks and decodes the tag stored under id.
+func DecodeTag(v []byte, id uint32) (Tag, error) {
+	body, err := Open(v)
+	if err != nil {
+		return Tag{}, err
+	}
+	r := NewReader(body)
+	t := Tag{ID: id, Account: r.U32(), Members: r.U64(), Name: r.Str()}
+	if err := r.Finish("tag"); err != nil {
+		return Tag{}, err
+	}
+	if t.Account == 0 || t.Name == "" {
+		return Tag{}, fmt.Errorf("%w: tag without account or name", ErrCorrupt)
+	}
+	return t, nil
 }

@@ -1,0 +1,79 @@
+package storage
+
+import (
+	"encoding/binary"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Per-follower monthly counts (the service tier's cap) are kept as levels:
+// level k is the set of followers who received at least k of the account's
+// broadcasts in the month, so "at the cap" is one set and counting a
+// broadcast ORs each level with the level below it, chunk by chunk.
+
+func receivedLevel(account, month uint32, level uint8) chunkedSet {
+	return chunkedSet{prefix: receivedLevelPrefix(account, month, level)}
+}
+
+// ReceivedAtLeast returns the followers who received at least n of
+// account's broadcasts in month, as this batch sees it.
+func (b *Batch) ReceivedAtLeast(account, month uint32, n uint8) (*roaring.Bitmap, error) {
+	return receivedLevel(account, month, n).read(b.batch)
+}
+
+// ReceivedAtLeast is the committed form, for dry runs and benchmarks.
+func (s *Store) ReceivedAtLeast(account, month uint32, n uint8) (*roaring.Bitmap, error) {
+	return receivedLevel(account, month, n).read(s.db)
+}
+
+// CountReceived records that every user in audience received one more of
+// account's broadcasts in month, keeping levels 1 to top (a user at top
+// stays there). Only chunks that change are rewritten, and earlier months'
+// levels are removed with one range delete.
+func (b *Batch) CountReceived(account, month uint32, top uint8, audience *roaring.Bitmap) error {
+	if err := b.dropBefore(receivedPrefix(account), binary.BigEndian.AppendUint32(receivedPrefix(account), month)); err != nil {
+		return err
+	}
+	return forEachChunk(audience, func(high uint16, got *roaring.Bitmap) error {
+		var below *roaring.Bitmap // level k-1 before this broadcast; nil is everyone
+		for k := uint8(1); k <= top; k++ {
+			level := receivedLevel(account, month, k)
+			old, err := level.readChunk(b.batch, high)
+			if err != nil {
+				return err
+			}
+			gain := got
+			if below != nil {
+				gain = roaring.And(below, got)
+			}
+			if !gain.IsEmpty() {
+				next := roaring.Or(old, gain)
+				if next.GetCardinality() != old.GetCardinality() {
+					if err := level.writeChunk(b.batch, high, next); err != nil {
+						return err
+					}
+				}
+			}
+			if old.IsEmpty() {
+				return nil // nobody is at level k yet, so no one rises above it
+			}
+			below = old
+		}
+		return nil
+	})
+}
+
+// dropBefore range-deletes [lower, upper) when it holds any key, so that
+// counters of past days and months do not pile up.
+func (b *Batch) dropBefore(lower, upper []byte) error {
+	it, err := b.batch.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return err
+	}
+	found := it.First()
+	if err := it.Close(); err != nil || !found {
+		return err
+	}
+	return b.batch.DeleteRange(lower, upper, nil)
+}

@@ -1,0 +1,142 @@
+package storage
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+func TestTagsLifecycle(t *testing.T) {
+	fs := vfs.NewMem()
+	s := openTest(t, fs)
+	var vip, eu Tag
+	commit(t, s, func(b *Batch) (err error) {
+		if vip, err = b.CreateTag(1, "vip"); err != nil {
+			return err
+		}
+		if eu, err = b.CreateTag(1, "eu"); err != nil {
+			return err
+		}
+		if _, err := b.CreateTag(1, "vip"); !errors.Is(err, ErrExists) {
+			t.Errorf("second vip: %v, want ErrExists", err)
+		}
+		if _, err := b.CreateTag(2, "vip"); err != nil { // names are per account
+			return err
+		}
+		_, err = b.ChangeTag(1, "vip", []uint32{5, 1, 1 << 20, 5}, true)
+		return err
+	})
+	if vip.ID == eu.ID || vip.ID == 0 {
+		t.Fatalf("ids %d, %d", vip.ID, eu.ID)
+	}
+	got, err := s.TagByName(1, "vip")
+	if err != nil || got.Members != 3 || got.Account != 1 {
+		t.Fatalf("vip = %+v, %v", got, err)
+	}
+	if m, _ := s.TagMembers(vip.ID); !slices.Equal(ids(m), []uint32{1, 5, 1 << 20}) {
+		t.Fatalf("members %v", ids(m))
+	}
+	tags, err := s.Tags(1)
+	if err != nil || len(tags) != 2 || tags[0].Name != "eu" || tags[1].Name != "vip" {
+		t.Fatalf("tags %+v, %v", tags, err)
+	}
+
+	commit(t, s, func(b *Batch) error {
+		renamed, err := b.RenameTag(1, "vip", "gold")
+		if err != nil || renamed.ID != vip.ID || renamed.Members != 3 {
+			t.Errorf("rename: %+v %v", renamed, err)
+		}
+		if _, err := b.RenameTag(1, "gold", "eu"); !errors.Is(err, ErrExists) {
+			t.Errorf("rename onto eu: %v", err)
+		}
+		if _, err := b.RenameTag(1, "nope", "x"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("rename unknown: %v", err)
+		}
+		removed, err := b.ChangeTag(1, "gold", []uint32{5, 99}, false)
+		if err != nil || removed.Members != 2 {
+			t.Errorf("remove: %+v %v", removed, err)
+		}
+		return nil
+	})
+	if _, err := s.TagByName(1, "vip"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("old name still resolves: %v", err)
+	}
+
+	commit(t, s, func(b *Batch) error {
+		_, err := b.DeleteTag(1, "gold")
+		return err
+	})
+	if _, err := s.Tag(vip.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted tag: %v", err)
+	}
+	if m, _ := s.TagMembers(vip.ID); !m.IsEmpty() {
+		t.Fatalf("deleted tag keeps members %v", ids(m))
+	}
+
+	// Ids are never reused, even after the highest is deleted and the store
+	// reopened.
+	var last Tag
+	commit(t, s, func(b *Batch) (err error) {
+		last, err = b.CreateTag(1, "late")
+		return err
+	})
+	commit(t, s, func(b *Batch) error { _, err := b.DeleteTag(1, "late"); return err })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openTest(t, fs)
+	commit(t, s2, func(b *Batch) error {
+		again, err := b.CreateTag(1, "again")
+		if err == nil && again.ID <= last.ID {
+			t.Errorf("id %d reused (last was %d)", again.ID, last.ID)
+		}
+		return err
+	})
+}
+
+func TestCountReceivedKeepsLevels(t *testing.T) {
+	s := openTest(t, nil)
+	const month, top = 600, 3
+	sends := []*roaring.Bitmap{
+		roaring.BitmapOf(1, 2, 3, 1<<20),
+		roaring.BitmapOf(1, 2, 1<<20),
+		roaring.BitmapOf(1, 1<<20),
+		roaring.BitmapOf(1, 7),
+	}
+	for _, a := range sends {
+		commit(t, s, func(b *Batch) error { return b.CountReceived(9, month, top, a) })
+	}
+	want := map[uint8][]uint32{1: {1, 2, 3, 7, 1 << 20}, 2: {1, 2, 1 << 20}, 3: {1, 1 << 20}}
+	for level, w := range want {
+		got, err := s.ReceivedAtLeast(9, month, level)
+		if err != nil || !slices.Equal(ids(got), w) {
+			t.Errorf("level %d = %v, %v; want %v", level, ids(got), err, w)
+		}
+	}
+	// A new month starts from nothing and removes the old one.
+	commit(t, s, func(b *Batch) error { return b.CountReceived(9, month+1, top, roaring.BitmapOf(2)) })
+	if got, _ := s.ReceivedAtLeast(9, month, 1); !got.IsEmpty() {
+		t.Errorf("last month's levels kept: %v", ids(got))
+	}
+	if got, _ := s.ReceivedAtLeast(9, month+1, 1); !slices.Equal(ids(got), []uint32{2}) {
+		t.Errorf("this month's level 1 = %v", ids(got))
+	}
+}
+
+func TestQuotaCountDropsEarlierDays(t *testing.T) {
+	s := openTest(t, nil)
+	commit(t, s, func(b *Batch) error { return b.SetQuotaCount(3, 100, 2) })
+	commit(t, s, func(b *Batch) error { return b.SetQuotaCount(3, 101, 1) })
+	commit(t, s, func(b *Batch) error {
+		if n, err := b.QuotaCount(3, 100); n != 0 || err != nil {
+			t.Errorf("day 100 = %d, %v after day 101 was counted", n, err)
+		}
+		if n, err := b.QuotaCount(3, 101); n != 1 || err != nil {
+			t.Errorf("day 101 = %d, %v", n, err)
+		}
+		return nil
+	})
+}
