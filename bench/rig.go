@@ -75,7 +75,7 @@ func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrappe
 	r.proc = srv.Proc()
 	target := srv.Target()
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
-	account, err := admin.CreateAccount(ctx, "bench", "service")
+	account, err := admin.CreateAccount(ctx, "bench", loadtest.UnlimitedTier.Name)
 	if err != nil {
 		return nil, err
 	}

@@ -63,6 +63,11 @@ type Message struct {
 	// Users, if not empty, narrows the audience to these users (at most
 	// 10,000) among the followers, minus the blocklist.
 	Users []uint32
+	// Tags, if not empty, narrows the audience to the followers a boolean
+	// expression over the account's tags selects, minus the blocklist:
+	// for example "vip AND (beijing OR shanghai) AND NOT churned" (see
+	// wire.ParseExpr; "#12" names a tag by id).
+	Tags string
 	// DryRun only resolves and counts the audience: nothing is stored, sent
 	// or counted against the quota; the result has MessageID 0.
 	DryRun bool
@@ -111,6 +116,7 @@ type callResult struct {
 	ack   wire.PublishAck
 	flags uint8 // of the PUBLISH_ACK
 	job   JobReport
+	tags  []Tag // of a TAGS answer
 	err   error // *Error for request errors; a connection error otherwise
 	conn  bool  // err is a connection failure: retry elsewhere
 }
@@ -169,11 +175,20 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 	if len(m.Preview) > wire.MaxPreview {
 		return PublishResult{}, fmt.Errorf("client: a preview lists at most %d users, not %d", wire.MaxPreview, len(m.Preview))
 	}
-	if len(m.Users) > wire.MaxListed || len(m.Users) > 0 && len(m.Preview) > 0 {
-		return PublishResult{}, fmt.Errorf("client: Users lists at most %d users and excludes Preview", wire.MaxListed)
+	if len(m.Users) > wire.MaxListed {
+		return PublishResult{}, fmt.Errorf("client: Users lists at most %d users, not %d", wire.MaxListed, len(m.Users))
+	}
+	if (len(m.Preview) > 0) && (len(m.Users) > 0 || m.Tags != "") || len(m.Users) > 0 && m.Tags != "" {
+		return PublishResult{}, fmt.Errorf("client: set one of Preview, Users and Tags")
 	}
 	kind, audience := wire.AudienceAll, []byte(nil)
 	switch {
+	case m.Tags != "":
+		expr, err := wire.ParseExpr(m.Tags)
+		if err != nil {
+			return PublishResult{}, fmt.Errorf("client: %w", err)
+		}
+		kind, audience = wire.AudienceTags, wire.AppendExpr(nil, expr)
 	case len(m.Preview) > 0:
 		kind, audience = wire.AudiencePreview, wire.EncodeUsers(m.Preview)
 	case len(m.Users) > 0:
@@ -394,6 +409,16 @@ func (pc *pubConn) readLoop() {
 				return errorFrom(m) // the server is closing the connection
 			}
 			pc.answer(m.RequestID, callResult{err: errorFrom(m)})
+		case wire.TypeTags:
+			m, err := wire.DecodeTags(f.Body)
+			if err != nil {
+				return err
+			}
+			tags := make([]Tag, len(m.Tags))
+			for i, t := range m.Tags {
+				tags[i] = Tag{ID: t.ID, Name: t.Name, Members: t.Members}
+			}
+			pc.answer(m.RequestID, callResult{tags: tags})
 		case wire.TypePong, wire.TypePing:
 		default:
 			return fmt.Errorf("client: unexpected %s from server", f.Type)

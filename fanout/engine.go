@@ -32,11 +32,12 @@ type Config struct {
 	CursorFlush time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// DailyQuota is the most broadcasts per UTC day for each tier; a tier
-	// missing from the map (or mapped to 0) has no daily limit. Default:
-	// subscription 1, verified 2, service none. Previews and idempotent
-	// retries are not counted.
-	DailyQuota map[storage.Tier]int
+	// Tiers are the account tiers and their quotas (default DefaultTiers:
+	// subscription 1 a day, verified 2 a day, service 4 per follower a
+	// month). Previews, dry runs and idempotent retries are not counted.
+	Tiers map[storage.Tier]TierPolicy
+	// MaxTags is the most tags an account may have (default 1000).
+	MaxTags int
 	// ObserveCommit, if set, is told how long each group commit (the
 	// fsync included) took and how many ops it carried. It is called on the
 	// writer goroutine and must not block.
@@ -71,8 +72,11 @@ func (c *Config) fill() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.DailyQuota == nil {
-		c.DailyQuota = map[storage.Tier]int{storage.TierSubscription: 1, storage.TierVerified: 2}
+	if c.Tiers == nil {
+		c.Tiers = DefaultTiers()
+	}
+	if c.MaxTags <= 0 {
+		c.MaxTags = 1000
 	}
 }
 

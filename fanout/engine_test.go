@@ -51,7 +51,7 @@ func newEngine(t *testing.T) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := New(store, Config{})
+	e := New(store, withUnlimited(Config{}))
 	t.Cleanup(func() {
 		_ = e.Close()
 		_ = store.Close()
@@ -62,7 +62,7 @@ func newEngine(t *testing.T) *Engine {
 func seedAccount(t *testing.T, e *Engine, followers ...uint32) uint32 {
 	t.Helper()
 	ctx := context.Background()
-	a, secret, err := e.CreateAccount(ctx, "acct", storage.TierService)
+	a, secret, err := e.CreateAccount(ctx, "acct", unlimited)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestCatchUpPagesAndCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	e := New(store, Config{CatchUpPage: 2})
+	e := New(store, withUnlimited(Config{CatchUpPage: 2}))
 	defer e.Close()
 	account := seedAccount(t, e, 5)
 	for i := 0; i < 3; i++ {
@@ -368,4 +368,14 @@ func TestPerAccountOrderIsKept(t *testing.T) {
 			}
 		}
 	}
+}
+
+// unlimited is a tier without quotas that withUnlimited adds, for tests and
+// benchmarks that publish as often as they need.
+const unlimited storage.Tier = 200
+
+func withUnlimited(c Config) Config {
+	c.Tiers = DefaultTiers()
+	c.Tiers[unlimited] = TierPolicy{Name: "unlimited", ID: unlimited}
+	return c
 }

@@ -23,17 +23,25 @@ var (
 	ErrForbidden = errors.New("fanout: forbidden")
 	// ErrQuotaExceeded: the account has used its quota; see QuotaError.
 	ErrQuotaExceeded = errors.New("fanout: quota exceeded")
+	// ErrUnknownTag: the account has no tag of that name or id.
+	ErrUnknownTag = errors.New("fanout: unknown tag")
+	// ErrTagExists: the account already has a tag of that name.
+	ErrTagExists = errors.New("fanout: tag exists")
+	// ErrLimit: the request would pass a configured limit (tags per
+	// account).
+	ErrLimit = errors.New("fanout: limit exceeded")
 )
 
 // QuotaError says when an exhausted quota resets. It wraps
 // ErrQuotaExceeded.
 type QuotaError struct {
 	Limit   int
+	Per     string // "day"
 	ResetAt time.Time
 }
 
 func (e *QuotaError) Error() string {
-	return fmt.Sprintf("fanout: quota of %d broadcasts per day used; it resets at %s", e.Limit, e.ResetAt.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("fanout: quota of %d broadcasts per %s used; it resets at %s", e.Limit, e.Per, e.ResetAt.UTC().Format(time.RFC3339))
 }
 
 func (e *QuotaError) Unwrap() error { return ErrQuotaExceeded }

@@ -21,11 +21,11 @@ func benchmarkSmallBesideHuge(b *testing.B, huge int, busy bool, every time.Dura
 		b.Fatal(err)
 	}
 	defer store.Close()
-	e := New(store, Config{})
+	e := New(store, withUnlimited(Config{}))
 	defer e.Close()
 	ctx := context.Background()
-	big, _, _ := e.CreateAccount(ctx, "big", storage.TierService)
-	small, _, _ := e.CreateAccount(ctx, "small", storage.TierService)
+	big, _, _ := e.CreateAccount(ctx, "big", unlimited)
+	small, _, _ := e.CreateAccount(ctx, "small", unlimited)
 	for start := 0; start < huge; start += 1 << 16 {
 		ids := make([]uint32, 0, 1<<16)
 		for u := start; u < min(start+1<<16, huge); u++ {

@@ -18,10 +18,10 @@ func BenchmarkDurableSingleFollows(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	e := New(store, Config{})
+	e := New(store, withUnlimited(Config{}))
 	defer e.Close()
 	ctx := context.Background()
-	a, _, err := e.CreateAccount(ctx, "popular", storage.TierService)
+	a, _, err := e.CreateAccount(ctx, "popular", unlimited)
 	if err != nil {
 		b.Fatal(err)
 	}

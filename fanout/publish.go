@@ -26,6 +26,9 @@ type PublishRequest struct {
 	// Users, if not empty, narrows the audience to these users (at most
 	// 10,000) among the followers; the blocklist still applies.
 	Users []uint32
+	// Expr, if not empty, narrows the audience to the followers it selects
+	// from the account's tags; the blocklist still applies.
+	Expr wire.Expr
 	// DryRun resolves and counts the audience only: nothing is stored, sent,
 	// counted against the quota or remembered for idempotency.
 	DryRun bool
@@ -64,27 +67,13 @@ type publishOp struct {
 }
 
 // prepare does the expensive, batch-free part of a publish before the
-// writer takes it: the audience is resolved from committed followers minus
-// the committed blocklist (a follow or block acknowledged before the
-// publish was sent is committed, so it counts), split into encoded chunks,
-// and the payload compressed. Previews go to their listed test users,
-// blocklist or not.
+// writer takes it: the audience is resolved from committed state (a follow,
+// tag change or block acknowledged before the publish was sent is
+// committed, so it counts), split into encoded chunks, and the payload
+// compressed.
 func (o *publishOp) prepare(e *Engine) {
-	if len(o.req.Preview) > 0 {
-		o.audience = roaring.BitmapOf(o.req.Preview...)
-	} else {
-		if o.audience, o.prepErr = e.store.Followers(o.req.Account); o.prepErr != nil {
-			return
-		}
-		blocked, err := e.store.Blocked(o.req.Account)
-		if err != nil {
-			o.prepErr = err
-			return
-		}
-		o.audience.AndNot(blocked)
-		if len(o.req.Users) > 0 {
-			o.audience.And(roaring.BitmapOf(o.req.Users...))
-		}
+	if o.audience, o.prepErr = resolveAudience(e.store, &o.req); o.prepErr != nil {
+		return
 	}
 	if o.encoded, o.prepErr = storage.EncodeSet(o.audience); o.prepErr != nil {
 		return
@@ -101,62 +90,69 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	if err != nil {
 		return err
 	}
-	if o.req.DryRun {
-		total := uint32(o.audience.GetCardinality())
-		o.result = PublishResult{Total: total, Recipients: total, DryRun: true}
-		return nil
-	}
-	original, found, err := b.LookupIdempotency(o.req.Account, o.req.ClientMsgID, now)
+	policy, err := e.policy(account)
 	if err != nil {
 		return err
 	}
-	if found {
-		m, err := b.Broadcast(original)
-		if errors.Is(err, storage.ErrNotFound) {
-			// Retention already removed it: the id is still the answer.
-			o.result = PublishResult{MessageID: original, Duplicate: true}
-			return nil
+	preview := len(o.req.Preview) > 0
+	if !o.req.DryRun {
+		original, found, err := b.LookupIdempotency(o.req.Account, o.req.ClientMsgID, now)
+		if err != nil || found {
+			return o.duplicate(b, original, err)
 		}
-		if err != nil {
-			return err
-		}
-		o.result = PublishResult{MessageID: original, Total: m.Total, Filtered: m.Filtered, Recipients: m.Total - m.Filtered, Duplicate: true}
-		return nil
 	}
-	// Quota is checked and counted in the same batch as the broadcast, by
+	// Quotas are checked and counted in the same batch as the broadcast, by
 	// the single writer, so concurrent publishers cannot both take the last
 	// one and a counted broadcast survives any crash its ack survives.
-	if limit := e.cfg.DailyQuota[account.Tier]; limit > 0 && len(o.req.Preview) == 0 {
-		day := uint32(now / uint64(24*time.Hour/time.Millisecond))
-		used, err := b.QuotaCount(account.ID, day)
+	if policy.Daily > 0 && !preview && !o.req.DryRun {
+		if err := o.countDay(b, account.ID, policy.Daily, now); err != nil {
+			return err
+		}
+	}
+	total := uint32(o.audience.GetCardinality())
+	audience, encoded := o.audience, o.encoded
+	month := monthOf(now)
+	if policy.PerFollowerMonthly > 0 && !preview {
+		capped, err := b.ReceivedAtLeast(account.ID, month, uint8(policy.PerFollowerMonthly))
 		if err != nil {
 			return err
 		}
-		if used >= uint64(limit) {
-			return &QuotaError{Limit: limit, ResetAt: time.UnixMilli(int64(day+1) * int64(24*time.Hour/time.Millisecond))}
+		if audience.Intersects(capped) {
+			audience = roaring.AndNot(audience, capped)
+			if encoded, err = storage.EncodeSet(audience); err != nil {
+				return err
+			}
 		}
-		if err := b.SetQuotaCount(account.ID, day, used+1); err != nil {
+	}
+	filtered := total - uint32(audience.GetCardinality())
+	if o.req.DryRun {
+		o.result = PublishResult{Total: total, Filtered: filtered, Recipients: total - filtered, DryRun: true}
+		return nil
+	}
+	if policy.PerFollowerMonthly > 0 && !preview {
+		if err := b.CountReceived(account.ID, month, uint8(policy.PerFollowerMonthly), audience); err != nil {
 			return err
 		}
 	}
 	m := storage.Broadcast{
-		Preview:     len(o.req.Preview) > 0,
+		Preview:     preview,
 		Account:     o.req.Account,
 		TimeMillis:  now,
 		TTLSeconds:  o.req.TTLSeconds,
 		ClientMsgID: o.req.ClientMsgID,
 		ContentType: o.req.ContentType,
-		Total:       uint32(o.audience.GetCardinality()),
+		Total:       total,
+		Filtered:    filtered,
 		Payload:     o.req.Payload,
 	}
-	if m.ID, err = b.AddEncodedBroadcast(m, o.encoded); err != nil {
+	if m.ID, err = b.AddEncodedBroadcast(m, encoded); err != nil {
 		return err
 	}
 	if err := b.PutIdempotency(o.req.Account, o.req.ClientMsgID, m.ID, now); err != nil {
 		return err
 	}
-	o.result = PublishResult{MessageID: m.ID, Total: m.Total, Recipients: m.Total}
-	o.send = newDelivery(m, o.audience, o.packed)
+	o.result = PublishResult{MessageID: m.ID, Total: total, Filtered: filtered, Recipients: total - filtered}
+	o.send = newDelivery(m, audience, o.packed)
 	report := JobReport{MessageID: m.ID, Total: m.Total, Filtered: m.Filtered}
 	notify := o.req.OnJobDone
 	o.send.job = newJob(report, func(r JobReport) {
@@ -167,6 +163,39 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	})
 	o.started = report
 	return nil
+}
+
+// duplicate answers a retry of a client_msg_id seen within the window with
+// the original broadcast's id and counts.
+func (o *publishOp) duplicate(b *storage.Batch, original uint64, err error) error {
+	if err != nil {
+		return err
+	}
+	m, err := b.Broadcast(original)
+	if errors.Is(err, storage.ErrNotFound) {
+		// Retention already removed it: the id is still the answer.
+		o.result = PublishResult{MessageID: original, Duplicate: true}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	o.result = PublishResult{MessageID: original, Total: m.Total, Filtered: m.Filtered, Recipients: m.Total - m.Filtered, Duplicate: true}
+	return nil
+}
+
+// countDay takes one of the account's broadcasts for the UTC day, or fails
+// with a QuotaError when none is left.
+func (o *publishOp) countDay(b *storage.Batch, account uint32, limit int, now uint64) error {
+	day := dayOf(now)
+	used, err := b.QuotaCount(account, day)
+	if err != nil {
+		return err
+	}
+	if used >= uint64(limit) {
+		return &QuotaError{Limit: limit, Per: "day", ResetAt: time.UnixMilli(int64(uint64(day+1) * dayMillis))}
+	}
+	return b.SetQuotaCount(account, day, used+1)
 }
 
 func (o *publishOp) finish(err error) {
@@ -221,8 +250,10 @@ func (e *Engine) validate(req PublishRequest) error {
 		return fmt.Errorf("%w: a preview lists at most %d users", ErrBadRequest, wire.MaxPreview)
 	case len(req.Users) > wire.MaxListed:
 		return fmt.Errorf("%w: an audience lists at most %d users", ErrBadRequest, wire.MaxListed)
-	case len(req.Users) > 0 && len(req.Preview) > 0:
-		return fmt.Errorf("%w: a publish is a preview or goes to listed followers, not both", ErrBadRequest)
+	case (len(req.Users) > 0) && (len(req.Preview) > 0 || len(req.Expr) > 0) || len(req.Preview) > 0 && len(req.Expr) > 0:
+		return fmt.Errorf("%w: a publish is a preview, or goes to listed followers, or to a tag expression: one of them", ErrBadRequest)
+	case len(req.Expr) > wire.MaxExprOps:
+		return fmt.Errorf("%w: an expression has at most %d operations", ErrBadRequest, wire.MaxExprOps)
 	}
 	return nil
 }

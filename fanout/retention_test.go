@@ -17,7 +17,7 @@ func TestRetentionAndHistoryMissed(t *testing.T) {
 	}
 	defer store.Close()
 	clock := testutil.NewClock(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
-	e := New(store, Config{Now: clock.Now, Retention: 24 * time.Hour, RetentionSweep: time.Hour})
+	e := New(store, withUnlimited(Config{Now: clock.Now, Retention: 24 * time.Hour, RetentionSweep: time.Hour}))
 	defer e.Close()
 	account := seedAccount(t, e, 5)
 	publish := func(id string) uint64 {

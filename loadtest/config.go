@@ -30,6 +30,10 @@ type Target struct {
 	PublisherAddr string
 	AdminURL      string
 	AdminToken    string
+	// Tier is the tier of the accounts the run creates; it must publish
+	// without quotas (default "unlimited", which the embedded server
+	// defines; herald serve --tiers can define one).
+	Tier string
 }
 
 // ErrTooManyClients: the run needs more files than one process may open.

@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -55,7 +56,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 
-	account, err := admin.CreateAccount(ctx, "loadtest", "service")
+	account, err := admin.CreateAccount(ctx, "loadtest", cmp.Or(target.Tier, UnlimitedTier.Name))
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: create account: %w", err)
 	}

@@ -52,7 +52,7 @@ func TestExternalTargetVerifies(t *testing.T) {
 	if _, err := h.Publisher(account, secret).Publish(context.Background(), clientMessage("old")); err != nil {
 		t.Fatal(err)
 	}
-	target := &Target{ClientAddr: h.Server.ClientAddr(), PublisherAddr: h.Server.PublisherAddr(), AdminURL: "http://" + h.Server.AdminAddr(), AdminToken: h.Server.AdminToken()}
+	target := &Target{ClientAddr: h.Server.ClientAddr(), PublisherAddr: h.Server.PublisherAddr(), AdminURL: "http://" + h.Server.AdminAddr(), AdminToken: h.Server.AdminToken(), Tier: testserver.UnlimitedTier.Name}
 	report, err := Run(context.Background(), Config{Clients: 20, Broadcasts: 3, Target: target}, nil)
 	if err != nil {
 		t.Fatal(err)

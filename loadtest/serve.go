@@ -7,9 +7,14 @@ import (
 	"os/signal"
 	"syscall"
 
+	"herald/fanout"
 	"herald/internal/child"
 	"herald/server"
 )
+
+// UnlimitedTier is a tier without quotas that the embedded server adds to
+// the default tiers, for accounts that publish as fast as they can.
+var UnlimitedTier = fanout.TierPolicy{Name: "unlimited", ID: 250}
 
 // MaybeServe turns the process into the embedded server when it was started
 // with ServeFlag, and never returns in that case. Mains (and test mains) that
@@ -39,6 +44,8 @@ func serve(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.Engine.Tiers = fanout.DefaultTiers()
+	cfg.Engine.Tiers[UnlimitedTier.ID] = UnlimitedTier
 	srv, err := server.Start(cfg)
 	if err != nil {
 		return err

@@ -146,9 +146,9 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Tier == "" {
-		req.Tier = storage.TierSubscription.String()
+		req.Tier = s.engine.TierName(storage.TierSubscription)
 	}
-	tier, err := storage.ParseTier(req.Tier)
+	tier, err := s.engine.TierByName(req.Tier)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
@@ -158,7 +158,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, engineStatus(err), "%v", err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, AccountInfo{ID: a.ID, Name: a.Name, Tier: a.Tier.String(), Secret: secret})
+	writeJSON(w, http.StatusCreated, AccountInfo{ID: a.ID, Name: a.Name, Tier: s.engine.TierName(a.Tier), Secret: secret})
 }
 
 // accountID parses the {id} path segment.
@@ -190,7 +190,7 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, AccountInfo{ID: a.ID, Name: a.Name, Tier: a.Tier.String(), Followers: n})
+	writeJSON(w, http.StatusOK, AccountInfo{ID: a.ID, Name: a.Name, Tier: s.engine.TierName(a.Tier), Followers: n})
 }
 
 // importFollowers streams a body of user ids, one per line (blank lines and

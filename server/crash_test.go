@@ -34,7 +34,7 @@ func TestKill9LosesNoAcknowledgedBroadcast(t *testing.T) {
 	target := proc.Target()
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	ctx := context.Background()
-	account, err := admin.CreateAccount(ctx, "crash", "service")
+	account, err := admin.CreateAccount(ctx, "crash", loadtest.UnlimitedTier.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

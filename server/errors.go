@@ -47,6 +47,12 @@ func codeFor(err error) wire.Code {
 		return wire.CodeForbidden
 	case errors.Is(err, fanout.ErrQuotaExceeded):
 		return wire.CodeQuotaExceeded
+	case errors.Is(err, fanout.ErrUnknownTag):
+		return wire.CodeUnknownTag
+	case errors.Is(err, fanout.ErrTagExists):
+		return wire.CodeTagExists
+	case errors.Is(err, fanout.ErrLimit):
+		return wire.CodeLimitExceeded
 	default:
 		return wire.CodeInternal
 	}

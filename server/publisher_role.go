@@ -7,6 +7,7 @@ import (
 
 	"herald/fanout"
 	"herald/server/wire"
+	"herald/storage"
 )
 
 func (cn *conn) authenticatePublisher(h wire.Hello) (uint32, error) {
@@ -32,6 +33,8 @@ func (cn *conn) publisherFrame(f wire.Frame) error {
 		return cn.status(f)
 	case wire.TypeBlock, wire.TypeUnblock:
 		return cn.block(f)
+	case wire.TypeTag:
+		return cn.tag(f)
 	default:
 		return closeWith(wire.CodeUnexpectedFrame, "%s (%#x) is not a publisher frame", f.Type, uint8(f.Type))
 	}
@@ -117,15 +120,18 @@ func (cn *conn) publish(f wire.Frame) error {
 	case p.Account != cn.account:
 		cn.sendError(p.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, p.Account))
 		return nil
-	case p.AudienceKind != wire.AudienceAll && p.AudienceKind != wire.AudienceList && p.AudienceKind != wire.AudiencePreview:
-		cn.sendError(p.RequestID, wire.CodeBadRequest, fmt.Sprintf("audience kind %d is not supported (0 = all followers, 2 = listed followers, 3 = preview)", p.AudienceKind))
+	case p.AudienceKind > wire.AudiencePreview:
+		cn.sendError(p.RequestID, wire.CodeBadRequest, fmt.Sprintf("audience kind %d is not supported (0 = all followers, 1 = tag expression, 2 = listed followers, 3 = preview)", p.AudienceKind))
 		return nil
 	case cn.inflight >= cn.srv.cfg.MaxInflight:
 		cn.sendError(p.RequestID, wire.CodeUnavailable, fmt.Sprintf("over %d publishes in flight on this connection", cn.srv.cfg.MaxInflight))
 		return nil
 	}
 	var preview, listed []uint32
+	var expr wire.Expr
 	switch p.AudienceKind {
+	case wire.AudienceTags:
+		expr, err = wire.DecodeExpr(p.AudienceBytes)
 	case wire.AudiencePreview:
 		preview, err = wire.DecodeUsers(p.AudienceBytes, wire.MaxPreview)
 	case wire.AudienceList:
@@ -141,6 +147,7 @@ func (cn *conn) publish(f wire.Frame) error {
 		DryRun:      f.Flags&wire.FlagDryRun != 0,
 		Preview:     preview,
 		Users:       listed,
+		Expr:        expr,
 		Account:     p.Account,
 		ClientMsgID: p.ClientMsgID,
 		TTLSeconds:  p.TTLSeconds,
@@ -174,5 +181,38 @@ func (cn *conn) publish(f wire.Frame) error {
 			})
 		})
 	})
+	return nil
+}
+
+// tag changes or lists the account's tags, answering TAGS.
+func (cn *conn) tag(f wire.Frame) error {
+	m, err := wire.DecodeTag(f.Body)
+	if err != nil {
+		return closeWith(wire.CodeMalformedFrame, "%v", err)
+	}
+	if m.Account != cn.account {
+		cn.sendError(m.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, m.Account))
+		return nil
+	}
+	answer := func(err error, tags ...storage.Tag) {
+		cn.reply(func() {
+			if err != nil {
+				cn.sendError(m.RequestID, codeFor(err), err.Error())
+				return
+			}
+			out := wire.Tags{RequestID: m.RequestID, Tags: make([]wire.TagInfo, len(tags))}
+			for i, t := range tags {
+				out.Tags[i] = wire.TagInfo{ID: t.ID, Members: t.Members, Name: t.Name}
+			}
+			cn.send(func(dst []byte) []byte { return wire.AppendTags(dst, out) })
+		})
+	}
+	if m.Op == wire.TagList {
+		tags, err := cn.srv.engine.Tags(m.Account)
+		answer(err, tags...)
+		return nil
+	}
+	req := fanout.TagRequest{Account: m.Account, Op: fanout.TagOp(m.Op), Name: m.Name, NewName: m.NewName, Users: m.Users}
+	cn.srv.engine.TagAsync(req, func(t storage.Tag, err error) { answer(err, t) })
 	return nil
 }

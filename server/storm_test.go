@@ -176,7 +176,7 @@ func TestStalledReadersKeepServerMemoryBounded(t *testing.T) {
 }
 
 // processWithFollowers starts a server process and an account of the
-// service tier whose followers are users 1..n.
+// unlimited tier whose followers are users 1..n.
 func processWithFollowers(t *testing.T, ctx context.Context, n int) (*loadtest.ServerProcess, *client.Admin, client.Account) {
 	t.Helper()
 	proc, err := loadtest.StartServer(filepath.Join(t.TempDir(), "data"))
@@ -186,7 +186,7 @@ func processWithFollowers(t *testing.T, ctx context.Context, n int) (*loadtest.S
 	t.Cleanup(proc.Stop)
 	target := proc.Target()
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
-	a, err := admin.CreateAccount(ctx, "process", "service")
+	a, err := admin.CreateAccount(ctx, "process", loadtest.UnlimitedTier.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func newAccount(g *globals) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "account name (required)")
-	create.Flags().StringVar(&tier, "tier", "subscription", "quota tier: subscription, verified or service")
+	create.Flags().StringVar(&tier, "tier", "subscription", "quota tier: subscription, verified, service, or a custom tier of the server's --tiers file")
 	_ = create.MarkFlagRequired("name")
 	show := &cobra.Command{
 		Use:   "show ID",

@@ -9,22 +9,25 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"herald/fanout"
 	"herald/server"
 	"herald/storage"
 )
 
 func newServe() *cobra.Command {
 	var cfg server.Config
-	var perDaySubscription, perDayVerified int
+	var perDaySubscription, perDayVerified, perFollowerService int
+	var tierFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server with an embedded store",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if perDaySubscription < 0 || perDayVerified < 0 {
-				return fmt.Errorf("daily quotas must be 0 (no limit) or more")
+			tiers, err := tiersFrom(cmd, tierFile, perDaySubscription, perDayVerified, perFollowerService)
+			if err != nil {
+				return err
 			}
-			cfg.Engine.DailyQuota = map[storage.Tier]int{storage.TierSubscription: perDaySubscription, storage.TierVerified: perDayVerified}
+			cfg.Engine.Tiers = tiers
 			srv, err := server.Start(cfg)
 			if err != nil {
 				return err
@@ -55,6 +58,44 @@ func newServe() *cobra.Command {
 	f.IntVar(&cfg.Engine.MaxPayload, "max-payload", 0, "largest broadcast payload in bytes (default 256 KiB)")
 	f.IntVar(&perDaySubscription, "quota-subscription", 1, "broadcasts per UTC day for subscription accounts (0: no limit)")
 	f.IntVar(&perDayVerified, "quota-verified", 2, "broadcasts per UTC day for verified accounts (0: no limit)")
+	f.IntVar(&perFollowerService, "quota-service", 4, "broadcasts each follower receives per calendar month from a service account (0: no limit)")
+	f.StringVar(&tierFile, "tiers", "", "JSON file of tier quotas and custom tiers (see docs/PROTOCOL.md, Quotas); the quota flags override it")
+	f.IntVar(&cfg.Engine.MaxTags, "max-tags", 0, "most tags per account (default 1000)")
 	f.DurationVar(&cfg.Engine.Retention, "retention", 0, "how long broadcasts are kept for catch-up (default 168h)")
 	return cmd
+}
+
+// tiersFrom builds the tier table: the defaults, or the tier file over
+// them, then any quota flag given on the command line.
+func tiersFrom(cmd *cobra.Command, file string, subscription, verified, service int) (map[storage.Tier]fanout.TierPolicy, error) {
+	tiers := fanout.DefaultTiers()
+	if file != "" {
+		var err error
+		if tiers, err = fanout.LoadTiers(file); err != nil {
+			return nil, err
+		}
+	}
+	set := func(flag string, tier storage.Tier, apply func(p *fanout.TierPolicy, n int), n int) error {
+		if !cmd.Flags().Changed(flag) && file != "" {
+			return nil
+		}
+		if n < 0 {
+			return fmt.Errorf("--%s must be 0 (no limit) or more", flag)
+		}
+		p := tiers[tier]
+		apply(&p, n)
+		tiers[tier] = p
+		return nil
+	}
+	daily := func(p *fanout.TierPolicy, n int) { p.Daily = n }
+	if err := set("quota-subscription", storage.TierSubscription, daily, subscription); err != nil {
+		return nil, err
+	}
+	if err := set("quota-verified", storage.TierVerified, daily, verified); err != nil {
+		return nil, err
+	}
+	if service > fanout.MaxPerFollowerMonthly {
+		return nil, fmt.Errorf("--quota-service is at most %d", fanout.MaxPerFollowerMonthly)
+	}
+	return tiers, set("quota-service", storage.TierService, func(p *fanout.TierPolicy, n int) { p.PerFollowerMonthly = n }, service)
 }

@@ -11,9 +11,15 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/fanout"
 	"herald/internal/testutil"
 	"herald/server"
 )
+
+// UnlimitedTier is a custom tier without quotas that Start adds (unless
+// the config sets its own tiers) and Account uses, so that tests publish
+// as often as they need.
+var UnlimitedTier = fanout.TierPolicy{Name: "test-unlimited", ID: 200}
 
 // Harness is one running server and an admin client for it.
 type Harness struct {
@@ -30,6 +36,10 @@ func Start(t testing.TB, dir string, cfg server.Config) *Harness {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
+	}
+	if cfg.Engine.Tiers == nil {
+		cfg.Engine.Tiers = fanout.DefaultTiers()
+		cfg.Engine.Tiers[UnlimitedTier.ID] = UnlimitedTier
 	}
 	h := &Harness{T: t, Dir: dir, Config: cfg}
 	h.Restart()
@@ -63,12 +73,18 @@ func (h *Harness) Stop() {
 	}
 }
 
-// Account creates an account whose followers are users first..last and
-// returns its id and publisher secret.
+// Account creates an account of UnlimitedTier whose followers are users
+// first..last and returns its id and publisher secret.
 func (h *Harness) Account(first, last uint32) (uint32, string) {
 	h.T.Helper()
+	return h.AccountOfTier(UnlimitedTier.Name, first, last)
+}
+
+// AccountOfTier is Account with the tier named.
+func (h *Harness) AccountOfTier(tier string, first, last uint32) (uint32, string) {
+	h.T.Helper()
 	ctx := context.Background()
-	a, err := h.Admin.CreateAccount(ctx, "test", "service")
+	a, err := h.Admin.CreateAccount(ctx, "test", tier)
 	if err != nil {
 		h.T.Fatal(err)
 	}

@@ -20,6 +20,9 @@ const (
 	CodeInternal        Code = 1006 // storage failed; nothing was committed; retry
 	CodeUnknownMessage  Code = 1007 // RETRACT or STATUS of a message id not in the retained log
 	CodeQuotaExceeded   Code = 1008 // the account's quota is used; retry_at says when it resets
+	CodeUnknownTag      Code = 1009 // the account has no tag of that name or id
+	CodeTagExists       Code = 1010 // the account already has a tag of that name
+	CodeLimitExceeded   Code = 1011 // the request passes a configured limit (tags per account)
 )
 
 // Connection errors after which the client should reconnect and resume.
@@ -45,7 +48,8 @@ var codeNames = map[Code]string{
 	CodeBadRequest: "BAD_REQUEST", CodeUnknownAccount: "UNKNOWN_ACCOUNT",
 	CodePayloadTooLarge: "PAYLOAD_TOO_LARGE", CodeForbidden: "FORBIDDEN",
 	CodeUnavailable: "UNAVAILABLE", CodeInternal: "INTERNAL", CodeUnknownMessage: "UNKNOWN_MESSAGE",
-	CodeQuotaExceeded:    "QUOTA_EXCEEDED",
+	CodeQuotaExceeded: "QUOTA_EXCEEDED", CodeUnknownTag: "UNKNOWN_TAG", CodeTagExists: "TAG_EXISTS",
+	CodeLimitExceeded:    "LIMIT_EXCEEDED",
 	CodeHeartbeatTimeout: "HEARTBEAT_TIMEOUT", CodeSlowConsumer: "SLOW_CONSUMER",
 	CodeShuttingDown: "SHUTTING_DOWN", CodeMalformedFrame: "MALFORMED_FRAME",
 	CodeFrameTooLarge: "FRAME_TOO_LARGE", CodeUnsupportedVersion: "UNSUPPORTED_VERSION",

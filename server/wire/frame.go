@@ -30,6 +30,8 @@ const (
 	TypeStatus     Type = 0x14 // publisher → server: ask for a delivery report
 	TypeBlock      Type = 0x15 // publisher → server: add users to the blocklist
 	TypeUnblock    Type = 0x16 // publisher → server: remove users from it
+	TypeTag        Type = 0x17 // publisher → server: create, rename, delete, fill or list tags
+	TypeTags       Type = 0x18 // server → publisher: answer to TAG
 	TypeResume     Type = 0x20 // client → server: replay from cursor
 	TypePush       Type = 0x21 // server → client: one broadcast
 	TypeAck        Type = 0x22 // client → server: cumulative acknowledgement
@@ -46,7 +48,7 @@ var typeNames = map[Type]string{
 	TypeResume: "RESUME", TypePush: "PUSH", TypeAck: "ACK", TypeFollow: "FOLLOW",
 	TypeUnfollow: "UNFOLLOW", TypeOK: "OK", TypeResumed: "RESUMED",
 	TypeRetract: "RETRACT", TypeRetracted: "RETRACTED", TypeJobDone: "JOB_DONE", TypeStatus: "STATUS",
-	TypeBlock: "BLOCK", TypeUnblock: "UNBLOCK",
+	TypeBlock: "BLOCK", TypeUnblock: "UNBLOCK", TypeTag: "TAG", TypeTags: "TAGS",
 }
 
 func (t Type) String() string {

@@ -15,8 +15,7 @@ const (
 	MaxErrorText   = 1024 // ERROR text bytes
 )
 
-// Audience kinds carried by PUBLISH. Kind 1 is reserved for tag
-// expressions.
+// Audience kinds carried by PUBLISH; AudienceTags (1) is in expr.go.
 const (
 	AudienceAll     uint8 = 0 // every follower of the account; no audience bytes
 	AudienceList    uint8 = 2 // listed users ∩ followers (see EncodeUsers)

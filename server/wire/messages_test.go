@@ -215,3 +215,26 @@ func TestCodeClasses(t *testing.T) {
 		t.Fatal("code names wrong")
 	}
 }
+
+func TestTagFramesRoundTrip(t *testing.T) {
+	for _, m := range []Tag{
+		{RequestID: 1, Account: 2, Op: TagCreate, Name: "vip"},
+		{RequestID: 1, Account: 2, Op: TagRename, Name: "vip", NewName: "gold"},
+		{RequestID: 1, Account: 2, Op: TagAdd, Name: "vip", Users: []uint32{1, 1 << 31}},
+		{RequestID: 1, Account: 2, Op: TagList},
+	} {
+		frame := AppendTag(nil, m)
+		got, err := DecodeTag(frame[HeaderSize:])
+		if err != nil || got.Name != m.Name || got.NewName != m.NewName || len(got.Users) != len(m.Users) || got.Op != m.Op {
+			t.Fatalf("%+v came back as %+v, %v", m, got, err)
+		}
+		if _, err := DecodeTag(frame[HeaderSize : len(frame)-1]); err == nil && len(frame) > HeaderSize+9 {
+			t.Fatalf("a TAG cut short decoded: %+v", m)
+		}
+	}
+	tags := Tags{RequestID: 9, Tags: []TagInfo{{ID: 1, Members: 1 << 40, Name: "a"}, {ID: 2, Name: "北京"}}}
+	got, err := DecodeTags(AppendTags(nil, tags)[HeaderSize:])
+	if err != nil || len(got.Tags) != 2 || got.Tags[0].Members != 1<<40 || got.Tags[1].Name != "北京" {
+		t.Fatalf("TAGS came back as %+v, %v", got, err)
+	}
+}

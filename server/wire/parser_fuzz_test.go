@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 )
 
@@ -13,6 +14,7 @@ func FuzzParser(f *testing.F) {
 	f.Add(AppendHello(nil, Hello{Version: 1, Credential: "tok"}), uint16(3), uint16(5))
 	f.Add(AppendPublish(nil, Publish{RequestID: 1, ClientMsgID: "x", Payload: []byte("p")}), uint16(9), uint16(20))
 	f.Add([]byte{0, 0, 0, 1, 0}, uint16(2), uint16(3))
+	f.Add(AppendTag(nil, Tag{RequestID: 2, Account: 1, Op: TagAdd, Name: "vip", Users: []uint32{1, 2}}), uint16(4), uint16(11))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff}, uint16(1), uint16(2))
 	f.Fuzz(func(t *testing.T, input []byte, cutA, cutB uint16) {
 		whole, errWhole := collect(NewParser(4096), input)
@@ -72,5 +74,13 @@ func decodeAny(f Frame) {
 		_, _ = DecodeStatus(f.Body)
 	case TypeBlock, TypeUnblock:
 		_, _ = DecodeBlock(f.Body)
+	case TypeTag:
+		if m, err := DecodeTag(f.Body); err == nil {
+			if again, err := DecodeTag(AppendTag(nil, m)[HeaderSize:]); err != nil || again.Name != m.Name || len(again.Users) != len(m.Users) {
+				panic(fmt.Sprintf("TAG %+v does not survive a round trip: %+v %v", m, again, err))
+			}
+		}
+	case TypeTags:
+		_, _ = DecodeTags(f.Body)
 	}
 }

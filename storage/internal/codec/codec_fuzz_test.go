@@ -33,6 +33,7 @@ func FuzzDecodeRecords(f *testing.F) {
 	f.Add(EncodeAccount(Account{Name: "n", Tier: TierService})[1:])
 	f.Add(EncodeBroadcast(Broadcast{Account: 1, ContentType: "t", Payload: []byte("p")})[1:])
 	f.Add(EncodeIdempotency(Idempotency{MessageID: 1})[1:])
+	f.Add(EncodeTag(Tag{Account: 1, Name: "vip", Members: 3})[1:])
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, v := range [][]byte{Seal(body), body} {
@@ -44,6 +45,10 @@ func FuzzDecodeRecords(f *testing.F) {
 			_, err = DecodeIdempotency(v)
 			errs = append(errs, err)
 			_, err = DecodeU64(v)
+			errs = append(errs, err)
+			_, err = DecodeU32(v)
+			errs = append(errs, err)
+			_, err = DecodeTag(v, 1)
 			errs = append(errs, err)
 			for _, err := range errs {
 				if err != nil && !errors.Is(err, ErrCorrupt) {
