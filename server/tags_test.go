@@ -66,7 +66,7 @@ func TestTagExpressions(t *testing.T) {
 		want []uint32
 	}{
 		{"vip AND beijing AND NOT churned", []uint32{2}},
-		{"NOT vip", []uint32{4, 5}},                        // 6 is blocked
+		{"NOT vip", []uint32{4, 5}},                                   // 6 is blocked
 		{fmt.Sprintf("vip OR #%d", beijing.ID), []uint32{1, 2, 3, 4}}, // 99 is no follower
 		{"NOT (vip OR beijing)", []uint32{5}},
 		{"NOT vip AND NOT beijing OR churned", []uint32{3, 5}},
