@@ -129,8 +129,3 @@ func monthOf(ms uint64) uint32 {
 	t := time.UnixMilli(int64(ms)).UTC()
 	return uint32((t.Year()-1970)*12 + int(t.Month()) - 1)
 }
-
-// monthStart is the Unix time at which month begins.
-func monthStart(month uint32) time.Time {
-	return time.Date(1970+int(month/12), time.Month(month%12+1), 1, 0, 0, 0, 0, time.UTC)
-}

@@ -92,6 +92,29 @@ func TestWalkThrough(t *testing.T) {
 	if _, err := run(t, h, "", "block", "--account", "1", "--secret", secret[1], "x"); err == nil || !strings.Contains(err.Error(), "not a number") {
 		t.Fatalf("block x: %v", err)
 	}
+	tag := func(want string, args ...string) {
+		t.Helper()
+		out, err := run(t, h, "", append([]string{"tag", args[0], "--account", "1", "--secret", secret[1]}, args[1:]...)...)
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("tag %v: %q, %v; want %q", args, out, err, want)
+		}
+	}
+	tag(`created tag "vip" (#1): 0 members`, "create", "vip")
+	tag(`added to tag "vip" (#1): 2 members`, "add", "vip", "1", "42")
+	tag(`created tag "gone" (#2)`, "create", "gone")
+	tag(`deleted tag "gone" (#2)`, "delete", "gone")
+	tag(`renamed tag "gold" (#1): 2 members`, "rename", "vip", "gold")
+	tag(`removed from tag "gold" (#1): 1 members`, "remove", "gold", "1")
+	tag("#1\tgold\t1 members", "list")
+	if out, err := run(t, h, "", "publish", "--account", "1", "--secret", secret[1], "--dry-run", "--tags", "gold OR NOT gold", "x"); err != nil || !strings.Contains(out, "dry run: audience 3") {
+		t.Fatalf("publish --tags: %q, %v", out, err)
+	}
+	if _, err := run(t, h, "", "publish", "--account", "1", "--secret", secret[1], "--tags", "silver", "x"); err == nil || !strings.Contains(err.Error(), "UNKNOWN_TAG") {
+		t.Fatalf("publish to an unknown tag: %v", err)
+	}
+	if _, err := run(t, h, "", "publish", "--account", "1", "--secret", secret[1], "--tags", "gold AND (", "x"); err == nil || !strings.Contains(err.Error(), "expected a tag") {
+		t.Fatalf("publish to a malformed expression: %v", err)
+	}
 	if out, err := run(t, h, "", "account", "show", "1"); err != nil || !strings.Contains(out, "3 followers") {
 		t.Fatalf("show: %q, %v", out, err)
 	}

@@ -28,6 +28,7 @@ func newPublish(g *globals) *cobra.Command {
 		preview     []uint
 		listed      []uint
 		dryRun      bool
+		tags        string
 	)
 	cmd := &cobra.Command{
 		Use:   "publish --account N --secret S [MESSAGE]",
@@ -76,7 +77,7 @@ func newPublish(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload, Preview: users, Users: only, DryRun: dryRun})
+			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload, Preview: users, Users: only, Tags: tags, DryRun: dryRun})
 			if err != nil {
 				return err
 			}
@@ -111,6 +112,7 @@ func newPublish(g *globals) *cobra.Command {
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	f.UintSliceVar(&preview, "preview", nil, "send only to these test users (comma-separated, at most 100), outside any quota")
 	f.UintSliceVar(&listed, "users", nil, "send only to these followers (comma-separated, at most 10,000)")
+	f.StringVar(&tags, "tags", "", `send only to followers a tag expression selects, e.g. "vip AND (beijing OR shanghai) AND NOT churned"`)
 	f.BoolVar(&dryRun, "dry-run", false, "count the audience only; send nothing")
 	return cmd
 }

@@ -35,7 +35,7 @@ func newRoot() *cobra.Command {
 	f.StringVar(&g.adminTokenFile, "admin-token-file", filepath.Join("herald-data", "admin.token"), "file holding the admin token (written by serve)")
 	f.StringVar(&g.clientAddr, "client-addr", envOr("HERALD_CLIENT_ADDR", "127.0.0.1:7400"), "client listener ($HERALD_CLIENT_ADDR)")
 	f.StringVar(&g.publisherAddr, "publisher-addr", envOr("HERALD_PUBLISHER_ADDR", "127.0.0.1:7401"), "publisher listener ($HERALD_PUBLISHER_ADDR)")
-	root.AddCommand(newServe(), newAccount(g), newFollow(g), newToken(g), newPublish(g), newRetract(g), newStatus(g), newBlock(g), newUnblock(g), newSubscribe(g))
+	root.AddCommand(newServe(), newAccount(g), newFollow(g), newToken(g), newPublish(g), newRetract(g), newStatus(g), newBlock(g), newUnblock(g), newTag(g), newSubscribe(g))
 	return root
 }
 
