@@ -49,25 +49,49 @@ func resolveAudience(s *storage.Store, req *PublishRequest) (*roaring.Bitmap, er
 
 // term is a set, or (negated) the complement of one relative to the
 // followers, so that NOT never materialises a complement over 2^32 ids.
+// An owned set is referenced by nothing else and may be changed in place.
 type term struct {
 	set     *roaring.Bitmap
 	negated bool
+	owned   bool
 }
 
 // evalExpr evaluates a postfix expression over the account's tags. Each tag
 // is read once however often it appears; the result is the set or, when
 // negated, the set to remove from the followers.
 func evalExpr(s *storage.Store, account uint32, expr wire.Expr) (*roaring.Bitmap, bool, error) {
-	members := map[uint32]*roaring.Bitmap{}
-	var stack []term
-	for _, op := range expr {
-		switch op.Op {
-		case wire.OpTagID, wire.OpTagName:
-			set, err := tagSet(s, account, op, members)
+	// Resolve every tag first, so that errors come before any set is read
+	// and a tag named more than once (by name or id) is read once and
+	// never changed in place.
+	tags := make([]uint32, len(expr))
+	refs := map[uint32]int{}
+	for i, op := range expr {
+		if op.Op == wire.OpTagID || op.Op == wire.OpTagName {
+			id, err := tagID(s, account, op)
 			if err != nil {
 				return nil, false, err
 			}
-			stack = append(stack, term{set: set})
+			tags[i] = id
+			refs[id]++
+		}
+	}
+	shared := map[uint32]*roaring.Bitmap{}
+	var stack []term
+	for i, op := range expr {
+		switch op.Op {
+		case wire.OpTagID, wire.OpTagName:
+			id := tags[i]
+			set, ok := shared[id]
+			if !ok {
+				var err error
+				if set, err = s.TagMembers(id); err != nil {
+					return nil, false, err
+				}
+				if refs[id] > 1 {
+					shared[id] = set
+				}
+			}
+			stack = append(stack, term{set: set, owned: refs[id] == 1})
 		case wire.OpNot:
 			stack[len(stack)-1].negated = !stack[len(stack)-1].negated
 		case wire.OpAnd, wire.OpOr:
@@ -75,7 +99,7 @@ func evalExpr(s *storage.Store, account uint32, expr wire.Expr) (*roaring.Bitmap
 			stack = stack[:len(stack)-1]
 			if op.Op == wire.OpOr {
 				// a ∨ b = ¬(¬a ∧ ¬b)
-				a, b = term{a.set, !a.negated}, term{b.set, !b.negated}
+				a.negated, b.negated = !a.negated, !b.negated
 			}
 			r := and(a, b)
 			if op.Op == wire.OpOr {
@@ -90,51 +114,49 @@ func evalExpr(s *storage.Store, account uint32, expr wire.Expr) (*roaring.Bitmap
 	return stack[0].set, stack[0].negated, nil
 }
 
-// and combines two terms without modifying either set (a tag read once may
-// appear in both).
+// and combines two terms, changing an owned set in place rather than
+// allocating a new one.
 func and(a, b term) term {
 	switch {
 	case !a.negated && !b.negated:
-		return term{set: roaring.And(a.set, b.set)}
+		return inPlace(a, b, (*roaring.Bitmap).And, roaring.And)
 	case !a.negated:
-		return term{set: roaring.AndNot(a.set, b.set)}
+		return inPlace(a, b, (*roaring.Bitmap).AndNot, roaring.AndNot)
 	case !b.negated:
-		return term{set: roaring.AndNot(b.set, a.set)}
+		return inPlace(b, a, (*roaring.Bitmap).AndNot, roaring.AndNot)
 	default: // ¬a ∧ ¬b = ¬(a ∨ b)
-		return term{set: roaring.Or(a.set, b.set), negated: true}
+		r := inPlace(a, b, (*roaring.Bitmap).Or, roaring.Or)
+		r.negated = true
+		return r
 	}
 }
 
-// tagSet reads a tag's members, naming the tag in its errors: one the
+// inPlace applies x op y into x's set when x owns it, else into a new set.
+func inPlace(x, y term, op func(x, y *roaring.Bitmap), fresh func(x, y *roaring.Bitmap) *roaring.Bitmap) term {
+	if x.owned {
+		op(x.set, y.set)
+		return term{set: x.set, owned: true}
+	}
+	return term{set: fresh(x.set, y.set), owned: true}
+}
+
+// tagID resolves a tag reference, naming the tag in its errors: one the
 // account does not have is ErrUnknownTag, another account's is
 // ErrForbidden.
-func tagSet(s *storage.Store, account uint32, op wire.ExprOp, cache map[uint32]*roaring.Bitmap) (*roaring.Bitmap, error) {
-	var tag storage.Tag
-	var err error
+func tagID(s *storage.Store, account uint32, op wire.ExprOp) (uint32, error) {
 	if op.Op == wire.OpTagName {
-		tag, err = s.TagByName(account, op.Name)
+		tag, err := s.TagByName(account, op.Name)
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("%w: account %d has no tag %q", ErrUnknownTag, account, op.Name)
+			return 0, fmt.Errorf("%w: account %d has no tag %q", ErrUnknownTag, account, op.Name)
 		}
-	} else {
-		tag, err = s.Tag(op.TagID)
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("%w: no tag #%d", ErrUnknownTag, op.TagID)
-		}
-		if err == nil && tag.Account != account {
-			return nil, fmt.Errorf("%w: tag #%d belongs to another account", ErrForbidden, op.TagID)
-		}
+		return tag.ID, err
 	}
-	if err != nil {
-		return nil, err
+	tag, err := s.Tag(op.TagID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return 0, fmt.Errorf("%w: no tag #%d", ErrUnknownTag, op.TagID)
 	}
-	if set, ok := cache[tag.ID]; ok {
-		return set, nil
+	if err == nil && tag.Account != account {
+		return 0, fmt.Errorf("%w: tag #%d belongs to another account", ErrForbidden, op.TagID)
 	}
-	set, err := s.TagMembers(tag.ID)
-	if err != nil {
-		return nil, err
-	}
-	cache[tag.ID] = set
-	return set, nil
+	return tag.ID, err
 }
