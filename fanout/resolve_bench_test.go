@@ -135,8 +135,10 @@ func BenchmarkResolveAudience10M(b *testing.B) {
 // spread draws n distinct ids uniformly from 1..limit, in order.
 func spread(rng *rand.Rand, n int, limit uint32) []uint32 {
 	set := roaring.New()
-	for set.GetCardinality() < uint64(n) {
-		set.Add(1 + rng.Uint32N(limit))
+	for missing := n; missing > 0; missing = n - int(set.GetCardinality()) {
+		for range missing {
+			set.Add(1 + rng.Uint32N(limit))
+		}
 	}
 	return set.ToArray()
 }
