@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"os"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -84,35 +83,6 @@ func BenchmarkResolveAudience10M(b *testing.B) {
 	}
 	req := PublishRequest{Account: account, Expr: expr}
 	var total, recipients uint64
-	if os.Getenv("PHASES") != "" {
-		for range 5 {
-			t0 := time.Now()
-			f, _ := store.Followers(account)
-			t1 := time.Now()
-			vip, _ := store.TagByName(account, "vip")
-			v, _ := store.TagMembers(vip.ID)
-			t2 := time.Now()
-			ch, _ := store.TagByName(account, "churned")
-			c, _ := store.TagMembers(ch.ID)
-			t3 := time.Now()
-			bl, _ := store.Blocked(account)
-			t4 := time.Now()
-			cp, _ := store.ReceivedAtLeast(account, month, 4)
-			t5 := time.Now()
-			x := roaring.AndNot(v, c)
-			o1 := time.Now()
-			f.And(x)
-			o2 := time.Now()
-			f.AndNot(bl)
-			o3 := time.Now()
-			n1 := f.GetCardinality()
-			o4 := time.Now()
-			f.AndNot(cp)
-			n2 := f.GetCardinality()
-			t6 := time.Now()
-			b.Logf("followers %v vip %v churned %v blocked %v capped %v ops %v %v %v %v %v (%d %d) containers f=%d v=%d c=%d", t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t4.Sub(t3), t5.Sub(t4), o1.Sub(t5), o2.Sub(o1), o3.Sub(o2), o4.Sub(o3), t6.Sub(o4), n1, n2, f.Stats().Containers, v.Stats().Containers, c.Stats().Containers)
-		}
-	}
 	for b.Loop() {
 		audience, err := resolveAudience(store, &req)
 		if err != nil {
