@@ -59,7 +59,10 @@ func BenchmarkResolveAudience10M(b *testing.B) {
 		return err
 	})
 	inBatches(followers, func(bt *storage.Batch, part []uint32) error { _, err := bt.AddFollowers(account, part); return err })
-	inBatches(pick(3_000_000), func(bt *storage.Batch, part []uint32) error { _, err := bt.ChangeTag(account, "vip", part, true); return err })
+	inBatches(pick(3_000_000), func(bt *storage.Batch, part []uint32) error {
+		_, err := bt.ChangeTag(account, "vip", part, true)
+		return err
+	})
 	inBatches(pick(1_000_000), func(bt *storage.Batch, part []uint32) error {
 		_, err := bt.ChangeTag(account, "churned", part, true)
 		return err
