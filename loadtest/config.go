@@ -9,6 +9,9 @@ import (
 
 // Config describes one fan-out run. Zero fields take the defaults shown.
 type Config struct {
+	// Scenario is ScenarioFanout (default), ScenarioCatchUp or
+	// ScenarioPublish.
+	Scenario string
 	// Clients is the number of connected followers (1000).
 	Clients int
 	// Followers is the account's follower count, at least Clients
@@ -22,14 +25,38 @@ type Config struct {
 	Timeout time.Duration
 	// Target is an external server; nil starts the embedded one.
 	Target *Target
+	// Publishers is the publish scenario's concurrency (16).
+	Publishers int
+	// Rate is the publish scenario's offered publishes per second; 0 is as
+	// fast as acknowledged. At a fixed rate each latency is measured from
+	// the time the publish was scheduled, not sent, so a stalled server
+	// cannot hide its queue (coordinated omission).
+	Rate float64
 }
+
+// Scenarios.
+const (
+	// ScenarioFanout: Clients connected, Broadcasts published one burst at
+	// a time; each client must get each exactly once, in order.
+	ScenarioFanout = "fanout"
+	// ScenarioCatchUp: Clients connect and go offline, Broadcasts are
+	// published, then all reconnect at once; each must catch up on every
+	// one, in order. Measures time until each client has caught up.
+	ScenarioCatchUp = "catchup"
+	// ScenarioPublish: Broadcasts published by Publishers concurrent
+	// publishers to an account with Followers offline followers, at Rate
+	// per second (0: as fast as acknowledged); every tenth is retried and
+	// must be answered as a duplicate; a subscription-tier account then
+	// publishes twice and must get one QUOTA_EXCEEDED.
+	ScenarioPublish = "publish"
+)
 
 // Target names an external server.
 type Target struct {
 	ClientAddr    string
 	PublisherAddr string
 	AdminURL      string
-	AdminToken    string
+	AdminToken    string `json:"-"`
 	// Tier is the tier of the accounts the run creates; it must publish
 	// without quotas (default "unlimited", which the embedded server
 	// defines; herald serve --tiers can define one).
@@ -44,6 +71,19 @@ var ErrTooManyClients = errors.New("loadtest: too many clients for this process'
 const fdReserve = 200
 
 func (c *Config) fill() error {
+	switch c.Scenario {
+	case "":
+		c.Scenario = ScenarioFanout
+	case ScenarioFanout, ScenarioCatchUp, ScenarioPublish:
+	default:
+		return fmt.Errorf("loadtest: unknown scenario %q (fanout, catchup or publish)", c.Scenario)
+	}
+	if c.Publishers <= 0 {
+		c.Publishers = 16
+	}
+	if c.Rate < 0 {
+		return fmt.Errorf("loadtest: rate must be 0 (as fast as acknowledged) or more")
+	}
 	if c.Clients <= 0 {
 		c.Clients = 1000
 	}

@@ -22,6 +22,9 @@ type follower struct {
 	sub  *client.Subscriber
 	// got is written by the follower's goroutine only, read after it stops.
 	got []receipt
+	// since is when it subscribed; caughtUp when it had every broadcast
+	// of a catch-up run.
+	since, caughtUp time.Time
 }
 
 type receipt struct {
@@ -30,35 +33,55 @@ type receipt struct {
 	latency time.Duration
 }
 
-// Run performs one fan-out run and returns its report. progress, if not
-// nil, receives one line per phase and per burst.
+// Run performs one run of cfg.Scenario and returns its report. progress,
+// if not nil, receives one line per phase and per burst.
 func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	logf := func(format string, args ...any) {
+	e := &env{report: &Report{Config: cfg, Errors: map[string]int{}}, target: cfg.Target}
+	e.logf = func(format string, args ...any) {
 		if progress != nil {
 			fmt.Fprintf(progress, format+"\n", args...)
 		}
 	}
-	report := &Report{Config: cfg}
-	target := cfg.Target
-	var server *ServerProcess
-	if target == nil {
-		logf("starting the embedded server")
+	if e.target == nil {
+		e.logf("starting the embedded server")
 		var err error
-		if server, err = startEmbedded(); err != nil {
+		if e.server, err = startEmbedded(); err != nil {
 			return nil, err
 		}
-		defer server.Stop()
-		target = &server.target
-		report.Embedded = true
+		defer e.server.Stop()
+		e.target = &e.server.target
+		e.report.Embedded = true
 	}
-	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
+	e.admin = &client.Admin{BaseURL: e.target.AdminURL, Token: e.target.AdminToken}
+	switch cfg.Scenario {
+	case ScenarioCatchUp:
+		return e.report, e.catchUp(ctx, cfg)
+	case ScenarioPublish:
+		return e.report, e.publish(ctx, cfg)
+	default:
+		return e.report, e.fanout(ctx, cfg)
+	}
+}
 
+// env is what every scenario starts from.
+type env struct {
+	target *Target
+	server *ServerProcess // nil for an external server
+	admin  *client.Admin
+	report *Report
+	logf   func(format string, args ...any)
+}
+
+// fanout is the fanout scenario: connected clients, bursts published one
+// at a time, each waited for until every client has it.
+func (e *env) fanout(ctx context.Context, cfg Config) error {
+	target, server, admin, report, logf := e.target, e.server, e.admin, e.report, e.logf
 	account, err := admin.CreateAccount(ctx, "loadtest", cmp.Or(target.Tier, UnlimitedTier.Name))
 	if err != nil {
-		return nil, fmt.Errorf("loadtest: create account: %w", err)
+		return fmt.Errorf("loadtest: create account: %w", err)
 	}
 	var baseRSS int64
 	if server != nil {
@@ -68,9 +91,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	// runs against the same server is not replayed.
 	health, err := admin.Health(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("loadtest: healthz: %w", err)
+		return fmt.Errorf("loadtest: healthz: %w", err)
 	}
-	followers, connectTime, err := connect(ctx, cfg, target, admin, health.LastMessageID)
+	followers, connectTime, err := connect(ctx, cfg, target, admin, health.LastMessageID, nil)
 	defer func() {
 		for _, f := range followers {
 			if f != nil && f.sub != nil {
@@ -79,7 +102,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		}
 	}()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	report.ConnectRate = float64(cfg.Clients) / connectTime.Seconds()
 	logf("%d clients connected and live in %v (%.0f/s)", cfg.Clients, connectTime.Round(time.Millisecond), report.ConnectRate)
@@ -93,7 +116,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	start := time.Now()
 	imported, err := admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
 	if err != nil {
-		return nil, fmt.Errorf("loadtest: import followers: %w", err)
+		return fmt.Errorf("loadtest: import followers: %w", err)
 	}
 	report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
 	logf("account %d: %d followers imported (%.0f/s)", account.ID, imported.Added, report.ImportRate)
@@ -104,7 +127,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	// count per burst against that, and a gap fails the run.
 	health, err = admin.Health(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("loadtest: healthz: %w", err)
+		return fmt.Errorf("loadtest: healthz: %w", err)
 	}
 	firstID := health.LastMessageID + 1
 	var baseCPU time.Duration
@@ -133,7 +156,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 
 	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: target.PublisherAddr, Account: account.ID, Secret: account.Secret})
 	if err != nil {
-		return nil, fmt.Errorf("loadtest: publisher: %w", err)
+		return fmt.Errorf("loadtest: publisher: %w", err)
 	}
 	defer pub.Close()
 	payload := make([]byte, cfg.Payload)
@@ -145,11 +168,11 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		binary.BigEndian.PutUint64(payload[8:], uint64(i))
 		res, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: payload})
 		if err != nil {
-			return nil, fmt.Errorf("loadtest: publish %d: %w", i, err)
+			return fmt.Errorf("loadtest: publish %d: %w", i, err)
 		}
 		acks[i], ids[i] = time.Now(), res.MessageID
 		if res.MessageID != firstID+uint64(i) {
-			return nil, fmt.Errorf("loadtest: broadcast got id %d, expected %d: another publisher is active on this server; run against an idle one", res.MessageID, firstID+uint64(i))
+			return fmt.Errorf("loadtest: broadcast got id %d, expected %d: another publisher is active on this server; run against an idle one", res.MessageID, firstID+uint64(i))
 		}
 		if res.Recipients != uint32(cfg.Followers) {
 			report.Problems = append(report.Problems, fmt.Sprintf("broadcast %d addressed to %d users, want %d", res.MessageID, res.Recipients, cfg.Followers))
@@ -171,7 +194,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 	receivers.Wait()
 	report.verify(followers, ids, acks)
-	return report, nil
+	return nil
 }
 
 // followerIDs streams "1\n2\n...n\n" without building it in memory.
@@ -195,8 +218,10 @@ func followerIDs(n int) io.Reader {
 	return r
 }
 
-// connect mints tokens and connects every client, users 1..Clients.
-func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admin, cursor uint64) ([]*follower, time.Duration, error) {
+// connect mints tokens and connects every client, users 1..Clients, from
+// cursor. started, if not nil, is called for each client as soon as it is
+// subscribed, before it is live (a catch-up must be read to go live).
+func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admin, cursor uint64, started func(*follower)) ([]*follower, time.Duration, error) {
 	followers := make([]*follower, cfg.Clients)
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
@@ -214,7 +239,11 @@ func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admi
 			if err != nil {
 				return fmt.Errorf("loadtest: connect user %d: %w", user, err)
 			}
-			followers[i] = &follower{user: user, sub: sub}
+			f := &follower{user: user, sub: sub, since: time.Now()}
+			followers[i] = f
+			if started != nil {
+				started(f)
+			}
 			return sub.WaitLive(cctx)
 		})
 	}

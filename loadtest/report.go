@@ -1,13 +1,16 @@
 package loadtest
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"os"
 	"io"
 	"slices"
 	"text/tabwriter"
 	"time"
 
-	"herald/internal/stats"
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // Report is what a run measured and what verification found.
@@ -28,24 +31,51 @@ type Report struct {
 	// Server usage over the publishing phase (embedded server only).
 	ServerCPU        time.Duration
 	ServerRSSPerConn float64
+	// CatchUp is, per client, reconnect → every missed broadcast received
+	// (catchup scenario).
+	CatchUp Percentiles
+	// Publish scenario: acknowledged publishes per second and publish →
+	// acknowledgement latency (from the scheduled time at a fixed rate).
+	PublishRate float64
+	AckLatency  Percentiles
+	// Errors counts request errors by code name (e.g. QUOTA_EXCEEDED),
+	// expected ones included; the scenario says which it expects.
+	Errors map[string]int
 	// Verification.
 	Lost, Duplicates, OutOfOrder int
 	Problems                     []string
 }
 
-// Percentiles summarises a distribution.
+// Percentiles summarises a distribution, recorded in an HdrHistogram with
+// microsecond resolution and three significant digits.
 type Percentiles struct {
-	P50, P90, P99, Max time.Duration
-	Count              int
+	P50, P90, P99, P999, Max time.Duration
+	Count                    int
 }
 
 func percentiles(samples []time.Duration) Percentiles {
 	if len(samples) == 0 {
 		return Percentiles{}
 	}
-	slices.Sort(samples)
-	return Percentiles{P50: stats.Quantile(samples, 0.50), P90: stats.Quantile(samples, 0.90), P99: stats.Quantile(samples, 0.99),
-		Max: samples[len(samples)-1], Count: len(samples)}
+	h := hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
+	for _, d := range samples {
+		_ = h.RecordValue(max(1, int64(d/time.Microsecond))) // over an hour: clamped by the error, counted below
+	}
+	at := func(q float64) time.Duration { return time.Duration(h.ValueAtQuantile(q)) * time.Microsecond }
+	return Percentiles{P50: at(50), P90: at(90), P99: at(99), P999: at(99.9), Max: slices.Max(samples), Count: len(samples)}
+}
+
+func (p Percentiles) String() string {
+	return fmt.Sprintf("p50 %v  p90 %v  p99 %v  p99.9 %v  max %v  (n=%d)", p.P50, p.P90, p.P99, p.P999, p.Max, p.Count)
+}
+
+// WriteJSON writes the report for machines; durations are nanoseconds.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // OK reports whether verification passed.
@@ -112,29 +142,57 @@ func (r *Report) Print(w io.Writer) {
 	if r.Embedded {
 		server = "embedded (separate process)"
 	}
+	fmt.Fprintf(tw, "scenario\t%s\n", c.Scenario)
 	fmt.Fprintf(tw, "server\t%s\n", server)
 	fmt.Fprintf(tw, "clients / followers\t%d / %d\n", c.Clients, c.Followers)
 	fmt.Fprintf(tw, "broadcasts × payload\t%d × %d B\n", c.Broadcasts, c.Payload)
 	fmt.Fprintf(tw, "follower import\t%.0f follows/s\n", r.ImportRate)
-	fmt.Fprintf(tw, "connect\t%.0f clients/s\n", r.ConnectRate)
-	fmt.Fprintf(tw, "deliveries\t%d in %v (%.0f/s)\n", r.Deliveries, r.Elapsed.Round(time.Millisecond), r.DeliveryRate)
-	fmt.Fprintf(tw, "latency publish→receive\tp50 %v  p90 %v  p99 %v  max %v\n", r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.Max)
-	fmt.Fprintf(tw, "burst completion ack→last client\tp50 %v  p90 %v  p99 %v  max %v\n", r.Completion.P50, r.Completion.P90, r.Completion.P99, r.Completion.Max)
+	if c.Scenario == ScenarioPublish {
+		fmt.Fprintf(tw, "publishes\t%.0f/s acknowledged (%d publishers, offered %s)\n", r.PublishRate, c.Publishers, offered(c.Rate))
+		fmt.Fprintf(tw, "latency publish→ack\t%s\n", r.AckLatency)
+	} else {
+		fmt.Fprintf(tw, "connect\t%.0f clients/s\n", r.ConnectRate)
+		fmt.Fprintf(tw, "deliveries\t%d in %v (%.0f/s)\n", r.Deliveries, r.Elapsed.Round(time.Millisecond), r.DeliveryRate)
+		fmt.Fprintf(tw, "latency publish→receive\t%s\n", r.Latency)
+	}
+	if c.Scenario == ScenarioFanout {
+		fmt.Fprintf(tw, "burst completion ack→last client\t%s\n", r.Completion)
+	}
+	if c.Scenario == ScenarioCatchUp {
+		fmt.Fprintf(tw, "catch-up reconnect→complete\t%s\n", r.CatchUp)
+	}
+	codes := slices.Sorted(maps.Keys(r.Errors))
+	for _, code := range codes {
+		fmt.Fprintf(tw, "errors %s\t%d\n", code, r.Errors[code])
+	}
 	if r.Embedded {
-		perDelivery := time.Duration(0)
 		if r.Deliveries > 0 {
-			perDelivery = r.ServerCPU / time.Duration(r.Deliveries)
+			fmt.Fprintf(tw, "server CPU\t%v (%v per delivery)\n", r.ServerCPU.Round(time.Millisecond), r.ServerCPU/time.Duration(r.Deliveries))
+		} else {
+			fmt.Fprintf(tw, "server CPU\t%v\n", r.ServerCPU.Round(time.Millisecond))
 		}
-		fmt.Fprintf(tw, "server CPU\t%v (%v per delivery)\n", r.ServerCPU.Round(time.Millisecond), perDelivery)
-		fmt.Fprintf(tw, "server RSS per connection\t%.0f B\n", r.ServerRSSPerConn)
+		if r.ServerRSSPerConn > 0 {
+			fmt.Fprintf(tw, "server RSS per connection\t%.0f B\n", r.ServerRSSPerConn)
+		}
 	}
 	_ = tw.Flush()
 	if r.OK() {
-		fmt.Fprintf(w, "\nVERIFIED: every client received every broadcast exactly once, in order.\n")
+		if c.Scenario == ScenarioPublish {
+			fmt.Fprintf(w, "\nVERIFIED: every publish acknowledged once, every retry answered with its original id, the quota enforced.\n")
+		} else {
+			fmt.Fprintf(w, "\nVERIFIED: every client received every broadcast exactly once, in order.\n")
+		}
 		return
 	}
 	fmt.Fprintf(w, "\n*** VERIFICATION FAILED: %d lost, %d duplicates, %d out of order ***\n", r.Lost, r.Duplicates, r.OutOfOrder)
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  - %s\n", p)
 	}
+}
+
+func offered(rate float64) string {
+	if rate == 0 {
+		return "as fast as acknowledged"
+	}
+	return fmt.Sprintf("%.0f/s", rate)
 }

@@ -3,6 +3,8 @@
 //
 //	go run ./cmd/herald-loadtest                 # embedded server, 1000 clients
 //	go run ./cmd/herald-loadtest --clients 5000 --broadcasts 50
+//	go run ./cmd/herald-loadtest --scenario catchup --clients 2000 --broadcasts 100
+//	go run ./cmd/herald-loadtest --scenario publish --broadcasts 5000 --rate 2000 --json out.json
 //
 // It exits with status 1 when verification fails.
 package main
@@ -30,6 +32,7 @@ func main() {
 func newRoot() *cobra.Command {
 	var cfg loadtest.Config
 	var target loadtest.Target
+	var jsonFile string
 	cmd := &cobra.Command{
 		Use:           "herald-loadtest",
 		Short:         "Drive a Herald server with real connections and verify delivery",
@@ -51,6 +54,11 @@ func newRoot() *cobra.Command {
 			}
 			fmt.Fprintln(cmd.OutOrStdout())
 			report.Print(cmd.OutOrStdout())
+			if jsonFile != "" {
+				if err := report.WriteJSON(jsonFile); err != nil {
+					return err
+				}
+			}
 			if !report.OK() {
 				return fmt.Errorf("verification failed")
 			}
@@ -58,9 +66,14 @@ func newRoot() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (bursts to connected clients), catchup (offline clients reconnect at once) or publish (publisher throughput, retries, quota)")
 	f.IntVar(&cfg.Clients, "clients", 1000, "connected followers")
+	f.IntVar(&cfg.Publishers, "publishers", 16, "publish scenario: concurrent publishes")
+	f.Float64Var(&cfg.Rate, "rate", 0, "publish scenario: publishes per second (0: as fast as acknowledged); latency is then measured from the scheduled time")
+	f.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file (durations in nanoseconds)")
+	f.StringVar(&target.Tier, "tier", "", "external server: tier of the accounts the run creates; it must have no quota (default: unlimited)")
 	f.IntVar(&cfg.Followers, "followers", 0, "followers of the account (default: --clients); the rest are offline")
-	f.IntVar(&cfg.Broadcasts, "broadcasts", 20, "broadcasts, published one burst at a time")
+	f.IntVar(&cfg.Broadcasts, "broadcasts", 20, "broadcasts published (fanout: one burst at a time)")
 	f.IntVar(&cfg.Payload, "payload", 256, "payload bytes (at least 16)")
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "longest wait for one burst to reach every client")
 	f.StringVar(&target.ClientAddr, "client-addr", "", "external server's client listener (default: start an embedded server)")

@@ -1,0 +1,157 @@
+package loadtest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"herald/client"
+	"herald/server/wire"
+)
+
+// publish is the publish scenario: publisher throughput and
+// acknowledgement latency, idempotent retries and, on the embedded server,
+// the subscription tier's daily quota.
+func (e *env) publish(ctx context.Context, cfg Config) error {
+	account, err := e.admin.CreateAccount(ctx, "loadtest-publish", cmp.Or(e.target.Tier, UnlimitedTier.Name))
+	if err != nil {
+		return fmt.Errorf("loadtest: create account: %w", err)
+	}
+	start := time.Now()
+	imported, err := e.admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
+	if err != nil {
+		return fmt.Errorf("loadtest: import followers: %w", err)
+	}
+	e.report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
+	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: e.target.PublisherAddr, Account: account.ID, Secret: account.Secret})
+	if err != nil {
+		return fmt.Errorf("loadtest: publisher: %w", err)
+	}
+	defer pub.Close()
+
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		ids       = map[uint64]int{}
+		next      atomic.Int64
+		wg        sync.WaitGroup
+	)
+	problem := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(e.report.Problems) < 20 {
+			e.report.Problems = append(e.report.Problems, fmt.Sprintf(format, args...))
+		}
+	}
+	payload := make([]byte, cfg.Payload)
+	run := fmt.Sprintf("lt-%d", time.Now().UnixNano())
+	var baseCPU time.Duration
+	if e.server != nil {
+		baseCPU, _ = e.server.usage()
+	}
+	began := time.Now()
+	for range cfg.Publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= cfg.Broadcasts || ctx.Err() != nil {
+					return
+				}
+				sent := time.Now()
+				if cfg.Rate > 0 {
+					// Measured from when it was due, so time spent waiting
+					// behind a slow server counts (coordinated omission).
+					sent = began.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+					time.Sleep(time.Until(sent))
+				}
+				m := client.Message{ClientMsgID: fmt.Sprintf("%s-%d", run, i), Payload: payload}
+				res, err := pub.Publish(ctx, m)
+				acked := time.Now()
+				if err != nil {
+					e.countError(&mu, err)
+					problem("publish %d: %v", i, err)
+					continue
+				}
+				mu.Lock()
+				latencies = append(latencies, acked.Sub(sent))
+				ids[res.MessageID]++
+				mu.Unlock()
+				if res.Duplicate || res.Recipients != uint32(cfg.Followers) {
+					problem("publish %d: %+v, want a new broadcast to %d followers", i, res, cfg.Followers)
+				}
+				if i%10 == 0 {
+					again, err := pub.Publish(ctx, m)
+					if err != nil || !again.Duplicate || again.MessageID != res.MessageID {
+						problem("retry of publish %d (id %d): %+v, %v; want DUPLICATE with the same id", i, res.MessageID, again, err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	e.report.Elapsed = time.Since(began)
+	if e.server != nil {
+		cpu, _ := e.server.usage()
+		e.report.ServerCPU = cpu - baseCPU
+	}
+	e.report.AckLatency = percentiles(latencies)
+	e.report.PublishRate = float64(len(latencies)) / e.report.Elapsed.Seconds()
+	e.report.Lost = cfg.Broadcasts - len(latencies)
+	for id, n := range ids {
+		if n > 1 {
+			e.report.Duplicates += n - 1
+			problem("message id %d acknowledged %d times", id, n)
+		}
+	}
+	e.logf("%d publishes acknowledged in %v (%.0f/s)", len(latencies), e.report.Elapsed.Round(time.Millisecond), e.report.PublishRate)
+	if e.server == nil {
+		e.logf("quota check skipped: it expects the embedded server's default subscription quota")
+		return nil
+	}
+	return e.checkDailyQuota(ctx, &mu)
+}
+
+// checkDailyQuota publishes twice for a fresh subscription account (1 a
+// day by default): the second must be QUOTA_EXCEEDED with a reset time.
+func (e *env) checkDailyQuota(ctx context.Context, mu *sync.Mutex) error {
+	a, err := e.admin.CreateAccount(ctx, "loadtest-quota", "subscription")
+	if err != nil {
+		return fmt.Errorf("loadtest: create account: %w", err)
+	}
+	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: e.target.PublisherAddr, Account: a.ID, Secret: a.Secret})
+	if err != nil {
+		return fmt.Errorf("loadtest: publisher: %w", err)
+	}
+	defer pub.Close()
+	if _, err := pub.Publish(ctx, client.Message{Payload: []byte("first")}); err != nil {
+		e.report.Problems = append(e.report.Problems, fmt.Sprintf("first broadcast of a subscription account: %v", err))
+	}
+	_, err = pub.Publish(ctx, client.Message{Payload: []byte("second")})
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Code != wire.CodeQuotaExceeded || !ce.RetryAt.After(time.Now()) {
+		e.report.Problems = append(e.report.Problems, fmt.Sprintf("second broadcast of a subscription account in a day: %v, want QUOTA_EXCEEDED with a reset time", err))
+	}
+	if err != nil {
+		e.countError(mu, err)
+	}
+	return nil
+}
+
+// countError counts err under its code name (CONNECTION for failures
+// without one).
+func (e *env) countError(mu *sync.Mutex, err error) {
+	name := "CONNECTION"
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		name = ce.Code.String()
+	}
+	mu.Lock()
+	e.report.Errors[name]++
+	mu.Unlock()
+}

@@ -1,0 +1,64 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func requireOK(t *testing.T, r *Report) {
+	t.Helper()
+	if !r.OK() {
+		var out strings.Builder
+		r.Print(&out)
+		t.Fatalf("verification failed:\n%s", out.String())
+	}
+}
+
+// TestCatchUpScenario: offline followers catch up on every broadcast,
+// exactly once and in order, after reconnecting at once.
+func TestCatchUpScenario(t *testing.T) {
+	r, err := Run(context.Background(), Config{Scenario: ScenarioCatchUp, Clients: 40, Followers: 60, Broadcasts: 30, Payload: 64}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireOK(t, r)
+	if r.CatchUp.Count != 40 || r.Deliveries != 40*30 || r.CatchUp.Max <= 0 {
+		t.Fatalf("catch-up %+v, deliveries %d", r.CatchUp, r.Deliveries)
+	}
+}
+
+// TestPublishScenario: publishes at a fixed rate are all acknowledged,
+// every retry is answered as a duplicate, the daily quota shows as one
+// QUOTA_EXCEEDED, and the JSON report carries the figures.
+func TestPublishScenario(t *testing.T) {
+	r, err := Run(context.Background(), Config{Scenario: ScenarioPublish, Followers: 100, Broadcasts: 60, Publishers: 4, Rate: 500, Payload: 32}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireOK(t, r)
+	if r.AckLatency.Count != 60 || r.PublishRate <= 0 || r.Errors["QUOTA_EXCEEDED"] != 1 || len(r.Errors) != 1 {
+		t.Fatalf("ack latency %+v, rate %.0f, errors %v", r.AckLatency, r.PublishRate, r.Errors)
+	}
+	path := filepath.Join(t.TempDir(), "report.json")
+	if err := r.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(b, &back); err != nil || back.AckLatency.Count != 60 || back.Config.Scenario != ScenarioPublish {
+		t.Fatalf("JSON report: %v %+v", err, back.AckLatency)
+	}
+}
+
+func TestUnknownScenario(t *testing.T) {
+	if _, err := Run(context.Background(), Config{Scenario: "storm"}, nil); err == nil || !strings.Contains(err.Error(), "unknown scenario") {
+		t.Fatalf("err = %v", err)
+	}
+}
