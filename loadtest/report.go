@@ -3,9 +3,9 @@ package loadtest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
-	"io"
 	"slices"
 	"text/tabwriter"
 	"time"
