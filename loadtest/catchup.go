@@ -85,6 +85,7 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 		}()
 	}
 	runStart := time.Now()
+	e.report.start = runStart
 	followers, connectTime, err := connect(ctx, cfg, e.target, e.admin, cursor, receive)
 	defer func() {
 		for _, f := range followers {

@@ -163,6 +163,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	acks := make([]time.Time, cfg.Broadcasts)
 	ids := make([]uint64, cfg.Broadcasts)
 	runStart := time.Now()
+	report.start = runStart
 	for i := 0; i < cfg.Broadcasts; i++ {
 		binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
 		binary.BigEndian.PutUint64(payload[8:], uint64(i))

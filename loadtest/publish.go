@@ -36,6 +36,7 @@ func (e *env) publish(ctx context.Context, cfg Config) error {
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
+		ackTimes  []time.Time
 		ids       = map[uint64]int{}
 		next      atomic.Int64
 		wg        sync.WaitGroup
@@ -80,6 +81,7 @@ func (e *env) publish(ctx context.Context, cfg Config) error {
 				}
 				mu.Lock()
 				latencies = append(latencies, acked.Sub(sent))
+				ackTimes = append(ackTimes, acked)
 				ids[res.MessageID]++
 				mu.Unlock()
 				if res.Duplicate || res.Recipients != uint32(cfg.Followers) {
@@ -101,6 +103,7 @@ func (e *env) publish(ctx context.Context, cfg Config) error {
 		e.report.ServerCPU = cpu - baseCPU
 	}
 	e.report.AckLatency = percentiles(latencies)
+	e.report.Timeline = timeline(began, ackTimes)
 	e.report.PublishRate = float64(len(latencies)) / e.report.Elapsed.Seconds()
 	e.report.Lost = cfg.Broadcasts - len(latencies)
 	for id, n := range ids {

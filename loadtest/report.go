@@ -17,6 +17,8 @@ import (
 type Report struct {
 	Config   Config
 	Embedded bool
+	// start is when the measured phase began.
+	start time.Time
 	// Elapsed is the publishing phase, first publish to last burst done.
 	Elapsed     time.Duration
 	ImportRate  float64 // follows per second
@@ -41,6 +43,9 @@ type Report struct {
 	// Errors counts request errors by code name (e.g. QUOTA_EXCEEDED),
 	// expected ones included; the scenario says which it expects.
 	Errors map[string]int
+	// Timeline counts deliveries (acknowledgements in the publish
+	// scenario) in each TimelineStep from the start of the measured phase.
+	Timeline []int
 	// Verification.
 	Lost, Duplicates, OutOfOrder int
 	Problems                     []string
@@ -51,7 +56,19 @@ type Report struct {
 type Percentiles struct {
 	P50, P90, P99, P999, Max time.Duration
 	Count                    int
+	// Curve is the distribution at the percentiles the chart plots.
+	Curve []CurvePoint `json:",omitempty"`
 }
+
+// CurvePoint is the latency at one percentile.
+type CurvePoint struct {
+	Percentile float64
+	Latency    time.Duration
+}
+
+// curvePercentiles are the points of a latency curve: evenly spaced in
+// "nines" up to 99.99.
+var curvePercentiles = []float64{0, 25, 50, 68, 80, 90, 95, 97, 98, 99, 99.5, 99.7, 99.8, 99.9, 99.95, 99.97, 99.99, 100}
 
 func percentiles(samples []time.Duration) Percentiles {
 	if len(samples) == 0 {
@@ -62,11 +79,41 @@ func percentiles(samples []time.Duration) Percentiles {
 		_ = h.RecordValue(max(1, int64(d/time.Microsecond))) // over an hour: clamped by the error, counted below
 	}
 	at := func(q float64) time.Duration { return time.Duration(h.ValueAtQuantile(q)) * time.Microsecond }
-	return Percentiles{P50: at(50), P90: at(90), P99: at(99), P999: at(99.9), Max: slices.Max(samples), Count: len(samples)}
+	p := Percentiles{P50: at(50), P90: at(90), P99: at(99), P999: at(99.9), Max: slices.Max(samples), Count: len(samples)}
+	for _, q := range curvePercentiles {
+		p.Curve = append(p.Curve, CurvePoint{Percentile: q, Latency: at(q)})
+	}
+	return p
 }
 
 func (p Percentiles) String() string {
 	return fmt.Sprintf("p50 %v  p90 %v  p99 %v  p99.9 %v  max %v  (n=%d)", p.P50, p.P90, p.P99, p.P999, p.Max, p.Count)
+}
+
+// TimelineStep is the width of a Timeline bucket.
+const TimelineStep = 100 * time.Millisecond
+
+// timeline counts events per TimelineStep after start (the first event's
+// time when start is zero). It covers at most a day.
+func timeline(start time.Time, events []time.Time) []int {
+	if len(events) == 0 {
+		return nil
+	}
+	if start.IsZero() {
+		start = slices.MinFunc(events, time.Time.Compare)
+	}
+	var out []int
+	for _, at := range events {
+		if at.Sub(start) > 24*time.Hour {
+			continue
+		}
+		i := max(0, int(at.Sub(start)/TimelineStep))
+		for len(out) <= i {
+			out = append(out, 0)
+		}
+		out[i]++
+	}
+	return out
 }
 
 // WriteJSON writes the report for machines; durations are nanoseconds.
@@ -87,6 +134,7 @@ func (r *Report) OK() bool {
 // the measurements.
 func (r *Report) verify(followers []*follower, ids []uint64, acks []time.Time) {
 	var latencies []time.Duration
+	var times []time.Time
 	last := make([]time.Time, len(ids))
 	for _, f := range followers {
 		seen := make(map[uint64]int, len(ids))
@@ -106,6 +154,7 @@ func (r *Report) verify(followers []*follower, ids []uint64, acks []time.Time) {
 			}
 			prev = got.id
 			latencies = append(latencies, got.latency)
+			times = append(times, got.at)
 			i := got.id - ids[0]
 			if got.at.After(last[i]) {
 				last[i] = got.at
@@ -127,6 +176,7 @@ func (r *Report) verify(followers []*follower, ids []uint64, acks []time.Time) {
 		}
 	}
 	r.Deliveries = len(latencies)
+	r.Timeline = timeline(r.start, times)
 	r.Latency = percentiles(latencies)
 	r.Completion = percentiles(completions)
 	if r.Elapsed > 0 {

@@ -29,6 +29,20 @@ func TestCatchUpScenario(t *testing.T) {
 	if r.CatchUp.Count != 40 || r.Deliveries != 40*30 || r.CatchUp.Max <= 0 {
 		t.Fatalf("catch-up %+v, deliveries %d", r.CatchUp, r.Deliveries)
 	}
+	total := 0
+	for _, n := range r.Timeline {
+		total += n
+	}
+	if total != r.Deliveries {
+		t.Fatalf("timeline counts %d deliveries, want %d", total, r.Deliveries)
+	}
+	png := filepath.Join(t.TempDir(), "chart.png")
+	if err := r.WritePNG(png); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(png); err != nil || len(b) < 1000 || string(b[1:4]) != "PNG" {
+		t.Fatalf("chart: %d bytes, %v", len(b), err)
+	}
 }
 
 // TestPublishScenario: publishes at a fixed rate are all acknowledged,

@@ -32,7 +32,7 @@ func main() {
 func newRoot() *cobra.Command {
 	var cfg loadtest.Config
 	var target loadtest.Target
-	var jsonFile string
+	var jsonFile, pngFile string
 	cmd := &cobra.Command{
 		Use:           "herald-loadtest",
 		Short:         "Drive a Herald server with real connections and verify delivery",
@@ -54,6 +54,11 @@ func newRoot() *cobra.Command {
 			}
 			fmt.Fprintln(cmd.OutOrStdout())
 			report.Print(cmd.OutOrStdout())
+			if pngFile != "" {
+				if err := report.WritePNG(pngFile); err != nil {
+					return err
+				}
+			}
 			if jsonFile != "" {
 				if err := report.WriteJSON(jsonFile); err != nil {
 					return err
@@ -71,6 +76,7 @@ func newRoot() *cobra.Command {
 	f.IntVar(&cfg.Publishers, "publishers", 16, "publish scenario: concurrent publishes")
 	f.Float64Var(&cfg.Rate, "rate", 0, "publish scenario: publishes per second (0: as fast as acknowledged); latency is then measured from the scheduled time")
 	f.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file (durations in nanoseconds)")
+	f.StringVar(&pngFile, "png", "", "also draw a chart (latency distribution, deliveries over time) to this PNG file")
 	f.StringVar(&target.Tier, "tier", "", "external server: tier of the accounts the run creates; it must have no quota (default: unlimited)")
 	f.IntVar(&cfg.Followers, "followers", 0, "followers of the account (default: --clients); the rest are offline")
 	f.IntVar(&cfg.Broadcasts, "broadcasts", 20, "broadcasts published (fanout: one burst at a time)")
