@@ -76,6 +76,7 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 				if m.ID >= ids[0] && m.ID <= ids[len(ids)-1] {
 					if have++; have == len(ids) {
 						f.caughtUp = now
+						e.bar.add(1)
 						if done.Add(1) == int64(cfg.Clients) {
 							close(allDone)
 						}
@@ -84,9 +85,10 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 			}
 		}()
 	}
+	e.bar.phase("catching up", cfg.Clients)
 	runStart := time.Now()
 	e.report.start = runStart
-	followers, connectTime, err := connect(ctx, cfg, e.target, e.admin, cursor, receive)
+	followers, connectTime, err := connect(ctx, cfg, e.target, e.admin, cursor, receive, &progress{})
 	defer func() {
 		for _, f := range followers {
 			if f != nil && f.sub != nil {

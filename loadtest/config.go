@@ -25,6 +25,8 @@ type Config struct {
 	Timeout time.Duration
 	// Target is an external server; nil starts the embedded one.
 	Target *Target
+	// Progress, if set, is told of each phase and step for a live display.
+	Progress Progress `json:"-"`
 	// Publishers is the publish scenario's concurrency (16).
 	Publishers int
 	// Rate is the publish scenario's offered publishes per second; 0 is as

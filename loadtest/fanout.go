@@ -33,16 +33,16 @@ type receipt struct {
 	latency time.Duration
 }
 
-// Run performs one run of cfg.Scenario and returns its report. progress,
-// if not nil, receives one line per phase and per burst.
-func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
+// Run performs one run of cfg.Scenario and returns its report. lines, if
+// not nil, receives one line per phase (and per burst without a Progress).
+func Run(ctx context.Context, cfg Config, lines io.Writer) (*Report, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	e := &env{report: &Report{Config: cfg, Errors: map[string]int{}}, target: cfg.Target}
+	e := &env{report: &Report{Config: cfg, Errors: map[string]int{}}, target: cfg.Target, bar: &progress{cfg.Progress}}
 	e.logf = func(format string, args ...any) {
-		if progress != nil {
-			fmt.Fprintf(progress, format+"\n", args...)
+		if lines != nil {
+			fmt.Fprintf(lines, format+"\n", args...)
 		}
 	}
 	if e.target == nil {
@@ -73,6 +73,7 @@ type env struct {
 	admin  *client.Admin
 	report *Report
 	logf   func(format string, args ...any)
+	bar    *progress
 }
 
 // fanout is the fanout scenario: connected clients, bursts published one
@@ -93,7 +94,8 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("loadtest: healthz: %w", err)
 	}
-	followers, connectTime, err := connect(ctx, cfg, target, admin, health.LastMessageID, nil)
+	e.bar.phase("connecting", cfg.Clients)
+	followers, connectTime, err := connect(ctx, cfg, target, admin, health.LastMessageID, nil, e.bar)
 	defer func() {
 		for _, f := range followers {
 			if f != nil && f.sub != nil {
@@ -162,6 +164,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	payload := make([]byte, cfg.Payload)
 	acks := make([]time.Time, cfg.Broadcasts)
 	ids := make([]uint64, cfg.Broadcasts)
+	e.bar.phase("bursts", cfg.Broadcasts)
 	runStart := time.Now()
 	report.start = runStart
 	for i := 0; i < cfg.Broadcasts; i++ {
@@ -182,7 +185,10 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		for counts[i].Load() < int64(cfg.Clients) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Microsecond)
 		}
-		logf("broadcast %d/%d (id %d): %d/%d clients", i+1, cfg.Broadcasts, res.MessageID, counts[i].Load(), cfg.Clients)
+		e.bar.add(1)
+		if cfg.Progress == nil {
+			logf("broadcast %d/%d (id %d): %d/%d clients", i+1, cfg.Broadcasts, res.MessageID, counts[i].Load(), cfg.Clients)
+		}
 	}
 	report.Elapsed = time.Since(runStart)
 	if server != nil {
@@ -222,7 +228,7 @@ func followerIDs(n int) io.Reader {
 // connect mints tokens and connects every client, users 1..Clients, from
 // cursor. started, if not nil, is called for each client as soon as it is
 // subscribed, before it is live (a catch-up must be read to go live).
-func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admin, cursor uint64, started func(*follower)) ([]*follower, time.Duration, error) {
+func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admin, cursor uint64, started func(*follower), bar *progress) ([]*follower, time.Duration, error) {
 	followers := make([]*follower, cfg.Clients)
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
@@ -245,7 +251,11 @@ func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admi
 			if started != nil {
 				started(f)
 			}
-			return sub.WaitLive(cctx)
+			if err := sub.WaitLive(cctx); err != nil {
+				return err
+			}
+			bar.add(1)
+			return nil
 		})
 	}
 	err := g.Wait()

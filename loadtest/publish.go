@@ -54,6 +54,7 @@ func (e *env) publish(ctx context.Context, cfg Config) error {
 	if e.server != nil {
 		baseCPU, _ = e.server.usage()
 	}
+	e.bar.phase("publishing", cfg.Broadcasts)
 	began := time.Now()
 	for range cfg.Publishers {
 		wg.Add(1)

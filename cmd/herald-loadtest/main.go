@@ -33,6 +33,7 @@ func newRoot() *cobra.Command {
 	var cfg loadtest.Config
 	var target loadtest.Target
 	var jsonFile, pngFile string
+	var noProgress bool
 	cmd := &cobra.Command{
 		Use:           "herald-loadtest",
 		Short:         "Drive a Herald server with real connections and verify delivery",
@@ -48,6 +49,9 @@ func newRoot() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
+			if b := newBar(cmd.ErrOrStderr()); b != nil && !noProgress {
+				cfg.Progress = b
+			}
 			report, err := loadtest.Run(ctx, cfg, cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -76,6 +80,7 @@ func newRoot() *cobra.Command {
 	f.IntVar(&cfg.Publishers, "publishers", 16, "publish scenario: concurrent publishes")
 	f.Float64Var(&cfg.Rate, "rate", 0, "publish scenario: publishes per second (0: as fast as acknowledged); latency is then measured from the scheduled time")
 	f.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file (durations in nanoseconds)")
+	f.BoolVar(&noProgress, "no-progress", false, "print plain lines instead of progress bars on a terminal")
 	f.StringVar(&pngFile, "png", "", "also draw a chart (latency distribution, deliveries over time) to this PNG file")
 	f.StringVar(&target.Tier, "tier", "", "external server: tier of the accounts the run creates; it must have no quota (default: unlimited)")
 	f.IntVar(&cfg.Followers, "followers", 0, "followers of the account (default: --clients); the rest are offline")
