@@ -22,10 +22,10 @@ type frameConn struct {
 	wmu     sync.Mutex
 }
 
-// dial connects, sends HELLO and waits for WELCOME (or the ERROR that
+// dial connects (from local, when not nil), sends HELLO and waits for WELCOME (or the ERROR that
 // refuses the session).
-func dial(ctx context.Context, addr string, hello wire.Hello) (*frameConn, error) {
-	var d net.Dialer
+func dial(ctx context.Context, addr string, local net.Addr, hello wire.Hello) (*frameConn, error) {
+	d := net.Dialer{LocalAddr: local}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err

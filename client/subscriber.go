@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -15,6 +16,10 @@ import (
 // SubscriberConfig configures a Subscriber.
 type SubscriberConfig struct {
 	Addr string // client listener, host:port
+	// LocalAddr, if set, is the address connections are made from (a load
+	// test spreads clients over 127.0.0.x so that no source address runs
+	// out of ports).
+	LocalAddr net.Addr
 	// Token authenticates the user; TokenFunc, if set, is asked for a fresh
 	// one on every connect instead.
 	Token     string
@@ -202,7 +207,7 @@ func (s *Subscriber) connect(ctx context.Context) (*frameConn, error) {
 			return nil, err
 		}
 	}
-	fc, err := dial(ctx, s.cfg.Addr, wire.Hello{Credential: token, Compress: !s.cfg.NoCompression})
+	fc, err := dial(ctx, s.cfg.Addr, s.cfg.LocalAddr, wire.Hello{Credential: token, Compress: !s.cfg.NoCompression})
 	if err != nil {
 		return nil, err
 	}

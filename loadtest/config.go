@@ -25,6 +25,11 @@ type Config struct {
 	Timeout time.Duration
 	// Target is an external server; nil starts the embedded one.
 	Target *Target
+	// SourceAddrs spreads the clients' connections over this many source
+	// addresses, 127.0.0.1 upwards, when the server is on loopback, so no
+	// source address runs out of ephemeral ports (default: one per 10,000
+	// clients).
+	SourceAddrs int
 	// Progress, if set, is told of each phase and step for a live display.
 	Progress Progress `json:"-"`
 	// Publishers is the publish scenario's concurrency (16).
@@ -79,6 +84,12 @@ func (c *Config) fill() error {
 	case ScenarioFanout, ScenarioCatchUp, ScenarioPublish:
 	default:
 		return fmt.Errorf("loadtest: unknown scenario %q (fanout, catchup or publish)", c.Scenario)
+	}
+	if c.SourceAddrs <= 0 {
+		c.SourceAddrs = min(254, (c.Clients+9999)/10000)
+	}
+	if c.SourceAddrs > 254 {
+		return fmt.Errorf("loadtest: at most 254 source addresses (127.0.0.1 to 127.0.0.254)")
 	}
 	if c.Publishers <= 0 {
 		c.Publishers = 16

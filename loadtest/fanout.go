@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -225,6 +226,17 @@ func followerIDs(n int) io.Reader {
 	return r
 }
 
+// sourceAddr is client i's source address: one of 127.0.0.1 to
+// 127.0.0.SourceAddrs when the server listens on loopback, else the
+// system's choice.
+func sourceAddr(cfg Config, target *Target, i int) net.Addr {
+	host, _, err := net.SplitHostPort(target.ClientAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+		return nil
+	}
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%cfg.SourceAddrs))}
+}
+
 // connect mints tokens and connects every client, users 1..Clients, from
 // cursor. started, if not nil, is called for each client as soon as it is
 // subscribed, before it is live (a catch-up must be read to go live).
@@ -242,7 +254,7 @@ func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admi
 			}
 			cctx, cancel := context.WithTimeout(gctx, 30*time.Second)
 			defer cancel()
-			sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addr: target.ClientAddr, Token: token, Cursor: cursor})
+			sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addr: target.ClientAddr, LocalAddr: sourceAddr(cfg, target, i), Token: token, Cursor: cursor})
 			if err != nil {
 				return fmt.Errorf("loadtest: connect user %d: %w", user, err)
 			}

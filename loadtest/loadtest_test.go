@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestEmbeddedRunVerifies(t *testing.T) {
-	report, err := Run(context.Background(), Config{Clients: 50, Followers: 80, Broadcasts: 5, Payload: 64}, nil)
+	report, err := Run(context.Background(), Config{Clients: 50, Followers: 80, Broadcasts: 5, Payload: 64, SourceAddrs: 3}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
