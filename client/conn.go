@@ -26,6 +26,9 @@ type frameConn struct {
 // refuses the session).
 func dial(ctx context.Context, addr string, local net.Addr, hello wire.Hello) (*frameConn, error) {
 	d := net.Dialer{LocalAddr: local}
+	if local != nil {
+		d.Control = bindNoPort
+	}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err

@@ -194,7 +194,11 @@ func (r *Report) Print(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "scenario\t%s\n", c.Scenario)
 	fmt.Fprintf(tw, "server\t%s\n", server)
-	fmt.Fprintf(tw, "clients / followers\t%d / %d\n", c.Clients, c.Followers)
+	if c.Scenario == ScenarioPublish {
+		fmt.Fprintf(tw, "followers (offline)\t%d\n", c.Followers)
+	} else {
+		fmt.Fprintf(tw, "clients / followers\t%d / %d\n", c.Clients, c.Followers)
+	}
 	fmt.Fprintf(tw, "broadcasts × payload\t%d × %d B\n", c.Broadcasts, c.Payload)
 	fmt.Fprintf(tw, "follower import\t%.0f follows/s\n", r.ImportRate)
 	if c.Scenario == ScenarioPublish {
