@@ -9,8 +9,8 @@ import (
 
 // Config describes one fan-out run. Zero fields take the defaults shown.
 type Config struct {
-	// Scenario is ScenarioFanout (default), ScenarioCatchUp or
-	// ScenarioPublish.
+	// Scenario is ScenarioFanout (default), ScenarioCatchUp,
+	// ScenarioChurn or ScenarioPublish.
 	Scenario string
 	// Clients is the number of connected followers (1000).
 	Clients int
@@ -32,6 +32,10 @@ type Config struct {
 	SourceAddrs int
 	// Progress, if set, is told of each phase and step for a live display.
 	Progress Progress `json:"-"`
+	// Interval spaces the churn scenario's broadcasts (20 ms).
+	Interval time.Duration
+	// ChurnRate is the churn scenario's reconnects per second (100).
+	ChurnRate float64
 	// Publishers is the publish scenario's concurrency (16).
 	Publishers int
 	// Rate is the publish scenario's offered publishes per second; 0 is as
@@ -56,6 +60,11 @@ const (
 	// must be answered as a duplicate; a subscription-tier account then
 	// publishes twice and must get one QUOTA_EXCEEDED.
 	ScenarioPublish = "publish"
+	// ScenarioChurn: Clients connected, Broadcasts published one every
+	// Interval while clients disconnect and reconnect ChurnRate a second,
+	// each resuming from the last broadcast it got; each must end with
+	// every broadcast exactly once, in order.
+	ScenarioChurn = "churn"
 )
 
 // Target names an external server.
@@ -81,9 +90,18 @@ func (c *Config) fill() error {
 	switch c.Scenario {
 	case "":
 		c.Scenario = ScenarioFanout
-	case ScenarioFanout, ScenarioCatchUp, ScenarioPublish:
+	case ScenarioFanout, ScenarioCatchUp, ScenarioPublish, ScenarioChurn:
 	default:
-		return fmt.Errorf("loadtest: unknown scenario %q (fanout, catchup or publish)", c.Scenario)
+		return fmt.Errorf("loadtest: unknown scenario %q (fanout, catchup, churn or publish)", c.Scenario)
+	}
+	if c.Interval <= 0 {
+		c.Interval = 20 * time.Millisecond
+	}
+	if c.ChurnRate < 0 {
+		return fmt.Errorf("loadtest: churn rate must be 0 or more")
+	}
+	if c.ChurnRate == 0 && c.Scenario == ScenarioChurn {
+		c.ChurnRate = 100
 	}
 	if c.SourceAddrs <= 0 {
 		c.SourceAddrs = min(254, (c.Clients+9999)/10000)

@@ -26,6 +26,8 @@ type follower struct {
 	// since is when it subscribed; caughtUp when it had every broadcast
 	// of a catch-up run.
 	since, caughtUp time.Time
+	// last is the newest message id received (churn scenario).
+	last atomic.Uint64
 }
 
 type receipt struct {
@@ -62,6 +64,8 @@ func Run(ctx context.Context, cfg Config, lines io.Writer) (*Report, error) {
 		return e.report, e.catchUp(ctx, cfg)
 	case ScenarioPublish:
 		return e.report, e.publish(ctx, cfg)
+	case ScenarioChurn:
+		return e.report, e.churn(ctx, cfg)
 	default:
 		return e.report, e.fanout(ctx, cfg)
 	}

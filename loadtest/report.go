@@ -43,6 +43,8 @@ type Report struct {
 	// Errors counts request errors by code name (e.g. QUOTA_EXCEEDED),
 	// expected ones included; the scenario says which it expects.
 	Errors map[string]int
+	// Reconnects made by the churn scenario.
+	Reconnects int
 	// Timeline counts deliveries (acknowledgements in the publish
 	// scenario) in each TimelineStep from the start of the measured phase.
 	Timeline []int
@@ -211,6 +213,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	if c.Scenario == ScenarioFanout {
 		fmt.Fprintf(tw, "burst completion ack→last client\t%s\n", r.Completion)
+	}
+	if c.Scenario == ScenarioChurn {
+		fmt.Fprintf(tw, "churn\t%d reconnects (offered %.0f/s), a broadcast every %v\n", r.Reconnects, c.ChurnRate, c.Interval)
 	}
 	if c.Scenario == ScenarioCatchUp {
 		fmt.Fprintf(tw, "catch-up reconnect→complete\t%s\n", r.CatchUp)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func requireOK(t *testing.T, r *Report) {
@@ -74,5 +75,18 @@ func TestPublishScenario(t *testing.T) {
 func TestUnknownScenario(t *testing.T) {
 	if _, err := Run(context.Background(), Config{Scenario: "storm"}, nil); err == nil || !strings.Contains(err.Error(), "unknown scenario") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestChurnScenario: clients reconnecting while broadcasts flow still get
+// every broadcast exactly once, in order.
+func TestChurnScenario(t *testing.T) {
+	r, err := Run(context.Background(), Config{Scenario: ScenarioChurn, Clients: 30, Broadcasts: 40, Payload: 32, ChurnRate: 200, Interval: 10 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireOK(t, r)
+	if r.Reconnects < 10 || r.Deliveries != 30*40 {
+		t.Fatalf("%d reconnects, %d deliveries", r.Reconnects, r.Deliveries)
 	}
 }

@@ -75,9 +75,11 @@ func newRoot() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (bursts to connected clients), catchup (offline clients reconnect at once) or publish (publisher throughput, retries, quota)")
+	f.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (bursts to connected clients), catchup (offline clients reconnect at once), churn (clients reconnect while broadcasts flow) or publish (publisher throughput, retries, quota)")
 	f.IntVar(&cfg.Clients, "clients", 1000, "connected followers")
 	f.IntVar(&cfg.SourceAddrs, "source-addrs", 0, "spread client connections over 127.0.0.1..127.0.0.N (default: one per 10,000 clients)")
+	f.Float64Var(&cfg.ChurnRate, "churn-rate", 0, "churn scenario: reconnects per second (default 100)")
+	f.DurationVar(&cfg.Interval, "interval", 0, "churn scenario: time between broadcasts (default 20ms)")
 	f.IntVar(&cfg.Publishers, "publishers", 16, "publish scenario: concurrent publishes")
 	f.Float64Var(&cfg.Rate, "rate", 0, "publish scenario: publishes per second (0: as fast as acknowledged); latency is then measured from the scheduled time")
 	f.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file (durations in nanoseconds)")

@@ -1,0 +1,180 @@
+package loadtest
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+
+	"herald/client"
+)
+
+// churn is the churn scenario: while broadcasts are published one every
+// Interval, clients are disconnected and reconnected, ChurnRate a second,
+// each resuming from the last broadcast it received. Every client must
+// still end with every broadcast exactly once, in order.
+func (e *env) churn(ctx context.Context, cfg Config) error {
+	account, err := e.admin.CreateAccount(ctx, "loadtest-churn", cmp.Or(e.target.Tier, UnlimitedTier.Name))
+	if err != nil {
+		return fmt.Errorf("loadtest: create account: %w", err)
+	}
+	start := time.Now()
+	imported, err := e.admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
+	if err != nil {
+		return fmt.Errorf("loadtest: import followers: %w", err)
+	}
+	e.report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
+	health, err := e.admin.Health(ctx)
+	if err != nil {
+		return fmt.Errorf("loadtest: healthz: %w", err)
+	}
+	// Each follower's receiver runs per connection; listening[i] is done
+	// when connection i's receiver has drained.
+	listening := make([]chan struct{}, cfg.Clients)
+	var mu sync.Mutex // guards listening
+	listen := func(f *follower) {
+		done := make(chan struct{})
+		mu.Lock()
+		listening[f.user-1] = done
+		mu.Unlock()
+		go func() {
+			defer close(done)
+			for m := range f.sub.Messages() {
+				now := time.Now()
+				if m.Account != account.ID || len(m.Payload) < 16 {
+					continue
+				}
+				f.got = append(f.got, receipt{id: m.ID, at: now, latency: now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(m.Payload))))})
+				f.last.Store(m.ID)
+			}
+		}()
+	}
+	e.bar.phase("connecting", cfg.Clients)
+	followers, connectTime, err := connect(ctx, cfg, e.target, e.admin, health.LastMessageID, listen, e.bar)
+	defer func() {
+		for _, f := range followers {
+			if f != nil && f.sub != nil {
+				_ = f.sub.Close()
+			}
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	e.report.ConnectRate = float64(cfg.Clients) / connectTime.Seconds()
+
+	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: e.target.PublisherAddr, Account: account.ID, Secret: account.Secret})
+	if err != nil {
+		return fmt.Errorf("loadtest: publisher: %w", err)
+	}
+	defer pub.Close()
+
+	// The churner reconnects clients round-robin until publishing ends.
+	stop := make(chan struct{})
+	churned := make(chan error, 1)
+	go func() {
+		churned <- e.churnClients(ctx, cfg, followers, health.LastMessageID, listening, &mu, listen, stop)
+	}()
+
+	var baseCPU time.Duration
+	if e.server != nil {
+		baseCPU, _ = e.server.usage()
+	}
+	e.bar.phase("publishing", cfg.Broadcasts)
+	runStart := time.Now()
+	e.report.start = runStart
+	payload := make([]byte, cfg.Payload)
+	ids := make([]uint64, cfg.Broadcasts)
+	acks := make([]time.Time, cfg.Broadcasts)
+	tick := time.NewTicker(cfg.Interval)
+	defer tick.Stop()
+	for i := range ids {
+		binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
+		binary.BigEndian.PutUint64(payload[8:], uint64(i))
+		res, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: payload})
+		if err != nil {
+			close(stop)
+			<-churned
+			return fmt.Errorf("loadtest: publish %d: %w", i, err)
+		}
+		ids[i], acks[i] = res.MessageID, time.Now()
+		e.bar.add(1)
+		<-tick.C
+	}
+	close(stop)
+	if err := <-churned; err != nil {
+		return err
+	}
+	// Let every client finish: each must reach the last broadcast.
+	deadline := time.Now().Add(cfg.Timeout)
+	for _, f := range followers {
+		for f.last.Load() < ids[len(ids)-1] && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	e.report.Elapsed = time.Since(runStart)
+	if e.server != nil {
+		cpu, _ := e.server.usage()
+		e.report.ServerCPU = cpu - baseCPU
+	}
+	e.logf("%d broadcasts published with %d reconnects; verifying", cfg.Broadcasts, e.report.Reconnects)
+	for i, f := range followers {
+		_ = f.sub.Close()
+		mu.Lock()
+		done := listening[i]
+		mu.Unlock()
+		<-done
+	}
+	e.report.verify(followers, ids, acks)
+	return nil
+}
+
+// churnClients disconnects and reconnects clients round-robin at
+// cfg.ChurnRate a second until stop, each resuming after the last
+// broadcast it received.
+func (e *env) churnClients(ctx context.Context, cfg Config, followers []*follower, base uint64, listening []chan struct{}, mu *sync.Mutex, listen func(*follower), stop <-chan struct{}) error {
+	if cfg.ChurnRate <= 0 {
+		return nil
+	}
+	tick := time.NewTicker(time.Duration(float64(time.Second) / cfg.ChurnRate))
+	defer tick.Stop()
+	for next := 0; ; next = (next + 1) % len(followers) {
+		select {
+		case <-stop:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		f := followers[next]
+		_ = f.sub.Close()
+		mu.Lock()
+		done := listening[next]
+		mu.Unlock()
+		<-done // f.got is now complete for that connection
+		cursor := base
+		if n := len(f.got); n > 0 {
+			cursor = max(cursor, f.got[n-1].id)
+		}
+		token, err := e.admin.MintToken(ctx, f.user, 24*time.Hour)
+		if err != nil {
+			return fmt.Errorf("loadtest: token for user %d: %w", f.user, err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addr: e.target.ClientAddr, LocalAddr: sourceAddr(cfg, e.target, next), Token: token, Cursor: cursor})
+		if err != nil {
+			cancel()
+			return fmt.Errorf("loadtest: reconnect user %d: %w", f.user, err)
+		}
+		f.sub = sub
+		listen(f)
+		err = sub.WaitLive(cctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("loadtest: reconnect user %d: %w", f.user, err)
+		}
+		e.report.Reconnects++
+	}
+}
