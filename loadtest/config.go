@@ -32,6 +32,9 @@ type Config struct {
 	SourceAddrs int
 	// Progress, if set, is told of each phase and step for a live display.
 	Progress Progress `json:"-"`
+	// Audience is the fanout scenario's mix: AudienceAll (default),
+	// AudienceTags or AudienceList.
+	Audience string
 	// Interval spaces the churn scenario's broadcasts (20 ms).
 	Interval time.Duration
 	// ChurnRate is the churn scenario's reconnects per second (100).
@@ -93,6 +96,13 @@ func (c *Config) fill() error {
 	case ScenarioFanout, ScenarioCatchUp, ScenarioPublish, ScenarioChurn:
 	default:
 		return fmt.Errorf("loadtest: unknown scenario %q (fanout, catchup, churn or publish)", c.Scenario)
+	}
+	switch c.Audience {
+	case "":
+		c.Audience = AudienceAll
+	case AudienceAll, AudienceTags, AudienceList:
+	default:
+		return fmt.Errorf("loadtest: unknown audience %q (all, tags or list)", c.Audience)
 	}
 	if c.Interval <= 0 {
 		c.Interval = 20 * time.Millisecond

@@ -166,6 +166,10 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("loadtest: publisher: %w", err)
 	}
 	defer pub.Close()
+	aud, err := prepareAudience(ctx, cfg, pub)
+	if err != nil {
+		return err
+	}
 	payload := make([]byte, cfg.Payload)
 	acks := make([]time.Time, cfg.Broadcasts)
 	ids := make([]uint64, cfg.Broadcasts)
@@ -175,7 +179,9 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	for i := 0; i < cfg.Broadcasts; i++ {
 		binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
 		binary.BigEndian.PutUint64(payload[8:], uint64(i))
-		res, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: payload})
+		m := client.Message{ContentType: "application/octet-stream", Payload: payload}
+		aud.message(&m)
+		res, err := pub.Publish(ctx, m)
 		if err != nil {
 			return fmt.Errorf("loadtest: publish %d: %w", i, err)
 		}
@@ -183,16 +189,16 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		if res.MessageID != firstID+uint64(i) {
 			return fmt.Errorf("loadtest: broadcast got id %d, expected %d: another publisher is active on this server; run against an idle one", res.MessageID, firstID+uint64(i))
 		}
-		if res.Recipients != uint32(cfg.Followers) {
-			report.Problems = append(report.Problems, fmt.Sprintf("broadcast %d addressed to %d users, want %d", res.MessageID, res.Recipients, cfg.Followers))
+		if res.Recipients != uint32(aud.followers) {
+			report.Problems = append(report.Problems, fmt.Sprintf("broadcast %d addressed to %d users, want %d", res.MessageID, res.Recipients, aud.followers))
 		}
 		deadline := time.Now().Add(cfg.Timeout)
-		for counts[i].Load() < int64(cfg.Clients) && time.Now().Before(deadline) {
+		for counts[i].Load() < int64(aud.clients) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Microsecond)
 		}
 		e.bar.add(1)
 		if cfg.Progress == nil {
-			logf("broadcast %d/%d (id %d): %d/%d clients", i+1, cfg.Broadcasts, res.MessageID, counts[i].Load(), cfg.Clients)
+			logf("broadcast %d/%d (id %d): %d/%d clients", i+1, cfg.Broadcasts, res.MessageID, counts[i].Load(), aud.clients)
 		}
 	}
 	report.Elapsed = time.Since(runStart)
@@ -205,7 +211,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		_ = f.sub.Close()
 	}
 	receivers.Wait()
-	report.verify(followers, ids, acks)
+	report.verifyFor(followers, ids, acks, aud.wants)
 	return nil
 }
 

@@ -48,9 +48,9 @@ type Report struct {
 	// Timeline counts deliveries (acknowledgements in the publish
 	// scenario) in each TimelineStep from the start of the measured phase.
 	Timeline []int
-	// Verification.
-	Lost, Duplicates, OutOfOrder int
-	Problems                     []string
+	// Verification. Wrong counts deliveries to users outside the audience.
+	Lost, Duplicates, OutOfOrder, Wrong int
+	Problems                            []string
 }
 
 // Percentiles summarises a distribution, recorded in an HdrHistogram with
@@ -129,16 +129,31 @@ func (r *Report) WriteJSON(path string) error {
 
 // OK reports whether verification passed.
 func (r *Report) OK() bool {
-	return r.Lost == 0 && r.Duplicates == 0 && r.OutOfOrder == 0 && len(r.Problems) == 0
+	return r.Lost == 0 && r.Duplicates == 0 && r.OutOfOrder == 0 && r.Wrong == 0 && len(r.Problems) == 0
 }
 
 // verify checks that every follower got exactly ids, in order, and fills in
 // the measurements.
 func (r *Report) verify(followers []*follower, ids []uint64, acks []time.Time) {
+	r.verifyFor(followers, ids, acks, func(uint32) bool { return true })
+}
+
+// verifyFor is verify where only the users wants accepts should receive
+// the broadcasts: any broadcast another user receives is a wrong delivery.
+func (r *Report) verifyFor(followers []*follower, ids []uint64, acks []time.Time, wants func(user uint32) bool) {
 	var latencies []time.Duration
 	var times []time.Time
 	last := make([]time.Time, len(ids))
 	for _, f := range followers {
+		if !wants(f.user) {
+			for _, got := range f.got {
+				r.Wrong++
+				if r.Wrong <= 10 {
+					r.Problems = append(r.Problems, fmt.Sprintf("user %d received broadcast %d, which is not for it (not in the audience, blocked or filtered)", f.user, got.id))
+				}
+			}
+			continue
+		}
 		seen := make(map[uint64]int, len(ids))
 		var prev uint64
 		for _, got := range f.got {
@@ -202,6 +217,9 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "clients / followers\t%d / %d\n", c.Clients, c.Followers)
 	}
 	fmt.Fprintf(tw, "broadcasts × payload\t%d × %d B\n", c.Broadcasts, c.Payload)
+	if c.Scenario == ScenarioFanout {
+		fmt.Fprintf(tw, "audience\t%s\n", c.Audience)
+	}
 	fmt.Fprintf(tw, "follower import\t%.0f follows/s\n", r.ImportRate)
 	if c.Scenario == ScenarioPublish {
 		fmt.Fprintf(tw, "publishes\t%.0f/s acknowledged (%d publishers, offered %s)\n", r.PublishRate, c.Publishers, offered(c.Rate))
@@ -239,11 +257,11 @@ func (r *Report) Print(w io.Writer) {
 		if c.Scenario == ScenarioPublish {
 			fmt.Fprintf(w, "\nVERIFIED: every publish acknowledged once, every retry answered with its original id, the quota enforced.\n")
 		} else {
-			fmt.Fprintf(w, "\nVERIFIED: every client received every broadcast exactly once, in order.\n")
+			fmt.Fprintf(w, "\nVERIFIED: every client in the audience received every broadcast exactly once, in order; no one else received any.\n")
 		}
 		return
 	}
-	fmt.Fprintf(w, "\n*** VERIFICATION FAILED: %d lost, %d duplicates, %d out of order ***\n", r.Lost, r.Duplicates, r.OutOfOrder)
+	fmt.Fprintf(w, "\n*** VERIFICATION FAILED: %d lost, %d duplicates, %d out of order, %d to users outside the audience ***\n", r.Lost, r.Duplicates, r.OutOfOrder, r.Wrong)
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  - %s\n", p)
 	}

@@ -90,3 +90,43 @@ func TestChurnScenario(t *testing.T) {
 		t.Fatalf("%d reconnects, %d deliveries", r.Reconnects, r.Deliveries)
 	}
 }
+
+// TestAudienceMixes: with a tag expression or an id list, and a
+// blocklist, exactly the clients in the audience receive each broadcast
+// and no one else receives any.
+func TestAudienceMixes(t *testing.T) {
+	for _, mix := range []string{AudienceTags, AudienceList} {
+		r, err := Run(context.Background(), Config{Clients: 100, Followers: 300, Broadcasts: 3, Payload: 32, Audience: mix}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", mix, err)
+		}
+		requireOK(t, r)
+		want := 0
+		for u := 1; u <= 100; u++ {
+			switch {
+			case u%11 == 0:
+			case mix == AudienceTags && u%2 == 0 && u%7 != 0, mix == AudienceList && u%3 == 0:
+				want++
+			}
+		}
+		if r.Deliveries != 3*want {
+			t.Fatalf("%s: %d deliveries, want %d", mix, r.Deliveries, 3*want)
+		}
+	}
+}
+
+// TestVerificationCatchesWrongDelivery: a broadcast reaching a user outside
+// the audience fails the run and names the user.
+func TestVerificationCatchesWrongDelivery(t *testing.T) {
+	now := time.Now()
+	ids := []uint64{5}
+	in := &follower{user: 2, got: []receipt{{id: 5, at: now}}}
+	out := &follower{user: 3, got: []receipt{{id: 5, at: now}}}
+	r := &Report{}
+	r.verifyFor([]*follower{in, out}, ids, []time.Time{now}, func(u uint32) bool { return u%2 == 0 })
+	var b strings.Builder
+	r.Print(&b)
+	if r.OK() || r.Wrong != 1 || !strings.Contains(b.String(), "user 3 received broadcast 5, which is not for it") {
+		t.Fatalf("wrong %d:\n%s", r.Wrong, b.String())
+	}
+}

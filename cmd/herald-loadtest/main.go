@@ -77,6 +77,7 @@ func newRoot() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (bursts to connected clients), catchup (offline clients reconnect at once), churn (clients reconnect while broadcasts flow) or publish (publisher throughput, retries, quota)")
 	f.IntVar(&cfg.Clients, "clients", 1000, "connected followers")
+	f.StringVar(&cfg.Audience, "audience", "all", `fanout scenario: all followers, tags ("even AND NOT seventh" minus a blocklist) or list (10,000 listed ids minus a blocklist)`)
 	f.IntVar(&cfg.SourceAddrs, "source-addrs", 0, "spread client connections over 127.0.0.1..127.0.0.N (default: one per 10,000 clients)")
 	f.Float64Var(&cfg.ChurnRate, "churn-rate", 0, "churn scenario: reconnects per second (default 100)")
 	f.DurationVar(&cfg.Interval, "interval", 0, "churn scenario: time between broadcasts (default 20ms)")
