@@ -1,9 +1,7 @@
 package loadtest
 
 import (
-	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -17,33 +15,24 @@ import (
 // cursor it had, and each must receive every broadcast exactly once, in
 // order.
 func (e *env) catchUp(ctx context.Context, cfg Config) error {
-	account, err := e.admin.CreateAccount(ctx, "loadtest-catchup", cmp.Or(e.target.Tier, UnlimitedTier.Name))
+	account, err := e.seed(ctx, cfg, "loadtest-catchup")
 	if err != nil {
-		return fmt.Errorf("loadtest: create account: %w", err)
+		return err
 	}
-	start := time.Now()
-	imported, err := e.admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
+	cursor, err := e.lastMessageID(ctx)
 	if err != nil {
-		return fmt.Errorf("loadtest: import followers: %w", err)
+		return err
 	}
-	e.report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
-	health, err := e.admin.Health(ctx)
+	pub, err := e.publisher(ctx, account)
 	if err != nil {
-		return fmt.Errorf("loadtest: healthz: %w", err)
-	}
-	cursor := health.LastMessageID
-
-	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: e.target.PublisherAddr, Account: account.ID, Secret: account.Secret})
-	if err != nil {
-		return fmt.Errorf("loadtest: publisher: %w", err)
+		return err
 	}
 	defer pub.Close()
 	payload := make([]byte, cfg.Payload)
 	ids := make([]uint64, cfg.Broadcasts)
 	acks := make([]time.Time, cfg.Broadcasts)
 	for i := range ids {
-		binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
-		binary.BigEndian.PutUint64(payload[8:], uint64(i))
+		stamp(payload, i)
 		res, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: payload})
 		if err != nil {
 			return fmt.Errorf("loadtest: publish %d: %w", i, err)
@@ -68,14 +57,12 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 			defer receivers.Done()
 			have := 0
 			for m := range f.sub.Messages() {
-				now := time.Now()
-				if m.Account != account.ID || len(m.Payload) < 16 {
+				if !f.record(m, account.ID) {
 					continue
 				}
-				f.got = append(f.got, receipt{id: m.ID, at: now, latency: now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(m.Payload))))})
 				if m.ID >= ids[0] && m.ID <= ids[len(ids)-1] {
 					if have++; have == len(ids) {
-						f.caughtUp = now
+						f.caughtUp = f.got[len(f.got)-1].at
 						e.bar.add(1)
 						if done.Add(1) == int64(cfg.Clients) {
 							close(allDone)
@@ -89,13 +76,7 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 	runStart := time.Now()
 	e.report.start = runStart
 	followers, connectTime, err := connect(ctx, cfg, e.target, e.admin, cursor, receive, &progress{})
-	defer func() {
-		for _, f := range followers {
-			if f != nil && f.sub != nil {
-				_ = f.sub.Close()
-			}
-		}
-	}()
+	defer closeAll(followers)
 	if err != nil {
 		return err
 	}
@@ -113,9 +94,7 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 		cpu, _ := e.server.usage()
 		e.report.ServerCPU = cpu - baseCPU
 	}
-	for _, f := range followers {
-		_ = f.sub.Close()
-	}
+	closeAll(followers)
 	receivers.Wait()
 	var catchUps []time.Duration
 	for _, f := range followers {

@@ -1,9 +1,7 @@
 package loadtest
 
 import (
-	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -16,19 +14,13 @@ import (
 // each resuming from the last broadcast it received. Every client must
 // still end with every broadcast exactly once, in order.
 func (e *env) churn(ctx context.Context, cfg Config) error {
-	account, err := e.admin.CreateAccount(ctx, "loadtest-churn", cmp.Or(e.target.Tier, UnlimitedTier.Name))
+	account, err := e.seed(ctx, cfg, "loadtest-churn")
 	if err != nil {
-		return fmt.Errorf("loadtest: create account: %w", err)
+		return err
 	}
-	start := time.Now()
-	imported, err := e.admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
+	base, err := e.lastMessageID(ctx)
 	if err != nil {
-		return fmt.Errorf("loadtest: import followers: %w", err)
-	}
-	e.report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
-	health, err := e.admin.Health(ctx)
-	if err != nil {
-		return fmt.Errorf("loadtest: healthz: %w", err)
+		return err
 	}
 	// Each follower's receiver runs per connection; listening[i] is done
 	// when connection i's receiver has drained.
@@ -42,32 +34,21 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 		go func() {
 			defer close(done)
 			for m := range f.sub.Messages() {
-				now := time.Now()
-				if m.Account != account.ID || len(m.Payload) < 16 {
-					continue
-				}
-				f.got = append(f.got, receipt{id: m.ID, at: now, latency: now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(m.Payload))))})
-				f.last.Store(m.ID)
+				f.record(m, account.ID)
 			}
 		}()
 	}
 	e.bar.phase("connecting", cfg.Clients)
-	followers, connectTime, err := connect(ctx, cfg, e.target, e.admin, health.LastMessageID, listen, e.bar)
-	defer func() {
-		for _, f := range followers {
-			if f != nil && f.sub != nil {
-				_ = f.sub.Close()
-			}
-		}
-	}()
+	followers, connectTime, err := connect(ctx, cfg, e.target, e.admin, base, listen, e.bar)
+	defer closeAll(followers)
 	if err != nil {
 		return err
 	}
 	e.report.ConnectRate = float64(cfg.Clients) / connectTime.Seconds()
 
-	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: e.target.PublisherAddr, Account: account.ID, Secret: account.Secret})
+	pub, err := e.publisher(ctx, account)
 	if err != nil {
-		return fmt.Errorf("loadtest: publisher: %w", err)
+		return err
 	}
 	defer pub.Close()
 
@@ -75,7 +56,7 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 	stop := make(chan struct{})
 	churned := make(chan error, 1)
 	go func() {
-		churned <- e.churnClients(ctx, cfg, followers, health.LastMessageID, listening, &mu, listen, stop)
+		churned <- e.churnClients(ctx, cfg, followers, base, listening, &mu, listen, stop)
 	}()
 
 	var baseCPU time.Duration
@@ -91,8 +72,7 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
 	for i := range ids {
-		binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
-		binary.BigEndian.PutUint64(payload[8:], uint64(i))
+		stamp(payload, i)
 		res, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: payload})
 		if err != nil {
 			close(stop)

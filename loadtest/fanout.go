@@ -1,9 +1,7 @@
 package loadtest
 
 import (
-	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -85,29 +83,21 @@ type env struct {
 // at a time, each waited for until every client has it.
 func (e *env) fanout(ctx context.Context, cfg Config) error {
 	target, server, admin, report, logf := e.target, e.server, e.admin, e.report, e.logf
-	account, err := admin.CreateAccount(ctx, "loadtest", cmp.Or(target.Tier, UnlimitedTier.Name))
+	account, err := e.createAccount(ctx, "loadtest")
 	if err != nil {
-		return fmt.Errorf("loadtest: create account: %w", err)
+		return err
 	}
 	var baseRSS int64
 	if server != nil {
 		_, baseRSS = server.usage()
 	}
-	// Start every client after the newest broadcast, so history from other
-	// runs against the same server is not replayed.
-	health, err := admin.Health(ctx)
+	cursor, err := e.lastMessageID(ctx)
 	if err != nil {
-		return fmt.Errorf("loadtest: healthz: %w", err)
+		return err
 	}
 	e.bar.phase("connecting", cfg.Clients)
-	followers, connectTime, err := connect(ctx, cfg, target, admin, health.LastMessageID, nil, e.bar)
-	defer func() {
-		for _, f := range followers {
-			if f != nil && f.sub != nil {
-				_ = f.sub.Close()
-			}
-		}
-	}()
+	followers, connectTime, err := connect(ctx, cfg, target, admin, cursor, nil, e.bar)
+	defer closeAll(followers)
 	if err != nil {
 		return err
 	}
@@ -120,23 +110,19 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		_, rss := server.usage()
 		report.ServerRSSPerConn = float64(rss-baseRSS) / float64(cfg.Clients)
 	}
-	start := time.Now()
-	imported, err := admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
-	if err != nil {
-		return fmt.Errorf("loadtest: import followers: %w", err)
+	if err := e.importFollowers(ctx, cfg, account); err != nil {
+		return err
 	}
-	report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
-	logf("account %d: %d followers imported (%.0f/s)", account.ID, imported.Added, report.ImportRate)
 
 	// Receivers: one goroutine per follower records what arrives.
 	// Ids are allocated in commit order across the server, so on an idle
 	// server this run's broadcasts are the next Broadcasts ids; receivers
 	// count per burst against that, and a gap fails the run.
-	health, err = admin.Health(ctx)
+	last, err := e.lastMessageID(ctx)
 	if err != nil {
-		return fmt.Errorf("loadtest: healthz: %w", err)
+		return err
 	}
-	firstID := health.LastMessageID + 1
+	firstID := last + 1
 	var baseCPU time.Duration
 	if server != nil {
 		baseCPU, _ = server.usage()
@@ -148,22 +134,16 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		go func() {
 			defer receivers.Done()
 			for m := range f.sub.Messages() {
-				now := time.Now()
-				if m.Account != account.ID || len(m.Payload) < 16 {
-					continue // another account's broadcast, not this run's
-				}
-				sent := int64(binary.BigEndian.Uint64(m.Payload))
-				f.got = append(f.got, receipt{id: m.ID, at: now, latency: now.Sub(time.Unix(0, sent))})
-				if m.ID >= firstID && m.ID < firstID+uint64(cfg.Broadcasts) {
+				if f.record(m, account.ID) && m.ID >= firstID && m.ID < firstID+uint64(cfg.Broadcasts) {
 					counts[m.ID-firstID].Add(1)
 				}
 			}
 		}()
 	}
 
-	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: target.PublisherAddr, Account: account.ID, Secret: account.Secret})
+	pub, err := e.publisher(ctx, account)
 	if err != nil {
-		return fmt.Errorf("loadtest: publisher: %w", err)
+		return err
 	}
 	defer pub.Close()
 	aud, err := prepareAudience(ctx, cfg, pub)
@@ -177,8 +157,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	runStart := time.Now()
 	report.start = runStart
 	for i := 0; i < cfg.Broadcasts; i++ {
-		binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
-		binary.BigEndian.PutUint64(payload[8:], uint64(i))
+		stamp(payload, i)
 		m := client.Message{ContentType: "application/octet-stream", Payload: payload}
 		aud.message(&m)
 		res, err := pub.Publish(ctx, m)
@@ -207,9 +186,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		report.ServerCPU = cpu - baseCPU
 	}
 	// Verification reads every follower's full record: stop them first.
-	for _, f := range followers {
-		_ = f.sub.Close()
-	}
+	closeAll(followers)
 	receivers.Wait()
 	report.verifyFor(followers, ids, acks, aud.wants)
 	return nil

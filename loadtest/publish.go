@@ -1,7 +1,6 @@
 package loadtest
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,19 +16,13 @@ import (
 // acknowledgement latency, idempotent retries and, on the embedded server,
 // the subscription tier's daily quota.
 func (e *env) publish(ctx context.Context, cfg Config) error {
-	account, err := e.admin.CreateAccount(ctx, "loadtest-publish", cmp.Or(e.target.Tier, UnlimitedTier.Name))
+	account, err := e.seed(ctx, cfg, "loadtest-publish")
 	if err != nil {
-		return fmt.Errorf("loadtest: create account: %w", err)
+		return err
 	}
-	start := time.Now()
-	imported, err := e.admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
+	pub, err := e.publisher(ctx, account)
 	if err != nil {
-		return fmt.Errorf("loadtest: import followers: %w", err)
-	}
-	e.report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
-	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: e.target.PublisherAddr, Account: account.ID, Secret: account.Secret})
-	if err != nil {
-		return fmt.Errorf("loadtest: publisher: %w", err)
+		return err
 	}
 	defer pub.Close()
 
@@ -128,9 +121,9 @@ func (e *env) checkDailyQuota(ctx context.Context, mu *sync.Mutex) error {
 	if err != nil {
 		return fmt.Errorf("loadtest: create account: %w", err)
 	}
-	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: e.target.PublisherAddr, Account: a.ID, Secret: a.Secret})
+	pub, err := e.publisher(ctx, a)
 	if err != nil {
-		return fmt.Errorf("loadtest: publisher: %w", err)
+		return err
 	}
 	defer pub.Close()
 	if _, err := pub.Publish(ctx, client.Message{Payload: []byte("first")}); err != nil {

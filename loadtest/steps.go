@@ -1,0 +1,91 @@
+package loadtest
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"herald/client"
+)
+
+// Steps the scenarios share.
+
+// createAccount makes the run's account, of the target's quota-free tier.
+func (e *env) createAccount(ctx context.Context, name string) (client.Account, error) {
+	a, err := e.admin.CreateAccount(ctx, name, cmp.Or(e.target.Tier, UnlimitedTier.Name))
+	if err != nil {
+		return a, fmt.Errorf("loadtest: create account: %w", err)
+	}
+	return a, nil
+}
+
+// importFollowers makes users 1..cfg.Followers follow account and records
+// the import rate.
+func (e *env) importFollowers(ctx context.Context, cfg Config, account client.Account) error {
+	start := time.Now()
+	imported, err := e.admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
+	if err != nil {
+		return fmt.Errorf("loadtest: import followers: %w", err)
+	}
+	e.report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
+	e.logf("account %d: %d followers imported (%.0f/s)", account.ID, imported.Added, e.report.ImportRate)
+	return nil
+}
+
+// seed is createAccount and importFollowers.
+func (e *env) seed(ctx context.Context, cfg Config, name string) (client.Account, error) {
+	a, err := e.createAccount(ctx, name)
+	if err != nil {
+		return a, err
+	}
+	return a, e.importFollowers(ctx, cfg, a)
+}
+
+// lastMessageID is the server's newest message id: clients start after it,
+// so history from other runs is not replayed.
+func (e *env) lastMessageID(ctx context.Context) (uint64, error) {
+	health, err := e.admin.Health(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("loadtest: healthz: %w", err)
+	}
+	return health.LastMessageID, nil
+}
+
+// publisher connects a publisher for account.
+func (e *env) publisher(ctx context.Context, account client.Account) (*client.Publisher, error) {
+	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: e.target.PublisherAddr, Account: account.ID, Secret: account.Secret})
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: publisher: %w", err)
+	}
+	return pub, nil
+}
+
+// stamp writes a broadcast's header: the send time and its index.
+func stamp(payload []byte, i int) {
+	binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
+	binary.BigEndian.PutUint64(payload[8:], uint64(i))
+}
+
+// record keeps m if it is one of account's stamped broadcasts and
+// reports whether it was.
+func (f *follower) record(m client.Push, account uint32) bool {
+	now := time.Now()
+	if m.Account != account || len(m.Payload) < 16 {
+		return false // another account's broadcast, not this run's
+	}
+	sent := time.Unix(0, int64(binary.BigEndian.Uint64(m.Payload)))
+	f.got = append(f.got, receipt{id: m.ID, at: now, latency: now.Sub(sent)})
+	f.last.Store(m.ID)
+	return true
+}
+
+// closeAll closes every connected client.
+func closeAll(followers []*follower) {
+	for _, f := range followers {
+		if f != nil && f.sub != nil {
+			_ = f.sub.Close()
+		}
+	}
+}
