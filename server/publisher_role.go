@@ -22,6 +22,16 @@ func (cn *conn) authenticatePublisher(h wire.Hello) (uint32, error) {
 	return h.Account, nil
 }
 
+// owns reports whether a request names the authenticated account, and
+// answers FORBIDDEN when it does not.
+func (cn *conn) owns(requestID, account uint32) bool {
+	if account == cn.account {
+		return true
+	}
+	cn.sendError(requestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, account))
+	return false
+}
+
 // publisherFrame handles a frame from an authenticated publisher.
 func (cn *conn) publisherFrame(f wire.Frame) error {
 	switch f.Type {
@@ -47,8 +57,7 @@ func (cn *conn) retract(f wire.Frame) error {
 	if err != nil {
 		return closeWith(wire.CodeMalformedFrame, "%v", err)
 	}
-	if r.Account != cn.account {
-		cn.sendError(r.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, r.Account))
+	if !cn.owns(r.RequestID, r.Account) {
 		return nil
 	}
 	cn.srv.engine.Retract(r.Account, r.MessageID, cn.answerOK(r.RequestID))
@@ -66,8 +75,7 @@ func (cn *conn) block(f wire.Frame) error {
 		}
 		return closeWith(wire.CodeMalformedFrame, "%v", err)
 	}
-	if m.Account != cn.account {
-		cn.sendError(m.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, m.Account))
+	if !cn.owns(m.RequestID, m.Account) {
 		return nil
 	}
 	answer := cn.answerOK(m.RequestID)
@@ -81,8 +89,7 @@ func (cn *conn) status(f wire.Frame) error {
 	if err != nil {
 		return closeWith(wire.CodeMalformedFrame, "%v", err)
 	}
-	if q.Account != cn.account {
-		cn.sendError(q.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, q.Account))
+	if !cn.owns(q.RequestID, q.Account) {
 		return nil
 	}
 	r, err := cn.srv.engine.Status(q.Account, q.MessageID)
@@ -117,8 +124,7 @@ func (cn *conn) publish(f wire.Frame) error {
 		return closeWith(wire.CodeMalformedFrame, "%v", err)
 	}
 	switch {
-	case p.Account != cn.account:
-		cn.sendError(p.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, p.Account))
+	case !cn.owns(p.RequestID, p.Account):
 		return nil
 	case p.AudienceKind > wire.AudiencePreview:
 		cn.sendError(p.RequestID, wire.CodeBadRequest, fmt.Sprintf("audience kind %d is not supported (0 = all followers, 1 = tag expression, 2 = listed followers, 3 = preview)", p.AudienceKind))
@@ -190,8 +196,7 @@ func (cn *conn) tag(f wire.Frame) error {
 	if err != nil {
 		return closeWith(wire.CodeMalformedFrame, "%v", err)
 	}
-	if m.Account != cn.account {
-		cn.sendError(m.RequestID, wire.CodeForbidden, fmt.Sprintf("connection is authenticated for account %d, not %d", cn.account, m.Account))
+	if !cn.owns(m.RequestID, m.Account) {
 		return nil
 	}
 	answer := func(err error, tags ...storage.Tag) {
