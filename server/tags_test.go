@@ -13,7 +13,6 @@ import (
 	"herald/internal/testutil"
 	"herald/server"
 	"herald/server/wire"
-	"herald/storage"
 )
 
 func wantCode(t *testing.T, what string, err error, code wire.Code) {
@@ -29,7 +28,7 @@ func wantCode(t *testing.T, what string, err error, code wire.Code) {
 // catch-up; unknown tags, other accounts' tags and malformed expressions
 // are clear errors.
 func TestTagExpressions(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{Engine: fanout.Config{MaxTags: 4, Tiers: testTiers()}})
+	h := testserver.Start(t, "", server.Config{Engine: fanout.Config{MaxTags: 4, Tiers: testserver.Tiers()}})
 	account, secret := h.Account(1, 6)
 	other, otherSecret := h.Account(1, 6)
 	pub := h.Publisher(account, secret)
@@ -170,13 +169,6 @@ func contains(list []uint32, u uint32) bool {
 	return false
 }
 
-// testTiers are the default tiers plus the harness's unlimited one.
-func testTiers() map[storage.Tier]fanout.TierPolicy {
-	tiers := fanout.DefaultTiers()
-	tiers[testserver.UnlimitedTier.ID] = testserver.UnlimitedTier
-	return tiers
-}
-
 // TestServiceTierCapsEachFollowerPerMonth: a service account's followers
 // receive at most 4 of its broadcasts a calendar month; those at the cap
 // are left out and counted as filtered (also by dry runs and JOB_DONE),
@@ -184,7 +176,7 @@ func testTiers() map[storage.Tier]fanout.TierPolicy {
 // configuration applies its own daily limit.
 func TestServiceTierCapsEachFollowerPerMonth(t *testing.T) {
 	clock := testutil.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
-	tiers := testTiers()
+	tiers := testserver.Tiers()
 	tiers[40] = fanout.TierPolicy{Name: "partner", ID: 40, Daily: 3}
 	h := testserver.Start(t, "", server.Config{Engine: fanout.Config{Now: clock.Now, Tiers: tiers}})
 	account, secret := h.AccountOfTier("service", 1, 4)

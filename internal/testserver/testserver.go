@@ -14,12 +14,20 @@ import (
 	"herald/fanout"
 	"herald/internal/testutil"
 	"herald/server"
+	"herald/storage"
 )
 
 // UnlimitedTier is a custom tier without quotas that Start adds (unless
 // the config sets its own tiers) and Account uses, so that tests publish
 // as often as they need.
 var UnlimitedTier = fanout.TierPolicy{Name: "test-unlimited", ID: 200}
+
+// Tiers are the default tiers plus UnlimitedTier.
+func Tiers() map[storage.Tier]fanout.TierPolicy {
+	tiers := fanout.DefaultTiers()
+	tiers[UnlimitedTier.ID] = UnlimitedTier
+	return tiers
+}
 
 // Harness is one running server and an admin client for it.
 type Harness struct {
@@ -38,8 +46,7 @@ func Start(t testing.TB, dir string, cfg server.Config) *Harness {
 		dir = t.TempDir()
 	}
 	if cfg.Engine.Tiers == nil {
-		cfg.Engine.Tiers = fanout.DefaultTiers()
-		cfg.Engine.Tiers[UnlimitedTier.ID] = UnlimitedTier
+		cfg.Engine.Tiers = Tiers()
 	}
 	h := &Harness{T: t, Dir: dir, Config: cfg}
 	h.Restart()
