@@ -21,7 +21,13 @@ func resolveAudience(s *storage.Store, req *PublishRequest) (*roaring.Bitmap, er
 	if len(req.Preview) > 0 {
 		return roaring.BitmapOf(req.Preview...), nil
 	}
-	audience, err := s.Followers(req.Account)
+	var audience *roaring.Bitmap
+	var err error
+	if len(req.Users) > 0 {
+		audience, err = s.FollowersAmong(req.Account, roaring.BitmapOf(req.Users...))
+	} else {
+		audience, err = s.Followers(req.Account)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -35,9 +41,6 @@ func resolveAudience(s *storage.Store, req *PublishRequest) (*roaring.Bitmap, er
 		} else {
 			audience.And(set)
 		}
-	}
-	if len(req.Users) > 0 {
-		audience.And(roaring.BitmapOf(req.Users...))
 	}
 	blocked, err := s.Blocked(req.Account)
 	if err != nil {

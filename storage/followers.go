@@ -136,6 +136,22 @@ func (s *Store) Followers(account uint32) (*roaring.Bitmap, error) {
 	return followerSet(account).read(s.db)
 }
 
+// FollowersAmong returns which of users follow account, reading only the
+// follower chunks users fall in (a listed audience need not read a
+// 10M-follower set).
+func (s *Store) FollowersAmong(account uint32, users *roaring.Bitmap) (*roaring.Bitmap, error) {
+	out := roaring.New()
+	err := forEachChunk(users, func(high uint16, part *roaring.Bitmap) error {
+		chunk, err := followerSet(account).readChunk(s.db, high)
+		if err != nil {
+			return err
+		}
+		out.Or(roaring.And(chunk, part))
+		return nil
+	})
+	return out, err
+}
+
 // FollowerCount returns the number of followers in O(1).
 func (s *Store) FollowerCount(account uint32) (uint64, error) { return readCount(s.db, account) }
 

@@ -98,9 +98,7 @@ func (b *Batch) TagByName(account uint32, name string) (Tag, error) {
 // CreateTag creates an empty tag; a name the account already uses is an
 // error wrapping ErrExists. Names are checked by the caller.
 func (b *Batch) CreateTag(account uint32, name string) (Tag, error) {
-	if _, err := readTagByName(b.batch, account, name); err == nil {
-		return Tag{}, fmt.Errorf("%w: tag %q", ErrExists, name)
-	} else if !errors.Is(err, ErrNotFound) {
+	if err := b.tagNameFree(account, name); err != nil {
 		return Tag{}, err
 	}
 	b.lastTag++
@@ -114,6 +112,18 @@ func (b *Batch) CreateTag(account uint32, name string) (Tag, error) {
 	return t, b.set(tagKey(t.ID), codec.EncodeTag(t))
 }
 
+// tagNameFree fails with ErrExists when the account has a tag called name.
+func (b *Batch) tagNameFree(account uint32, name string) error {
+	_, err := readTagByName(b.batch, account, name)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: tag %q", ErrExists, name)
+	case errors.Is(err, ErrNotFound):
+		return nil
+	}
+	return err
+}
+
 // RenameTag gives the account's tag name the name to; its id and members
 // stay.
 func (b *Batch) RenameTag(account uint32, name, to string) (Tag, error) {
@@ -121,9 +131,7 @@ func (b *Batch) RenameTag(account uint32, name, to string) (Tag, error) {
 	if err != nil || name == to {
 		return t, err
 	}
-	if _, err := readTagByName(b.batch, account, to); err == nil {
-		return Tag{}, fmt.Errorf("%w: tag %q", ErrExists, to)
-	} else if !errors.Is(err, ErrNotFound) {
+	if err := b.tagNameFree(account, to); err != nil {
 		return Tag{}, err
 	}
 	if err := b.batch.Delete(tagNameKey(account, name), nil); err != nil {

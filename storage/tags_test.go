@@ -140,3 +140,15 @@ func TestQuotaCountDropsEarlierDays(t *testing.T) {
 		return nil
 	})
 }
+
+func TestFollowersAmongReadsOnlyListedChunks(t *testing.T) {
+	s := openTest(t, nil)
+	commit(t, s, func(b *Batch) error {
+		_, err := b.AddFollowers(4, []uint32{1, 2, 1 << 20, 3 << 20})
+		return err
+	})
+	got, err := s.FollowersAmong(4, roaring.BitmapOf(2, 5, 1<<20, 7<<20))
+	if err != nil || !slices.Equal(ids(got), []uint32{2, 1 << 20}) {
+		t.Fatalf("FollowersAmong = %v, %v", ids(got), err)
+	}
+}
