@@ -35,17 +35,13 @@ func (c chunkedSet) read(r pebble.Reader) (*roaring.Bitmap, error) {
 		if err != nil {
 			return nil, err
 		}
-		chunk, err := codec.DecodeChunkView(value, binary.BigEndian.Uint16(key[len(c.prefix):]))
+		chunk, err := codec.DecodeChunk(value, binary.BigEndian.Uint16(key[len(c.prefix):]))
 		if err != nil {
 			return nil, corrupt(key, err)
 		}
 		// Chunks arrive in key order and hold disjoint containers, so this
-		// appends the chunk's container rather than merging members. The
-		// container still refers to the iterator's value, which the next
-		// step invalidates: it is copied now, once, and is then the
-		// result's own to modify in place.
+		// appends containers rather than merging members.
 		out.Or(chunk)
-		out.CloneCopyOnWriteContainers()
 	}
 	return out, it.Error()
 }

@@ -21,18 +21,7 @@ func EncodeChunk(chunk *roaring.Bitmap) ([]byte, error) {
 
 // DecodeChunk checks and decodes a chunk whose members must all have the
 // given high 16 bits.
-func DecodeChunk(v []byte, high uint16) (*roaring.Bitmap, error) {
-	return decodeChunk(v, high, true)
-}
-
-// DecodeChunkView is DecodeChunk without copying v: the bitmap refers to v
-// and is valid only while v is. Reading a whole set ORs each chunk into
-// the result, which copies its container, so a second copy is waste.
-func DecodeChunkView(v []byte, high uint16) (*roaring.Bitmap, error) {
-	return decodeChunk(v, high, false)
-}
-
-func decodeChunk(v []byte, high uint16, copied bool) (bm *roaring.Bitmap, err error) {
+func DecodeChunk(v []byte, high uint16) (bm *roaring.Bitmap, err error) {
 	body, err := Open(v)
 	if err != nil {
 		return nil, err
@@ -45,10 +34,7 @@ func decodeChunk(v []byte, high uint16, copied bool) (bm *roaring.Bitmap, err er
 		}
 	}()
 	bm = roaring.New()
-	if copied {
-		body = append([]byte(nil), body...)
-	}
-	n, err := bm.FromBuffer(body)
+	n, err := bm.FromBuffer(append([]byte(nil), body...))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
