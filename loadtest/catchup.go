@@ -3,8 +3,6 @@ package loadtest
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"herald/client"
@@ -44,58 +42,44 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 	}
 	e.logf("%d broadcasts published to %d offline followers; reconnecting %d clients at once", cfg.Broadcasts, cfg.Followers, cfg.Clients)
 
+	clients, err := e.newCrowd(cfg, account.ID)
+	if err != nil {
+		return err
+	}
+	defer clients.close()
+	e.bar.phase("catching up", cfg.Clients)
+	all := func(uint32) bool { return true }
+	if err := clients.expect(ctx, ids[0], len(ids), all, e.bar); err != nil {
+		return err
+	}
 	var baseCPU time.Duration
 	if e.server != nil {
 		baseCPU, _ = e.server.usage()
 	}
-	var receivers sync.WaitGroup
-	var done atomic.Int64
-	allDone := make(chan struct{})
-	receive := func(f *follower) {
-		receivers.Add(1)
-		go func() {
-			defer receivers.Done()
-			have := 0
-			for m := range f.sub.Messages() {
-				if !f.record(m, account.ID) {
-					continue
-				}
-				if m.ID >= ids[0] && m.ID <= ids[len(ids)-1] {
-					if have++; have == len(ids) {
-						f.caughtUp = f.got[len(f.got)-1].at
-						e.bar.add(1)
-						if done.Add(1) == int64(cfg.Clients) {
-							close(allDone)
-						}
-					}
-				}
-			}
-		}()
-	}
-	e.bar.phase("catching up", cfg.Clients)
 	runStart := time.Now()
 	e.report.start = runStart
-	followers, connectTime, err := connect(ctx, cfg, e.target, e.admin, cursor, receive, &progress{})
-	defer closeAll(followers)
+	connectTime, err := clients.connect(ctx, cursor, nil)
 	if err != nil {
 		return err
 	}
 	e.report.ConnectRate = float64(cfg.Clients) / connectTime.Seconds()
 	select {
-	case <-allDone:
+	case <-clients.allCaughtUp:
 	case <-time.After(cfg.Timeout):
-		e.report.Problems = append(e.report.Problems, fmt.Sprintf("after %v only %d of %d clients had caught up", cfg.Timeout, done.Load(), cfg.Clients))
+		e.report.Problems = append(e.report.Problems, fmt.Sprintf("after %v only %d of %d clients had caught up", cfg.Timeout, clients.caught.Load(), cfg.Clients))
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	e.report.Elapsed = time.Since(runStart)
-	e.logf("%d of %d clients caught up on %d broadcasts in %v", done.Load(), cfg.Clients, cfg.Broadcasts, e.report.Elapsed.Round(time.Millisecond))
+	e.logf("%d of %d clients caught up on %d broadcasts in %v", clients.caught.Load(), cfg.Clients, cfg.Broadcasts, e.report.Elapsed.Round(time.Millisecond))
 	if e.server != nil {
 		cpu, _ := e.server.usage()
 		e.report.ServerCPU = cpu - baseCPU
 	}
-	closeAll(followers)
-	receivers.Wait()
+	followers, err := clients.finish(ctx)
+	if err != nil {
+		return err
+	}
 	var catchUps []time.Duration
 	for _, f := range followers {
 		if !f.caughtUp.IsZero() {

@@ -39,12 +39,14 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 		}()
 	}
 	e.bar.phase("connecting", cfg.Clients)
-	followers, connectTime, err := connect(ctx, cfg, e.target, e.admin, base, listen, e.bar)
+	start := time.Now()
+	followers, err := connect(ctx, cfg, e.target, e.admin, 1, uint32(cfg.Clients), base, listen, func() { e.bar.add(1) })
 	defer closeAll(followers)
 	if err != nil {
 		return err
 	}
-	e.report.ConnectRate = float64(cfg.Clients) / connectTime.Seconds()
+	e.report.ConnectRate = float64(cfg.Clients) / time.Since(start).Seconds()
+	e.report.ClientProcesses = 1
 
 	pub, err := e.publisher(ctx, account)
 	if err != nil {

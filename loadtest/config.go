@@ -30,6 +30,11 @@ type Config struct {
 	// source address runs out of ephemeral ports (default: one per 10,000
 	// clients).
 	SourceAddrs int
+	// ClientsPerProcess is the most clients one process holds; a run with
+	// more spreads them over worker processes, each holding as many
+	// (default: this process's open-file limit less a reserve). The churn
+	// scenario runs in one process.
+	ClientsPerProcess int
 	// Progress, if set, is told of each phase and step for a live display.
 	Progress Progress `json:"-"`
 	// Audience is the fanout scenario's mix: AudienceAll (default),
@@ -82,12 +87,17 @@ type Target struct {
 	Tier string
 }
 
-// ErrTooManyClients: the run needs more files than one process may open.
-var ErrTooManyClients = errors.New("loadtest: too many clients for this process's open-file limit")
+// ErrTooManyClients: the run needs more open files than a process that
+// must hold them may have.
+var ErrTooManyClients = errors.New("loadtest: too many clients for the open-file limit")
 
-// fdReserve is kept back from the open-file limit for the runtime, HTTP
-// and the log.
-const fdReserve = 200
+// fdReserve is kept back from a client process's open-file limit for the
+// runtime, HTTP and the log; serverFDReserve from the embedded server's
+// for its store's files and listeners.
+const (
+	fdReserve       = 200
+	serverFDReserve = 500
+)
 
 func (c *Config) fill() error {
 	switch c.Scenario {
@@ -143,13 +153,34 @@ func (c *Config) fill() error {
 	if c.Timeout <= 0 {
 		c.Timeout = 30 * time.Second
 	}
+	return c.fitFiles()
+}
+
+// fitFiles sets ClientsPerProcess and refuses a run that cannot fit the
+// open-file limit (which Go raises to the hard limit at start): the
+// clients can be spread over processes, but the embedded server holds all
+// their connections in one.
+func (c *Config) fitFiles() error {
 	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
-		if fit := int(lim.Cur) - fdReserve; c.Clients > fit {
-			return fmt.Errorf("%w: %d clients need %d open files, but this process may open %d (ulimit -n). "+
-				"Use --clients %d or fewer; spreading clients over worker processes is not built yet",
-				ErrTooManyClients, c.Clients, c.Clients+fdReserve, lim.Cur, max(fit, 0))
-		}
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		lim.Cur = 1 << 20 // unknown: trust the caller
+	}
+	fit := int(min(lim.Cur, 1<<30)) - fdReserve
+	switch {
+	case c.ClientsPerProcess <= 0:
+		c.ClientsPerProcess = max(fit, 1)
+	case c.ClientsPerProcess > fit:
+		return fmt.Errorf("%w: a process holding %d clients needs %d open files, but this one may open %d (ulimit -n). Use --clients-per-process %d or fewer",
+			ErrTooManyClients, c.ClientsPerProcess, c.ClientsPerProcess+fdReserve, lim.Cur, max(fit, 0))
+	}
+	if c.Scenario == ScenarioChurn && c.Clients > c.ClientsPerProcess {
+		return fmt.Errorf("%w: the churn scenario runs its clients in one process, which may hold %d. Use --clients %d or fewer",
+			ErrTooManyClients, c.ClientsPerProcess, c.ClientsPerProcess)
+	}
+	if serverFit := int(min(lim.Cur, 1<<30)) - serverFDReserve; c.Target == nil && c.Scenario != ScenarioPublish && c.Clients > serverFit {
+		return fmt.Errorf("%w: the embedded server is one process, which may open %d files (ulimit -n), so it holds at most %d clients. "+
+			"Use --clients %d or fewer, raise the limit, or target a server that holds more (--client-addr and the other external-server flags)",
+			ErrTooManyClients, lim.Cur, max(serverFit, 0), max(serverFit, 0))
 	}
 	return nil
 }

@@ -26,7 +26,11 @@
 // server process with a temporary data directory, so the server has its
 // own file-descriptor budget and its CPU and memory are measured apart
 // from the clients'. Clients are spread over source addresses 127.0.0.x.
-// One process holds at most as many clients as its open-file limit allows;
-// a run that needs more is refused with what to change (worker processes
-// are not built yet).
+// One process holds at most Config.ClientsPerProcess clients (by default
+// its open-file limit less a reserve); a run with more spreads them over
+// worker processes, the same binary started again with WorkerFlag, each
+// holding a share and sending back what its clients received to be
+// verified with the rest. A run that cannot fit (the embedded server holds
+// every connection in one process; the churn scenario keeps its clients
+// in one) is refused up front with what to change.
 package loadtest

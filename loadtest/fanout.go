@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -82,7 +81,7 @@ type env struct {
 // fanout is the fanout scenario: connected clients, bursts published one
 // at a time, each waited for until every client has it.
 func (e *env) fanout(ctx context.Context, cfg Config) error {
-	target, server, admin, report, logf := e.target, e.server, e.admin, e.report, e.logf
+	server, report, logf := e.server, e.report, e.logf
 	account, err := e.createAccount(ctx, "loadtest")
 	if err != nil {
 		return err
@@ -95,9 +94,13 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	clients, err := e.newCrowd(cfg, account.ID)
+	if err != nil {
+		return err
+	}
+	defer clients.close()
 	e.bar.phase("connecting", cfg.Clients)
-	followers, connectTime, err := connect(ctx, cfg, target, admin, cursor, nil, e.bar)
-	defer closeAll(followers)
+	connectTime, err := clients.connect(ctx, cursor, e.bar)
 	if err != nil {
 		return err
 	}
@@ -114,9 +117,8 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	// Receivers: one goroutine per follower records what arrives.
 	// Ids are allocated in commit order across the server, so on an idle
-	// server this run's broadcasts are the next Broadcasts ids; receivers
+	// server this run's broadcasts are the next Broadcasts ids; clients
 	// count per burst against that, and a gap fails the run.
 	last, err := e.lastMessageID(ctx)
 	if err != nil {
@@ -127,20 +129,6 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	if server != nil {
 		baseCPU, _ = server.usage()
 	}
-	counts := make([]atomic.Int64, cfg.Broadcasts)
-	var receivers sync.WaitGroup
-	for _, f := range followers {
-		receivers.Add(1)
-		go func() {
-			defer receivers.Done()
-			for m := range f.sub.Messages() {
-				if f.record(m, account.ID) && m.ID >= firstID && m.ID < firstID+uint64(cfg.Broadcasts) {
-					counts[m.ID-firstID].Add(1)
-				}
-			}
-		}()
-	}
-
 	pub, err := e.publisher(ctx, account)
 	if err != nil {
 		return err
@@ -148,6 +136,9 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	defer pub.Close()
 	aud, err := prepareAudience(ctx, cfg, pub)
 	if err != nil {
+		return err
+	}
+	if err := clients.expect(ctx, firstID, cfg.Broadcasts, aud.wants, nil); err != nil {
 		return err
 	}
 	payload := make([]byte, cfg.Payload)
@@ -171,13 +162,13 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		if res.Recipients != uint32(aud.followers) {
 			report.Problems = append(report.Problems, fmt.Sprintf("broadcast %d addressed to %d users, want %d", res.MessageID, res.Recipients, aud.followers))
 		}
-		deadline := time.Now().Add(cfg.Timeout)
-		for counts[i].Load() < int64(aud.clients) && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Microsecond)
-		}
+		complete := clients.waitBurst(i, time.Now().Add(cfg.Timeout))
 		e.bar.add(1)
-		if cfg.Progress == nil {
-			logf("broadcast %d/%d (id %d): %d/%d clients", i+1, cfg.Broadcasts, res.MessageID, counts[i].Load(), aud.clients)
+		switch {
+		case !complete:
+			logf("broadcast %d/%d (id %d): not at every client after %v", i+1, cfg.Broadcasts, res.MessageID, cfg.Timeout)
+		case cfg.Progress == nil:
+			logf("broadcast %d/%d (id %d): at all %d clients it is for", i+1, cfg.Broadcasts, res.MessageID, aud.clients)
 		}
 	}
 	report.Elapsed = time.Since(runStart)
@@ -186,8 +177,10 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		report.ServerCPU = cpu - baseCPU
 	}
 	// Verification reads every follower's full record: stop them first.
-	closeAll(followers)
-	receivers.Wait()
+	followers, err := clients.finish(ctx)
+	if err != nil {
+		return err
+	}
 	report.verifyFor(followers, ids, acks, aud.wants)
 	return nil
 }
@@ -224,24 +217,23 @@ func sourceAddr(cfg Config, target *Target, i int) net.Addr {
 	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%cfg.SourceAddrs))}
 }
 
-// connect mints tokens and connects every client, users 1..Clients, from
-// cursor. started, if not nil, is called for each client as soon as it is
-// subscribed, before it is live (a catch-up must be read to go live).
-func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admin, cursor uint64, started func(*follower), bar *progress) ([]*follower, time.Duration, error) {
-	followers := make([]*follower, cfg.Clients)
-	start := time.Now()
+// connect mints tokens and connects users lo..hi from cursor. started, if
+// not nil, is called for each client as soon as it is subscribed, before
+// it is live (a catch-up must be read to go live); live, when it is live.
+func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admin, lo, hi uint32, cursor uint64, started func(*follower), live func()) ([]*follower, error) {
+	followers := make([]*follower, hi-lo+1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(64)
 	for i := range followers {
 		g.Go(func() error {
-			user := uint32(i + 1)
+			user := lo + uint32(i)
 			token, err := admin.MintToken(gctx, user, 24*time.Hour)
 			if err != nil {
 				return fmt.Errorf("loadtest: token for user %d: %w", user, err)
 			}
 			cctx, cancel := context.WithTimeout(gctx, 30*time.Second)
 			defer cancel()
-			sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addr: target.ClientAddr, LocalAddr: sourceAddr(cfg, target, i), Token: token, Cursor: cursor})
+			sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addr: target.ClientAddr, LocalAddr: sourceAddr(cfg, target, int(user-1)), Token: token, Cursor: cursor})
 			if err != nil {
 				return fmt.Errorf("loadtest: connect user %d: %w", user, err)
 			}
@@ -253,10 +245,9 @@ func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admi
 			if err := sub.WaitLive(cctx); err != nil {
 				return err
 			}
-			bar.add(1)
+			live()
 			return nil
 		})
 	}
-	err := g.Wait()
-	return followers, time.Since(start), err
+	return followers, g.Wait()
 }

@@ -23,6 +23,8 @@ type Report struct {
 	Elapsed     time.Duration
 	ImportRate  float64 // follows per second
 	ConnectRate float64 // clients connected and live per second
+	// ClientProcesses held the clients: this one and the workers.
+	ClientProcesses int
 	// Latency is publish-call start → client received, over all deliveries.
 	Latency Percentiles
 	// Completion is publish acknowledged → last client received, per burst.
@@ -215,6 +217,9 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "followers (offline)\t%d\n", c.Followers)
 	} else {
 		fmt.Fprintf(tw, "clients / followers\t%d / %d\n", c.Clients, c.Followers)
+		if r.ClientProcesses > 1 {
+			fmt.Fprintf(tw, "client processes\t%d (this one and %d workers, at most %d clients each)\n", r.ClientProcesses, r.ClientProcesses-1, c.ClientsPerProcess)
+		}
 	}
 	fmt.Fprintf(tw, "broadcasts × payload\t%d × %d B\n", c.Broadcasts, c.Payload)
 	if c.Scenario == ScenarioFanout {

@@ -17,13 +17,23 @@ import (
 var UnlimitedTier = fanout.TierPolicy{Name: "unlimited", ID: 250}
 
 // MaybeServe turns the process into the embedded server when it was started
-// with ServeFlag, and never returns in that case. Mains (and test mains) that
+// with ServeFlag, or into a load-test worker with WorkerFlag, and never
+// returns in those cases. Mains (and test mains) that
 // want the embedded mode call it first.
 func MaybeServe() {
-	if len(os.Args) < 2 || os.Args[1] != ServeFlag {
+	if len(os.Args) < 2 {
 		return
 	}
-	if err := serve(os.Args[2:]); err != nil {
+	var err error
+	switch os.Args[1] {
+	case ServeFlag:
+		err = serve(os.Args[2:])
+	case WorkerFlag:
+		err = runWorker(os.Stdin, os.Stdout)
+	default:
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}

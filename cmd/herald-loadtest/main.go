@@ -5,6 +5,7 @@
 //	go run ./cmd/herald-loadtest --clients 5000 --broadcasts 50
 //	go run ./cmd/herald-loadtest --scenario catchup --clients 2000 --broadcasts 100
 //	go run ./cmd/herald-loadtest --scenario publish --broadcasts 5000 --rate 2000 --json out.json
+//	go run ./cmd/herald-loadtest --clients 6000 --clients-per-process 2000   # this process and 2 workers
 //
 // It exits with status 1 when verification fails.
 package main
@@ -78,6 +79,7 @@ func newRoot() *cobra.Command {
 	f.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (bursts to connected clients), catchup (offline clients reconnect at once), churn (clients reconnect while broadcasts flow) or publish (publisher throughput, retries, quota)")
 	f.IntVar(&cfg.Clients, "clients", 1000, "connected followers")
 	f.StringVar(&cfg.Audience, "audience", "all", `fanout scenario: all followers, tags ("even AND NOT seventh" minus a blocklist) or list (10,000 listed ids minus a blocklist)`)
+	f.IntVar(&cfg.ClientsPerProcess, "clients-per-process", 0, "most clients one process holds; more are spread over worker processes (default: the open-file limit less 200)")
 	f.IntVar(&cfg.SourceAddrs, "source-addrs", 0, "spread client connections over 127.0.0.1..127.0.0.N (default: one per 10,000 clients)")
 	f.Float64Var(&cfg.ChurnRate, "churn-rate", 0, "churn scenario: reconnects per second (default 100)")
 	f.DurationVar(&cfg.Interval, "interval", 0, "churn scenario: time between broadcasts (default 20ms)")

@@ -30,21 +30,10 @@ type Process struct {
 // to announce that it is serving. wrapper may be empty, or a command such as
 // taskset -c 0.
 func Start(wrapper []string, args ...string) (*Process, error) {
-	self, err := os.Executable()
+	p, _, out, err := start(wrapper, false, args)
 	if err != nil {
 		return nil, err
 	}
-	argv := append(append(append([]string(nil), wrapper...), self), args...)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &Process{cmd: cmd, Announced: map[string]string{}}
 	ready := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -74,6 +63,42 @@ func Start(wrapper []string, args ...string) (*Process, error) {
 	}
 	return p, nil
 }
+
+// StartPiped runs self args... with its standard input and output as
+// pipes, for a child that speaks a line protocol, and returns at once.
+// Closing in is the child's signal to end.
+func StartPiped(args ...string) (p *Process, in io.WriteCloser, out io.ReadCloser, err error) {
+	return start(nil, true, args)
+}
+
+// start runs wrapper... self args... with stdout piped (and stdin, if
+// piped), stderr shared.
+func start(wrapper []string, pipeIn bool, args []string) (*Process, io.WriteCloser, io.ReadCloser, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	argv := append(append(append([]string(nil), wrapper...), self), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var in io.WriteCloser
+	if pipeIn {
+		if in, err = cmd.StdinPipe(); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, err
+	}
+	return &Process{cmd: cmd, Announced: map[string]string{}}, in, out, nil
+}
+
+// Wait waits for the child to exit by itself and returns how it ended.
+func (p *Process) Wait() error { return p.cmd.Wait() }
 
 // Announce prints the lines Start reads; a child calls it once it serves.
 func Announce(name string, pairs ...string) {

@@ -1,0 +1,105 @@
+package loadtest
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"herald/client"
+)
+
+// share is the clients one process holds: users lo..hi of a run. The
+// run's first share is in the process that runs the scenario; the others
+// are each in a worker process (worker.go), which holds a share like this
+// one and reports its events over a pipe.
+type share struct {
+	cfg       Config
+	target    *Target
+	admin     *client.Admin
+	account   uint32
+	lo, hi    uint32
+	ev        events
+	followers []*follower
+	receivers sync.WaitGroup
+	exp       atomic.Pointer[expectation]
+}
+
+// events are what a share reports as it happens. Calls come from many
+// goroutines.
+type events struct {
+	// live: a client is connected and live.
+	live func()
+	// burst: every client of the share that broadcast i is for has it.
+	burst func(i int)
+	// caughtUp: a client has every expected broadcast.
+	caughtUp func()
+}
+
+// expectation is which broadcasts a share's clients are to receive: n
+// consecutive ids from first, each for want of the share's clients.
+type expectation struct {
+	first  uint64
+	n      int
+	want   int64
+	counts []atomic.Int64
+}
+
+func (s *share) users() (lo, hi uint32) { return s.lo, s.hi }
+
+// expect sets the broadcasts to count; set it before they can arrive.
+func (s *share) expect(_ context.Context, first uint64, n, want int) error {
+	s.exp.Store(&expectation{first: first, n: n, want: int64(want), counts: make([]atomic.Int64, n)})
+	if want == 0 {
+		for i := range n {
+			s.ev.burst(i)
+		}
+	}
+	return nil
+}
+
+// connect connects the share's clients from cursor; each records what it
+// receives from then on.
+func (s *share) connect(ctx context.Context, cursor uint64) error {
+	var err error
+	s.followers, err = connect(ctx, s.cfg, s.target, s.admin, s.lo, s.hi, cursor, s.receive, s.ev.live)
+	return err
+}
+
+// receive records what f receives and counts it against the expectation.
+func (s *share) receive(f *follower) {
+	s.receivers.Add(1)
+	go func() {
+		defer s.receivers.Done()
+		have := 0
+		for m := range f.sub.Messages() {
+			if !f.record(m, s.account) {
+				continue
+			}
+			x := s.exp.Load()
+			if x == nil || m.ID < x.first || m.ID >= x.first+uint64(x.n) {
+				continue
+			}
+			if x.counts[m.ID-x.first].Add(1) == x.want {
+				s.ev.burst(int(m.ID - x.first))
+			}
+			if have++; have == x.n {
+				f.caughtUp = f.got[len(f.got)-1].at
+				s.ev.caughtUp()
+			}
+		}
+	}()
+}
+
+// finish closes the share's clients and returns their records once every
+// receiver has stopped.
+func (s *share) finish(context.Context) ([]*follower, error) {
+	closeAll(s.followers)
+	s.receivers.Wait()
+	out := make([]*follower, 0, len(s.followers))
+	for _, f := range s.followers {
+		if f != nil {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
