@@ -62,7 +62,7 @@ func (e *env) newCrowd(cfg Config, account uint32) (*crowd, error) {
 	}
 	e.report.ClientProcesses = len(c.shares)
 	if len(c.workers) > 0 {
-		e.logf("clients spread over %d processes of at most %d (this one and %d workers)", len(c.shares), per, len(c.workers))
+		e.logf("clients spread over %d processes of at most %d (this one and %d worker%s)", len(c.shares), per, len(c.workers), plural(len(c.workers)))
 	}
 	return c, nil
 }

@@ -218,7 +218,7 @@ func (r *Report) Print(w io.Writer) {
 	} else {
 		fmt.Fprintf(tw, "clients / followers\t%d / %d\n", c.Clients, c.Followers)
 		if r.ClientProcesses > 1 {
-			fmt.Fprintf(tw, "client processes\t%d (this one and %d workers, at most %d clients each)\n", r.ClientProcesses, r.ClientProcesses-1, c.ClientsPerProcess)
+			fmt.Fprintf(tw, "client processes\t%d (this one and %d worker%s, at most %d clients each)\n", r.ClientProcesses, r.ClientProcesses-1, plural(r.ClientProcesses-1), c.ClientsPerProcess)
 		}
 	}
 	fmt.Fprintf(tw, "broadcasts × payload\t%d × %d B\n", c.Broadcasts, c.Payload)
@@ -270,6 +270,13 @@ func (r *Report) Print(w io.Writer) {
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  - %s\n", p)
 	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 func offered(rate float64) string {
