@@ -47,11 +47,28 @@ type Config struct {
 	// Publishers is the publish scenario's concurrency (16).
 	Publishers int
 	// Rate is the publish scenario's offered publishes per second; 0 is as
-	// fast as acknowledged. At a fixed rate each latency is measured from
-	// the time the publish was scheduled, not sent, so a stalled server
-	// cannot hide its queue (coordinated omission).
+	// fast as acknowledged. In the fanout scenario it is the broadcasts
+	// per second of PaceRate. At a fixed rate each latency is measured
+	// from the time the publish was scheduled, not sent, so a stalled
+	// server cannot hide its queue (coordinated omission).
 	Rate float64
+	// Pace is how the fanout scenario publishes: PaceBurst (default, or
+	// PaceRate when Rate is set), PaceAck or PaceRate.
+	Pace string
 }
+
+// Paces of the fanout scenario.
+const (
+	// PaceBurst: one broadcast at a time, each waited for until every
+	// client it is for has it; measures burst completion.
+	PaceBurst = "burst"
+	// PaceAck: each broadcast as soon as the one before is acknowledged,
+	// without waiting for delivery.
+	PaceAck = "ack"
+	// PaceRate: Rate broadcasts a second on a fixed schedule, latency
+	// measured from each one's scheduled time.
+	PaceRate = "rate"
+)
 
 // Scenarios.
 const (
@@ -134,6 +151,20 @@ func (c *Config) fill() error {
 	}
 	if c.Rate < 0 {
 		return fmt.Errorf("loadtest: rate must be 0 (as fast as acknowledged) or more")
+	}
+	switch c.Pace {
+	case "":
+		c.Pace = PaceBurst
+		if c.Rate > 0 {
+			c.Pace = PaceRate
+		}
+	case PaceBurst, PaceAck:
+	case PaceRate:
+		if c.Rate == 0 {
+			return fmt.Errorf("loadtest: pace rate needs a rate (--rate, broadcasts per second)")
+		}
+	default:
+		return fmt.Errorf("loadtest: unknown pace %q (burst, ack or rate)", c.Pace)
 	}
 	if c.Clients <= 0 {
 		c.Clients = 1000

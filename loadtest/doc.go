@@ -5,8 +5,9 @@
 //
 //   - fanout: seeds one account with followers, connects Clients of them
 //     through the Go SDK, publishes Broadcasts one burst at a time (each
-//     waits until every client in the audience has it, or the timeout) to
-//     all followers, a tag expression or an id list (Config.Audience).
+//     waits until every client in the audience has it, or the timeout), as
+//     fast as acknowledged or at a fixed rate (Config.Pace), to all
+//     followers, a tag expression or an id list (Config.Audience).
 //   - catchup: the followers are offline while Broadcasts are published;
 //     then every client reconnects at once and must catch up.
 //   - churn: clients disconnect and reconnect while broadcasts flow, each

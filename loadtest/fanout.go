@@ -78,8 +78,9 @@ type env struct {
 	bar    *progress
 }
 
-// fanout is the fanout scenario: connected clients, bursts published one
-// at a time, each waited for until every client has it.
+// fanout is the fanout scenario: connected clients, broadcasts published
+// one burst at a time (each waited for until every client has it), as
+// fast as acknowledged, or at a fixed rate.
 func (e *env) fanout(ctx context.Context, cfg Config) error {
 	server, report, logf := e.server, e.report, e.logf
 	account, err := e.createAccount(ctx, "loadtest")
@@ -148,7 +149,14 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	runStart := time.Now()
 	report.start = runStart
 	for i := 0; i < cfg.Broadcasts; i++ {
-		stamp(payload, i)
+		due := time.Now()
+		if cfg.Pace == PaceRate {
+			// Latency counts from when it was due, so time spent behind a
+			// slow acknowledgement counts (coordinated omission).
+			due = runStart.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+			time.Sleep(time.Until(due))
+		}
+		stampAt(payload, i, due)
 		m := client.Message{ContentType: "application/octet-stream", Payload: payload}
 		aud.message(&m)
 		res, err := pub.Publish(ctx, m)
@@ -162,13 +170,19 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		if res.Recipients != uint32(aud.followers) {
 			report.Problems = append(report.Problems, fmt.Sprintf("broadcast %d addressed to %d users, want %d", res.MessageID, res.Recipients, aud.followers))
 		}
-		complete := clients.waitBurst(i, time.Now().Add(cfg.Timeout))
+		if cfg.Pace == PaceBurst {
+			e.waitBurst(cfg, clients, i, res.MessageID, aud.clients, time.Now().Add(cfg.Timeout))
+		}
 		e.bar.add(1)
-		switch {
-		case !complete:
-			logf("broadcast %d/%d (id %d): not at every client after %v", i+1, cfg.Broadcasts, res.MessageID, cfg.Timeout)
-		case cfg.Progress == nil:
-			logf("broadcast %d/%d (id %d): at all %d clients it is for", i+1, cfg.Broadcasts, res.MessageID, aud.clients)
+	}
+	if cfg.Pace != PaceBurst {
+		report.PublishRate = float64(cfg.Broadcasts) / time.Since(runStart).Seconds()
+		logf("%d broadcasts published (%.0f/s); waiting for delivery", cfg.Broadcasts, report.PublishRate)
+		deadline := time.Now().Add(cfg.Timeout)
+		for i, id := range ids {
+			if !e.waitBurst(cfg, clients, i, id, aud.clients, deadline) {
+				break
+			}
 		}
 	}
 	report.Elapsed = time.Since(runStart)
@@ -183,6 +197,19 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	}
 	report.verifyFor(followers, ids, acks, aud.wants)
 	return nil
+}
+
+// waitBurst waits until broadcast i (id) is at all its clients or the
+// deadline, and says so.
+func (e *env) waitBurst(cfg Config, clients *crowd, i int, id uint64, want int, deadline time.Time) bool {
+	complete := clients.waitBurst(i, deadline)
+	switch {
+	case !complete:
+		e.logf("broadcast %d/%d (id %d): not at every client after %v", i+1, cfg.Broadcasts, id, cfg.Timeout)
+	case cfg.Progress == nil:
+		e.logf("broadcast %d/%d (id %d): at all %d clients it is for", i+1, cfg.Broadcasts, id, want)
+	}
+	return complete
 }
 
 // followerIDs streams "1\n2\n...n\n" without building it in memory.

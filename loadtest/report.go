@@ -40,6 +40,8 @@ type Report struct {
 	CatchUp Percentiles
 	// Publish scenario: acknowledged publishes per second and publish →
 	// acknowledgement latency (from the scheduled time at a fixed rate).
+	// PublishRate is also the fanout scenario's, unless one burst at a
+	// time.
 	PublishRate float64
 	AckLatency  Percentiles
 	// Errors counts request errors by code name (e.g. QUOTA_EXCEEDED),
@@ -224,6 +226,14 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(tw, "broadcasts × payload\t%d × %d B\n", c.Broadcasts, c.Payload)
 	if c.Scenario == ScenarioFanout {
 		fmt.Fprintf(tw, "audience\t%s\n", c.Audience)
+		switch c.Pace {
+		case PaceBurst:
+			fmt.Fprintf(tw, "pace\tone burst at a time, each waited for\n")
+		case PaceAck:
+			fmt.Fprintf(tw, "pace\tas fast as acknowledged: %.0f broadcasts/s\n", r.PublishRate)
+		case PaceRate:
+			fmt.Fprintf(tw, "pace\toffered %s, published %.0f/s; latency from each one's scheduled time\n", offered(c.Rate), r.PublishRate)
+		}
 	}
 	fmt.Fprintf(tw, "follower import\t%.0f follows/s\n", r.ImportRate)
 	if c.Scenario == ScenarioPublish {

@@ -130,3 +130,36 @@ func TestVerificationCatchesWrongDelivery(t *testing.T) {
 		t.Fatalf("wrong %d:\n%s", r.Wrong, b.String())
 	}
 }
+
+// TestFanoutPaces: broadcasts published as fast as acknowledged or at a
+// fixed rate, without waiting for delivery in between, all verified; at
+// a rate the server cannot keep up with, latency counts from each
+// broadcast's scheduled time, so it includes the time spent behind the
+// earlier publishes (coordinated omission).
+func TestFanoutPaces(t *testing.T) {
+	for _, cfg := range []Config{
+		{Clients: 40, Broadcasts: 30, Payload: 32, Pace: PaceAck},
+		{Clients: 40, Broadcasts: 30, Payload: 32, Rate: 500},
+		{Clients: 40, Broadcasts: 200, Payload: 32, Rate: 1e6},
+	} {
+		r, err := Run(context.Background(), cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireOK(t, r)
+		if r.Deliveries != cfg.Clients*cfg.Broadcasts || r.PublishRate <= 0 || r.Completion.Count != cfg.Broadcasts {
+			t.Fatalf("%+v: %d deliveries, %.0f/s, %d completions", cfg, r.Deliveries, r.PublishRate, r.Completion.Count)
+		}
+		if cfg.Rate == 1e6 {
+			// 200 publishes, each acknowledged after its fsync, take far
+			// longer than the 0.2 ms they were scheduled over.
+			behind := time.Duration(float64(cfg.Broadcasts-1) / r.PublishRate * float64(time.Second))
+			if r.Latency.Max < behind*8/10 {
+				t.Fatalf("latency max %v, but the last broadcast was published about %v after it was due", r.Latency.Max, behind)
+			}
+		}
+	}
+	if _, err := Run(context.Background(), Config{Pace: PaceRate}, nil); err == nil || !strings.Contains(err.Error(), "needs a rate") {
+		t.Fatalf("pace rate without a rate: %v", err)
+	}
+}

@@ -63,8 +63,12 @@ func (e *env) publisher(ctx context.Context, account client.Account) (*client.Pu
 }
 
 // stamp writes a broadcast's header: the send time and its index.
-func stamp(payload []byte, i int) {
-	binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
+func stamp(payload []byte, i int) { stampAt(payload, i, time.Now()) }
+
+// stampAt writes a broadcast's header with the time latency is measured
+// from: when it was sent, or when it was due at a fixed rate.
+func stampAt(payload []byte, i int, t time.Time) {
+	binary.BigEndian.PutUint64(payload, uint64(t.UnixNano()))
 	binary.BigEndian.PutUint64(payload[8:], uint64(i))
 }
 
