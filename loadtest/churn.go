@@ -34,7 +34,7 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 		go func() {
 			defer close(done)
 			for m := range f.sub.Messages() {
-				f.record(m, account.ID)
+				f.record(m, []uint32{account.ID})
 			}
 		}()
 	}

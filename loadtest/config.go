@@ -14,7 +14,10 @@ type Config struct {
 	Scenario string
 	// Clients is the number of connected followers (1000).
 	Clients int
-	// Followers is the account's follower count, at least Clients
+	// Accounts is the number of accounts the fanout scenario seeds, each
+	// with the same Followers, publishing in turn (1).
+	Accounts int
+	// Followers is each account's follower count, at least Clients
 	// (Clients); followers beyond Clients are offline.
 	Followers int
 	// Broadcasts is the number of bursts published (20).
@@ -165,6 +168,12 @@ func (c *Config) fill() error {
 		}
 	default:
 		return fmt.Errorf("loadtest: unknown pace %q (burst, ack or rate)", c.Pace)
+	}
+	if c.Accounts <= 0 {
+		c.Accounts = 1
+	}
+	if c.Accounts > 1 && c.Scenario != ScenarioFanout {
+		return fmt.Errorf("loadtest: several accounts (--accounts) are for the fanout scenario")
 	}
 	if c.Clients <= 0 {
 		c.Clients = 1000

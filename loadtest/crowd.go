@@ -41,18 +41,18 @@ type crowd struct {
 }
 
 // newCrowd splits the clients into shares, starting a worker process for
-// each share after the first, for the run's account.
-func (e *env) newCrowd(cfg Config, account uint32) (*crowd, error) {
+// each share after the first; they record the run's accounts' broadcasts.
+func (e *env) newCrowd(cfg Config, accounts ...uint32) (*crowd, error) {
 	c := &crowd{clients: int64(cfg.Clients), allCaughtUp: make(chan struct{})}
 	ev := events{live: c.live, burst: c.burst, caughtUp: c.caughtUp}
 	per := uint32(cfg.ClientsPerProcess)
 	for lo := uint32(1); lo <= uint32(cfg.Clients); lo += per {
 		hi := min(lo+per-1, uint32(cfg.Clients))
 		if lo == 1 {
-			c.shares = append(c.shares, &share{cfg: cfg, target: e.target, admin: e.admin, account: account, lo: lo, hi: hi, ev: ev})
+			c.shares = append(c.shares, &share{cfg: cfg, target: e.target, admin: e.admin, accounts: accounts, lo: lo, hi: hi, ev: ev})
 			continue
 		}
-		w, err := startWorker(workerJob{Config: cfg, Target: *e.target, AdminToken: e.target.AdminToken, Account: account, Lo: lo, Hi: hi}, ev)
+		w, err := startWorker(workerJob{Config: cfg, Target: *e.target, AdminToken: e.target.AdminToken, Accounts: accounts, Lo: lo, Hi: hi}, ev)
 		if err != nil {
 			c.close()
 			return nil, err

@@ -76,16 +76,29 @@ type env struct {
 	report *Report
 	logf   func(format string, args ...any)
 	bar    *progress
+	// imported and importTime add up the run's follower imports.
+	imported   int
+	importTime time.Duration
 }
 
-// fanout is the fanout scenario: connected clients, broadcasts published
-// one burst at a time (each waited for until every client has it), as
-// fast as acknowledged, or at a fixed rate.
+// fanout is the fanout scenario: Accounts accounts with the same
+// followers, connected clients, broadcasts published round-robin by the
+// accounts one burst at a time (each waited for until every client has
+// it), as fast as acknowledged, or at a fixed rate.
 func (e *env) fanout(ctx context.Context, cfg Config) error {
 	server, report, logf := e.server, e.report, e.logf
-	account, err := e.createAccount(ctx, "loadtest")
-	if err != nil {
-		return err
+	accounts := make([]client.Account, cfg.Accounts)
+	accountIDs := make([]uint32, cfg.Accounts)
+	for k := range accounts {
+		name := "loadtest"
+		if k > 0 {
+			name = fmt.Sprintf("loadtest-%d", k+1)
+		}
+		a, err := e.createAccount(ctx, name)
+		if err != nil {
+			return err
+		}
+		accounts[k], accountIDs[k] = a, a.ID
 	}
 	var baseRSS int64
 	if server != nil {
@@ -95,7 +108,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	clients, err := e.newCrowd(cfg, account.ID)
+	clients, err := e.newCrowd(cfg, accountIDs...)
 	if err != nil {
 		return err
 	}
@@ -114,8 +127,10 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		_, rss := server.usage()
 		report.ServerRSSPerConn = float64(rss-baseRSS) / float64(cfg.Clients)
 	}
-	if err := e.importFollowers(ctx, cfg, account); err != nil {
-		return err
+	for _, a := range accounts {
+		if err := e.importFollowers(ctx, cfg, a); err != nil {
+			return err
+		}
 	}
 
 	// Ids are allocated in commit order across the server, so on an idle
@@ -130,14 +145,20 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	if server != nil {
 		baseCPU, _ = server.usage()
 	}
-	pub, err := e.publisher(ctx, account)
-	if err != nil {
-		return err
-	}
-	defer pub.Close()
-	aud, err := prepareAudience(ctx, cfg, pub)
-	if err != nil {
-		return err
+	// Broadcast i comes from account i mod Accounts; each has the same
+	// followers, tags and blocklist, so the same audience.
+	pubs := make([]*client.Publisher, len(accounts))
+	var aud audience
+	for k, a := range accounts {
+		pub, err := e.publisher(ctx, a)
+		if err != nil {
+			return err
+		}
+		defer pub.Close()
+		if aud, err = prepareAudience(ctx, cfg, pub); err != nil {
+			return err
+		}
+		pubs[k] = pub
 	}
 	if err := clients.expect(ctx, firstID, cfg.Broadcasts, aud.wants, nil); err != nil {
 		return err
@@ -159,7 +180,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		stampAt(payload, i, due)
 		m := client.Message{ContentType: "application/octet-stream", Payload: payload}
 		aud.message(&m)
-		res, err := pub.Publish(ctx, m)
+		res, err := pubs[i%len(pubs)].Publish(ctx, m)
 		if err != nil {
 			return fmt.Errorf("loadtest: publish %d: %w", i, err)
 		}

@@ -219,6 +219,9 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "followers (offline)\t%d\n", c.Followers)
 	} else {
 		fmt.Fprintf(tw, "clients / followers\t%d / %d\n", c.Clients, c.Followers)
+		if c.Accounts > 1 {
+			fmt.Fprintf(tw, "accounts\t%d with those followers each, publishing in turn\n", c.Accounts)
+		}
 		if r.ClientProcesses > 1 {
 			fmt.Fprintf(tw, "client processes\t%d (this one and %d worker%s, at most %d clients each)\n", r.ClientProcesses, r.ClientProcesses-1, plural(r.ClientProcesses-1), c.ClientsPerProcess)
 		}

@@ -163,3 +163,26 @@ func TestFanoutPaces(t *testing.T) {
 		t.Fatalf("pace rate without a rate: %v", err)
 	}
 }
+
+// TestFanoutSeveralAccounts: three accounts with the same followers
+// publish in turn to a listed audience; every client gets each account's
+// broadcasts, and the accounts flag is refused where it means nothing.
+func TestFanoutSeveralAccounts(t *testing.T) {
+	r, err := Run(context.Background(), Config{Accounts: 3, Clients: 60, Followers: 90, Broadcasts: 6, Payload: 32, Audience: AudienceList}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireOK(t, r)
+	want := 0
+	for u := 1; u <= 60; u++ {
+		if u%3 == 0 && u%11 != 0 {
+			want++
+		}
+	}
+	if r.Deliveries != 6*want {
+		t.Fatalf("%d deliveries, want %d", r.Deliveries, 6*want)
+	}
+	if _, err := Run(context.Background(), Config{Scenario: ScenarioCatchUp, Accounts: 2}, nil); err == nil || !strings.Contains(err.Error(), "fanout scenario") {
+		t.Fatalf("catch-up with two accounts: %v", err)
+	}
+}

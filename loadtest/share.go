@@ -16,7 +16,7 @@ type share struct {
 	cfg       Config
 	target    *Target
 	admin     *client.Admin
-	account   uint32
+	accounts  []uint32
 	lo, hi    uint32
 	ev        events
 	followers []*follower
@@ -72,7 +72,7 @@ func (s *share) receive(f *follower) {
 		defer s.receivers.Done()
 		have := 0
 		for m := range f.sub.Messages() {
-			if !f.record(m, s.account) {
+			if !f.record(m, s.accounts) {
 				continue
 			}
 			x := s.exp.Load()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"herald/client"
@@ -22,15 +23,18 @@ func (e *env) createAccount(ctx context.Context, name string) (client.Account, e
 }
 
 // importFollowers makes users 1..cfg.Followers follow account and records
-// the import rate.
+// the import rate (over every import of the run).
 func (e *env) importFollowers(ctx context.Context, cfg Config, account client.Account) error {
 	start := time.Now()
 	imported, err := e.admin.ImportFollowers(ctx, account.ID, followerIDs(cfg.Followers))
 	if err != nil {
 		return fmt.Errorf("loadtest: import followers: %w", err)
 	}
-	e.report.ImportRate = float64(imported.Added) / time.Since(start).Seconds()
-	e.logf("account %d: %d followers imported (%.0f/s)", account.ID, imported.Added, e.report.ImportRate)
+	took := time.Since(start)
+	e.imported += imported.Added
+	e.importTime += took
+	e.report.ImportRate = float64(e.imported) / e.importTime.Seconds()
+	e.logf("account %d: %d followers imported (%.0f/s)", account.ID, imported.Added, float64(imported.Added)/took.Seconds())
 	return nil
 }
 
@@ -72,11 +76,11 @@ func stampAt(payload []byte, i int, t time.Time) {
 	binary.BigEndian.PutUint64(payload[8:], uint64(i))
 }
 
-// record keeps m if it is one of account's stamped broadcasts and
-// reports whether it was.
-func (f *follower) record(m client.Push, account uint32) bool {
+// record keeps m if it is a stamped broadcast of one of the run's
+// accounts and reports whether it was.
+func (f *follower) record(m client.Push, accounts []uint32) bool {
 	now := time.Now()
-	if m.Account != account || len(m.Payload) < 16 {
+	if !slices.Contains(accounts, m.Account) || len(m.Payload) < 16 {
 		return false // another account's broadcast, not this run's
 	}
 	sent := time.Unix(0, int64(binary.BigEndian.Uint64(m.Payload)))

@@ -43,7 +43,7 @@ type workerJob struct {
 	Target Target
 	// AdminToken travels apart: Target leaves it out of JSON reports.
 	AdminToken string
-	Account    uint32
+	Accounts   []uint32
 	Lo, Hi     uint32
 }
 
@@ -198,7 +198,7 @@ func runWorker(in io.Reader, out io.Writer) error {
 	}
 	job.Target.AdminToken = job.AdminToken
 	s := &share{
-		cfg: job.Config, target: &job.Target, account: job.Account, lo: job.Lo, hi: job.Hi,
+		cfg: job.Config, target: &job.Target, accounts: job.Accounts, lo: job.Lo, hi: job.Hi,
 		admin: &client.Admin{BaseURL: job.Target.AdminURL, Token: job.AdminToken},
 		ev: events{
 			live:     func() { emit("live") },

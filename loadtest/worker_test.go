@@ -13,9 +13,10 @@ import (
 
 // TestFanoutOverWorkerProcesses: with at most 50 clients a process, 120
 // clients run in this process and two workers, over a tag audience with
-// a blocklist, and verification covers the workers' clients as well.
+// a blocklist and two accounts, and verification covers the workers'
+// clients as well.
 func TestFanoutOverWorkerProcesses(t *testing.T) {
-	r, err := Run(context.Background(), Config{Clients: 120, Followers: 150, Broadcasts: 4, Payload: 32, Audience: AudienceTags, ClientsPerProcess: 50}, nil)
+	r, err := Run(context.Background(), Config{Clients: 120, Followers: 150, Broadcasts: 4, Payload: 32, Audience: AudienceTags, ClientsPerProcess: 50, Accounts: 2}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestWorkerRecordsSurviveThePipe(t *testing.T) {
 // every line, an unknown or malformed command with an error, and finish
 // with the records.
 func TestWorkerAnswersBadCommands(t *testing.T) {
-	in := strings.NewReader(`{"Config":{},"Target":{"ClientAddr":"127.0.0.1:1"},"AdminToken":"x","Account":1,"Lo":1,"Hi":2}
+	in := strings.NewReader(`{"Config":{},"Target":{"ClientAddr":"127.0.0.1:1"},"AdminToken":"x","Accounts":[1],"Lo":1,"Hi":2}
 launch
 expect one 2 3
 expect 5 2 0
