@@ -148,3 +148,27 @@ func TestRefusesWhatCannotFit(t *testing.T) {
 		}
 	}
 }
+
+// TestLostWorkerFailsTheRun: a worker process that dies takes its
+// clients' records with it; the run must fail and say whose they were,
+// not verify the rest.
+func TestLostWorkerFailsTheRun(t *testing.T) {
+	e := &env{target: &Target{ClientAddr: "127.0.0.1:1", AdminURL: "http://127.0.0.1:1"}, report: &Report{}, logf: func(string, ...any) {}}
+	cfg := Config{Clients: 4, ClientsPerProcess: 2}
+	if err := cfg.fill(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.newCrowd(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if len(c.workers) != 1 || e.report.ClientProcesses != 2 {
+		t.Fatalf("%d workers, %d processes", len(c.workers), e.report.ClientProcesses)
+	}
+	c.workers[0].proc.Kill()
+	_, err = c.finish(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "worker for users 3..4") {
+		t.Fatalf("err = %v", err)
+	}
+}
