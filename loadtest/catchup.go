@@ -52,10 +52,7 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 	if err := clients.expect(ctx, ids[0], len(ids), all, e.bar); err != nil {
 		return err
 	}
-	var baseCPU time.Duration
-	if e.server != nil {
-		baseCPU, _ = e.server.usage()
-	}
+	baseCPU := e.serverCPU()
 	runStart := time.Now()
 	e.report.start = runStart
 	connectTime, err := clients.connect(ctx, cursor, nil)
@@ -72,10 +69,7 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 	}
 	e.report.Elapsed = time.Since(runStart)
 	e.logf("%d of %d clients caught up on %d broadcasts in %v", clients.caught.Load(), cfg.Clients, cfg.Broadcasts, e.report.Elapsed.Round(time.Millisecond))
-	if e.server != nil {
-		cpu, _ := e.server.usage()
-		e.report.ServerCPU = cpu - baseCPU
-	}
+	e.measureServer(baseCPU)
 	followers, err := clients.finish(ctx)
 	if err != nil {
 		return err

@@ -61,10 +61,7 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 		churned <- e.churnClients(ctx, cfg, followers, base, listening, &mu, listen, stop)
 	}()
 
-	var baseCPU time.Duration
-	if e.server != nil {
-		baseCPU, _ = e.server.usage()
-	}
+	baseCPU := e.serverCPU()
 	e.bar.phase("publishing", cfg.Broadcasts)
 	runStart := time.Now()
 	e.report.start = runStart
@@ -97,10 +94,7 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 		}
 	}
 	e.report.Elapsed = time.Since(runStart)
-	if e.server != nil {
-		cpu, _ := e.server.usage()
-		e.report.ServerCPU = cpu - baseCPU
-	}
+	e.measureServer(baseCPU)
 	e.logf("%d broadcasts published with %d reconnects; verifying", cfg.Broadcasts, e.report.Reconnects)
 	for i, f := range followers {
 		_ = f.sub.Close()

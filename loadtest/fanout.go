@@ -141,10 +141,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		return err
 	}
 	firstID := last + 1
-	var baseCPU time.Duration
-	if server != nil {
-		baseCPU, _ = server.usage()
-	}
+	baseCPU := e.serverCPU()
 	// Broadcast i comes from account i mod Accounts; each has the same
 	// followers, tags and blocklist, so the same audience.
 	pubs := make([]*client.Publisher, len(accounts))
@@ -207,10 +204,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		}
 	}
 	report.Elapsed = time.Since(runStart)
-	if server != nil {
-		cpu, _ := server.usage()
-		report.ServerCPU = cpu - baseCPU
-	}
+	e.measureServer(baseCPU)
 	// Verification reads every follower's full record: stop them first.
 	followers, err := clients.finish(ctx)
 	if err != nil {

@@ -27,6 +27,9 @@ func TestEmbeddedRunVerifies(t *testing.T) {
 		report.Print(&out)
 		t.Fatalf("report:\n%s", out.String())
 	}
+	if report.ServerRSS < 1<<20 {
+		t.Fatalf("server RSS %d B", report.ServerRSS)
+	}
 	if report.Completion.Count != 5 || report.Latency.Count != 250 {
 		t.Fatalf("%d completions, %d latencies", report.Completion.Count, report.Latency.Count)
 	}

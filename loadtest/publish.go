@@ -43,10 +43,7 @@ func (e *env) publish(ctx context.Context, cfg Config) error {
 	}
 	payload := make([]byte, cfg.Payload)
 	run := fmt.Sprintf("lt-%d", time.Now().UnixNano())
-	var baseCPU time.Duration
-	if e.server != nil {
-		baseCPU, _ = e.server.usage()
-	}
+	baseCPU := e.serverCPU()
 	e.bar.phase("publishing", cfg.Broadcasts)
 	began := time.Now()
 	for range cfg.Publishers {
@@ -92,10 +89,7 @@ func (e *env) publish(ctx context.Context, cfg Config) error {
 	}
 	wg.Wait()
 	e.report.Elapsed = time.Since(began)
-	if e.server != nil {
-		cpu, _ := e.server.usage()
-		e.report.ServerCPU = cpu - baseCPU
-	}
+	e.measureServer(baseCPU)
 	e.report.AckLatency = percentiles(latencies)
 	e.report.Timeline = timeline(began, ackTimes)
 	e.report.PublishRate = float64(len(latencies)) / e.report.Elapsed.Seconds()

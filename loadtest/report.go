@@ -34,6 +34,7 @@ type Report struct {
 	DeliveryRate float64
 	// Server usage over the publishing phase (embedded server only).
 	ServerCPU        time.Duration
+	ServerRSS        int64 // bytes, at the end of that phase
 	ServerRSSPerConn float64
 	// CatchUp is, per client, reconnect → every missed broadcast received
 	// (catchup scenario).
@@ -265,6 +266,9 @@ func (r *Report) Print(w io.Writer) {
 			fmt.Fprintf(tw, "server CPU\t%v (%v per delivery)\n", r.ServerCPU.Round(time.Millisecond), r.ServerCPU/time.Duration(r.Deliveries))
 		} else {
 			fmt.Fprintf(tw, "server CPU\t%v\n", r.ServerCPU.Round(time.Millisecond))
+		}
+		if r.ServerRSS > 0 {
+			fmt.Fprintf(tw, "server RSS\t%.1f MiB\n", float64(r.ServerRSS)/(1<<20))
 		}
 		if r.ServerRSSPerConn > 0 {
 			fmt.Fprintf(tw, "server RSS per connection\t%.0f B\n", r.ServerRSSPerConn)

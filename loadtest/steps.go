@@ -97,3 +97,23 @@ func closeAll(followers []*follower) {
 		}
 	}
 }
+
+// serverCPU is the embedded server's CPU time so far (0 for an external
+// server).
+func (e *env) serverCPU() time.Duration {
+	if e.server == nil {
+		return 0
+	}
+	cpu, _ := e.server.usage()
+	return cpu
+}
+
+// measureServer records the embedded server's CPU time since baseCPU and
+// its resident memory now.
+func (e *env) measureServer(baseCPU time.Duration) {
+	if e.server == nil {
+		return
+	}
+	cpu, rss := e.server.usage()
+	e.report.ServerCPU, e.report.ServerRSS = cpu-baseCPU, rss
+}
