@@ -9,9 +9,9 @@ import (
 )
 
 // catchUp is the catchup scenario: the followers are offline while the
-// broadcasts are published, then every client reconnects at once from the
-// cursor it had, and each must receive every broadcast exactly once, in
-// order.
+// broadcasts are published, then every client reconnects from the cursor
+// it had, all at once or ReconnectRate a second, and each must receive
+// every broadcast exactly once, in order.
 func (e *env) catchUp(ctx context.Context, cfg Config) error {
 	account, err := e.seed(ctx, cfg, "loadtest-catchup")
 	if err != nil {

@@ -40,7 +40,7 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 	}
 	e.bar.phase("connecting", cfg.Clients)
 	start := time.Now()
-	followers, err := connect(ctx, cfg, e.target, e.admin, 1, uint32(cfg.Clients), base, listen, func() { e.bar.add(1) })
+	followers, err := connect(ctx, cfg, e.target, e.admin, 1, uint32(cfg.Clients), base, 0, listen, func() { e.bar.add(1) })
 	defer closeAll(followers)
 	if err != nil {
 		return err

@@ -43,6 +43,9 @@ type Config struct {
 	// Audience is the fanout scenario's mix: AudienceAll (default),
 	// AudienceTags or AudienceList.
 	Audience string
+	// ReconnectRate paces the catchup scenario's reconnects, clients per
+	// second over all processes; 0 reconnects them all at once.
+	ReconnectRate float64
 	// Interval spaces the churn scenario's broadcasts (20 ms).
 	Interval time.Duration
 	// ChurnRate is the churn scenario's reconnects per second (100).
@@ -75,12 +78,13 @@ const (
 
 // Scenarios.
 const (
-	// ScenarioFanout: Clients connected, Broadcasts published one burst at
-	// a time; each client must get each exactly once, in order.
+	// ScenarioFanout: Clients connected, Broadcasts published at Pace by
+	// Accounts in turn; each client must get each exactly once, in order.
 	ScenarioFanout = "fanout"
-	// ScenarioCatchUp: Clients connect and go offline, Broadcasts are
-	// published, then all reconnect at once; each must catch up on every
-	// one, in order. Measures time until each client has caught up.
+	// ScenarioCatchUp: Broadcasts are published while the followers are
+	// offline, then Clients reconnect from where they were, all at once
+	// or ReconnectRate a second; each must catch up on every one, in
+	// order. Measures time until each client has caught up.
 	ScenarioCatchUp = "catchup"
 	// ScenarioPublish: Broadcasts published by Publishers concurrent
 	// publishers to an account with Followers offline followers, at Rate
@@ -136,6 +140,9 @@ func (c *Config) fill() error {
 	}
 	if c.Interval <= 0 {
 		c.Interval = 20 * time.Millisecond
+	}
+	if c.ReconnectRate < 0 {
+		return fmt.Errorf("loadtest: reconnect rate must be 0 (all at once) or more")
 	}
 	if c.ChurnRate < 0 {
 		return fmt.Errorf("loadtest: churn rate must be 0 or more")

@@ -259,14 +259,22 @@ func sourceAddr(cfg Config, target *Target, i int) net.Addr {
 	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%cfg.SourceAddrs))}
 }
 
-// connect mints tokens and connects users lo..hi from cursor. started, if
-// not nil, is called for each client as soon as it is subscribed, before
-// it is live (a catch-up must be read to go live); live, when it is live.
-func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admin, lo, hi uint32, cursor uint64, started func(*follower), live func()) ([]*follower, error) {
+// connect mints tokens and connects users lo..hi from cursor, rate a
+// second (0: as fast as it can, 64 at a time). started, if not nil, is
+// called for each client as soon as it is subscribed, before it is live (a
+// catch-up must be read to go live); live, when it is live.
+func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admin, lo, hi uint32, cursor uint64, rate float64, started func(*follower), live func()) ([]*follower, error) {
 	followers := make([]*follower, hi-lo+1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(64)
+	start := time.Now()
 	for i := range followers {
+		if rate > 0 {
+			select {
+			case <-time.After(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second))))):
+			case <-gctx.Done():
+			}
+		}
 		g.Go(func() error {
 			user := lo + uint32(i)
 			token, err := admin.MintToken(gctx, user, 24*time.Hour)

@@ -255,6 +255,7 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "churn\t%d reconnects (offered %.0f/s), a broadcast every %v\n", r.Reconnects, c.ChurnRate, c.Interval)
 	}
 	if c.Scenario == ScenarioCatchUp {
+		fmt.Fprintf(tw, "reconnects offered\t%s\n", reconnects(c.ReconnectRate))
 		fmt.Fprintf(tw, "catch-up reconnect→complete\t%s\n", r.CatchUp)
 	}
 	codes := slices.Sorted(maps.Keys(r.Errors))
@@ -287,6 +288,13 @@ func (r *Report) Print(w io.Writer) {
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  - %s\n", p)
 	}
+}
+
+func reconnects(rate float64) string {
+	if rate == 0 {
+		return "all at once"
+	}
+	return fmt.Sprintf("%.0f clients/s", rate)
 }
 
 func plural(n int) string {

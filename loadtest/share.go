@@ -60,8 +60,13 @@ func (s *share) expect(_ context.Context, first uint64, n, want int) error {
 // connect connects the share's clients from cursor; each records what it
 // receives from then on.
 func (s *share) connect(ctx context.Context, cursor uint64) error {
+	// A catch-up's reconnect rate is shared out by clients held.
+	rate := 0.0
+	if s.cfg.Scenario == ScenarioCatchUp {
+		rate = s.cfg.ReconnectRate * float64(s.hi-s.lo+1) / float64(s.cfg.Clients)
+	}
 	var err error
-	s.followers, err = connect(ctx, s.cfg, s.target, s.admin, s.lo, s.hi, cursor, s.receive, s.ev.live)
+	s.followers, err = connect(ctx, s.cfg, s.target, s.admin, s.lo, s.hi, cursor, rate, s.receive, s.ev.live)
 	return err
 }
 

@@ -172,3 +172,18 @@ func TestLostWorkerFailsTheRun(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestCatchUpAtAReconnectRate: reconnects paced at 150 clients a second
+// over this process and a worker take about as long as that rate says,
+// and every client still catches up.
+func TestCatchUpAtAReconnectRate(t *testing.T) {
+	r, err := Run(context.Background(), Config{Scenario: ScenarioCatchUp, Clients: 60, Broadcasts: 5, Payload: 32, ClientsPerProcess: 30, ReconnectRate: 150}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireOK(t, r)
+	// 30 clients a process at 75/s each: the last starts 29/75 s in.
+	if r.CatchUp.Count != 60 || r.ConnectRate > 160 {
+		t.Fatalf("catch-up %+v, connect rate %.0f/s for 150/s offered", r.CatchUp, r.ConnectRate)
+	}
+}

@@ -81,6 +81,7 @@ func newRoot() *cobra.Command {
 	f.StringVar(&cfg.Audience, "audience", "all", `fanout scenario: all followers, tags ("even AND NOT seventh" minus a blocklist) or list (10,000 listed ids minus a blocklist)`)
 	f.IntVar(&cfg.ClientsPerProcess, "clients-per-process", 0, "most clients one process holds; more are spread over worker processes (default: the open-file limit less 200)")
 	f.IntVar(&cfg.SourceAddrs, "source-addrs", 0, "spread client connections over 127.0.0.1..127.0.0.N (default: one per 10,000 clients)")
+	f.Float64Var(&cfg.ReconnectRate, "reconnect-rate", 0, "catchup scenario: clients reconnecting per second (0: all at once)")
 	f.Float64Var(&cfg.ChurnRate, "churn-rate", 0, "churn scenario: reconnects per second (default 100)")
 	f.DurationVar(&cfg.Interval, "interval", 0, "churn scenario: time between broadcasts (default 20ms)")
 	f.IntVar(&cfg.Publishers, "publishers", 16, "publish scenario: concurrent publishes")
