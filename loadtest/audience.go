@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"herald/client"
 	"herald/server/wire"
@@ -18,7 +19,17 @@ const (
 	// AudienceList: 10,000 listed ids (multiples of 3 up to 30,000),
 	// minus the same blocklist.
 	AudienceList = "list"
+	// AudienceCapped: every follower of an account of the service tier,
+	// where the multiples of 5 have already had this month's ServiceCap
+	// broadcasts (set-up broadcasts to a tag, which the clients ignore),
+	// so the quota filters them out of every broadcast of the run.
+	AudienceCapped = "capped"
 )
+
+// ServiceCap is the default service tier's broadcasts per follower per
+// month, which the capped mix relies on; a run of that mix publishes at
+// most this many, as each follower can receive no more.
+const ServiceCap = 4
 
 // audience is who a fanout run's broadcasts are for.
 type audience struct {
@@ -27,32 +38,30 @@ type audience struct {
 	// message fills in a Message's audience.
 	message func(m *client.Message)
 	// followers and clients count the wanted followers and connected
-	// clients.
-	followers, clients int
+	// clients; filtered, the followers the quota removes.
+	followers, clients, filtered int
+	// month is when a capped audience's cap was filled (UTC): it holds
+	// only within that month.
+	month time.Month
 }
 
-// prepareAudience sets up the tags and blocklist a mix needs, over the
-// publisher protocol, and says whom to expect.
+// prepareAudience sets up the tags, blocklist or quota a mix needs, over
+// the publisher protocol, and says whom to expect. Connected users beyond
+// cfg.Followers are not followers and are never in the audience.
 func prepareAudience(ctx context.Context, cfg Config, pub *client.Publisher) (audience, error) {
+	follows := func(u uint32) bool { return u <= uint32(cfg.Followers) }
 	blocked := func(u uint32) bool { return u%11 == 0 }
 	var a audience
 	switch cfg.Audience {
 	case AudienceTags:
-		a.wants = func(u uint32) bool { return u%2 == 0 && u%7 != 0 && !blocked(u) }
+		a.wants = func(u uint32) bool { return follows(u) && u%2 == 0 && u%7 != 0 && !blocked(u) }
 		a.message = func(m *client.Message) { m.Tags = "even AND NOT seventh" }
 		for _, tag := range []struct {
 			name string
 			of   uint32
 		}{{"even", 2}, {"seventh", 7}} {
-			if _, err := pub.CreateTag(ctx, tag.name); err != nil {
-				return a, fmt.Errorf("loadtest: create tag %s: %w", tag.name, err)
-			}
-			var members []uint32
-			for u := tag.of; u <= uint32(cfg.Followers); u += tag.of {
-				members = append(members, u)
-			}
-			if _, err := pub.TagUsers(ctx, tag.name, members); err != nil {
-				return a, fmt.Errorf("loadtest: tag %s: %w", tag.name, err)
+			if err := tagMultiples(ctx, cfg, pub, tag.name, tag.of); err != nil {
+				return a, err
 			}
 		}
 	case AudienceList:
@@ -61,12 +70,29 @@ func prepareAudience(ctx context.Context, cfg Config, pub *client.Publisher) (au
 			listed = append(listed, u)
 		}
 		last := listed[len(listed)-1]
-		a.wants = func(u uint32) bool { return u%3 == 0 && u <= last && !blocked(u) }
+		a.wants = func(u uint32) bool { return follows(u) && u%3 == 0 && u <= last && !blocked(u) }
 		a.message = func(m *client.Message) { m.Users = listed }
-	default:
-		a.wants = func(uint32) bool { return true }
+	case AudienceCapped:
+		capped := func(u uint32) bool { return u%5 == 0 }
+		a.wants = func(u uint32) bool { return follows(u) && !capped(u) }
 		a.message = func(*client.Message) {}
-		a.followers, a.clients = cfg.Followers, cfg.Clients
+		if err := tagMultiples(ctx, cfg, pub, "fifth", 5); err != nil {
+			return a, err
+		}
+		a.month = time.Now().UTC().Month()
+		for i := range ServiceCap {
+			// Shorter than a stamp: the clients do not record these.
+			if _, err := pub.Publish(ctx, client.Message{Tags: "fifth", Payload: []byte("fill the cap")}); err != nil {
+				return a, fmt.Errorf("loadtest: set-up broadcast %d to the capped users: %w", i+1, err)
+			}
+		}
+		a.count(cfg)
+		a.filtered = cfg.Followers / 5
+		return a, nil
+	default:
+		a.wants = follows
+		a.message = func(*client.Message) {}
+		a.count(cfg)
 		return a, nil
 	}
 	var block []uint32
@@ -76,13 +102,36 @@ func prepareAudience(ctx context.Context, cfg Config, pub *client.Publisher) (au
 	if err := pub.Block(ctx, block); err != nil {
 		return a, fmt.Errorf("loadtest: block: %w", err)
 	}
-	for u := uint32(1); u <= uint32(cfg.Followers); u++ {
+	a.count(cfg)
+	return a, nil
+}
+
+// count counts the wanted followers and connected clients.
+func (a *audience) count(cfg Config) {
+	for u := uint32(1); u <= uint32(max(cfg.Followers, cfg.Clients)); u++ {
 		if a.wants(u) {
-			a.followers++
+			if u <= uint32(cfg.Followers) {
+				a.followers++
+			}
 			if u <= uint32(cfg.Clients) {
 				a.clients++
 			}
 		}
 	}
-	return a, nil
+}
+
+// tagMultiples creates tag name with the followers that are multiples of
+// of.
+func tagMultiples(ctx context.Context, cfg Config, pub *client.Publisher, name string, of uint32) error {
+	if _, err := pub.CreateTag(ctx, name); err != nil {
+		return fmt.Errorf("loadtest: create tag %s: %w", name, err)
+	}
+	var members []uint32
+	for u := of; u <= uint32(cfg.Followers); u += of {
+		members = append(members, u)
+	}
+	if _, err := pub.TagUsers(ctx, name, members); err != nil {
+		return fmt.Errorf("loadtest: tag %s: %w", name, err)
+	}
+	return nil
 }

@@ -12,15 +12,18 @@ type Config struct {
 	// Scenario is ScenarioFanout (default), ScenarioCatchUp,
 	// ScenarioChurn or ScenarioPublish.
 	Scenario string
-	// Clients is the number of connected followers (1000).
+	// Clients is the number of connected users, 1..Clients (1000).
 	Clients int
 	// Accounts is the number of accounts the fanout scenario seeds, each
 	// with the same Followers, publishing in turn (1).
 	Accounts int
-	// Followers is each account's follower count, at least Clients
-	// (Clients); followers beyond Clients are offline.
+	// Followers is each account's follower count, users 1..Followers
+	// (Clients); followers beyond Clients are offline. In the fanout
+	// scenario it may be fewer than Clients: the other clients follow no
+	// one and must receive nothing.
 	Followers int
-	// Broadcasts is the number of bursts published (20).
+	// Broadcasts is the number of broadcasts published (20; ServiceCap
+	// for the capped audience).
 	Broadcasts int
 	// Payload is the broadcast size in bytes, at least 16 (256).
 	Payload int
@@ -41,7 +44,7 @@ type Config struct {
 	// Progress, if set, is told of each phase and step for a live display.
 	Progress Progress `json:"-"`
 	// Audience is the fanout scenario's mix: AudienceAll (default),
-	// AudienceTags or AudienceList.
+	// AudienceTags, AudienceList or AudienceCapped.
 	Audience string
 	// ReconnectRate paces the catchup scenario's reconnects, clients per
 	// second over all processes; 0 reconnects them all at once.
@@ -134,9 +137,9 @@ func (c *Config) fill() error {
 	switch c.Audience {
 	case "":
 		c.Audience = AudienceAll
-	case AudienceAll, AudienceTags, AudienceList:
+	case AudienceAll, AudienceTags, AudienceList, AudienceCapped:
 	default:
-		return fmt.Errorf("loadtest: unknown audience %q (all, tags or list)", c.Audience)
+		return fmt.Errorf("loadtest: unknown audience %q (all, tags, list or capped)", c.Audience)
 	}
 	if c.Interval <= 0 {
 		c.Interval = 20 * time.Millisecond
@@ -185,11 +188,20 @@ func (c *Config) fill() error {
 	if c.Clients <= 0 {
 		c.Clients = 1000
 	}
-	if c.Followers < c.Clients {
+	if c.Followers <= 0 {
 		c.Followers = c.Clients
 	}
-	if c.Broadcasts <= 0 {
+	if c.Followers < c.Clients && c.Scenario != ScenarioFanout && c.Scenario != ScenarioPublish {
+		return fmt.Errorf("loadtest: the %s scenario's clients are all followers: --followers %d is fewer than --clients %d", c.Scenario, c.Followers, c.Clients)
+	}
+	capped := c.Scenario == ScenarioFanout && c.Audience == AudienceCapped
+	switch {
+	case c.Broadcasts <= 0 && capped:
+		c.Broadcasts = ServiceCap
+	case c.Broadcasts <= 0:
 		c.Broadcasts = 20
+	case capped && c.Broadcasts > ServiceCap:
+		return fmt.Errorf("loadtest: the capped audience publishes at most %d broadcasts, the service tier's monthly cap per follower: use --broadcasts %d or fewer", ServiceCap, ServiceCap)
 	}
 	if c.Payload <= 0 {
 		c.Payload = 256

@@ -3,13 +3,17 @@
 //
 // Scenarios (Config.Scenario):
 //
-//   - fanout: seeds one account with followers, connects Clients of them
-//     through the Go SDK, publishes Broadcasts one burst at a time (each
-//     waits until every client in the audience has it, or the timeout), as
-//     fast as acknowledged or at a fixed rate (Config.Pace), to all
-//     followers, a tag expression or an id list (Config.Audience).
+//   - fanout: seeds Accounts accounts with the same followers (clients
+//     beyond Followers follow no one), connects Clients users through the
+//     Go SDK, publishes Broadcasts in turn from the accounts one burst at
+//     a time (each waits until every client in the audience has it, or
+//     the timeout), as fast as acknowledged or at a fixed rate
+//     (Config.Pace), to all followers, a tag expression, an id list or a
+//     service-tier audience part of which the monthly quota filters out
+//     (Config.Audience).
 //   - catchup: the followers are offline while Broadcasts are published;
-//     then every client reconnects at once and must catch up.
+//     then the clients reconnect, all at once or at a set rate, and must
+//     catch up.
 //   - churn: clients disconnect and reconnect while broadcasts flow, each
 //     resuming after the last broadcast it received.
 //   - publish: publisher throughput and acknowledgement latency, at a fixed
@@ -18,7 +22,7 @@
 //
 // Every scenario verifies: each client in the audience received each
 // broadcast exactly once, in id order; no client outside it (not a
-// follower, blocked, not selected) received any; every publish and retry
+// follower, blocked, not selected, filtered by quota) received any; every publish and retry
 // was answered as it must be. Any failure is printed and fails the run.
 // Latencies are HdrHistogram percentiles; the report can be written as
 // JSON and drawn as a PNG chart.

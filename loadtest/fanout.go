@@ -94,7 +94,11 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		if k > 0 {
 			name = fmt.Sprintf("loadtest-%d", k+1)
 		}
-		a, err := e.createAccount(ctx, name)
+		tier := "" // quota-free
+		if cfg.Audience == AudienceCapped {
+			tier = "service"
+		}
+		a, err := e.createAccount(ctx, name, tier)
 		if err != nil {
 			return err
 		}
@@ -133,14 +137,6 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	// Ids are allocated in commit order across the server, so on an idle
-	// server this run's broadcasts are the next Broadcasts ids; clients
-	// count per burst against that, and a gap fails the run.
-	last, err := e.lastMessageID(ctx)
-	if err != nil {
-		return err
-	}
-	firstID := last + 1
 	baseCPU := e.serverCPU()
 	// Broadcast i comes from account i mod Accounts; each has the same
 	// followers, tags and blocklist, so the same audience.
@@ -157,6 +153,14 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		}
 		pubs[k] = pub
 	}
+	// Ids are allocated in commit order across the server, so on an idle
+	// server this run's broadcasts are the next Broadcasts ids; clients
+	// count per burst against that, and a gap fails the run.
+	last, err := e.lastMessageID(ctx)
+	if err != nil {
+		return err
+	}
+	firstID := last + 1
 	if err := clients.expect(ctx, firstID, cfg.Broadcasts, aud.wants, nil); err != nil {
 		return err
 	}
@@ -185,8 +189,9 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		if res.MessageID != firstID+uint64(i) {
 			return fmt.Errorf("loadtest: broadcast got id %d, expected %d: another publisher is active on this server; run against an idle one", res.MessageID, firstID+uint64(i))
 		}
-		if res.Recipients != uint32(aud.followers) {
-			report.Problems = append(report.Problems, fmt.Sprintf("broadcast %d addressed to %d users, want %d", res.MessageID, res.Recipients, aud.followers))
+		if res.Recipients != uint32(aud.followers) || res.Filtered != uint32(aud.filtered) {
+			report.Problems = append(report.Problems, fmt.Sprintf("broadcast %d addressed to %d users with %d filtered by quota, want %d and %d",
+				res.MessageID, res.Recipients, res.Filtered, aud.followers, aud.filtered))
 		}
 		if cfg.Pace == PaceBurst {
 			e.waitBurst(cfg, clients, i, res.MessageID, aud.clients, time.Now().Add(cfg.Timeout))
@@ -205,6 +210,9 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	}
 	report.Elapsed = time.Since(runStart)
 	e.measureServer(baseCPU)
+	if cfg.Audience == AudienceCapped && time.Now().UTC().Month() != aud.month {
+		report.Problems = append(report.Problems, "the run crossed the start of a month (UTC), when the monthly cap resets: run it again")
+	}
 	// Verification reads every follower's full record: stop them first.
 	followers, err := clients.finish(ctx)
 	if err != nil {

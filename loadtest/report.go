@@ -220,6 +220,9 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "followers (offline)\t%d\n", c.Followers)
 	} else {
 		fmt.Fprintf(tw, "clients / followers\t%d / %d\n", c.Clients, c.Followers)
+		if c.Clients > c.Followers {
+			fmt.Fprintf(tw, "non-followers\t%d connected, to receive nothing\n", c.Clients-c.Followers)
+		}
 		if c.Accounts > 1 {
 			fmt.Fprintf(tw, "accounts\t%d with those followers each, publishing in turn\n", c.Accounts)
 		}

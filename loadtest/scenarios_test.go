@@ -186,3 +186,30 @@ func TestFanoutSeveralAccounts(t *testing.T) {
 		t.Fatalf("catch-up with two accounts: %v", err)
 	}
 }
+
+// TestCappedAudienceAndNonFollowers: a service-tier account whose every
+// fifth follower has had this month's broadcasts, and connected clients
+// that follow no one: neither may receive any of the run's broadcasts,
+// and the acknowledgements must count the quota's filtering.
+func TestCappedAudienceAndNonFollowers(t *testing.T) {
+	r, err := Run(context.Background(), Config{Clients: 120, Followers: 100, Payload: 32, Audience: AudienceCapped}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireOK(t, r)
+	if r.Config.Broadcasts != ServiceCap || r.Deliveries != ServiceCap*(100-20) {
+		t.Fatalf("%d broadcasts, %d deliveries, want %d", r.Config.Broadcasts, r.Deliveries, ServiceCap*80)
+	}
+	for _, c := range []struct {
+		cfg  Config
+		says string
+	}{
+		{Config{Audience: AudienceCapped, Broadcasts: ServiceCap + 1}, "at most 4 broadcasts"},
+		{Config{Scenario: ScenarioCatchUp, Clients: 10, Followers: 5}, "clients are all followers"},
+		{Config{Audience: "vip"}, "unknown audience"},
+	} {
+		if _, err := Run(context.Background(), c.cfg, nil); err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Fatalf("%+v: %v", c.cfg, err)
+		}
+	}
+}

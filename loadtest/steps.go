@@ -13,9 +13,10 @@ import (
 
 // Steps the scenarios share.
 
-// createAccount makes the run's account, of the target's quota-free tier.
-func (e *env) createAccount(ctx context.Context, name string) (client.Account, error) {
-	a, err := e.admin.CreateAccount(ctx, name, cmp.Or(e.target.Tier, UnlimitedTier.Name))
+// createAccount makes one of the run's accounts, of tier or, if that is
+// empty, of the target's quota-free tier.
+func (e *env) createAccount(ctx context.Context, name, tier string) (client.Account, error) {
+	a, err := e.admin.CreateAccount(ctx, name, cmp.Or(tier, e.target.Tier, UnlimitedTier.Name))
 	if err != nil {
 		return a, fmt.Errorf("loadtest: create account: %w", err)
 	}
@@ -40,7 +41,7 @@ func (e *env) importFollowers(ctx context.Context, cfg Config, account client.Ac
 
 // seed is createAccount and importFollowers.
 func (e *env) seed(ctx context.Context, cfg Config, name string) (client.Account, error) {
-	a, err := e.createAccount(ctx, name)
+	a, err := e.createAccount(ctx, name, "")
 	if err != nil {
 		return a, err
 	}
