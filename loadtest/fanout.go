@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"herald/client"
 )
@@ -254,58 +251,4 @@ func followerIDs(n int) io.Reader {
 		_ = w.Close()
 	}()
 	return r
-}
-
-// sourceAddr is client i's source address: one of 127.0.0.1 to
-// 127.0.0.SourceAddrs when the server listens on loopback, else the
-// system's choice.
-func sourceAddr(cfg Config, target *Target, i int) net.Addr {
-	host, _, err := net.SplitHostPort(target.ClientAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || ip.To4() == nil {
-		return nil
-	}
-	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%cfg.SourceAddrs))}
-}
-
-// connect mints tokens and connects users lo..hi from cursor, rate a
-// second (0: as fast as it can, 64 at a time). started, if not nil, is
-// called for each client as soon as it is subscribed, before it is live (a
-// catch-up must be read to go live); live, when it is live.
-func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admin, lo, hi uint32, cursor uint64, rate float64, started func(*follower), live func()) ([]*follower, error) {
-	followers := make([]*follower, hi-lo+1)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(64)
-	start := time.Now()
-	for i := range followers {
-		if rate > 0 {
-			select {
-			case <-time.After(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second))))):
-			case <-gctx.Done():
-			}
-		}
-		g.Go(func() error {
-			user := lo + uint32(i)
-			token, err := admin.MintToken(gctx, user, 24*time.Hour)
-			if err != nil {
-				return fmt.Errorf("loadtest: token for user %d: %w", user, err)
-			}
-			cctx, cancel := context.WithTimeout(gctx, 30*time.Second)
-			defer cancel()
-			sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addr: target.ClientAddr, LocalAddr: sourceAddr(cfg, target, int(user-1)), Token: token, Cursor: cursor})
-			if err != nil {
-				return fmt.Errorf("loadtest: connect user %d: %w", user, err)
-			}
-			f := &follower{user: user, sub: sub, since: time.Now()}
-			followers[i] = f
-			if started != nil {
-				started(f)
-			}
-			if err := sub.WaitLive(cctx); err != nil {
-				return err
-			}
-			live()
-			return nil
-		})
-	}
-	return followers, g.Wait()
 }
