@@ -57,7 +57,7 @@ func (s *Store) Audience(id uint64) (*roaring.Bitmap, error) { return audienceSe
 
 // InAudience is the one-point-read test "was user in broadcast id's audience".
 func (s *Store) InAudience(id uint64, user uint32) (bool, error) {
-	return audienceSet(id).contains(s.db, user)
+	return s.inAudience(id, user)
 }
 
 // BroadcastsFor returns, in id order, committed broadcasts after the cursor
@@ -90,7 +90,7 @@ func (s *Store) BroadcastsFor(user uint32, after uint64, limit, maxBytes int, no
 			return nil, last, false, fmt.Errorf("%w: %s: key of %d bytes", ErrCorrupt, keyString(key), len(key))
 		}
 		id := binary.BigEndian.Uint64(key[1:])
-		in, err := audienceSet(id).contains(s.db, user)
+		in, err := s.inAudience(id, user)
 		if err != nil {
 			return nil, last, false, err
 		}

@@ -16,6 +16,10 @@ func TestRetentionRemovesAPrefixAndKeepsIDsMonotonic(t *testing.T) {
 			return err
 		})
 	}
+	// Warm the audience cache with a broadcast retention will remove.
+	if in, err := s.InAudience(2, 7); !in || err != nil {
+		t.Fatalf("user 7 not in broadcast 2's audience: %v", err)
+	}
 	if n, err := s.Retain(2500); err != nil || n != 2 {
 		t.Fatalf("removed %d, %v; want 2", n, err)
 	}

@@ -135,3 +135,51 @@ func BenchmarkResolveAudience(b *testing.B) {
 	}
 	b.ReportMetric(float64(size), "audience")
 }
+
+// BenchmarkCatchUp: the storage side of a reconnect storm. 100 broadcasts,
+// each frozen with a 1,000,000-follower audience (users 1..1M less every
+// 11th, as if blocked, so chunks are 8 KiB bitmaps), then clients
+// 1..18,000 each read what they missed, as RESUME does. One op is one
+// client's catch-up. "uncached" gives the audience cache too small a
+// budget to hold a chunk: every membership test reads and decodes one.
+func BenchmarkCatchUp(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		budget int64
+	}{{"cached", 0}, {"uncached", 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := Open(b.TempDir(), Options{AudienceCacheBytes: c.budget})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			audience := roaring.New()
+			for u := uint32(1); u <= 1_000_000; u++ {
+				if u%11 != 0 {
+					audience.Add(u)
+				}
+			}
+			payload := make([]byte, 256)
+			for range 100 {
+				commit(b, s, func(bt *Batch) error {
+					_, err := bt.AddBroadcast(Broadcast{Account: 1, TimeMillis: 1000, Payload: payload}, audience)
+					return err
+				})
+			}
+			if err := s.db.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			user := uint32(0)
+			for b.Loop() {
+				if user = user%18_000 + 1; user%11 == 0 {
+					user++
+				}
+				found, _, _, err := s.BroadcastsFor(user, 0, 1000, 4<<20, 2000)
+				if err != nil || len(found) != 100 {
+					b.Fatalf("user %d: %d broadcasts, %v", user, len(found), err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/100, "ns/delivery")
+		})
+	}
+}

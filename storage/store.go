@@ -24,6 +24,10 @@ type Options struct {
 	// whole, so the follower, tag and blocklist chunks of the large
 	// accounts should stay decompressed in memory between publishes.
 	CacheBytes int64
+	// AudienceCacheBytes bounds the decoded frozen-audience chunks kept
+	// for catch-up's membership tests (default 32 MiB; a dense chunk is
+	// 8 KiB).
+	AudienceCacheBytes int64
 	// fs overrides the filesystem (crash tests in this package).
 	fs vfs.FS
 }
@@ -41,6 +45,8 @@ type Store struct {
 	floor  atomic.Uint64
 	secret []byte
 	closed atomic.Bool
+	// audiences caches decoded chunks of committed frozen audiences.
+	audiences *audienceCache
 }
 
 // Open opens (creating if needed) the database in dir.
@@ -52,6 +58,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.CacheBytes <= 0 {
 		opts.CacheBytes = 256 << 20
 	}
+	if opts.AudienceCacheBytes <= 0 {
+		opts.AudienceCacheBytes = 32 << 20
+	}
 	cache := pebble.NewCache(opts.CacheBytes)
 	defer cache.Unref() // the database holds its own reference
 	popts := &pebble.Options{Logger: quietLogger{}, Cache: cache}
@@ -62,7 +71,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, audiences: newAudienceCache(opts.AudienceCacheBytes)}
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, err
