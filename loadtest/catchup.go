@@ -47,6 +47,9 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer clients.close()
+	if err := e.mint(ctx, clients); err != nil {
+		return err
+	}
 	e.bar.phase("catching up", cfg.Clients)
 	all := func(uint32) bool { return true }
 	if err := clients.expect(ctx, ids[0], len(ids), all, e.bar); err != nil {

@@ -40,7 +40,8 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 	}
 	e.bar.phase("connecting", cfg.Clients)
 	start := time.Now()
-	followers, err := connect(ctx, cfg, e.target, e.admin, 1, uint32(cfg.Clients), base, 0, listen, func() { e.bar.add(1) })
+	mint := func(ctx context.Context, user uint32) (string, error) { return mintToken(ctx, e.admin, user) }
+	followers, err := connect(ctx, cfg, e.target, mint, 1, uint32(cfg.Clients), base, 0, listen, func() { e.bar.add(1) })
 	defer closeAll(followers)
 	if err != nil {
 		return err
@@ -134,9 +135,9 @@ func (e *env) churnClients(ctx context.Context, cfg Config, followers []*followe
 		if n := len(f.got); n > 0 {
 			cursor = max(cursor, f.got[n-1].id)
 		}
-		token, err := e.admin.MintToken(ctx, f.user, 24*time.Hour)
+		token, err := mintToken(ctx, e.admin, f.user)
 		if err != nil {
-			return fmt.Errorf("loadtest: token for user %d: %w", f.user, err)
+			return err
 		}
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addr: e.target.ClientAddr, LocalAddr: sourceAddr(cfg, e.target, next), Token: token, Cursor: cursor})

@@ -16,6 +16,8 @@ type clientShare interface {
 	// expect sets the broadcasts to count, n from first, each for want of
 	// the share's clients.
 	expect(ctx context.Context, first uint64, n, want int) error
+	// mint mints every client's token ahead of connect.
+	mint(ctx context.Context) error
 	// connect connects every client of the share from cursor.
 	connect(ctx context.Context, cursor uint64) error
 	// finish closes the clients and returns what each received.
@@ -86,6 +88,16 @@ func (c *crowd) caughtUp() {
 	if c.caught.Add(1) == c.clients {
 		close(c.allCaughtUp)
 	}
+}
+
+// mint mints every client's token, all shares at once, so that connect
+// measures connecting alone.
+func (c *crowd) mint(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range c.shares {
+		g.Go(func() error { return s.mint(gctx) })
+	}
+	return g.Wait()
 }
 
 // connect connects every client from cursor, all shares at once; bar

@@ -114,6 +114,9 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer clients.close()
+	if err := e.mint(ctx, clients); err != nil {
+		return err
+	}
 	e.bar.phase("connecting", cfg.Clients)
 	connectTime, err := clients.connect(ctx, cursor, e.bar)
 	if err != nil {

@@ -25,6 +25,8 @@ type share struct {
 	lo, hi    uint32
 	ev        events
 	followers []*follower
+	// tokens are the clients' tokens, minted before connecting.
+	tokens    []string
 	receivers sync.WaitGroup
 	exp       atomic.Pointer[expectation]
 }
@@ -62,6 +64,33 @@ func (s *share) expect(_ context.Context, first uint64, n, want int) error {
 	return nil
 }
 
+// mint mints every client's token ahead of connecting, so that a
+// measured connect or reconnect storm is not also an admin-API load test.
+func (s *share) mint(ctx context.Context) error {
+	tokens := make([]string, s.hi-s.lo+1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(64)
+	for i := range tokens {
+		g.Go(func() (err error) {
+			tokens[i], err = mintToken(gctx, s.admin, s.lo+uint32(i))
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	s.tokens = tokens
+	return nil
+}
+
+// token is user's minted token, or a fresh one.
+func (s *share) token(ctx context.Context, user uint32) (string, error) {
+	if i := int(user - s.lo); user >= s.lo && i < len(s.tokens) {
+		return s.tokens[i], nil
+	}
+	return mintToken(ctx, s.admin, user)
+}
+
 // connect connects the share's clients from cursor; each records what it
 // receives from then on.
 func (s *share) connect(ctx context.Context, cursor uint64) error {
@@ -71,7 +100,7 @@ func (s *share) connect(ctx context.Context, cursor uint64) error {
 		rate = s.cfg.ReconnectRate * float64(s.hi-s.lo+1) / float64(s.cfg.Clients)
 	}
 	var err error
-	s.followers, err = connect(ctx, s.cfg, s.target, s.admin, s.lo, s.hi, cursor, rate, s.receive, s.ev.live)
+	s.followers, err = connect(ctx, s.cfg, s.target, s.token, s.lo, s.hi, cursor, rate, s.receive, s.ev.live)
 	return err
 }
 
@@ -114,6 +143,15 @@ func (s *share) finish(context.Context) ([]*follower, error) {
 	return out, nil
 }
 
+// mintToken mints a day's token for user over the admin API.
+func mintToken(ctx context.Context, admin *client.Admin, user uint32) (string, error) {
+	token, err := admin.MintToken(ctx, user, 24*time.Hour)
+	if err != nil {
+		return "", fmt.Errorf("loadtest: token for user %d: %w", user, err)
+	}
+	return token, nil
+}
+
 // sourceAddr is client i's source address: one of 127.0.0.1 to
 // 127.0.0.SourceAddrs when the server listens on loopback, else the
 // system's choice.
@@ -125,11 +163,11 @@ func sourceAddr(cfg Config, target *Target, i int) net.Addr {
 	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%cfg.SourceAddrs))}
 }
 
-// connect mints tokens and connects users lo..hi from cursor, rate a
-// second (0: as fast as it can, 64 at a time). started, if not nil, is
-// called for each client as soon as it is subscribed, before it is live (a
-// catch-up must be read to go live); live, when it is live.
-func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admin, lo, hi uint32, cursor uint64, rate float64, started func(*follower), live func()) ([]*follower, error) {
+// connect connects users lo..hi from cursor, each with the token from
+// token, rate a second (0: as fast as it can, 64 at a time). started, if
+// not nil, is called for each client as soon as it is subscribed, before
+// it is live (a catch-up must be read to go live); live, when it is live.
+func connect(ctx context.Context, cfg Config, target *Target, token func(context.Context, uint32) (string, error), lo, hi uint32, cursor uint64, rate float64, started func(*follower), live func()) ([]*follower, error) {
 	followers := make([]*follower, hi-lo+1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(64)
@@ -143,9 +181,9 @@ func connect(ctx context.Context, cfg Config, target *Target, admin *client.Admi
 		}
 		g.Go(func() error {
 			user := lo + uint32(i)
-			token, err := admin.MintToken(gctx, user, 24*time.Hour)
+			token, err := token(gctx, user)
 			if err != nil {
-				return fmt.Errorf("loadtest: token for user %d: %w", user, err)
+				return err
 			}
 			cctx, cancel := context.WithTimeout(gctx, 30*time.Second)
 			defer cancel()

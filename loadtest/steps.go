@@ -48,6 +48,16 @@ func (e *env) seed(ctx context.Context, cfg Config, name string) (client.Account
 	return a, e.importFollowers(ctx, cfg, a)
 }
 
+// mint mints every client's token before the measured connect.
+func (e *env) mint(ctx context.Context, clients *crowd) error {
+	start := time.Now()
+	if err := clients.mint(ctx); err != nil {
+		return err
+	}
+	e.logf("%d tokens minted over the admin API in %v", e.report.Config.Clients, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
 // lastMessageID is the server's newest message id: clients start after it,
 // so history from other runs is not replayed.
 func (e *env) lastMessageID(ctx context.Context) (uint64, error) {

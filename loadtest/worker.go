@@ -25,6 +25,7 @@ import (
 // line of JSON, then commands:
 //
 //	expect FIRST N WANT   count broadcasts FIRST..FIRST+N-1, each for WANT clients
+//	mint                  mint every client's token, ahead of connecting
 //	connect CURSOR        connect every client of the share from CURSOR
 //	finish                close the clients and send their records
 //
@@ -89,6 +90,11 @@ func (w *worker) users() (lo, hi uint32) { return w.lo, w.hi }
 
 func (w *worker) expect(ctx context.Context, first uint64, n, want int) error {
 	_, err := w.call(ctx, fmt.Sprintf("expect %d %d %d", first, n, want))
+	return err
+}
+
+func (w *worker) mint(ctx context.Context) error {
+	_, err := w.call(ctx, "mint")
 	return err
 }
 
@@ -223,6 +229,8 @@ func runWorker(in io.Reader, out io.Writer) error {
 			if err = errors.Join(err1, err2, err3); err == nil {
 				err = s.expect(ctx, first, n, want)
 			}
+		case len(f) == 1 && f[0] == "mint":
+			err = s.mint(ctx)
 		case len(f) == 2 && f[0] == "connect":
 			var cursor uint64
 			if cursor, err = strconv.ParseUint(f[1], 10, 64); err == nil {
