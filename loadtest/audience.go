@@ -40,30 +40,21 @@ type audience struct {
 	// followers and clients count the wanted followers and connected
 	// clients; filtered, the followers the quota removes.
 	followers, clients, filtered int
-	// month is when a capped audience's cap was filled (UTC): it holds
-	// only within that month.
+	// month is when a capped audience's caps were filled (UTC, taken
+	// just before): they hold only within that month.
 	month time.Month
 }
 
-// prepareAudience sets up the tags, blocklist or quota a mix needs, over
-// the publisher protocol, and says whom to expect. Connected users beyond
-// cfg.Followers are not followers and are never in the audience.
-func prepareAudience(ctx context.Context, cfg Config, pub *client.Publisher) (audience, error) {
+// newAudience says whom a mix's broadcasts are for. Connected users
+// beyond cfg.Followers are not followers and are never in the audience.
+func newAudience(cfg Config) audience {
 	follows := func(u uint32) bool { return u <= uint32(cfg.Followers) }
 	blocked := func(u uint32) bool { return u%11 == 0 }
-	var a audience
+	a := audience{message: func(*client.Message) {}}
 	switch cfg.Audience {
 	case AudienceTags:
 		a.wants = func(u uint32) bool { return follows(u) && u%2 == 0 && u%7 != 0 && !blocked(u) }
 		a.message = func(m *client.Message) { m.Tags = "even AND NOT seventh" }
-		for _, tag := range []struct {
-			name string
-			of   uint32
-		}{{"even", 2}, {"seventh", 7}} {
-			if err := tagMultiples(ctx, cfg, pub, tag.name, tag.of); err != nil {
-				return a, err
-			}
-		}
 	case AudienceList:
 		var listed []uint32
 		for u := uint32(3); len(listed) < wire.MaxListed; u += 3 {
@@ -73,37 +64,50 @@ func prepareAudience(ctx context.Context, cfg Config, pub *client.Publisher) (au
 		a.wants = func(u uint32) bool { return follows(u) && u%3 == 0 && u <= last && !blocked(u) }
 		a.message = func(m *client.Message) { m.Users = listed }
 	case AudienceCapped:
-		capped := func(u uint32) bool { return u%5 == 0 }
-		a.wants = func(u uint32) bool { return follows(u) && !capped(u) }
-		a.message = func(*client.Message) {}
-		if err := tagMultiples(ctx, cfg, pub, "fifth", 5); err != nil {
-			return a, err
-		}
+		a.wants = func(u uint32) bool { return follows(u) && u%5 != 0 }
+		a.filtered = cfg.Followers / 5
 		a.month = time.Now().UTC().Month()
+	default:
+		a.wants = follows
+	}
+	a.count(cfg)
+	return a
+}
+
+// prepare sets up, for one account, the tags, blocklist or used-up quota
+// the mix needs, over the publisher protocol.
+func (a audience) prepare(ctx context.Context, cfg Config, pub *client.Publisher) error {
+	switch cfg.Audience {
+	case AudienceTags:
+		if err := tagMultiples(ctx, cfg, pub, "even", 2); err != nil {
+			return err
+		}
+		if err := tagMultiples(ctx, cfg, pub, "seventh", 7); err != nil {
+			return err
+		}
+	case AudienceList:
+	case AudienceCapped:
+		if err := tagMultiples(ctx, cfg, pub, "fifth", 5); err != nil {
+			return err
+		}
 		for i := range ServiceCap {
 			// Shorter than a stamp: the clients do not record these.
 			if _, err := pub.Publish(ctx, client.Message{Tags: "fifth", Payload: []byte("fill the cap")}); err != nil {
-				return a, fmt.Errorf("loadtest: set-up broadcast %d to the capped users: %w", i+1, err)
+				return fmt.Errorf("loadtest: set-up broadcast %d to the capped users: %w", i+1, err)
 			}
 		}
-		a.count(cfg)
-		a.filtered = cfg.Followers / 5
-		return a, nil
+		return nil
 	default:
-		a.wants = follows
-		a.message = func(*client.Message) {}
-		a.count(cfg)
-		return a, nil
+		return nil
 	}
 	var block []uint32
 	for u := uint32(11); u <= uint32(cfg.Followers); u += 11 {
 		block = append(block, u)
 	}
 	if err := pub.Block(ctx, block); err != nil {
-		return a, fmt.Errorf("loadtest: block: %w", err)
+		return fmt.Errorf("loadtest: block: %w", err)
 	}
-	a.count(cfg)
-	return a, nil
+	return nil
 }
 
 // count counts the wanted followers and connected clients.

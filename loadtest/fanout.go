@@ -140,15 +140,15 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	baseCPU := e.serverCPU()
 	// Broadcast i comes from account i mod Accounts; each has the same
 	// followers, tags and blocklist, so the same audience.
+	aud := newAudience(cfg)
 	pubs := make([]*client.Publisher, len(accounts))
-	var aud audience
 	for k, a := range accounts {
 		pub, err := e.publisher(ctx, a)
 		if err != nil {
 			return err
 		}
 		defer pub.Close()
-		if aud, err = prepareAudience(ctx, cfg, pub); err != nil {
+		if err := aud.prepare(ctx, cfg, pub); err != nil {
 			return err
 		}
 		pubs[k] = pub
