@@ -78,28 +78,15 @@ func RunBurst(ctx context.Context, cfg BurstConfig, progress io.Writer) (*BurstR
 	cfg.fill()
 	total := cfg.Warmup + cfg.Broadcasts
 	res := &BurstResult{Config: cfg}
-	for _, side := range []struct {
-		name string
-		out  *Side
-		rig  func() (*rig, error)
-	}{
-		{"Herald", &res.Herald, func() (*rig, error) {
-			return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper, cfg.InMemory)
-		}},
-		{"floor", &res.Floor, func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper) }},
-	} {
-		if progress != nil {
-			fmt.Fprintf(progress, "burst, %d clients: %s\n", cfg.Clients, side.name)
-		}
-		r, err := side.rig()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", side.name, err)
-		}
-		*side.out, err = runBursts(r, cfg)
-		r.close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", side.name, err)
-		}
+	herald := func() (*rig, error) {
+		return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper, cfg.InMemory)
+	}
+	floor := func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper) }
+	var err error
+	res.Herald, res.Floor, err = bothSides(progress, fmt.Sprintf("burst, %d clients", cfg.Clients), herald, floor,
+		func(r *rig) (Side, error) { return runBursts(r, cfg) })
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }

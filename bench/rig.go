@@ -238,3 +238,28 @@ func dialControl(addr string, clients int) (net.Conn, error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// bothSides runs run on Herald's rig and then on the floor's, each built
+// by its function and closed after it; progress, if set, is told which
+// side of label is running.
+func bothSides[S any](progress io.Writer, label string, herald, floor func() (*rig, error), run func(*rig) (S, error)) (h, f S, err error) {
+	for _, side := range []struct {
+		name string
+		out  *S
+		rig  func() (*rig, error)
+	}{{"Herald", &h, herald}, {"floor", &f, floor}} {
+		if progress != nil {
+			fmt.Fprintf(progress, "%s: %s\n", label, side.name)
+		}
+		r, err := side.rig()
+		if err != nil {
+			return h, f, fmt.Errorf("%s: %w", side.name, err)
+		}
+		*side.out, err = run(r)
+		r.close()
+		if err != nil {
+			return h, f, fmt.Errorf("%s: %w", side.name, err)
+		}
+	}
+	return h, f, nil
+}

@@ -78,26 +78,13 @@ func RunSustained(ctx context.Context, cfg SustainedConfig, progress io.Writer) 
 	}
 	total := max(1, int(cfg.Rate*cfg.Duration.Seconds()))
 	res := &SustainedResult{Config: cfg}
-	for _, side := range []struct {
-		name string
-		out  *SustainedSide
-		rig  func() (*rig, error)
-	}{
-		{"Herald", &res.Herald, func() (*rig, error) { return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper, false) }},
-		{"floor", &res.Floor, func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper) }},
-	} {
-		if progress != nil {
-			fmt.Fprintf(progress, "sustained, %d clients, %.0f broadcasts/s: %s\n", cfg.Clients, cfg.Rate, side.name)
-		}
-		r, err := side.rig()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", side.name, err)
-		}
-		*side.out, err = sustain(r, total, cfg)
-		r.close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", side.name, err)
-		}
+	herald := func() (*rig, error) { return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper, false) }
+	floor := func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper) }
+	var err error
+	res.Herald, res.Floor, err = bothSides(progress, fmt.Sprintf("sustained, %d clients, %.0f broadcasts/s", cfg.Clients, cfg.Rate), herald, floor,
+		func(r *rig) (SustainedSide, error) { return sustain(r, total, cfg) })
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }
