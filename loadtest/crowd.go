@@ -30,6 +30,7 @@ type clientShare interface {
 // and gathers every client's record to verify at the end.
 type crowd struct {
 	shares  []clientShare
+	local   *share // shares[0]
 	workers []*worker
 	// liveBar and caughtBar count clients going live and catching up.
 	liveBar, caughtBar atomic.Pointer[progress]
@@ -51,7 +52,8 @@ func (e *env) newCrowd(cfg Config, accounts ...uint32) (*crowd, error) {
 	for lo := uint32(1); lo <= uint32(cfg.Clients); lo += per {
 		hi := min(lo+per-1, uint32(cfg.Clients))
 		if lo == 1 {
-			c.shares = append(c.shares, &share{cfg: cfg, target: e.target, admin: e.admin, accounts: accounts, lo: lo, hi: hi, ev: ev})
+			c.local = &share{cfg: cfg, target: e.target, admin: e.admin, accounts: accounts, lo: lo, hi: hi, ev: ev}
+			c.shares = append(c.shares, c.local)
 			continue
 		}
 		w, err := startWorker(workerJob{Config: cfg, Target: *e.target, AdminToken: e.target.AdminToken, Accounts: accounts, Lo: lo, Hi: hi}, ev)
@@ -172,10 +174,8 @@ func (c *crowd) finish(ctx context.Context) ([]*follower, error) {
 // close ends whatever finish did not: this process's clients and any
 // worker still running. It is safe after finish.
 func (c *crowd) close() {
-	if len(c.shares) > 0 {
-		if s, ok := c.shares[0].(*share); ok {
-			closeAll(s.followers)
-		}
+	if c.local != nil {
+		closeAll(c.local.followers)
 	}
 	for _, w := range c.workers {
 		w.close()
