@@ -140,3 +140,59 @@ func TestSubscriberIsToldItMissedHistory(t *testing.T) {
 		t.Fatal("OnHistoryMissed not called")
 	}
 }
+
+// TestSubscriberAcknowledgesOnlyWhatWasHandled: messages waiting in the
+// Messages buffer when the application stops are not acknowledged, so a
+// later subscriber resuming from the stored cursor receives them.
+func TestSubscriberAcknowledgesOnlyWhatWasHandled(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{})
+	account, secret := h.Account(1, 5)
+	pub := h.Publisher(account, secret)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var ids []uint64
+	for i := 0; i < 5; i++ {
+		res, err := pub.Publish(ctx, client.Message{Payload: []byte("m")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.MessageID)
+	}
+	subscribe := func(cfg client.SubscriberConfig) *client.Subscriber {
+		cfg.Addr, cfg.Token, cfg.StoredCursor = h.Server.ClientAddr(), h.Token(3), true
+		sub, err := client.Subscribe(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Catch-up's pages are all buffered once it is live.
+		if err := sub.WaitLive(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
+	expect := func(sub *client.Subscriber, want uint64) {
+		t.Helper()
+		if m := testserver.Receive(t, sub, 5*time.Second); m.ID != want {
+			t.Fatalf("received %d, want %d", m.ID, want)
+		}
+	}
+
+	// Takes one of five and closes: only that one is acknowledged.
+	sub := subscribe(client.SubscriberConfig{})
+	expect(sub, ids[0])
+	_ = sub.Close()
+
+	// Takes two but acknowledges (ManualAck) only the first of them.
+	sub = subscribe(client.SubscriberConfig{ManualAck: true})
+	expect(sub, ids[1])
+	sub.Ack(ids[1])
+	expect(sub, ids[2])
+	_ = sub.Close()
+
+	// The rest, from the stored cursor.
+	sub = subscribe(client.SubscriberConfig{})
+	for _, want := range ids[2:] {
+		expect(sub, want)
+	}
+	_ = sub.Close()
+}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"herald/server/wire"
@@ -20,6 +21,12 @@ type frameConn struct {
 	buf     []byte
 	welcome wire.Welcome
 	wmu     sync.Mutex
+	// pings counts PINGs written (under wmu), pongs the PONGs read; the
+	// server answers in order, so pongs reaching n means every frame
+	// written before the n-th PING has been handled.
+	pings    uint64
+	pongs    atomic.Uint64
+	pongSeen chan struct{} // signalled on every PONG (buffered, 1)
 }
 
 // dial connects (from local, when not nil), sends HELLO and waits for WELCOME (or the ERROR that
@@ -33,7 +40,7 @@ func dial(ctx context.Context, addr string, local net.Addr, hello wire.Hello) (*
 	if err != nil {
 		return nil, err
 	}
-	fc := &frameConn{nc: nc, parser: wire.NewParser(wire.DefaultMaxFrame), buf: make([]byte, 8<<10)}
+	fc := &frameConn{nc: nc, parser: wire.NewParser(wire.DefaultMaxFrame), buf: make([]byte, 8<<10), pongSeen: make(chan struct{}, 1)}
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(deadline)
 	} else {
@@ -99,6 +106,44 @@ func (fc *frameConn) write(b []byte) error {
 
 func (fc *frameConn) close() { _ = fc.nc.Close() }
 
+// ping writes a PING and returns its number.
+func (fc *frameConn) ping() (uint64, error) {
+	fc.wmu.Lock()
+	defer fc.wmu.Unlock()
+	_ = fc.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fc.nc.Write(wire.AppendEmpty(nil, wire.TypePing)); err != nil {
+		return 0, err
+	}
+	fc.pings++
+	return fc.pings, nil
+}
+
+// pong records a PONG; the connection's reader calls it.
+func (fc *frameConn) pong() {
+	fc.pongs.Add(1)
+	select {
+	case fc.pongSeen <- struct{}{}:
+	default:
+	}
+}
+
+// roundTrip sends a PING and waits for its PONG: then the server has
+// handled every frame written before it. The reader must be running.
+func (fc *frameConn) roundTrip(ctx context.Context) error {
+	n, err := fc.ping()
+	if err != nil {
+		return err
+	}
+	for fc.pongs.Load() < n {
+		select {
+		case <-fc.pongSeen:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // heartbeat sends PING at the server's interval until stop closes.
 func (fc *frameConn) heartbeat(stop <-chan struct{}) {
 	every := time.Duration(fc.welcome.HeartbeatMillis) * time.Millisecond
@@ -107,11 +152,10 @@ func (fc *frameConn) heartbeat(stop <-chan struct{}) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	ping := wire.AppendEmpty(nil, wire.TypePing)
 	for {
 		select {
 		case <-t.C:
-			if fc.write(ping) != nil {
+			if _, err := fc.ping(); err != nil {
 				return
 			}
 		case <-stop:

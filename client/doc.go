@@ -5,7 +5,9 @@
 //     same client_msg_id, so the server sends it at most once.
 //   - Subscriber holds a follower's connection: it resumes from the last
 //     message it delivered, reconnects with jittered backoff, drops
-//     duplicates by message id, and acknowledges what it delivered.
+//     duplicates by message id, and acknowledges only what the
+//     application has handled (see Subscriber), never what is still
+//     buffered.
 //   - Admin talks to the server's HTTP admin port (accounts, follower
 //     import, client tokens).
 //

@@ -419,7 +419,9 @@ func (pc *pubConn) readLoop() {
 				tags[i] = Tag{ID: t.ID, Name: t.Name, Members: t.Members}
 			}
 			pc.answer(m.RequestID, callResult{tags: tags})
-		case wire.TypePong, wire.TypePing:
+		case wire.TypePong:
+			pc.fc.pong()
+		case wire.TypePing:
 		default:
 			return fmt.Errorf("client: unexpected %s from server", f.Type)
 		}

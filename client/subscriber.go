@@ -39,8 +39,12 @@ type SubscriberConfig struct {
 	// resume finds the cursor older than the server's retained log: some
 	// broadcasts were removed before this client caught up.
 	OnHistoryMissed func()
-	// AckEvery is how often delivered messages are acknowledged (1 s).
+	// AckEvery is how often handled messages are acknowledged (1 s).
 	AckEvery time.Duration
+	// ManualAck: only Ack acknowledges messages. Without it a message is
+	// taken as handled once the application receives the next one from
+	// Messages, or calls Close (see Subscriber).
+	ManualAck bool
 	// MinBackoff and MaxBackoff bound reconnect delays (50 ms, 5 s).
 	MinBackoff, MaxBackoff time.Duration
 }
@@ -60,6 +64,23 @@ type Push struct {
 
 // Subscriber keeps one user's connection: catch-up on every connect, live
 // pushes after, each message delivered once on Messages in id order.
+//
+// # Acknowledgement
+//
+// The server remembers, per user, the last message acknowledged (a
+// Subscriber with StoredCursor, on any device, resumes after it). A
+// Subscriber acknowledges only what the application has handled, never
+// what is merely waiting in the Messages buffer, so stopping or crashing
+// with unread messages loses none of them:
+//
+//   - by default a message counts as handled once the application has
+//     received the next one from Messages, or has called Close: a crash
+//     while handling a message gets that message again on the next start;
+//   - with SubscriberConfig.ManualAck, only Ack does, and Close
+//     acknowledges nothing more than Ack did.
+//
+// Handled messages are acknowledged every AckEvery and on Close, which
+// waits (up to a second) until the server has the acknowledgement.
 type Subscriber struct {
 	cfg      SubscriberConfig
 	messages chan Push
@@ -75,9 +96,16 @@ type Subscriber struct {
 		err     error
 		waiters map[uint32]chan error
 		nextReq uint32
+		// queued holds the ids put on Messages, oldest first, that the
+		// application may not have received yet (0 for a retraction):
+		// the ones it has received are the first len(queued) -
+		// len(messages).
+		queued []uint64
+		// handled is the highest id the application is done with.
+		handled uint64
 	}
 	// Touched only by the run goroutine.
-	lastDelivered uint64 // also read by acknowledge, under mu
+	lastDelivered uint64
 	lastCovered   uint64
 }
 
@@ -97,6 +125,7 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig) (*Subscriber, error) {
 	s.mu.waiters = make(map[uint32]chan error)
 	s.lastCovered = cfg.Cursor
 	s.lastDelivered = cfg.Cursor
+	s.mu.handled = cfg.Cursor
 	fc, err := s.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -138,18 +167,53 @@ func (s *Subscriber) Err() error {
 	return s.mu.err
 }
 
-// Close acknowledges what was delivered, stops the Subscriber and waits
-// for it.
+// Ack acknowledges every message up to id (cumulative): the application
+// is done with them. It is what ManualAck subscribers call; without
+// ManualAck it may still be used to acknowledge sooner. The acknowledgement
+// reaches the server within AckEvery, or on Close.
+func (s *Subscriber) Ack(id uint64) {
+	s.mu.Lock()
+	s.mu.handled = max(s.mu.handled, id)
+	s.mu.Unlock()
+}
+
+// handledLocked returns the highest id the application is done with: what
+// it acknowledged, and without ManualAck every message it received before
+// the last one it received (all it received, once closing).
+func (s *Subscriber) handledLocked(closing bool) uint64 {
+	if s.cfg.ManualAck {
+		return s.mu.handled
+	}
+	received := len(s.mu.queued) - len(s.messages) // a lower bound: see queued
+	if !closing {
+		received-- // the last one received may be in hand still
+	}
+	for _, id := range s.mu.queued[:max(received, 0)] {
+		s.mu.handled = max(s.mu.handled, id)
+	}
+	if received > 0 {
+		s.mu.queued = append(s.mu.queued[:0], s.mu.queued[received:]...)
+	}
+	return s.mu.handled
+}
+
+// Close acknowledges what the application has handled, waits (up to a
+// second) for the server to have it, stops the Subscriber and waits for it.
 func (s *Subscriber) Close() error {
 	s.cancel()
 	s.mu.Lock()
-	if fc := s.mu.conn; fc != nil {
-		if s.lastDelivered > 0 {
-			_ = fc.write(wire.AppendAck(nil, s.lastDelivered)) // best effort
+	fc := s.mu.conn
+	handled := s.handledLocked(true)
+	s.mu.Unlock()
+	if fc != nil {
+		if handled > 0 && fc.write(wire.AppendAck(nil, handled)) == nil {
+			// The server answers frames in order: its PONG says the ACK is in.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = fc.roundTrip(ctx)
+			cancel()
 		}
 		fc.close()
 	}
-	s.mu.Unlock()
 	<-s.done
 	return nil
 }
@@ -303,23 +367,17 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 		}
 		msg := Push{ID: p.MessageID, Account: p.Account, Time: time.UnixMilli(int64(p.TimeMillis)),
 			ContentType: p.ContentType, Payload: payload}
-		select {
-		case s.messages <- msg:
-		case <-s.ctx.Done():
-			return s.ctx.Err()
+		if err := s.deliver(msg); err != nil {
+			return err
 		}
-		s.mu.Lock()
 		s.lastDelivered = p.MessageID
-		s.mu.Unlock()
 	case wire.TypeRetracted:
 		r, err := wire.DecodeRetracted(f.Body)
 		if err != nil {
 			return err
 		}
-		select {
-		case s.messages <- Push{ID: r.MessageID, Account: r.Account, Retracted: true}:
-		case <-s.ctx.Done():
-			return s.ctx.Err()
+		if err := s.deliver(Push{ID: r.MessageID, Account: r.Account, Retracted: true}); err != nil {
+			return err
 		}
 	case wire.TypeResumed:
 		r, err := wire.DecodeResumed(f.Body)
@@ -349,10 +407,32 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 			return errorFrom(m)
 		}
 		s.answer(m.RequestID, errorFrom(m))
-	case wire.TypePing, wire.TypePong:
+	case wire.TypePong:
+		fc.pong()
+	case wire.TypePing:
 	default:
 		return fmt.Errorf("client: unexpected %s from server", f.Type)
 	}
+	return nil
+}
+
+// deliver puts m on Messages and records it as queued for the application.
+func (s *Subscriber) deliver(m Push) error {
+	select {
+	case s.messages <- m:
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	}
+	if s.cfg.ManualAck {
+		return nil
+	}
+	id := m.ID
+	if m.Retracted {
+		id = 0 // names an earlier broadcast: acknowledges nothing
+	}
+	s.mu.Lock()
+	s.mu.queued = append(s.mu.queued, id)
+	s.mu.Unlock()
 	return nil
 }
 
@@ -376,7 +456,8 @@ func (s *Subscriber) payload(p []byte, compressed bool) ([]byte, error) {
 	return out, nil
 }
 
-// acknowledge periodically sends a cumulative ACK for what was delivered.
+// acknowledge periodically sends a cumulative ACK for what the application
+// has handled.
 func (s *Subscriber) acknowledge(fc *frameConn, stop <-chan struct{}) {
 	t := time.NewTicker(s.cfg.AckEvery)
 	defer t.Stop()
@@ -385,7 +466,7 @@ func (s *Subscriber) acknowledge(fc *frameConn, stop <-chan struct{}) {
 		select {
 		case <-t.C:
 			s.mu.Lock()
-			last := s.lastDelivered
+			last := s.handledLocked(false)
 			s.mu.Unlock()
 			if last > acked && fc.write(wire.AppendAck(nil, last)) == nil {
 				acked = last
