@@ -106,6 +106,26 @@ func (a *Admin) MintToken(ctx context.Context, user uint32, ttl time.Duration) (
 	return out.Token, err
 }
 
+// RotateTokenKey makes the server sign new client tokens with a new key;
+// tokens signed with the replaced key are accepted until the returned time:
+// overlap from now, the server's --token-overlap when overlap is negative
+// (ServerOverlap), never again when it is zero.
+func (a *Admin) RotateTokenKey(ctx context.Context, overlap time.Duration) (time.Time, error) {
+	req := map[string]any{}
+	if overlap >= 0 {
+		req["overlap"] = overlap.String()
+	}
+	body, _ := json.Marshal(req)
+	var out struct {
+		Until time.Time `json:"previous_accepted_until"`
+	}
+	err := a.do(ctx, http.MethodPost, "/v1/token-keys/rotate", "application/json", strings.NewReader(string(body)), &out)
+	return out.Until, err
+}
+
+// ServerOverlap asks RotateTokenKey for the server's configured overlap.
+const ServerOverlap time.Duration = -1
+
 func (a *Admin) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
 	return a.doEncoded(ctx, method, path, contentType, "", body, out)
 }

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestEmbeddedRunVerifies(t *testing.T) {
 
 // TestServerProcessUsage reads a server process's CPU and RSS from /proc.
 func TestServerProcessUsage(t *testing.T) {
-	proc, err := StartServer(t.TempDir())
+	proc, err := StartServer(filepath.Join(t.TempDir(), "data"))
 	if err != nil {
 		t.Fatal(err)
 	}

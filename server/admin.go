@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -64,6 +65,7 @@ func (s *Server) startAdmin() error {
 	mux.HandleFunc("GET /v1/accounts/{id}", s.authorized(s.getAccount))
 	mux.HandleFunc("POST /v1/accounts/{id}/followers", s.authorized(s.importFollowers))
 	mux.HandleFunc("POST /v1/tokens", s.authorized(s.mintToken))
+	mux.HandleFunc("POST /v1/token-keys/rotate", s.authorized(s.rotateTokenKey))
 	s.observability(mux)
 	ln, err := net.Listen("tcp", s.cfg.AdminAddr)
 	if err != nil {
@@ -295,7 +297,36 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request) {
 	expiry := time.Now().Add(ttl)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"user":    *req.User,
-		"token":   MintToken(s.store.TokenSecret(), *req.User, expiry),
+		"token":   MintToken(s.tokenKeys.signing(), *req.User, expiry),
 		"expires": expiry.UTC().Format(time.RFC3339),
+	})
+}
+
+// rotateTokenKey makes a new key for signing client tokens; the replaced
+// one keeps verifying tokens for the overlap.
+func (s *Server) rotateTokenKey(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Overlap string `json:"overlap"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "body must be empty or JSON {\"overlap\": \"24h\"}")
+		return
+	}
+	overlap := s.cfg.TokenOverlap
+	if req.Overlap != "" {
+		var err error
+		if overlap, err = time.ParseDuration(req.Overlap); err != nil || overlap < 0 || overlap > maxTokenTTL {
+			writeError(w, http.StatusBadRequest, "overlap %q must be a duration from 0 to %v", req.Overlap, maxTokenTTL)
+			return
+		}
+	}
+	retires, err := s.tokenKeys.rotate(overlap, time.Now())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"rotated":                 true,
+		"previous_accepted_until": retires.Format(time.RFC3339),
 	})
 }

@@ -121,7 +121,7 @@ func TestBadInputGetsItsCodeAndOthersAreServed(t *testing.T) {
 	account, secret := h.Account(1, 10)
 	other, _ := h.Account(1, 10)
 	healthy := h.Subscribe(1, 0)
-	secretKey := h.Server.Engine().Store().TokenSecret()
+	secretKey := h.Server.TokenSigningKey()
 	clientAddr, publisherAddr := h.Server.ClientAddr(), h.Server.PublisherAddr()
 
 	tests := []struct {

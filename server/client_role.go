@@ -13,7 +13,7 @@ func (cn *conn) authenticate(h wire.Hello) (uint32, error) {
 	if cn.role == rolePublisher {
 		return cn.authenticatePublisher(h)
 	}
-	user, err := VerifyToken(cn.srv.store.TokenSecret(), h.Credential, time.Now())
+	user, err := cn.srv.tokenKeys.verify(h.Credential, time.Now())
 	switch {
 	case errors.Is(err, ErrTokenExpired):
 		return 0, closeWith(wire.CodeTokenExpired, "token expired")

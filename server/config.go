@@ -23,6 +23,10 @@ type Config struct {
 	// AdminToken authenticates the admin API. Empty: read DataDir/admin.token,
 	// creating it with a random token on first start.
 	AdminToken string
+	// TokenOverlap is how long a token key replaced by a rotation is still
+	// accepted (24 h, the default token lifetime), unless the rotation
+	// names its own.
+	TokenOverlap time.Duration
 	// Loops is the number of event loops (GOMAXPROCS).
 	Loops int
 	// Heartbeat is the interval announced in WELCOME (30 s). A connection
@@ -59,6 +63,9 @@ func (c *Config) fill() error {
 	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 30 * time.Second
+	}
+	if c.TokenOverlap <= 0 {
+		c.TokenOverlap = 24 * time.Hour
 	}
 	if c.AuthTimeout <= 0 {
 		c.AuthTimeout = 5 * time.Second

@@ -15,6 +15,13 @@ var (
 	ErrTokenExpired = errors.New("server: token expired")
 	// ErrConfig: a configuration value out of range.
 	ErrConfig = errors.New("server: bad configuration")
+	// ErrDataDir: the data directory cannot be used (others can read it,
+	// it is not a directory, it cannot be created).
+	ErrDataDir = errors.New("server: data directory")
+	// ErrDataDirInUse: another server holds the data directory's lock.
+	ErrDataDirInUse = errors.New("server: data directory in use")
+	// ErrTokenKeys: the token key file cannot be read or written.
+	ErrTokenKeys = errors.New("server: token keys")
 )
 
 // closeError is returned from a frame handler to end the connection with

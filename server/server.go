@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -20,7 +21,9 @@ import (
 // Server is a running Herald: store, engine, gnet listeners and admin port.
 type Server struct {
 	cfg        Config
+	dir        *dataDir // nil in memory
 	store      *storage.Store
+	tokenKeys  *tokenKeys
 	engine     *fanout.Engine
 	handler    *handler
 	gnet       gnet.Engine
@@ -54,24 +57,75 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Heartbeat < 2*time.Second || cfg.AuthTimeout < 2*time.Second {
 		s.tick = min(cfg.Heartbeat, cfg.AuthTimeout) / 4
 	}
-	if s.store, err = storage.Open(cfg.DataDir, storage.Options{InMemory: cfg.InMemory}); err != nil {
-		return nil, err
-	}
-	if s.adminToken, err = loadAdminToken(cfg); err != nil {
-		_ = s.store.Close()
+	if err := s.open(); err != nil {
 		return nil, err
 	}
 	s.engine = fanout.New(s.store, cfg.Engine)
 	if err := s.startLoops(); err != nil {
 		_ = s.engine.Close()
-		_ = s.store.Close()
+		s.closeStore()
 		return nil, err
 	}
 	if err := s.startAdmin(); err != nil {
 		_ = s.Close()
+		if s.dir != nil {
+			s.dir.discard()
+		}
 		return nil, err
 	}
 	return s, nil
+}
+
+// open takes the data directory, opens the store and loads the admin
+// token and the token keys. On failure nothing stays open, and a data
+// directory this call created is removed.
+func (s *Server) open() (err error) {
+	dbPath := s.cfg.DataDir
+	if !s.cfg.InMemory {
+		if s.dir, err = openDataDir(s.cfg.DataDir); err != nil {
+			return err
+		}
+		dbPath = s.dir.path
+	}
+	defer func() {
+		if err != nil {
+			s.closeStore()
+		}
+	}()
+	if s.store, err = storage.Open(dbPath, storage.Options{InMemory: s.cfg.InMemory}); err != nil {
+		return err
+	}
+	if s.adminToken, err = loadAdminToken(s.cfg); err != nil {
+		return err
+	}
+	legacy, err := s.store.LegacyTokenSecret()
+	if err != nil {
+		return err
+	}
+	keysPath := ""
+	if !s.cfg.InMemory {
+		keysPath = filepath.Join(s.cfg.DataDir, tokenKeysName)
+	}
+	if s.tokenKeys, err = loadTokenKeys(keysPath, legacy); err != nil {
+		return err
+	}
+	if legacy != nil {
+		// The key is in token.keys now (or was already, if an earlier
+		// start stopped before this): the database need not hold it.
+		return s.store.DropLegacyTokenSecret()
+	}
+	return nil
+}
+
+// closeStore undoes open for a start that failed: it closes the store and
+// releases the data directory, removing it if this start created it.
+func (s *Server) closeStore() {
+	if s.store != nil {
+		_ = s.store.Close()
+	}
+	if s.dir != nil {
+		s.dir.discard()
+	}
 }
 
 func (s *Server) startLoops() error {
@@ -154,6 +208,9 @@ func (s *Server) Close() error {
 		cancel()
 		<-s.gnetDone
 		errs = append(errs, s.engine.Close(), s.store.Close())
+		if s.dir != nil {
+			s.dir.close()
+		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr

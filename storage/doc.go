@@ -8,7 +8,8 @@
 // keys sort numerically (keys.go is the only place that builds them):
 //
 //	prefix  key                                   value
-//	0x01    meta name                             raw bytes (token secret)
+//	0x01    meta name                             per name (last-tag, retention floor; token-secret
+//	                                              only in databases from before token.keys)
 //	0x02    account u32                           account record
 //	0x03    account u32 | high16 u16              follower chunk (bitmap of low 16 bits)
 //	0x04    account u32                           follower count u64

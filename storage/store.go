@@ -2,11 +2,9 @@ package storage
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -43,7 +41,6 @@ type Store struct {
 	lastTag     atomic.Uint32 // also stored under meta "last-tag", so ids are never reused
 	// floor is the highest message id removed by retention.
 	floor  atomic.Uint64
-	secret []byte
 	closed atomic.Bool
 	// audiences caches decoded chunks of committed frozen audiences.
 	audiences *audienceCache
@@ -63,10 +60,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
 	defer cache.Unref() // the database holds its own reference
-	popts := &pebble.Options{Logger: quietLogger{}, Cache: cache}
-	if fs != nil {
-		popts.FS = fs
+	if fs == nil {
+		fs = privateFS{vfs.Default}
 	}
+	popts := &pebble.Options{Logger: quietLogger{}, Cache: cache, FS: fs}
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
@@ -79,8 +76,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// load reads the id high-water marks and the token secret, creating the
-// secret on first open.
+// load reads the id high-water marks.
 func (s *Store) load() error {
 	lastMsg, err := s.lastKeySuffix(prefixBroadcast, 8)
 	if err != nil {
@@ -100,32 +96,30 @@ func (s *Store) load() error {
 	}); err != nil {
 		return err
 	}
-	if err := s.loadFloor(); err != nil {
-		return err
-	}
+	return s.loadFloor()
+}
 
+// LegacyTokenSecret returns the client-token key that databases made
+// before the server kept its token keys in a file of their own stored
+// under meta "token-secret", or nil when there is none.
+func (s *Store) LegacyTokenSecret() ([]byte, error) {
 	key := metaKey("token-secret")
-	v, closer, err := s.db.Get(key)
-	switch {
-	case err == nil:
-		body, openErr := decodeAt(key, v, codec.Open)
-		if openErr == nil && len(body) != 32 {
-			openErr = fmt.Errorf("%w: %s: secret of %d bytes", ErrCorrupt, keyString(key), len(body))
+	var secret []byte
+	_, err := get(s.db, key, func(v []byte) error {
+		body, err := decodeAt(key, v, codec.Open)
+		if err == nil && len(body) != 32 {
+			err = fmt.Errorf("%w: %s: secret of %d bytes", ErrCorrupt, keyString(key), len(body))
 		}
-		if openErr == nil {
-			s.secret = append([]byte(nil), body...)
-		}
-		_ = closer.Close()
-		return openErr
-	case errors.Is(err, pebble.ErrNotFound):
-		s.secret = make([]byte, 32)
-		if _, err := io.ReadFull(rand.Reader, s.secret); err != nil {
-			return err
-		}
-		return s.db.Set(key, codec.Seal(s.secret), pebble.Sync)
-	default:
+		secret = append([]byte(nil), body...)
 		return err
-	}
+	})
+	return secret, err
+}
+
+// DropLegacyTokenSecret deletes the key LegacyTokenSecret returns, once
+// the server has it elsewhere.
+func (s *Store) DropLegacyTokenSecret() error {
+	return s.db.Delete(metaKey("token-secret"), pebble.Sync)
 }
 
 // lastKeySuffix returns the big-endian integer after the prefix of the last
@@ -158,10 +152,6 @@ func (s *Store) Compact() error {
 	}
 	return s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true)
 }
-
-// TokenSecret returns the server's HMAC key for client tokens, created with
-// the database.
-func (s *Store) TokenSecret() []byte { return s.secret }
 
 // LastMessageID returns the highest committed message id.
 func (s *Store) LastMessageID() uint64 { return s.lastMessage.Load() }

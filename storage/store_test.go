@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"herald/storage/internal/codec"
 )
 
 func TestAccounts(t *testing.T) {
@@ -293,5 +296,34 @@ func TestCrashKeepsCommittedBroadcasts(t *testing.T) {
 			}
 		}
 		_ = s2.Close()
+	}
+}
+
+// TestLegacyTokenSecret: a database from before token.keys holds the token
+// key under meta "token-secret"; the server reads it once and drops it.
+func TestLegacyTokenSecret(t *testing.T) {
+	s := openTest(t, nil)
+	if secret, err := s.LegacyTokenSecret(); err != nil || secret != nil {
+		t.Fatalf("fresh database: %x, %v", secret, err)
+	}
+	want := make([]byte, 32)
+	want[0] = 7
+	if err := s.db.Set(metaKey("token-secret"), codec.Seal(want), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LegacyTokenSecret(); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("legacy secret %x, %v", got, err)
+	}
+	if err := s.DropLegacyTokenSecret(); err != nil {
+		t.Fatal(err)
+	}
+	if secret, err := s.LegacyTokenSecret(); err != nil || secret != nil {
+		t.Fatalf("after drop: %x, %v", secret, err)
+	}
+	if err := s.db.Set(metaKey("token-secret"), codec.Seal([]byte("short")), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LegacyTokenSecret(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("short secret: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,6 +52,7 @@ func newServe() *cobra.Command {
 	f.StringVar(&cfg.PublisherAddr, "publisher-listen", "127.0.0.1:7401", "publisher listener address")
 	f.StringVar(&cfg.AdminAddr, "admin-listen", "127.0.0.1:7402", "admin HTTP address")
 	f.StringVar(&cfg.AdminToken, "admin-token", "", "admin token (default: data-dir/admin.token, created on first start)")
+	f.DurationVar(&cfg.TokenOverlap, "token-overlap", 24*time.Hour, "how long a token key replaced by `herald token rotate` still verifies tokens")
 	f.IntVar(&cfg.Loops, "loops", 0, "event loops (default: one per CPU)")
 	f.DurationVar(&cfg.Heartbeat, "heartbeat", 0, "heartbeat interval announced to clients (default 30s)")
 	f.IntVar(&cfg.MaxFrame, "max-frame", 0, "largest accepted frame in bytes (default 1 MiB)")

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"herald/client"
 )
 
 func newToken(g *globals) *cobra.Command {
@@ -33,5 +35,32 @@ func newToken(g *globals) *cobra.Command {
 	}
 	cmd.Flags().Int64Var(&user, "user", -1, "user id (required)")
 	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "token lifetime")
+	cmd.AddCommand(newTokenRotate(g))
+	return cmd
+}
+
+func newTokenRotate(g *globals) *cobra.Command {
+	var overlap time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Sign new client tokens with a new key; the old key keeps verifying tokens for the overlap",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			admin, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("overlap") {
+				overlap = client.ServerOverlap
+			}
+			until, err := admin.RotateTokenKey(cmd.Context(), overlap)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rotated: new tokens use the new key; tokens of the old key are accepted until %s\n", until.Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&overlap, "overlap", 0, "how long tokens of the replaced key stay valid (default: the server's --token-overlap; 0s: refused at once)")
 	return cmd
 }

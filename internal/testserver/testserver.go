@@ -6,6 +6,7 @@ package testserver
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,12 +39,12 @@ type Harness struct {
 	Admin  *client.Admin
 }
 
-// Start runs a server on dir (a fresh temporary directory when empty) with
+// Start runs a server on dir (a fresh one in a temporary directory when empty) with
 // cfg's non-address fields; it is closed when the test ends.
 func Start(t testing.TB, dir string, cfg server.Config) *Harness {
 	t.Helper()
 	if dir == "" {
-		dir = t.TempDir()
+		dir = filepath.Join(t.TempDir(), "data") // made 0700 by the server
 	}
 	if cfg.Engine.Tiers == nil {
 		cfg.Engine.Tiers = Tiers()

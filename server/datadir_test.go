@@ -1,0 +1,164 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"herald/client"
+	"herald/internal/testserver"
+	"herald/server"
+	"herald/server/wire"
+)
+
+// TestDataDirectoryIsPrivate: the data directory is created 0700 and every
+// file in it (database, token keys, admin token, lock) is 0600, before and
+// after a restart; a directory that others can read is refused with what
+// to run.
+func TestDataDirectoryIsPrivate(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{})
+	account, secret := h.Account(1, 3)
+	if _, err := h.Publisher(account, secret).Publish(context.Background(), clientMessage("x")); err != nil {
+		t.Fatal(err)
+	}
+	h.Stop()
+	h.Restart()
+	h.Stop()
+	files := 0
+	err := filepath.WalkDir(h.Dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		want := fs.FileMode(0o600)
+		if e.IsDir() {
+			want = 0o700
+		} else {
+			files++
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s has mode %04o, want %04o", path, info.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil || files < 5 {
+		t.Fatalf("walked %d files: %v", files, err)
+	}
+	for _, name := range []string{"token.keys", "admin.token", "herald.lock"} {
+		if _, err := os.Stat(filepath.Join(h.Dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = server.Start(server.Config{DataDir: open, ClientAddr: "127.0.0.1:0", PublisherAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"})
+	if !errors.Is(err, server.ErrDataDir) || !strings.Contains(err.Error(), "chmod 700 "+open) {
+		t.Fatalf("start on a 0755 directory: %v", err)
+	}
+}
+
+// TestSecondServerOnTheDataDirectory: a second server on a directory in use
+// says another Herald holds it, with its pid.
+func TestSecondServerOnTheDataDirectory(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{})
+	_, err := server.Start(server.Config{DataDir: h.Dir, ClientAddr: "127.0.0.1:0", PublisherAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"})
+	if !errors.Is(err, server.ErrDataDirInUse) || !strings.Contains(err.Error(), fmt.Sprintf("another Herald server (process %d)", os.Getpid())) {
+		t.Fatalf("second start: %v", err)
+	}
+	// The first one is unharmed.
+	h.Subscribe(1, 0)
+}
+
+// TestPortInUseLeavesNoDataDirectory: a start that fails to listen removes
+// the data directory it had just created.
+func TestPortInUseLeavesNoDataDirectory(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, cfg := range []server.Config{
+		{ClientAddr: ln.Addr().String(), PublisherAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"},
+		{ClientAddr: "127.0.0.1:0", PublisherAddr: "127.0.0.1:0", AdminAddr: ln.Addr().String()},
+	} {
+		cfg.DataDir = filepath.Join(t.TempDir(), "fresh")
+		if srv, err := server.Start(cfg); err == nil {
+			_ = srv.Close()
+			t.Fatalf("started on a port in use: %+v", cfg)
+		}
+		if _, err := os.Stat(cfg.DataDir); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("a failed start left %s behind: %v", cfg.DataDir, err)
+		}
+	}
+}
+
+// TestTokenKeyRotation: after a rotation, tokens signed with the replaced
+// key are accepted until its overlap ends (across a restart), new tokens
+// use the new key, and a key whose overlap has ended is refused.
+func TestTokenKeyRotation(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{})
+	ctx := context.Background()
+	hello := func(token string) wire.Code {
+		t.Helper()
+		r := dialRaw(t, h.Server.ClientAddr())
+		r.send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token}))
+		f, err := r.next(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == wire.TypeWelcome {
+			return 0
+		}
+		m, err := wire.DecodeError(f.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Code
+	}
+	first := h.Token(5)
+	until, err := h.Admin.RotateTokenKey(ctx, time.Hour)
+	if err != nil || time.Until(until) < 59*time.Minute {
+		t.Fatalf("rotate: %v, %v", until, err)
+	}
+	second := h.Token(5)
+	if first == second {
+		t.Fatal("the rotation did not change the signing key")
+	}
+	h.Stop()
+	h.Restart()
+	for name, token := range map[string]string{"first": first, "second": second} {
+		if code := hello(token); code != 0 {
+			t.Fatalf("%s token refused with %s after a rotation", name, code)
+		}
+	}
+	// The second key retires at once; the first keeps its hour.
+	if _, err := h.Admin.RotateTokenKey(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if code := hello(second); code != wire.CodeTokenInvalid {
+		t.Fatalf("token of a retired key: %v, want TOKEN_INVALID", code)
+	}
+	if code := hello(first); code != 0 {
+		t.Fatalf("token of a key still in its overlap: %v", code)
+	}
+	if code := hello(h.Token(5)); code != 0 {
+		t.Fatalf("new token: %v", code)
+	}
+	var e *client.AdminError
+	if _, err := h.Admin.RotateTokenKey(ctx, 10000*time.Hour); !errors.As(err, &e) || e.Status != 400 {
+		t.Fatalf("overlap over the longest token lifetime: %v", err)
+	}
+}
