@@ -49,6 +49,12 @@ func startEmbedded() (*ServerProcess, error) {
 // dataDir is empty) and free loopback ports, under wrapper (say taskset -c
 // 0) if given, and waits until it is serving.
 func StartServer(dataDir string, wrapper ...string) (*ServerProcess, error) {
+	return StartServerWith(dataDir, nil, wrapper...)
+}
+
+// StartServerWith is StartServer with extra flags for the server (tests
+// that tune its limits: --heartbeat, --frame-timeout, …; see serve).
+func StartServerWith(dataDir string, flags []string, wrapper ...string) (*ServerProcess, error) {
 	raw := make([]byte, 16)
 	_, _ = rand.Read(raw)
 	token := hex.EncodeToString(raw)
@@ -59,6 +65,7 @@ func StartServer(dataDir string, wrapper ...string) (*ServerProcess, error) {
 	args := append([]string{ServeFlag}, store...)
 	args = append(args, "--client-listen", "127.0.0.1:0", "--publisher-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
 		"--admin-token", token)
+	args = append(args, flags...)
 	proc, err := child.Start(wrapper, args...)
 	if err != nil {
 		return nil, err

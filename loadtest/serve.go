@@ -51,6 +51,10 @@ func serve(args []string) error {
 	fs.StringVar(&cfg.AdminAddr, "admin-listen", "", "admin listener")
 	fs.StringVar(&cfg.AdminToken, "admin-token", "", "admin token")
 	fs.BoolVar(&cfg.InMemory, "in-memory", false, "keep the store in memory (benchmarks)")
+	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 0, "heartbeat interval")
+	fs.DurationVar(&cfg.FrameTimeout, "frame-timeout", 0, "time to finish a frame once begun")
+	fs.IntVar(&cfg.MaxConnsPerUser, "max-conns-per-user", 0, "connections per user")
+	fs.IntVar(&cfg.MaxOutbound, "max-outbound", 0, "queued outbound bytes per connection")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -122,14 +122,15 @@ func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"status":            "ok",
-		"connections":       s.metrics.connectionsTotal(),
-		"publishes":         s.metrics.publishes.Load(),
-		"deliveries":        s.engine.Hub().Delivered(),
-		"caught_up":         s.metrics.caughtUp.Load(),
-		"slow_consumers":    s.metrics.slowConsumers.Load(),
-		"closed_with_error": s.metrics.closedWithError.Load(),
-		"last_message_id":   s.store.LastMessageID(),
+		"status":              "ok",
+		"connections":         s.metrics.connectionsTotal(),
+		"publishes":           s.metrics.publishes.Load(),
+		"deliveries":          s.engine.Hub().Delivered(),
+		"caught_up":           s.metrics.caughtUp.Load(),
+		"slow_consumers":      s.metrics.slowConsumers.Load(),
+		"closed_with_error":   s.metrics.closedWithError.Load(),
+		"last_message_id":     s.store.LastMessageID(),
+		"partial_frame_bytes": s.partialBytes.Load(),
 	})
 }
 

@@ -34,8 +34,24 @@ type Config struct {
 	Heartbeat time.Duration
 	// AuthTimeout bounds the time from connect to HELLO (5 s).
 	AuthTimeout time.Duration
-	// MaxFrame is the largest accepted frame length (wire.DefaultMaxFrame).
+	// MaxFrame is the largest accepted frame length on the publisher
+	// listener (wire.DefaultMaxFrame): it bounds a PUBLISH.
 	MaxFrame int
+	// MaxClientFrame is the largest accepted frame length on the client
+	// listener (4096): a client's largest frame is HELLO, about 1 KiB.
+	MaxClientFrame int
+	// FrameTimeout bounds the time from a frame's first byte to its last
+	// (10 s); past it the connection is closed with FRAME_TIMEOUT.
+	FrameTimeout time.Duration
+	// MaxPartialBytes bounds the memory all connections together hold for
+	// frames received in part (64 MiB); a connection whose partial frame
+	// would pass it is closed with OVERLOADED.
+	MaxPartialBytes int
+	// MaxConnsPerUser caps one user's connections on the client listener
+	// (16), MaxConnsPerAccount one account's on the publisher listener
+	// (64); one more is refused with CONNECTION_LIMIT.
+	MaxConnsPerUser    int
+	MaxConnsPerAccount int
 	// MaxOutbound caps a connection's queued outbound bytes (4 MiB); past
 	// it the connection is closed with SLOW_CONSUMER.
 	MaxOutbound int
@@ -44,6 +60,17 @@ type Config struct {
 	MaxInflight int
 	// Engine tunes the fan-out engine.
 	Engine fanout.Config
+}
+
+// minClientFrame is the length of a HELLO with the longest credential.
+const minClientFrame = 2 + 1 + 4 + 2 + wire.MaxCredential
+
+// maxFrame is the largest frame length accepted from a peer of role r.
+func (c *Config) maxFrame(r role) int {
+	if r == roleClient {
+		return c.MaxClientFrame
+	}
+	return c.MaxFrame
 }
 
 func (c *Config) fill() error {
@@ -73,6 +100,21 @@ func (c *Config) fill() error {
 	if c.MaxFrame <= 0 {
 		c.MaxFrame = wire.DefaultMaxFrame
 	}
+	if c.MaxClientFrame <= 0 {
+		c.MaxClientFrame = 4096
+	}
+	if c.FrameTimeout <= 0 {
+		c.FrameTimeout = 10 * time.Second
+	}
+	if c.MaxPartialBytes <= 0 {
+		c.MaxPartialBytes = 64 << 20
+	}
+	if c.MaxConnsPerUser <= 0 {
+		c.MaxConnsPerUser = 16
+	}
+	if c.MaxConnsPerAccount <= 0 {
+		c.MaxConnsPerAccount = 64
+	}
 	if c.MaxOutbound <= 0 {
 		c.MaxOutbound = 4 << 20
 	}
@@ -81,6 +123,9 @@ func (c *Config) fill() error {
 	}
 	if c.MaxFrame < 1024 {
 		return fmt.Errorf("%w: MaxFrame %d below 1024", ErrConfig, c.MaxFrame)
+	}
+	if c.MaxClientFrame < minClientFrame {
+		return fmt.Errorf("%w: MaxClientFrame %d below %d (a HELLO with the longest credential)", ErrConfig, c.MaxClientFrame, minClientFrame)
 	}
 	if c.MaxOutbound < c.MaxFrame {
 		return fmt.Errorf("%w: MaxOutbound %d below MaxFrame %d", ErrConfig, c.MaxOutbound, c.MaxFrame)

@@ -35,9 +35,19 @@ type conn struct {
 	// user (client role) or account (publisher role) once authenticated.
 	user    uint32
 	account uint32
-	// opened and lastRead are Unix nanoseconds, for the timeout sweep.
-	opened   int64
-	lastRead int64
+	// opened, lastFrame and partialSince are Unix nanoseconds, for the
+	// timeout sweep: the connection's start, the end of the last whole
+	// frame received (liveness counts frames, not bytes), and the start of
+	// the frame received in part (0: none).
+	opened       int64
+	lastFrame    int64
+	partialSince int64
+	// frames counts whole frames received; held is what the parser holds
+	// for a partial frame, as counted in Server.partialBytes.
+	frames uint64
+	held   int
+	// limited: counted in Server.conns (an authenticated connection).
+	limited bool
 	// online: in the loop's online index, receiving live pushes.
 	online bool
 	// compress: the client accepts S2-compressed PUSH payloads (HELLO).
@@ -57,7 +67,7 @@ type conn struct {
 
 func newConn(srv *Server, l *loopState, c gnet.Conn, r role) *conn {
 	now := time.Now().UnixNano()
-	return &conn{srv: srv, loop: l, c: c, role: r, parser: wire.NewParser(srv.cfg.MaxFrame), opened: now, lastRead: now}
+	return &conn{srv: srv, loop: l, c: c, role: r, parser: wire.NewParser(srv.cfg.maxFrame(r)), opened: now, lastFrame: now}
 }
 
 // Deliver implements fanout.Sink: it writes shared PUSH frames, several in
@@ -139,11 +149,56 @@ func (cn *conn) fail(err error) {
 	_ = cn.c.Close()
 }
 
+// traffic feeds bytes read at now (Unix ns) to the parser, then brings the
+// liveness and partial-frame bookkeeping up to date.
+func (cn *conn) traffic(data []byte, now int64) {
+	frames := cn.frames
+	if err := cn.parser.Feed(data, cn.handleFrame); err != nil {
+		cn.fail(err)
+	}
+	if cn.frames != frames {
+		cn.lastFrame = now
+	}
+	switch {
+	case cn.parser.Buffered() == 0:
+		cn.partialSince = 0
+	case cn.partialSince == 0 || cn.frames != frames:
+		cn.partialSince = now // a new frame has begun
+	}
+	if held := cn.parser.Held(); held != cn.held {
+		total := cn.srv.partialBytes.Add(int64(held - cn.held))
+		grew := held > cn.held
+		cn.held = held
+		if grew && total > int64(cn.srv.cfg.MaxPartialBytes) {
+			cn.fail(closeWith(wire.CodeOverloaded, "the server holds %d bytes of partly received frames, its limit", cn.srv.cfg.MaxPartialBytes))
+		}
+	}
+}
+
+// released undoes a closed connection's share of the server-wide counts.
+func (cn *conn) released() {
+	cn.srv.partialBytes.Add(int64(-cn.held))
+	cn.held = 0
+	if cn.limited {
+		cn.srv.conns.release(connKey{role: cn.role, id: cn.id()})
+		cn.limited = false
+	}
+}
+
+// id is the authenticated user (client role) or account (publisher role).
+func (cn *conn) id() uint32 {
+	if cn.role == roleClient {
+		return cn.user
+	}
+	return cn.account
+}
+
 // handleFrame dispatches one frame by state and role.
 func (cn *conn) handleFrame(f wire.Frame) error {
 	if cn.closing {
 		return nil
 	}
+	cn.frames++
 	if cn.state == stateHello {
 		if f.Type != wire.TypeHello {
 			return closeWith(wire.CodeUnexpectedFrame, "%s before HELLO", f.Type)
@@ -176,6 +231,14 @@ func (cn *conn) hello(f wire.Frame) error {
 	if err != nil {
 		return err
 	}
+	limit, who := cn.srv.cfg.MaxConnsPerUser, "user"
+	if cn.role == rolePublisher {
+		limit, who = cn.srv.cfg.MaxConnsPerAccount, "account"
+	}
+	if !cn.srv.conns.acquire(connKey{role: cn.role, id: id}, limit) {
+		return closeWith(wire.CodeConnectionLimit, "%s %d already holds %d connections, the most allowed", who, id, limit)
+	}
+	cn.limited = true
 	cn.compress = cn.role == roleClient && f.Flags&wire.FlagCompress != 0
 	cn.state = stateReady
 	cn.send(func(dst []byte) []byte {
@@ -183,7 +246,7 @@ func (cn *conn) hello(f wire.Frame) error {
 			Version:         wire.Version,
 			ID:              id,
 			HeartbeatMillis: uint32(cn.srv.cfg.Heartbeat.Milliseconds()),
-			MaxFrame:        uint32(cn.srv.cfg.MaxFrame),
+			MaxFrame:        uint32(cn.srv.cfg.maxFrame(cn.role)),
 		})
 	})
 	return nil

@@ -91,6 +91,7 @@ func (h *handler) OnClose(c gnet.Conn, _ error) gnet.Action {
 		cn.loop.index.Remove(cn.user, cn)
 		cn.online = false
 	}
+	cn.released()
 	delete(cn.loop.conns, cn)
 	h.srv.metrics.connections[cn.role].Add(-1)
 	return gnet.None
@@ -105,10 +106,7 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	if cn.closing {
 		return gnet.None // an ERROR is on its way out; ignore the rest
 	}
-	cn.lastRead = time.Now().UnixNano()
-	if err := cn.parser.Feed(data, cn.handleFrame); err != nil {
-		cn.fail(err)
-	}
+	cn.traffic(data, time.Now().UnixNano())
 	return gnet.None
 }
 
@@ -124,14 +122,17 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 }
 
 func (h *handler) sweep(l *loopState, now int64) {
-	idle := 2 * h.srv.cfg.Heartbeat.Nanoseconds()
+	cfg := &h.srv.cfg
+	idle := 2 * cfg.Heartbeat.Nanoseconds()
 	for cn := range l.conns {
 		switch {
 		case cn.closing:
-		case cn.state == stateHello && now > cn.opened+h.srv.cfg.AuthTimeout.Nanoseconds():
-			cn.fail(closeWith(wire.CodeAuthTimeout, "no HELLO within %v", h.srv.cfg.AuthTimeout))
-		case cn.state == stateReady && now > cn.lastRead+idle:
-			cn.fail(closeWith(wire.CodeHeartbeatTimeout, "nothing received for %v", time.Duration(idle)))
+		case cn.state == stateHello && now > cn.opened+cfg.AuthTimeout.Nanoseconds():
+			cn.fail(closeWith(wire.CodeAuthTimeout, "no HELLO within %v", cfg.AuthTimeout))
+		case cn.partialSince != 0 && now > cn.partialSince+cfg.FrameTimeout.Nanoseconds():
+			cn.fail(closeWith(wire.CodeFrameTimeout, "a frame was begun and not finished within %v", cfg.FrameTimeout))
+		case cn.state == stateReady && now > cn.lastFrame+idle:
+			cn.fail(closeWith(wire.CodeHeartbeatTimeout, "no whole frame received for %v", time.Duration(idle)))
 		}
 	}
 }

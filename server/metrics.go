@@ -73,6 +73,8 @@ func (s *Server) registry() *prometheus.Registry {
 		counter("herald_catchup_pushes_total", "PUSH frames written by catch-up (RESUME).", func() float64 { return float64(m.caughtUp.Load()) }),
 		counter("herald_slow_consumer_disconnects_total", "Connections closed with SLOW_CONSUMER.", func() float64 { return float64(m.slowConsumers.Load()) }),
 		counter("herald_connections_closed_with_error_total", "Connections closed with an ERROR frame (any 2xxx or 3xxx code).", func() float64 { return float64(m.closedWithError.Load()) }),
+		gauge("herald_partial_frame_bytes", "Memory held for frames received in part, over all connections (bounded by --max-partial-bytes).", nil,
+			func() float64 { return float64(s.partialBytes.Load()) }),
 		gauge("herald_last_message_id", "Highest committed message id.", nil, func() float64 { return float64(s.store.LastMessageID()) }),
 		m.commitSeconds,
 		m.commitOps,

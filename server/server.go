@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -33,8 +34,13 @@ type Server struct {
 	adminToken string
 	tick       time.Duration
 	metrics    metrics
-	closeOnce  sync.Once
-	closeErr   error
+	// partialBytes is what every connection's parser holds for frames
+	// received in part (bounded by Config.MaxPartialBytes); conns counts
+	// authenticated connections per user and account.
+	partialBytes atomic.Int64
+	conns        connCounts
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // Start opens the store, starts the engine, the event loops and the admin
@@ -54,9 +60,10 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Engine.ObserveCommit == nil {
 		cfg.Engine.ObserveCommit = s.metrics.observeCommit
 	}
-	if cfg.Heartbeat < 2*time.Second || cfg.AuthTimeout < 2*time.Second {
-		s.tick = min(cfg.Heartbeat, cfg.AuthTimeout) / 4
-	}
+	// The timeout sweep runs often enough to close a connection within a
+	// quarter of its shortest timeout late (and at least once a second).
+	s.tick = max(min(cfg.Heartbeat, cfg.AuthTimeout, cfg.FrameTimeout)/4, 10*time.Millisecond)
+	s.tick = min(s.tick, time.Second)
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -182,6 +189,10 @@ func (s *Server) AdminToken() string { return s.adminToken }
 
 // Engine exposes the fan-out engine (tests, embedding).
 func (s *Server) Engine() *fanout.Engine { return s.engine }
+
+// PartialFrameBytes returns the memory all connections hold for frames
+// received in part (bounded by Config.MaxPartialBytes).
+func (s *Server) PartialFrameBytes() int64 { return s.partialBytes.Load() }
 
 // Connections returns the number of open connections on both listeners.
 func (s *Server) Connections() int64 { return s.metrics.connectionsTotal() }

@@ -30,6 +30,9 @@ const (
 	CodeHeartbeatTimeout Code = 2001 // nothing received within the idle timeout
 	CodeSlowConsumer     Code = 2002 // outbound bytes queued past the server's cap
 	CodeShuttingDown     Code = 2003 // the server is stopping
+	CodeConnectionLimit  Code = 2004 // the user (or account) holds the most connections allowed
+	CodeFrameTimeout     Code = 2005 // a frame was started but not finished within the frame timeout
+	CodeOverloaded       Code = 2006 // the server's memory for partly received frames is used up
 )
 
 // Connection errors after which the client must not reconnect blindly.
@@ -51,7 +54,8 @@ var codeNames = map[Code]string{
 	CodeQuotaExceeded: "QUOTA_EXCEEDED", CodeUnknownTag: "UNKNOWN_TAG", CodeTagExists: "TAG_EXISTS",
 	CodeLimitExceeded:    "LIMIT_EXCEEDED",
 	CodeHeartbeatTimeout: "HEARTBEAT_TIMEOUT", CodeSlowConsumer: "SLOW_CONSUMER",
-	CodeShuttingDown: "SHUTTING_DOWN", CodeMalformedFrame: "MALFORMED_FRAME",
+	CodeShuttingDown: "SHUTTING_DOWN", CodeConnectionLimit: "CONNECTION_LIMIT",
+	CodeFrameTimeout: "FRAME_TIMEOUT", CodeOverloaded: "OVERLOADED", CodeMalformedFrame: "MALFORMED_FRAME",
 	CodeFrameTooLarge: "FRAME_TOO_LARGE", CodeUnsupportedVersion: "UNSUPPORTED_VERSION",
 	CodeAuthFailed: "AUTH_FAILED", CodeTokenExpired: "TOKEN_EXPIRED",
 	CodeTokenInvalid: "TOKEN_INVALID", CodeAuthTimeout: "AUTH_TIMEOUT",

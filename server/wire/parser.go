@@ -13,17 +13,15 @@ import (
 //     copied into buf, and the next Feed completes it from the front of its
 //     input before returning to stateIdle.
 //
-// Only a frame split across reads is ever copied, and the copy is released
-// after it completes if it grew large, so an idle connection holds no buffer.
-// A Parser is not safe for concurrent use.
+// Only a frame split across reads is ever copied; the copy grows no larger
+// than the frame (so a peer that trickles a frame holds at most its own
+// length), and is released once the frame completes, so a connection
+// between frames holds no buffer. A Parser is not safe for concurrent use.
 type Parser struct {
 	maxFrame int
 	buf      []byte
 	err      error
 }
-
-// retainLimit is the largest partial-frame buffer kept between frames.
-const retainLimit = 4096
 
 // NewParser returns a parser that rejects frames whose length field exceeds
 // maxFrame (DefaultMaxFrame if maxFrame <= 0).
@@ -36,6 +34,10 @@ func NewParser(maxFrame int) *Parser {
 
 // Buffered returns how many bytes of a partial frame the parser holds.
 func (p *Parser) Buffered() int { return len(p.buf) }
+
+// Held returns the bytes of memory the parser holds for a partial frame
+// (its buffer's capacity): zero between frames.
+func (p *Parser) Held() int { return cap(p.buf) }
 
 // Feed consumes data and calls fn for every complete frame, in order. The
 // frame's Body is valid only during fn. Feed stops at the first error, from
@@ -56,18 +58,15 @@ func (p *Parser) Feed(data []byte, fn func(Frame) error) error {
 		}
 		frame := p.buf
 		err := fn(Frame{Type: Type(frame[4]), Flags: frame[5], Body: frame[HeaderSize:]})
-		if cap(p.buf) > retainLimit {
-			p.buf = nil
-		} else {
-			p.buf = p.buf[:0]
-		}
+		p.buf = nil
 		if err != nil {
 			return err
 		}
 	}
+	total := 4 // until a length is read
 	for len(data) >= 4 {
-		total, err := p.frameLen(data)
-		if err != nil {
+		var err error
+		if total, err = p.frameLen(data); err != nil {
 			return err
 		}
 		if len(data) < total {
@@ -77,11 +76,23 @@ func (p *Parser) Feed(data []byte, fn func(Frame) error) error {
 			return err
 		}
 		data = data[total:]
+		total = 4
 	}
 	if len(data) > 0 {
-		p.buf = append(p.buf[:0], data...)
+		p.hold(data, total)
 	}
 	return nil
+}
+
+// hold appends b to the partial frame, growing the buffer at most to total,
+// the frame's whole size (4 while its length is not known).
+func (p *Parser) hold(b []byte, total int) {
+	if need := len(p.buf) + len(b); need > cap(p.buf) {
+		grown := make([]byte, len(p.buf), max(need, min(2*cap(p.buf), total)))
+		copy(grown, p.buf)
+		p.buf = grown
+	}
+	p.buf = append(p.buf, b...)
 }
 
 // fill appends to the partial frame in buf from data and reports whether the
@@ -89,7 +100,7 @@ func (p *Parser) Feed(data []byte, fn func(Frame) error) error {
 func (p *Parser) fill(data []byte) ([]byte, bool) {
 	if len(p.buf) < 4 {
 		take := min(4-len(p.buf), len(data))
-		p.buf = append(p.buf, data[:take]...)
+		p.hold(data[:take], 4)
 		data = data[take:]
 		if len(p.buf) < 4 {
 			return data, false
@@ -100,7 +111,7 @@ func (p *Parser) fill(data []byte) ([]byte, bool) {
 		return data, false
 	}
 	take := min(total-len(p.buf), len(data))
-	p.buf = append(p.buf, data[:take]...)
+	p.hold(data[:take], total)
 	return data[take:], len(p.buf) == total
 }
 

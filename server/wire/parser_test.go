@@ -106,3 +106,20 @@ func TestParserReleasesLargePartialBuffer(t *testing.T) {
 		t.Fatalf("buffer kept: len %d cap %d", p.Buffered(), cap(p.buf))
 	}
 }
+
+// TestParserHoldsNoMoreThanTheFrame: a frame trickled a byte at a time is
+// buffered in at most its own length, and nothing is held between frames.
+func TestParserHoldsNoMoreThanTheFrame(t *testing.T) {
+	p := NewParser(0)
+	frame := AppendPush(nil, Push{MessageID: 1, Payload: make([]byte, 4000)})
+	most := 0
+	for i := range frame {
+		if err := p.Feed(frame[i:i+1], func(Frame) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, p.Held())
+	}
+	if most > len(frame) || p.Held() != 0 {
+		t.Fatalf("held up to %d bytes for a %d-byte frame, %d after it", most, len(frame), p.Held())
+	}
+}
