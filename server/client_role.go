@@ -66,7 +66,9 @@ func (cn *conn) resume(f wire.Frame) error {
 		return closeWith(wire.CodeUnavailable, "catch-up: %v", err)
 	}
 	if len(page.Frames) > 0 {
-		_, _ = cn.c.Writev(page.Frames)
+		if !cn.enqueue(page.Frames) {
+			return nil // cut off as a slow consumer
+		}
 		cn.srv.metrics.caughtUp.Add(uint64(len(page.Frames)))
 	}
 	cn.lastSent = page.Last

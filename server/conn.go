@@ -63,6 +63,11 @@ type conn struct {
 	closing bool
 	closed  bool
 	scratch []byte
+	// out accounts for the memory queued in gnet's outbound buffer;
+	// cutHeld is what it held when the connection was cut off as a slow
+	// consumer.
+	out     outbound
+	cutHeld int
 }
 
 func newConn(srv *Server, l *loopState, c gnet.Conn, r role) *conn {
@@ -90,23 +95,49 @@ func (cn *conn) Deliver(frames [][]byte, ids []uint64) bool {
 	if len(frames) == 0 {
 		return true // catch-up already sent them
 	}
-	size := 0
-	for _, f := range frames {
-		size += len(f)
-	}
-	if cn.c.OutboundBuffered()+size > cn.srv.cfg.MaxOutbound {
-		cn.srv.metrics.slowConsumers.Add(1)
-		cn.fail(closeWith(wire.CodeSlowConsumer, "over %d queued outbound bytes", cn.srv.cfg.MaxOutbound))
+	if !cn.enqueue(frames) {
 		return false
 	}
 	cn.lastSent = last
-	var err error
-	if len(frames) == 1 {
-		_, err = cn.c.Write(frames[0])
-	} else {
-		_, err = cn.c.Writev(frames)
+	return !cn.closed
+}
+
+// enqueue writes frames (as one writev) unless the memory they would take
+// in the outbound buffer passes the cap, in which case the connection is
+// closed with SLOW_CONSUMER. Every byte sent to a connection but the ERROR
+// that closes it goes through here.
+func (cn *conn) enqueue(frames [][]byte) bool {
+	if cn.closing || cn.closed {
+		return false
 	}
-	return err == nil
+	buffered := cn.c.OutboundBuffered()
+	pieces, charge := split(cn.loop.pieces[:0], frames)
+	cn.loop.pieces = pieces[:0]
+	if held := cn.out.held(buffered); held+charge > cn.srv.cfg.MaxOutbound {
+		cn.srv.metrics.slowConsumers.Add(1)
+		cn.cutHeld = held
+		cn.fail(closeWith(wire.CodeSlowConsumer, "over %d bytes queued for this connection", cn.srv.cfg.MaxOutbound))
+		return false
+	}
+	cn.write(pieces, buffered, charge)
+	return true
+}
+
+// write hands pieces (split by split, costing charge) to gnet, buffered
+// bytes being queued before, and accounts for what gnet buffered of them.
+func (cn *conn) write(pieces [][]byte, buffered, charge int) {
+	size := 0
+	for _, p := range pieces {
+		size += len(p)
+	}
+	if len(pieces) == 1 {
+		_, _ = cn.c.Write(pieces[0])
+	} else {
+		_, _ = cn.c.Writev(pieces)
+	}
+	if !cn.closed {
+		cn.out.queued(cn.c.OutboundBuffered()-buffered, size, charge)
+	}
 }
 
 // send writes a frame built in the connection's scratch buffer.
@@ -115,7 +146,7 @@ func (cn *conn) send(build func(dst []byte) []byte) {
 		return
 	}
 	cn.scratch = build(cn.scratch[:0])
-	_, _ = cn.c.Write(cn.scratch)
+	cn.enqueue([][]byte{cn.scratch})
 	if cap(cn.scratch) > 4096 {
 		cn.scratch = nil
 	}
@@ -143,8 +174,9 @@ func (cn *conn) fail(err error) {
 	if !errors.As(err, &ce) {
 		ce = &closeError{code: wire.CodeFor(err), text: err.Error()}
 	}
-	cn.sendError(0, ce.code, ce.text)
 	cn.closing = true
+	// Past the cap if need be: it is one small frame, and the last.
+	_, _ = cn.c.Write(wire.AppendError(nil, wire.Error{Code: ce.code, Text: ce.text}))
 	cn.srv.metrics.closedWithError.Add(1)
 	_ = cn.c.Close()
 }
@@ -177,6 +209,9 @@ func (cn *conn) traffic(data []byte, now int64) {
 
 // released undoes a closed connection's share of the server-wide counts.
 func (cn *conn) released() {
+	if cn.cutHeld > 0 {
+		cn.srv.reclaim.release(cn.cutHeld)
+	}
 	cn.srv.partialBytes.Add(int64(-cn.held))
 	cn.held = 0
 	if cn.limited {

@@ -29,6 +29,8 @@ type loopState struct {
 	el    gnet.EventLoop
 	index *fanout.LoopIndex
 	conns map[*conn]struct{}
+	// pieces is scratch for the frames of one write, split (outbound.go).
+	pieces [][]byte
 }
 
 // Execute implements fanout.Loop.

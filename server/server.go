@@ -39,6 +39,7 @@ type Server struct {
 	// authenticated connections per user and account.
 	partialBytes atomic.Int64
 	conns        connCounts
+	reclaim      reclaimer
 	closeOnce    sync.Once
 	closeErr     error
 }
