@@ -172,8 +172,13 @@ func (e *Engine) save() {
 func (e *Engine) nowMillis() uint64 { return uint64(e.cfg.Now().UnixMilli()) }
 
 // submit hands an op to the writer. It fails with ErrClosed once Close has
-// begun; an op accepted here is always answered.
+// begun, and at once while the store's commits are stalled behind a disk
+// that fails (rather than queue behind them); an op accepted here is always
+// answered.
 func (e *Engine) submit(o op) error {
+	if err := e.store.Stalled(); err != nil {
+		return err
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.mu.closed {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"herald/storage"
 )
 
 var (
@@ -30,6 +32,12 @@ var (
 	// ErrLimit: the request would pass a configured limit (tags per
 	// account).
 	ErrLimit = errors.New("fanout: limit exceeded")
+	// ErrStorageFull: the disk is at its reserve; nothing was stored.
+	// Retrying succeeds once space is freed.
+	ErrStorageFull = storage.ErrStorageFull
+	// ErrStorageFailed: the store hit an I/O error; nothing was stored, and
+	// nothing will be until the server restarts.
+	ErrStorageFailed = storage.ErrStorageFailed
 )
 
 // QuotaError says when an exhausted quota resets. It wraps

@@ -28,8 +28,12 @@ func (e *Engine) startPreparers() {
 }
 
 // submitPublish hands a publish to its account's preparer. It fails with
-// ErrClosed once Close has begun; a publish accepted here is answered.
+// ErrClosed once Close has begun, and at once while the store is stalled
+// (see submit); a publish accepted here is answered.
 func (e *Engine) submitPublish(o *publishOp) error {
+	if err := e.store.Stalled(); err != nil {
+		return err
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.mu.closed {

@@ -104,6 +104,8 @@ func engineStatus(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, fanout.ErrClosed):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, fanout.ErrStorageFull):
+		return http.StatusInsufficientStorage
 	default:
 		return http.StatusInternalServerError
 	}
@@ -121,8 +123,16 @@ func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	status, storageErr := "ok", ""
+	if err := s.store.Health(); err != nil {
+		status, storageErr = "degraded", err.Error()
+	}
+	free, reserve := s.store.DiskFree()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"status":              "ok",
+		"status":              status,
+		"storage_error":       storageErr,
+		"disk_free_bytes":     free,
+		"disk_reserve_bytes":  reserve,
 		"connections":         s.metrics.connectionsTotal(),
 		"publishes":           s.metrics.publishes.Load(),
 		"deliveries":          s.engine.Hub().Delivered(),

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"herald/fanout"
@@ -58,8 +59,17 @@ type Config struct {
 	// MaxInflight caps one publisher connection's unacknowledged PUBLISHes
 	// (1024); past it PUBLISH gets UNAVAILABLE.
 	MaxInflight int
+	// DiskReserve is the free space kept on the data directory's
+	// filesystem; below it publishes, follows and other writes get
+	// STORAGE_FULL (0: 5% of the filesystem, 32 MiB to 512 MiB; negative:
+	// none).
+	DiskReserve int64
+	// Logger receives the server's log lines (slog.Default() when nil).
+	Logger *slog.Logger
 	// Engine tunes the fan-out engine.
 	Engine fanout.Config
+	// diskUsage replaces statfs of the data directory (tests).
+	diskUsage func() (avail, total uint64, err error)
 }
 
 // minClientFrame is the length of a HELLO with the longest credential.
@@ -90,6 +100,9 @@ func (c *Config) fill() error {
 	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	if c.TokenOverlap <= 0 {
 		c.TokenOverlap = 24 * time.Hour

@@ -60,6 +60,8 @@ func codeFor(err error) wire.Code {
 		return wire.CodeTagExists
 	case errors.Is(err, fanout.ErrLimit):
 		return wire.CodeLimitExceeded
+	case errors.Is(err, fanout.ErrStorageFull):
+		return wire.CodeStorageFull
 	default:
 		return wire.CodeInternal
 	}

@@ -75,6 +75,17 @@ func (s *Server) registry() *prometheus.Registry {
 		counter("herald_connections_closed_with_error_total", "Connections closed with an ERROR frame (any 2xxx or 3xxx code).", func() float64 { return float64(m.closedWithError.Load()) }),
 		gauge("herald_partial_frame_bytes", "Memory held for frames received in part, over all connections (bounded by --max-partial-bytes).", nil,
 			func() float64 { return float64(s.partialBytes.Load()) }),
+		gauge("herald_storage_writable", "1 while the store accepts writes; 0 when the disk is at its reserve or a write failed.", nil,
+			func() float64 {
+				if s.store.Health() != nil {
+					return 0
+				}
+				return 1
+			}),
+		gauge("herald_disk_free_bytes", "Free bytes on the data directory's filesystem at the last reading.", nil,
+			func() float64 { free, _ := s.store.DiskFree(); return float64(free) }),
+		gauge("herald_disk_reserve_bytes", "Free bytes kept on the filesystem: writes are refused below it.", nil,
+			func() float64 { _, reserve := s.store.DiskFree(); return float64(reserve) }),
 		gauge("herald_last_message_id", "Highest committed message id.", nil, func() float64 { return float64(s.store.LastMessageID()) }),
 		m.commitSeconds,
 		m.commitOps,

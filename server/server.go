@@ -100,7 +100,8 @@ func (s *Server) open() (err error) {
 			s.closeStore()
 		}
 	}()
-	if s.store, err = storage.Open(dbPath, storage.Options{InMemory: s.cfg.InMemory}); err != nil {
+	if s.store, err = storage.Open(dbPath, storage.Options{InMemory: s.cfg.InMemory, Logger: s.cfg.Logger,
+		DiskReserve: s.cfg.DiskReserve, DiskUsage: s.cfg.diskUsage}); err != nil {
 		return err
 	}
 	if s.adminToken, err = loadAdminToken(s.cfg); err != nil {

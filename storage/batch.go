@@ -33,10 +33,7 @@ func (b *Batch) Empty() bool { return b.batch.Empty() }
 // Commit writes the batch durably (fsync) and then publishes the ids it
 // allocated. A failed commit changes nothing.
 func (b *Batch) Commit() error {
-	if b.store.closed.Load() {
-		return ErrClosed
-	}
-	if err := b.batch.Commit(pebble.Sync); err != nil {
+	if err := b.store.commit(b.batch, true, true); err != nil {
 		return err
 	}
 	b.store.lastMessage.Store(b.lastMessage)

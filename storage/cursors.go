@@ -1,10 +1,6 @@
 package storage
 
-import (
-	"github.com/cockroachdb/pebble/v2"
-
-	"herald/storage/internal/codec"
-)
+import "herald/storage/internal/codec"
 
 // Cursor returns the last message id user acknowledged, zero if none.
 func (s *Store) Cursor(user uint32) (uint64, error) {
@@ -34,5 +30,5 @@ func (s *Store) SaveCursors(cursors map[uint32]uint64) error {
 			return err
 		}
 	}
-	return b.Commit(pebble.NoSync)
+	return s.commit(b, false, false)
 }

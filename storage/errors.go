@@ -14,4 +14,10 @@ var (
 	ErrNotFound = errors.New("storage: not found")
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("storage: closed")
+	// ErrStorageFull: the disk is at its reserve; nothing was written, and
+	// writes are accepted again once space is freed.
+	ErrStorageFull = errors.New("storage: disk full")
+	// ErrStorageFailed: a write failed inside the database (an I/O error);
+	// nothing is written until the server restarts.
+	ErrStorageFailed = errors.New("storage: failed")
 )

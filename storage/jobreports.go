@@ -1,10 +1,6 @@
 package storage
 
-import (
-	"github.com/cockroachdb/pebble/v2"
-
-	"herald/storage/internal/codec"
-)
+import "herald/storage/internal/codec"
 
 // JobOutcome is what a broadcast's delivery achieved, as stored.
 type JobOutcome struct {
@@ -31,7 +27,7 @@ func (s *Store) SaveJobOutcomes(outcomes map[uint64]JobOutcome) error {
 			return err
 		}
 	}
-	return b.Commit(pebble.NoSync)
+	return s.commit(b, false, false)
 }
 
 // JobOutcome returns the stored outcome of broadcast id, if any.

@@ -95,7 +95,7 @@ func (s *Store) Retain(cutoffMillis uint64) (int, error) {
 	if err := b.Set(floorKey, codec.EncodeU64(keep-1), nil); err != nil {
 		return 0, err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.commit(b, true, false); err != nil {
 		return 0, err
 	}
 	s.floor.Store(keep - 1)

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -26,6 +28,15 @@ type Options struct {
 	// for catch-up's membership tests (default 32 MiB; a dense chunk is
 	// 8 KiB).
 	AudienceCacheBytes int64
+	// Logger receives the store's log lines (slog.Default() when nil).
+	Logger *slog.Logger
+	// DiskReserve is the free space kept on the filesystem: commits that
+	// add data are refused with ErrStorageFull below it. 0: 5% of the
+	// filesystem, at least 32 MiB and at most 512 MiB; negative: none.
+	DiskReserve int64
+	// DiskUsage, if set, is asked for the filesystem's free and total
+	// bytes instead of statfs (tests that fill a disk).
+	DiskUsage func() (avail, total uint64, err error)
 	// fs overrides the filesystem (crash tests in this package).
 	fs vfs.FS
 }
@@ -42,6 +53,16 @@ type Store struct {
 	// floor is the highest message id removed by retention.
 	floor  atomic.Uint64
 	closed atomic.Bool
+	// failed is set by the first commit Pebble could not complete; every
+	// later commit returns it.
+	failed  atomic.Pointer[error]
+	disk    *diskGuard
+	log     *slog.Logger
+	repeats *repeats
+	// stalled: Pebble stopped commits until memtables are flushed;
+	// lastBackgroundError says whether flushes are failing meanwhile.
+	stalled             atomic.Bool
+	lastBackgroundError atomic.Pointer[backgroundError]
 	// audiences caches decoded chunks of committed frozen audiences.
 	audiences *audienceCache
 }
@@ -63,17 +84,56 @@ func Open(dir string, opts Options) (*Store, error) {
 	if fs == nil {
 		fs = privateFS{vfs.Default}
 	}
-	popts := &pebble.Options{Logger: quietLogger{}, Cache: cache, FS: fs}
-	db, err := pebble.Open(dir, popts)
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Store{audiences: newAudienceCache(opts.AudienceCacheBytes), log: log, repeats: newRepeats()}
+	if err := fs.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+	}
+	s.disk = newDiskGuard(fs, dir, opts.DiskReserve, opts.DiskUsage, log)
+	s.disk.ballast(fs, dir, false)
+	logger := pebbleLogger{log: log, repeats: s.repeats}
+	popts := &pebble.Options{
+		Logger: logger,
+		Cache:  cache,
+		FS:     fs,
+		EventListener: &pebble.EventListener{
+			BackgroundError: func(err error) {
+				s.lastBackgroundError.Store(&backgroundError{at: time.Now(), msg: err.Error()})
+				logger.Errorf("background error: %v", err)
+			},
+			WriteStallBegin: func(pebble.WriteStallBeginInfo) { s.stalled.Store(true) },
+			WriteStallEnd:   func() { s.stalled.Store(false) },
+		},
+	}
+	db, err := openPebble(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, audiences: newAudienceCache(opts.AudienceCacheBytes)}
+	s.db = db
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
+	s.disk.ballast(fs, dir, true)
 	return s, nil
+}
+
+// openPebble opens the database, returning a fatal error inside Pebble
+// (a MANIFEST it cannot write) as an error.
+func openPebble(dir string, opts *pebble.Options) (db *pebble.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(fatalError)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("%w: %s", ErrStorageFailed, f.msg)
+		}
+	}()
+	return pebble.Open(dir, opts)
 }
 
 // load reads the id high-water marks.
@@ -119,7 +179,12 @@ func (s *Store) LegacyTokenSecret() ([]byte, error) {
 // DropLegacyTokenSecret deletes the key LegacyTokenSecret returns, once
 // the server has it elsewhere.
 func (s *Store) DropLegacyTokenSecret() error {
-	return s.db.Delete(metaKey("token-secret"), pebble.Sync)
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(metaKey("token-secret"), nil); err != nil {
+		return err
+	}
+	return s.commit(b, true, false)
 }
 
 // lastKeySuffix returns the big-endian integer after the prefix of the last
@@ -162,6 +227,12 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return ErrClosed
 	}
+	defer s.repeats.flush(s.log)
+	if s.failed.Load() != nil {
+		// Pebble's commit pipeline stopped at a fatal error; closing would
+		// wait on it. What was committed is on disk already.
+		return nil
+	}
 	return s.db.Close()
 }
 
@@ -179,14 +250,3 @@ func get(r pebble.Reader, key []byte, fn func(v []byte) error) (found bool, err 
 	return true, fn(v)
 }
 
-// quietLogger keeps Pebble's informational chatter out of Herald's output
-// while still surfacing errors.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any) {}
-func (quietLogger) Errorf(format string, args ...any) {
-	pebble.DefaultLogger.Errorf(format, args...)
-}
-func (quietLogger) Fatalf(format string, args ...any) {
-	pebble.DefaultLogger.Fatalf(format, args...)
-}

@@ -23,6 +23,7 @@ const (
 	CodeUnknownTag      Code = 1009 // the account has no tag of that name or id
 	CodeTagExists       Code = 1010 // the account already has a tag of that name
 	CodeLimitExceeded   Code = 1011 // the request passes a configured limit (tags per account)
+	CodeStorageFull     Code = 1012 // the server's disk is at its reserve; nothing was stored; retry later
 )
 
 // Connection errors after which the client should reconnect and resume.
@@ -52,7 +53,7 @@ var codeNames = map[Code]string{
 	CodePayloadTooLarge: "PAYLOAD_TOO_LARGE", CodeForbidden: "FORBIDDEN",
 	CodeUnavailable: "UNAVAILABLE", CodeInternal: "INTERNAL", CodeUnknownMessage: "UNKNOWN_MESSAGE",
 	CodeQuotaExceeded: "QUOTA_EXCEEDED", CodeUnknownTag: "UNKNOWN_TAG", CodeTagExists: "TAG_EXISTS",
-	CodeLimitExceeded:    "LIMIT_EXCEEDED",
+	CodeLimitExceeded: "LIMIT_EXCEEDED", CodeStorageFull: "STORAGE_FULL",
 	CodeHeartbeatTimeout: "HEARTBEAT_TIMEOUT", CodeSlowConsumer: "SLOW_CONSUMER",
 	CodeShuttingDown: "SHUTTING_DOWN", CodeConnectionLimit: "CONNECTION_LIMIT",
 	CodeFrameTimeout: "FRAME_TIMEOUT", CodeOverloaded: "OVERLOADED", CodeMalformedFrame: "MALFORMED_FRAME",
