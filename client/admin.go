@@ -167,14 +167,20 @@ func (a *Admin) doEncoded(ctx context.Context, method, path, contentType, encodi
 
 // Health is the admin port's /healthz answer.
 type Health struct {
-	Status          string `json:"status"`
-	Connections     int64  `json:"connections"`
-	Publishes       uint64 `json:"publishes"`
-	Deliveries      uint64 `json:"deliveries"`
-	CaughtUp        uint64 `json:"caught_up"`
-	SlowConsumers   uint64 `json:"slow_consumers"`
-	ClosedWithError uint64 `json:"closed_with_error"`
-	LastMessageID   uint64 `json:"last_message_id"`
+	// Status is "ok", or "degraded" while the store refuses writes, with
+	// the cause in StorageError.
+	Status            string `json:"status"`
+	StorageError      string `json:"storage_error"`
+	DiskFreeBytes     int64  `json:"disk_free_bytes"`
+	DiskReserveBytes  int64  `json:"disk_reserve_bytes"`
+	PartialFrameBytes int64  `json:"partial_frame_bytes"`
+	Connections       int64  `json:"connections"`
+	Publishes         uint64 `json:"publishes"`
+	Deliveries        uint64 `json:"deliveries"`
+	CaughtUp          uint64 `json:"caught_up"`
+	SlowConsumers     uint64 `json:"slow_consumers"`
+	ClosedWithError   uint64 `json:"closed_with_error"`
+	LastMessageID     uint64 `json:"last_message_id"`
 }
 
 // Health reads the server's counters.

@@ -81,9 +81,14 @@ func dial(ctx context.Context, addr string, local net.Addr, hello wire.Hello) (*
 
 // read feeds frames to fn until fn or the connection returns an error.
 // Frames already buffered behind the one fn stopped at are kept for the
-// next read.
+// next read. Once welcomed, a connection on which nothing arrives for two
+// heartbeat intervals is dead (heartbeat PINGs are answered), and read
+// returns a timeout error.
 func (fc *frameConn) read(fn func(wire.Frame) error) error {
 	for {
+		if every := fc.welcome.HeartbeatMillis; every > 0 {
+			_ = fc.nc.SetReadDeadline(time.Now().Add(2 * time.Duration(every) * time.Millisecond))
+		}
 		n, err := fc.nc.Read(fc.buf)
 		if n > 0 {
 			if ferr := fc.parser.Feed(fc.buf[:n], fn); ferr != nil {

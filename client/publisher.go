@@ -166,9 +166,6 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 		_, _ = rand.Read(raw)
 		m.ClientMsgID = hex.EncodeToString(raw)
 	}
-	if len(m.ClientMsgID) > wire.MaxClientMsgID || len(m.ContentType) > wire.MaxContentType {
-		return PublishResult{}, fmt.Errorf("client: ClientMsgID is limited to %d bytes and ContentType to %d", wire.MaxClientMsgID, wire.MaxContentType)
-	}
 	if m.TTL < 0 || m.TTL > time.Duration(1<<32-1)*time.Second {
 		return PublishResult{}, fmt.Errorf("client: TTL %v out of range", m.TTL)
 	}
@@ -194,18 +191,22 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 	case len(m.Users) > 0:
 		kind, audience = wire.AudienceList, wire.EncodeUsers(m.Users)
 	}
+	req := wire.Publish{
+		DryRun:        m.DryRun,
+		Account:       p.cfg.Account,
+		ClientMsgID:   m.ClientMsgID,
+		TTLSeconds:    uint32(m.TTL / time.Second),
+		AudienceKind:  kind,
+		AudienceBytes: audience,
+		ContentType:   m.ContentType,
+		Payload:       m.Payload,
+	}
+	if err := req.Validate(); err != nil {
+		return PublishResult{}, fmt.Errorf("client: %w", err)
+	}
 	r, err := p.call(ctx, "publish "+m.ClientMsgID, func(id uint32) []byte {
-		return wire.AppendPublish(nil, wire.Publish{
-			DryRun:        m.DryRun,
-			RequestID:     id,
-			Account:       p.cfg.Account,
-			ClientMsgID:   m.ClientMsgID,
-			TTLSeconds:    uint32(m.TTL / time.Second),
-			AudienceKind:  kind,
-			AudienceBytes: audience,
-			ContentType:   m.ContentType,
-			Payload:       m.Payload,
-		})
+		req.RequestID = id
+		return wire.AppendPublish(nil, req)
 	})
 	if err != nil {
 		return PublishResult{}, err
@@ -282,7 +283,9 @@ func (p *Publisher) attempt(ctx context.Context, build func(id uint32) []byte) (
 		return callResult{}, !permanent(err) && !errors.Is(err, ErrClosed) && ctx.Err() == nil, err
 	}
 	p.mu.Lock()
-	p.mu.nextReq++
+	if p.mu.nextReq++; p.mu.nextReq == 0 {
+		p.mu.nextReq = 1 // request id 0 is reserved
+	}
 	id := p.mu.nextReq
 	p.mu.Unlock()
 	done := make(chan callResult, 1)

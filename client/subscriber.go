@@ -37,7 +37,9 @@ type SubscriberConfig struct {
 	MaxPayload int
 	// OnHistoryMissed, if set, is called (from the reader goroutine) when a
 	// resume finds the cursor older than the server's retained log: some
-	// broadcasts were removed before this client caught up.
+	// broadcasts were removed before this client caught up; or newer than
+	// its newest message (CURSOR_AHEAD: the log is not the one the cursor
+	// came from), after which the Subscriber resumes from 0.
 	OnHistoryMissed func()
 	// AckEvery is how often handled messages are acknowledged (1 s).
 	AckEvery time.Duration
@@ -235,7 +237,9 @@ func (s *Subscriber) follow(ctx context.Context, t wire.Type, account uint32) er
 		s.mu.Unlock()
 		return errors.New("client: not connected; try again")
 	}
-	s.mu.nextReq++
+	if s.mu.nextReq++; s.mu.nextReq == 0 {
+		s.mu.nextReq = 1 // request id 0 is reserved
+	}
 	id := s.mu.nextReq
 	done := make(chan error, 1)
 	s.mu.waiters[id] = done
@@ -404,6 +408,9 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 			return err
 		}
 		if m.RequestID == 0 {
+			if m.Code == wire.CodeCursorAhead {
+				s.forgetHistory()
+			}
 			return errorFrom(m)
 		}
 		s.answer(m.RequestID, errorFrom(m))
@@ -414,6 +421,19 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 		return fmt.Errorf("client: unexpected %s from server", f.Type)
 	}
 	return nil
+}
+
+// forgetHistory starts over from cursor 0 on the next connect: the server
+// says the cursor is beyond its newest message, so its log is not the one
+// the ids came from, and ids already seen say nothing about new ones.
+func (s *Subscriber) forgetHistory() {
+	s.lastDelivered, s.lastCovered = 0, 0
+	s.mu.Lock()
+	s.mu.handled, s.mu.queued = 0, nil
+	s.mu.Unlock()
+	if s.cfg.OnHistoryMissed != nil {
+		s.cfg.OnHistoryMissed()
+	}
 }
 
 // deliver puts m on Messages and records it as queued for the application.

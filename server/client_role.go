@@ -13,6 +13,9 @@ func (cn *conn) authenticate(h wire.Hello) (uint32, error) {
 	if cn.role == rolePublisher {
 		return cn.authenticatePublisher(h)
 	}
+	if h.Account != 0 {
+		return 0, closeWith(wire.CodeMalformedFrame, "HELLO on the client listener carries account 0, not %d", h.Account)
+	}
 	user, err := cn.srv.tokenKeys.verify(h.Credential, time.Now())
 	switch {
 	case errors.Is(err, ErrTokenExpired):
@@ -60,6 +63,9 @@ func (cn *conn) resume(f wire.Frame) error {
 			return closeWith(wire.CodeUnavailable, "reading cursor: %v", err)
 		}
 	}
+	if newest := cn.srv.store.LastMessageID(); cursor > newest {
+		return closeWith(wire.CodeCursorAhead, "cursor %d is beyond the newest message id %d: it comes from another history (a server restored from a backup, or a new one); resume from 0", cursor, newest)
+	}
 	cursor = max(cursor, cn.lastSent)
 	page, err := cn.srv.engine.CatchUp(cn.user, cursor, cn.compress)
 	if err != nil {
@@ -94,7 +100,7 @@ func (cn *conn) resume(f wire.Frame) error {
 func (cn *conn) follow(f wire.Frame) error {
 	requestID, account, err := wire.DecodeFollow(f.Body)
 	if err != nil {
-		return closeWith(wire.CodeMalformedFrame, "%v", err)
+		return cn.invalid(f, err)
 	}
 	add := f.Type == wire.TypeFollow
 	answer := cn.answerOK(requestID)

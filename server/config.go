@@ -72,6 +72,13 @@ type Config struct {
 	diskUsage func() (avail, total uint64, err error)
 }
 
+// maxFrameMargin is what MaxFrame must hold besides a payload: PUSH's and
+// PUBLISH's other fields.
+const maxFrameMargin = 1024
+
+// defaultMaxPayload is the engine's payload limit when none is set.
+const defaultMaxPayload = 256 << 10
+
 // minClientFrame is the length of a HELLO with the longest credential.
 const minClientFrame = 2 + 1 + 4 + 2 + wire.MaxCredential
 
@@ -139,6 +146,14 @@ func (c *Config) fill() error {
 	}
 	if c.MaxClientFrame < minClientFrame {
 		return fmt.Errorf("%w: MaxClientFrame %d below %d (a HELLO with the longest credential)", ErrConfig, c.MaxClientFrame, minClientFrame)
+	}
+	// A PUSH is at most a few bytes longer than the PUBLISH it carries, so
+	// with this margin the server sends no frame over MaxFrame.
+	if c.Engine.MaxPayload == 0 && c.MaxFrame-maxFrameMargin < defaultMaxPayload {
+		c.Engine.MaxPayload = c.MaxFrame - maxFrameMargin
+	}
+	if payload := c.Engine.MaxPayload; payload > c.MaxFrame-maxFrameMargin {
+		return fmt.Errorf("%w: the payload limit %d must leave %d bytes of MaxFrame %d for the frame's other fields", ErrConfig, payload, maxFrameMargin, c.MaxFrame)
 	}
 	if c.MaxOutbound < c.MaxFrame {
 		return fmt.Errorf("%w: MaxOutbound %d below MaxFrame %d", ErrConfig, c.MaxOutbound, c.MaxFrame)

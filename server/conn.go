@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"time"
 
@@ -234,6 +235,13 @@ func (cn *conn) handleFrame(f wire.Frame) error {
 		return nil
 	}
 	cn.frames++
+	if id, ok := wire.RequestID(f.Type, f.Body); ok && id == 0 {
+		// An answer to request 0 would read as the connection's end.
+		return closeWith(wire.CodeMalformedFrame, "%s with request id 0: request ids start at 1", f.Type)
+	}
+	if err := wire.CheckFlags(f.Type, f.Flags); err != nil {
+		return cn.invalid(f, err)
+	}
 	if cn.state == stateHello {
 		if f.Type != wire.TypeHello {
 			return closeWith(wire.CodeUnexpectedFrame, "%s before HELLO", f.Type)
@@ -241,16 +249,31 @@ func (cn *conn) handleFrame(f wire.Frame) error {
 		return cn.hello(f)
 	}
 	switch f.Type {
-	case wire.TypePing:
-		cn.send(func(dst []byte) []byte { return wire.AppendEmpty(dst, wire.TypePong) })
-		return nil
-	case wire.TypePong:
+	case wire.TypePing, wire.TypePong:
+		if err := wire.CheckEmpty(f.Type, f.Body); err != nil {
+			return cn.invalid(f, err)
+		}
+		if f.Type == wire.TypePing {
+			cn.send(func(dst []byte) []byte { return wire.AppendEmpty(dst, wire.TypePong) })
+		}
 		return nil
 	}
 	if cn.role == rolePublisher {
 		return cn.publisherFrame(f)
 	}
 	return cn.clientFrame(f)
+}
+
+// invalid answers a well-framed frame that broke the protocol's rules (see
+// server/wire/rules.go): a request frame with its request id gets
+// BAD_REQUEST and the connection stays; any other frame closes it with
+// MALFORMED_FRAME.
+func (cn *conn) invalid(f wire.Frame, err error) error {
+	if id, ok := wire.RequestID(f.Type, f.Body); ok {
+		cn.sendError(id, wire.CodeBadRequest, fmt.Sprintf("%s: %v", f.Type, err))
+		return nil
+	}
+	return closeWith(wire.CodeMalformedFrame, "%s: %v", f.Type, err)
 }
 
 // hello authenticates the connection for its role.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -55,7 +54,7 @@ func (cn *conn) publisherFrame(f wire.Frame) error {
 func (cn *conn) retract(f wire.Frame) error {
 	r, err := wire.DecodeRetract(f.Body)
 	if err != nil {
-		return closeWith(wire.CodeMalformedFrame, "%v", err)
+		return cn.invalid(f, err)
 	}
 	if !cn.owns(r.RequestID, r.Account) {
 		return nil
@@ -69,11 +68,7 @@ func (cn *conn) retract(f wire.Frame) error {
 func (cn *conn) block(f wire.Frame) error {
 	m, err := wire.DecodeBlock(f.Body)
 	if err != nil {
-		if len(f.Body) >= 4 {
-			cn.sendError(binary.BigEndian.Uint32(f.Body), wire.CodeBadRequest, fmt.Sprintf("%s lists 1 to %d user ids", f.Type, wire.MaxBlockUsers))
-			return nil
-		}
-		return closeWith(wire.CodeMalformedFrame, "%v", err)
+		return cn.invalid(f, fmt.Errorf("%w: %s lists 1 to %d user ids", err, f.Type, wire.MaxBlockUsers))
 	}
 	if !cn.owns(m.RequestID, m.Account) {
 		return nil
@@ -87,7 +82,7 @@ func (cn *conn) block(f wire.Frame) error {
 func (cn *conn) status(f wire.Frame) error {
 	q, err := wire.DecodeStatus(f.Body)
 	if err != nil {
-		return closeWith(wire.CodeMalformedFrame, "%v", err)
+		return cn.invalid(f, err)
 	}
 	if !cn.owns(q.RequestID, q.Account) {
 		return nil
@@ -120,14 +115,14 @@ func (cn *conn) sendJobDone(requestID uint32, r fanout.JobReport) {
 // durable and JOB_DONE once delivery has finished.
 func (cn *conn) publish(f wire.Frame) error {
 	p, err := wire.DecodePublish(f.Body)
+	if err == nil {
+		err = p.Validate()
+	}
 	if err != nil {
-		return closeWith(wire.CodeMalformedFrame, "%v", err)
+		return cn.invalid(f, err)
 	}
 	switch {
 	case !cn.owns(p.RequestID, p.Account):
-		return nil
-	case p.AudienceKind > wire.AudiencePreview:
-		cn.sendError(p.RequestID, wire.CodeBadRequest, fmt.Sprintf("audience kind %d is not supported (0 = all followers, 1 = tag expression, 2 = listed followers, 3 = preview)", p.AudienceKind))
 		return nil
 	case cn.inflight >= cn.srv.cfg.MaxInflight:
 		cn.sendError(p.RequestID, wire.CodeUnavailable, fmt.Sprintf("over %d publishes in flight on this connection", cn.srv.cfg.MaxInflight))
@@ -194,7 +189,7 @@ func (cn *conn) publish(f wire.Frame) error {
 func (cn *conn) tag(f wire.Frame) error {
 	m, err := wire.DecodeTag(f.Body)
 	if err != nil {
-		return closeWith(wire.CodeMalformedFrame, "%v", err)
+		return cn.invalid(f, err)
 	}
 	if !cn.owns(m.RequestID, m.Account) {
 		return nil

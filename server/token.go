@@ -26,20 +26,31 @@ func MintToken(secret []byte, user uint32, expiry time.Time) string {
 	payload = binary.BigEndian.AppendUint64(payload, uint64(expiry.Unix()))
 	mac := hmac.New(sha256.New, secret)
 	mac.Write(payload)
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return tokenEncoding.EncodeToString(payload) + "." + tokenEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// tokenEncoding is unpadded base64url, strict: a token has exactly one
+// spelling, so no other string (a trailing newline, bits set past the
+// data) is accepted in its place.
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
 // VerifyToken checks a token's signature and expiry and returns its user.
+// Anything but the exact characters MintToken writes is invalid.
 func VerifyToken(secret []byte, token string, now time.Time) (uint32, error) {
+	if strings.ContainsFunc(token, func(r rune) bool {
+		return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.')
+	}) {
+		return 0, ErrTokenInvalid // base64 decoders skip newlines
+	}
 	encPayload, encSig, ok := strings.Cut(token, ".")
 	if !ok {
 		return 0, ErrTokenInvalid
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(encPayload)
+	payload, err := tokenEncoding.DecodeString(encPayload)
 	if err != nil || len(payload) != 13 || payload[0] != tokenVersion {
 		return 0, ErrTokenInvalid
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(encSig)
+	sig, err := tokenEncoding.DecodeString(encSig)
 	if err != nil {
 		return 0, ErrTokenInvalid
 	}

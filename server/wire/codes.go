@@ -34,6 +34,7 @@ const (
 	CodeConnectionLimit  Code = 2004 // the user (or account) holds the most connections allowed
 	CodeFrameTimeout     Code = 2005 // a frame was started but not finished within the frame timeout
 	CodeOverloaded       Code = 2006 // the server's memory for partly received frames is used up
+	CodeCursorAhead      Code = 2007 // RESUME's cursor is beyond the newest message id: resume from 0
 )
 
 // Connection errors after which the client must not reconnect blindly.
@@ -56,7 +57,7 @@ var codeNames = map[Code]string{
 	CodeLimitExceeded: "LIMIT_EXCEEDED", CodeStorageFull: "STORAGE_FULL",
 	CodeHeartbeatTimeout: "HEARTBEAT_TIMEOUT", CodeSlowConsumer: "SLOW_CONSUMER",
 	CodeShuttingDown: "SHUTTING_DOWN", CodeConnectionLimit: "CONNECTION_LIMIT",
-	CodeFrameTimeout: "FRAME_TIMEOUT", CodeOverloaded: "OVERLOADED", CodeMalformedFrame: "MALFORMED_FRAME",
+	CodeFrameTimeout: "FRAME_TIMEOUT", CodeOverloaded: "OVERLOADED", CodeCursorAhead: "CURSOR_AHEAD", CodeMalformedFrame: "MALFORMED_FRAME",
 	CodeFrameTooLarge: "FRAME_TOO_LARGE", CodeUnsupportedVersion: "UNSUPPORTED_VERSION",
 	CodeAuthFailed: "AUTH_FAILED", CodeTokenExpired: "TOKEN_EXPIRED",
 	CodeTokenInvalid: "TOKEN_INVALID", CodeAuthTimeout: "AUTH_TIMEOUT",

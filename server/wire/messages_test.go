@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -192,10 +193,51 @@ func TestBlockFrames(t *testing.T) {
 	}
 }
 
-func TestPublishRejectsEmptyClientMsgID(t *testing.T) {
-	f := decodeOne(t, AppendPublish(nil, Publish{RequestID: 1, Account: 1, Payload: []byte("x")}))
-	if _, err := DecodePublish(f.Body); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("err = %v, want ErrMalformed", err)
+// TestPublishValidate: the layout decodes whatever the field values; the
+// rules are Validate's, each breach an ErrInvalid.
+func TestPublishValidate(t *testing.T) {
+	valid := Publish{RequestID: 1, Account: 1, ClientMsgID: "k", Payload: []byte("x")}
+	tests := []struct {
+		name  string
+		patch func(*Publish)
+		ok    bool
+	}{
+		{"valid", func(*Publish) {}, true},
+		{"empty client_msg_id", func(m *Publish) { m.ClientMsgID = "" }, false},
+		{"client_msg_id of 64 bytes", func(m *Publish) { m.ClientMsgID = strings.Repeat("k", 64) }, true},
+		{"client_msg_id of 65 bytes", func(m *Publish) { m.ClientMsgID = strings.Repeat("k", 65) }, false},
+		{"content type of 65 bytes", func(m *Publish) { m.ContentType = strings.Repeat("t", 65) }, false},
+		{"kind 0 with audience bytes", func(m *Publish) { m.AudienceBytes = []byte{1} }, false},
+		{"kind 4", func(m *Publish) { m.AudienceKind = 4 }, false},
+	}
+	for _, tt := range tests {
+		m := valid
+		tt.patch(&m)
+		f := decodeOne(t, AppendPublish(nil, m))
+		got, err := DecodePublish(f.Body)
+		if err != nil {
+			t.Fatalf("%s: the layout did not decode: %v", tt.name, err)
+		}
+		if err := got.Validate(); (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrInvalid)) {
+			t.Fatalf("%s: Validate = %v", tt.name, err)
+		}
+	}
+}
+
+func TestCheckFlags(t *testing.T) {
+	for _, tc := range []struct {
+		t     Type
+		flags uint8
+		ok    bool
+	}{
+		{TypeHello, FlagCompress, true}, {TypeHello, 1 << 1, false},
+		{TypePublish, FlagDryRun, true}, {TypePublish, 1 << 0, false},
+		{TypeResume, FlagFromStored, true}, {TypeResume, 1 << 7, false},
+		{TypeAck, 1, false}, {TypePing, 0, true}, {TypeFollow, 1, false},
+	} {
+		if err := CheckFlags(tc.t, tc.flags); (err == nil) != tc.ok {
+			t.Errorf("%s flags %#x: %v", tc.t, tc.flags, err)
+		}
 	}
 }
 

@@ -49,7 +49,9 @@ func decodeAny(f Frame) {
 	case TypeError:
 		_, _ = DecodeError(f.Body)
 	case TypePublish:
-		_, _ = DecodePublish(f.Body)
+		if m, err := DecodePublish(f.Body); err == nil {
+			_ = m.Validate()
+		}
 	case TypePublishAck:
 		_, _ = DecodePublishAck(f.Body)
 	case TypeResume:
