@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -28,7 +29,8 @@ type Admin struct {
 type AdminError struct {
 	Status  int
 	Message string
-	// Added is how many follows an import committed before it failed.
+	// Added is how many follows an import (or unfollows a removal)
+	// committed before it failed.
 	Added int
 }
 
@@ -45,9 +47,10 @@ type Account struct {
 	Secret    string `json:"secret,omitempty"`
 }
 
-// ImportResult reports a follower import.
+// ImportResult reports a follower import (or removal: Removed).
 type ImportResult struct {
 	Added     int    `json:"added"`
+	Removed   int    `json:"removed"`
 	Followers uint64 `json:"followers"`
 }
 
@@ -69,7 +72,11 @@ func (a *Admin) Account(ctx context.Context, id uint32) (Account, error) {
 // ImportFollowers streams user ids, one per line, as followers of account,
 // zstd-compressed on the fly if Compress is set.
 func (a *Admin) ImportFollowers(ctx context.Context, account uint32, ids io.Reader) (ImportResult, error) {
-	path := fmt.Sprintf("/v1/accounts/%d/followers", account)
+	return a.streamIDs(ctx, fmt.Sprintf("/v1/accounts/%d/followers", account), ids)
+}
+
+// streamIDs posts a body of user ids to path.
+func (a *Admin) streamIDs(ctx context.Context, path string, ids io.Reader) (ImportResult, error) {
 	var out ImportResult
 	if !a.Compress {
 		err := a.do(ctx, http.MethodPost, path, "text/plain", ids, &out)
@@ -90,6 +97,60 @@ func (a *Admin) ImportFollowers(ctx context.Context, account uint32, ids io.Read
 	defer pr.Close()
 	err := a.doEncoded(ctx, http.MethodPost, path, "text/plain", "zstd", pr, &out)
 	return out, err
+}
+
+// RemoveFollowers streams user ids, one per line, that stop following
+// account (zstd-compressed if Compress is set); the result's Removed is how
+// many did follow it.
+func (a *Admin) RemoveFollowers(ctx context.Context, account uint32, ids io.Reader) (ImportResult, error) {
+	return a.streamIDs(ctx, fmt.Sprintf("/v1/accounts/%d/followers/remove", account), ids)
+}
+
+// AccountPage is one page of ListAccounts; NextAfter is the id to list
+// after for the next page, 0 when this is the last.
+type AccountPage struct {
+	Accounts  []Account `json:"accounts"`
+	NextAfter uint32    `json:"next_after"`
+}
+
+// ListAccounts lists up to limit accounts with ids above after (0: from
+// the first; limit 0: the server's default of 100).
+func (a *Admin) ListAccounts(ctx context.Context, after uint32, limit int) (AccountPage, error) {
+	var out AccountPage
+	err := a.do(ctx, http.MethodGet, "/v1/accounts"+pageQuery(after, after > 0, limit), "", nil, &out)
+	return out, err
+}
+
+// FollowerPage is one page of ListFollowers: Followers is the account's
+// count, IDs the page; NextAfter the id to list after for the next page
+// (set when there is one).
+type FollowerPage struct {
+	Account   uint32   `json:"account"`
+	Followers uint64   `json:"followers"`
+	IDs       []uint32 `json:"ids"`
+	NextAfter *uint32  `json:"next_after"`
+}
+
+// ListFollowers lists up to limit followers of account in id order, above
+// after when fromStart is false.
+func (a *Admin) ListFollowers(ctx context.Context, account uint32, after uint32, fromStart bool, limit int) (FollowerPage, error) {
+	var out FollowerPage
+	err := a.do(ctx, http.MethodGet, fmt.Sprintf("/v1/accounts/%d/followers", account)+pageQuery(after, !fromStart, limit), "", nil, &out)
+	return out, err
+}
+
+func pageQuery(after uint32, useAfter bool, limit int) string {
+	q := url.Values{}
+	if useAfter {
+		q.Set("after", fmt.Sprint(after))
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
 }
 
 // MintToken mints a client token for user, valid for ttl (24 h when zero).
@@ -153,14 +214,15 @@ func (a *Admin) doEncoded(ctx context.Context, method, path, contentType, encodi
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		var e struct {
-			Error string `json:"error"`
-			Added int    `json:"added"`
+			Error   string `json:"error"`
+			Added   int    `json:"added"`
+			Removed int    `json:"removed"`
 		}
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(raw))
 		}
-		return &AdminError{Status: resp.StatusCode, Message: e.Error, Added: e.Added}
+		return &AdminError{Status: resp.StatusCode, Message: e.Error, Added: e.Added + e.Removed}
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }

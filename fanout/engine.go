@@ -3,7 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
-	"log"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -42,6 +42,9 @@ type Config struct {
 	// fsync included) took and how many ops it carried. It is called on the
 	// writer goroutine and must not block.
 	ObserveCommit func(took time.Duration, ops int)
+	// Logger receives a line per publish and per finished delivery, and
+	// the engine's errors (slog.Default() when nil).
+	Logger *slog.Logger
 }
 
 func (c *Config) fill() {
@@ -77,6 +80,9 @@ func (c *Config) fill() {
 	}
 	if c.MaxTags <= 0 {
 		c.MaxTags = 1000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 }
 
@@ -161,7 +167,7 @@ func (e *Engine) save() {
 		select {
 		case <-t.C:
 			if err := errors.Join(e.cursors.flush(), e.jobs.unsaved.flush()); err != nil {
-				log.Printf("herald: saving cursors and job reports: %v", err)
+				e.cfg.Logger.Error("saving cursors and job reports", "error", err)
 			}
 		case <-e.stop:
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -154,9 +155,11 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	o.result = PublishResult{MessageID: m.ID, Total: total, Filtered: filtered, Recipients: total - filtered}
 	o.send = newDelivery(m, audience, o.packed)
 	report := JobReport{MessageID: m.ID, Total: m.Total, Filtered: m.Filtered}
-	notify := o.req.OnJobDone
+	notify, began, from := o.req.OnJobDone, time.Now(), o.req.Account
 	o.send.job = newJob(report, func(r JobReport) {
 		e.jobs.finished(r)
+		e.cfg.Logger.Info("job done", "account", from, "message_id", r.MessageID, "sent_live", r.SentLive,
+			"pending_offline", r.PendingOffline, "errors", r.Errors, "ms", msSince(began))
 		if notify != nil {
 			notify(r)
 		}
@@ -206,6 +209,21 @@ func (o *publishOp) finish(err error) {
 }
 
 func (o *publishOp) delivery() *delivery { return o.send }
+
+// log writes the publish's line: what it stored (or why not) and how long
+// its group commit took.
+func (o *publishOp) log(l *slog.Logger, commit time.Duration, err error) {
+	if err != nil {
+		l.Info("publish refused", "account", o.req.Account, "client_msg_id", o.req.ClientMsgID, "error", err)
+		return
+	}
+	r := o.result
+	l.Info("publish", "account", o.req.Account, "message_id", r.MessageID, "audience", r.Total, "filtered", r.Filtered,
+		"duplicate", r.Duplicate, "dry_run", r.DryRun, "commit_ms", float64(commit.Microseconds())/1000)
+}
+
+// msSince is the time since t in milliseconds, for log lines.
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
 // Publish stores a broadcast durably and then delivers it; reply is called
 // from the writer goroutine after the fsync and before delivery starts, so

@@ -1,9 +1,6 @@
 package fanout
 
-import (
-	"log"
-	"time"
-)
+import "time"
 
 // retain removes broadcasts older than the retention period, every
 // RetentionSweep, until Close.
@@ -14,7 +11,7 @@ func (e *Engine) retain() {
 		select {
 		case <-t.C:
 			if _, err := e.Sweep(); err != nil {
-				log.Printf("herald: retention: %v", err)
+				e.cfg.Logger.Error("retention sweep", "error", err)
 			}
 		case <-e.stop:
 			return

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"log/slog"
 	"slices"
 	"time"
 
@@ -19,6 +20,11 @@ type op interface {
 	// delivery returns the broadcast to send after a successful commit, or
 	// nil.
 	delivery() *delivery
+}
+
+// loggedOp is an op that logs a line once its fate is known (publishes).
+type loggedOp interface {
+	log(l *slog.Logger, commit time.Duration, err error)
 }
 
 // write is the writer goroutine: it folds every waiting op into one batch
@@ -78,15 +84,20 @@ func (e *Engine) commitGroup(group []op) {
 		}
 	}
 	var err error
+	var took time.Duration
 	if !batch.Empty() {
 		began := time.Now()
 		err = batch.Commit()
+		took = time.Since(began)
 		if e.cfg.ObserveCommit != nil && err == nil {
-			e.cfg.ObserveCommit(time.Since(began), len(group))
+			e.cfg.ObserveCommit(took, len(group))
 		}
 	}
 	batch.Close()
 	for _, o := range group {
+		if l, ok := o.(loggedOp); ok {
+			l.log(e.cfg.Logger, took, err)
+		}
 		o.finish(err)
 	}
 	if err != nil {

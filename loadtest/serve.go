@@ -55,7 +55,12 @@ func serve(args []string) error {
 	fs.DurationVar(&cfg.FrameTimeout, "frame-timeout", 0, "time to finish a frame once begun")
 	fs.IntVar(&cfg.MaxConnsPerUser, "max-conns-per-user", 0, "connections per user")
 	fs.IntVar(&cfg.MaxOutbound, "max-outbound", 0, "queued outbound bytes per connection")
+	logLevel := fs.String("log-level", "warn", "log level (a line per publish at info would flood a load test)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if cfg.Logger, err = server.NewLogger(os.Stderr, "text", *logLevel); err != nil {
 		return err
 	}
 	cfg.Engine.Tiers = fanout.DefaultTiers()

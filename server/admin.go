@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bufio"
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -63,7 +61,10 @@ func (s *Server) startAdmin() error {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("POST /v1/accounts", s.authorized(s.createAccount))
 	mux.HandleFunc("GET /v1/accounts/{id}", s.authorized(s.getAccount))
-	mux.HandleFunc("POST /v1/accounts/{id}/followers", s.authorized(s.importFollowers))
+	mux.HandleFunc("GET /v1/accounts", s.authorized(s.listAccounts))
+	mux.HandleFunc("POST /v1/accounts/{id}/followers", s.authorized(s.changeFollowers(true)))
+	mux.HandleFunc("POST /v1/accounts/{id}/followers/remove", s.authorized(s.changeFollowers(false)))
+	mux.HandleFunc("GET /v1/accounts/{id}/followers", s.authorized(s.listFollowers))
 	mux.HandleFunc("POST /v1/tokens", s.authorized(s.mintToken))
 	mux.HandleFunc("POST /v1/token-keys/rotate", s.authorized(s.rotateTokenKey))
 	s.observability(mux)
@@ -80,9 +81,10 @@ func (s *Server) startAdmin() error {
 // apiError is the body of every admin error response.
 type apiError struct {
 	Error string `json:"error"`
-	// Added is set by an import that failed part-way: that many follows
-	// before the failing line were committed.
-	Added *int `json:"added,omitempty"`
+	// Added (Removed) is set by an import (a removal) that failed part-way:
+	// that many changes before the failing line were committed.
+	Added   *int `json:"added,omitempty"`
+	Removed *int `json:"removed,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -209,83 +211,6 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, AccountInfo{ID: a.ID, Name: a.Name, Tier: s.engine.TierName(a.Tier), Followers: n})
-}
-
-// importFollowers streams a body of user ids, one per line (blank lines and
-// lines starting with # are skipped), committing every importBatch ids. The
-// body may be zstd-compressed (Content-Encoding: zstd).
-func (s *Server) importFollowers(w http.ResponseWriter, r *http.Request) {
-	account, err := accountID(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	if _, err := s.store.Account(account); errors.Is(err, storage.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "account %d does not exist", account)
-		return
-	} else if err != nil {
-		writeError(w, engineStatus(err), "%v", err)
-		return
-	}
-	added := 0
-	fail := func(status int, format string, args ...any) {
-		writeJSON(w, status, apiError{Error: fmt.Sprintf(format, args...), Added: &added})
-	}
-	commit := func(ctx context.Context, ids []uint32) error {
-		n, err := s.engine.Follow(ctx, account, ids, true)
-		added += n
-		return err
-	}
-	body, release, err := importBody(r)
-	if errors.Is(err, errEncoding) {
-		writeError(w, http.StatusUnsupportedMediaType, "%v", err)
-		return
-	}
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
-	}
-	defer release()
-	batch := make([]uint32, 0, importBatch)
-	scanner := bufio.NewScanner(body)
-	for line := 1; scanner.Scan(); line++ {
-		text := strings.TrimSpace(scanner.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		user, err := strconv.ParseUint(text, 10, 32)
-		if err != nil {
-			if cerr := commit(r.Context(), batch); cerr != nil {
-				fail(engineStatus(cerr), "%v", cerr)
-				return
-			}
-			fail(http.StatusBadRequest, "line %d: %q is not a user id (0 to 4294967295); the ids before it were imported", line, text)
-			return
-		}
-		batch = append(batch, uint32(user))
-		if len(batch) == importBatch {
-			if err := commit(r.Context(), batch); err != nil {
-				fail(engineStatus(err), "%v", err)
-				return
-			}
-			batch = make([]uint32, 0, importBatch)
-		}
-	}
-	if err := scanner.Err(); err != nil {
-		// Commit what arrived whole: a bad tail loses nothing before it.
-		if cerr := commit(r.Context(), batch); cerr != nil {
-			fail(engineStatus(cerr), "%v", cerr)
-			return
-		}
-		fail(http.StatusBadRequest, "reading body: %v; the ids before the error were imported", err)
-		return
-	}
-	if err := commit(r.Context(), batch); err != nil {
-		fail(engineStatus(err), "%v", err)
-		return
-	}
-	total, _ := s.store.FollowerCount(account)
-	writeJSON(w, http.StatusOK, map[string]any{"added": added, "followers": total})
 }
 
 func (s *Server) mintToken(w http.ResponseWriter, r *http.Request) {

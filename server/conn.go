@@ -176,6 +176,7 @@ func (cn *conn) fail(err error) {
 		ce = &closeError{code: wire.CodeFor(err), text: err.Error()}
 	}
 	cn.closing = true
+	cn.logDisconnect(ce.code, ce.text)
 	// Past the cap if need be: it is one small frame, and the last.
 	_, _ = cn.c.Write(wire.AppendError(nil, wire.Error{Code: ce.code, Text: ce.text}))
 	cn.srv.metrics.closedWithError.Add(1)

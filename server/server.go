@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -40,8 +41,10 @@ type Server struct {
 	partialBytes atomic.Int64
 	conns        connCounts
 	reclaim      reclaimer
-	closeOnce    sync.Once
-	closeErr     error
+	// disconnectLog limits the lines logged for closed connections.
+	disconnectLog rateLimit
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 // Start opens the store, starts the engine, the event loops and the admin
@@ -56,7 +59,11 @@ func Start(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.Engine.Logger == nil {
+		cfg.Engine.Logger = cfg.Logger
+	}
 	s := &Server{cfg: cfg, gnetDone: make(chan error, 1), tick: time.Second}
+	s.disconnectLog.perSecond = disconnectLogLimit
 	s.metrics.init()
 	if cfg.Engine.ObserveCommit == nil {
 		cfg.Engine.ObserveCommit = s.metrics.observeCommit
@@ -149,7 +156,7 @@ func (s *Server) startLoops() error {
 		// As net.Listen does: a restarted server rebinds its port at once
 		// instead of waiting out the old connections' TIME_WAIT.
 		gnet.WithReuseAddr(true),
-		gnet.WithLogger(gnetLogger{}),
+		gnet.WithLogger(gnetLogger{log: s.cfg.Logger}),
 	}
 	if s.cfg.Loops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(s.cfg.Loops))
@@ -229,18 +236,19 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// gnetLogger passes gnet's warnings and errors to the standard logger and
+// gnetLogger passes gnet's warnings and errors to the server's logger and
 // drops its informational chatter.
-type gnetLogger struct{}
+type gnetLogger struct{ log *slog.Logger }
 
 func (gnetLogger) Debugf(string, ...any) {}
 func (gnetLogger) Infof(string, ...any)  {}
-func (gnetLogger) Warnf(format string, args ...any) {
-	log.Printf("gnet: "+format, args...)
+func (l gnetLogger) Warnf(format string, args ...any) {
+	l.log.Warn("gnet: " + fmt.Sprintf(format, args...))
 }
-func (gnetLogger) Errorf(format string, args ...any) {
-	log.Printf("gnet: "+format, args...)
+func (l gnetLogger) Errorf(format string, args ...any) {
+	l.log.Error("gnet: " + fmt.Sprintf(format, args...))
 }
-func (gnetLogger) Fatalf(format string, args ...any) {
-	log.Fatalf("gnet: "+format, args...)
+func (l gnetLogger) Fatalf(format string, args ...any) {
+	l.log.Error("gnet: " + fmt.Sprintf(format, args...))
+	os.Exit(1)
 }

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -42,6 +43,33 @@ func readAccount(r pebble.Reader, id uint32) (Account, error) {
 
 // Account returns the committed account id, or an error wrapping ErrNotFound.
 func (s *Store) Account(id uint32) (Account, error) { return readAccount(s.db, id) }
+
+// Accounts returns up to limit committed accounts with ids from from on,
+// in id order.
+func (s *Store) Accounts(from uint32, limit int) ([]Account, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: accountKey(from), UpperBound: []byte{prefixAccount + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []Account
+	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
+		key := it.Key()
+		if len(key) != 5 {
+			return nil, fmt.Errorf("%w: %s: key of %d bytes", ErrCorrupt, keyString(key), len(key))
+		}
+		value, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		a, err := codec.DecodeAccount(value, binary.BigEndian.Uint32(key[1:]))
+		if err != nil {
+			return nil, corrupt(key, err)
+		}
+		out = append(out, a)
+	}
+	return out, it.Error()
+}
 
 // Account returns the account as this batch sees it.
 func (b *Batch) Account(id uint32) (Account, error) { return readAccount(b.batch, id) }

@@ -152,6 +152,12 @@ func (s *Store) FollowersAmong(account uint32, users *roaring.Bitmap) (*roaring.
 	return out, err
 }
 
+// FollowersPage returns up to limit of the account's committed followers
+// from user from on, in order.
+func (s *Store) FollowersPage(account, from uint32, limit int) ([]uint32, error) {
+	return followerSet(account).page(s.db, from, limit)
+}
+
 // FollowerCount returns the number of followers in O(1).
 func (s *Store) FollowerCount(account uint32) (uint64, error) { return readCount(s.db, account) }
 

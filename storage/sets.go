@@ -46,6 +46,37 @@ func (c chunkedSet) read(r pebble.Reader) (*roaring.Bitmap, error) {
 	return out, it.Error()
 }
 
+// page returns up to limit members from from on, in order, reading only
+// the chunks it needs.
+func (c chunkedSet) page(r pebble.Reader, from uint32, limit int) ([]uint32, error) {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: c.key(uint16(from >> 16)), UpperBound: prefixEnd(c.prefix)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []uint32
+	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
+		key := it.Key()
+		if len(key) != len(c.prefix)+2 {
+			return nil, fmt.Errorf("%w: %s: key of %d bytes", ErrCorrupt, keyString(key), len(key))
+		}
+		value, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		chunk, err := codec.DecodeChunk(value, binary.BigEndian.Uint16(key[len(c.prefix):]))
+		if err != nil {
+			return nil, corrupt(key, err)
+		}
+		members := chunk.Iterator()
+		members.AdvanceIfNeeded(from)
+		for members.HasNext() && len(out) < limit {
+			out = append(out, members.Next())
+		}
+	}
+	return out, it.Error()
+}
+
 // readChunk returns the chunk holding user's high bits, or an empty bitmap.
 func (c chunkedSet) readChunk(r pebble.Reader, high uint16) (*roaring.Bitmap, error) {
 	key := c.key(high)

@@ -327,3 +327,30 @@ func TestLegacyTokenSecret(t *testing.T) {
 		t.Fatalf("short secret: %v", err)
 	}
 }
+
+// TestPages: accounts and followers are listed a page at a time, in order,
+// from a given id on.
+func TestPages(t *testing.T) {
+	s := openTest(t, nil)
+	commit(t, s, func(b *Batch) error {
+		for i := 0; i < 5; i++ {
+			if _, err := b.CreateAccount(Account{Name: "a", Tier: TierService}); err != nil {
+				return err
+			}
+		}
+		_, err := b.AddFollowers(1, []uint32{3, 70000, 70001, 1 << 30})
+		return err
+	})
+	accounts, err := s.Accounts(2, 2)
+	if err != nil || len(accounts) != 2 || accounts[0].ID != 2 || accounts[1].ID != 3 {
+		t.Fatalf("accounts from 2: %+v %v", accounts, err)
+	}
+	page, err := s.FollowersPage(1, 4, 2)
+	if err != nil || !slices.Equal(page, []uint32{70000, 70001}) {
+		t.Fatalf("followers from 4: %v %v", page, err)
+	}
+	page, err = s.FollowersPage(1, 70002, 10)
+	if err != nil || !slices.Equal(page, []uint32{1 << 30}) {
+		t.Fatalf("followers from 70002: %v %v", page, err)
+	}
+}

@@ -1,16 +1,19 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
 
 func newAccount(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "account", Short: "Create and inspect accounts"}
+	cmd := &cobra.Command{Use: "account", Short: "Create, list and inspect accounts"}
+	g.adminFlags(cmd.PersistentFlags())
 	var name, tier string
 	create := &cobra.Command{
-		Use:   "create",
+		Use:   "create --name NAME",
 		Short: "Create an account; prints its id and publisher secret (shown once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -29,20 +32,26 @@ func newAccount(g *globals) *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "account name (required)")
 	create.Flags().StringVar(&tier, "tier", "subscription", "quota tier: subscription, verified, service, or a custom tier of the server's --tiers file")
 	_ = create.MarkFlagRequired("name")
+
+	account := idValue{what: "account id"}
 	show := &cobra.Command{
-		Use:   "show ID",
+		Use:   "show --account N",
 		Short: "Show an account and its follower count",
-		Args:  cobra.ExactArgs(1),
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0], "account id")
-			if err != nil {
-				return err
+			if len(args) == 1 { // the older spelling, account show N
+				if err := account.Set(args[0]); err != nil {
+					return err
+				}
+			}
+			if !account.set {
+				return errors.New("--account is required")
 			}
 			admin, err := g.adminClient()
 			if err != nil {
 				return err
 			}
-			a, err := admin.Account(cmd.Context(), id)
+			a, err := admin.Account(cmd.Context(), account.id)
 			if err != nil {
 				return err
 			}
@@ -50,6 +59,42 @@ func newAccount(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(create, show)
+	show.Flags().Var(&account, "account", "account id (required)")
+
+	var after idValue
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List accounts in id order, a page at a time",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			admin, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			page, err := admin.ListAccounts(cmd.Context(), after.id, limit)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if len(page.Accounts) == 0 {
+				fmt.Fprintln(out, "no accounts; create one with: herald account create --name NAME")
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tTIER\tFOLLOWERS")
+			for _, a := range page.Accounts {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\n", a.ID, a.Name, a.Tier, a.Followers)
+			}
+			_ = tw.Flush()
+			if page.NextAfter != 0 {
+				fmt.Fprintf(out, "more: herald account list --after %d\n", page.NextAfter)
+			}
+			return nil
+		},
+	}
+	list.Flags().Var(&after, "after", "list accounts with ids above this one")
+	list.Flags().IntVar(&limit, "limit", 100, "accounts per page (at most 1000)")
+	cmd.AddCommand(create, show, list)
 	return cmd
 }

@@ -16,15 +16,27 @@ import (
 )
 
 func newFollow(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "follow", Short: "Manage followers"}
-	var account uint32
+	cmd := &cobra.Command{Use: "follow", Short: "Import, remove and list an account's followers"}
+	g.adminFlags(cmd.PersistentFlags())
+	cmd.AddCommand(followChange(g, true), followChange(g, false), followList(g))
+	return cmd
+}
+
+// followChange is "follow import" (add) or "follow remove": a file of user
+// ids, one per line, streamed to the admin API.
+func followChange(g *globals, add bool) *cobra.Command {
+	account := idValue{what: "account id"}
 	var noProgress, compress bool
-	imp := &cobra.Command{
-		Use:   "import --account N FILE",
-		Short: "Import followers from FILE (one user id per line; - reads stdin)",
+	use, short, verb := "import --account N FILE", "Import followers from FILE (one user id per line; - reads stdin)", "imported"
+	if !add {
+		use, short, verb = "remove --account N FILE", "Remove followers listed in FILE (one user id per line; - reads stdin)", "removed"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if account == 0 {
+			if !account.set {
 				return errors.New("--account is required")
 			}
 			var in io.Reader = cmd.InOrStdin()
@@ -56,22 +68,71 @@ func newFollow(g *globals) *cobra.Command {
 				return err
 			}
 			admin.Compress = compress
-			res, err := admin.ImportFollowers(cmd.Context(), account, in)
+			change := admin.ImportFollowers
+			if !add {
+				change = admin.RemoveFollowers
+			}
+			res, err := change(cmd.Context(), account.id, in)
 			var aerr *client.AdminError
 			if errors.As(err, &aerr) && aerr.Added > 0 {
-				return fmt.Errorf("%w (%d new follows were imported before the error)", err, aerr.Added)
+				done := "new follows were imported"
+				if !add {
+					done = "follows were removed"
+				}
+				return fmt.Errorf("%w (%d %s before the error)", err, aerr.Added, done)
 			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "imported %d new followers; account %d has %d\n", res.Added, account, res.Followers)
+			n, what := res.Added, "new followers"
+			if !add {
+				n, what = res.Removed, "followers"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %d %s; account %d has %d\n", verb, n, what, account.id, res.Followers)
 			return nil
 		},
 	}
-	imp.Flags().Uint32Var(&account, "account", 0, "account id (required)")
-	imp.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar (it is drawn only on a terminal)")
-	imp.Flags().BoolVar(&compress, "compress", false, "send the ids zstd-compressed (for slow links; the bar then runs ahead of the server)")
-	cmd.AddCommand(imp)
+	cmd.Flags().Var(&account, "account", "account id (required)")
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar (it is drawn only on a terminal)")
+	cmd.Flags().BoolVar(&compress, "compress", false, "send the ids zstd-compressed (for slow links; the bar then runs ahead of the server)")
+	return cmd
+}
+
+// followList is "follow list": the follower count and a page of ids.
+func followList(g *globals) *cobra.Command {
+	account := idValue{what: "account id"}
+	after := idValue{what: "user id"}
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list --account N",
+		Short: "Show how many followers an account has and list a page of them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !account.set {
+				return errors.New("--account is required")
+			}
+			admin, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			page, err := admin.ListFollowers(cmd.Context(), account.id, after.id, !after.set, limit)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "account %d has %d followers\n", page.Account, page.Followers)
+			for _, id := range page.IDs {
+				fmt.Fprintln(out, id)
+			}
+			if page.NextAfter != nil {
+				fmt.Fprintf(out, "more: herald follow list --account %d --after %d\n", account.id, *page.NextAfter)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().Var(&account, "account", "account id (required)")
+	cmd.Flags().Var(&after, "after", "list followers with ids above this one")
+	cmd.Flags().IntVar(&limit, "limit", 100, "ids per page (at most 10000)")
 	return cmd
 }
 

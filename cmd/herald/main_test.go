@@ -14,20 +14,28 @@ import (
 	"herald/server"
 )
 
-// run executes one herald command line against h and returns its output.
-func run(t *testing.T, h *testserver.Harness, stdin string, args ...string) (string, error) {
+// start runs a server for a test and points the commands at it, through
+// the environment variables each command's flags default to.
+func start(t *testing.T) *testserver.Harness {
+	t.Helper()
+	h := testserver.Start(t, "", server.Config{})
+	t.Setenv("HERALD_ADMIN", "http://"+h.Server.AdminAddr())
+	t.Setenv("HERALD_ADMIN_TOKEN", h.Server.AdminToken())
+	t.Setenv("HERALD_CLIENT_ADDR", h.Server.ClientAddr())
+	t.Setenv("HERALD_PUBLISHER_ADDR", h.Server.PublisherAddr())
+	return h
+}
+
+// run executes one herald command line (against the server start pointed
+// the environment at) and returns its output.
+func run(t *testing.T, _ *testserver.Harness, stdin string, args ...string) (string, error) {
 	t.Helper()
 	root := newRoot()
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
 	root.SetIn(strings.NewReader(stdin))
-	root.SetArgs(append([]string{
-		"--admin", "http://" + h.Server.AdminAddr(),
-		"--admin-token", h.Server.AdminToken(),
-		"--client-addr", h.Server.ClientAddr(),
-		"--publisher-addr", h.Server.PublisherAddr(),
-	}, args...))
+	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
 	return out.String(), err
 }
@@ -35,7 +43,7 @@ func run(t *testing.T, h *testserver.Harness, stdin string, args ...string) (str
 // TestWalkThrough is the README's walk-through: create an account, import
 // followers, subscribe, publish, and see the push.
 func TestWalkThrough(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := start(t)
 	out, err := run(t, h, "", "account", "create", "--name", "news")
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +132,7 @@ func TestWalkThrough(t *testing.T) {
 }
 
 func TestCommandErrors(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := start(t)
 	tests := []struct {
 		name string
 		args []string
@@ -155,8 +163,9 @@ func TestCommandErrors(t *testing.T) {
 		t.Fatalf("bad line: %v", err)
 	}
 	// Without a token the admin commands say how to get one.
+	t.Setenv("HERALD_ADMIN_TOKEN", "")
 	root := newRoot()
-	root.SetArgs([]string{"--admin-token-file", filepath.Join(t.TempDir(), "none"), "account", "show", "1"})
+	root.SetArgs([]string{"account", "show", "--admin-token-file", filepath.Join(t.TempDir(), "none"), "1"})
 	root.SetOut(&bytes.Buffer{})
 	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "no admin token") {
 		t.Fatalf("no token: %v", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,23 +26,25 @@ func newPublish(g *globals) *cobra.Command {
 		file        string
 		ttl         time.Duration
 		timeout     time.Duration
-		preview     []uint
-		listed      []uint
+		preview     idsValue
+		listed      idsValue
 		dryRun      bool
 		tags        string
 	)
 	cmd := &cobra.Command{
-		Use:   "publish --account N --secret S [MESSAGE]",
+		Use:   "publish --account N --secret S MESSAGE...",
 		Short: "Publish a broadcast to every follower of an account",
-		Args:  cobra.MaximumNArgs(1),
+		Long: "Publish a broadcast to every follower of an account (or the audience --tags, --users or --preview selects). " +
+			"The message is the arguments joined by spaces (publish hello followers sends \"hello followers\"), or --file.",
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if account == 0 || secret == "" {
 				return errors.New("--account and --secret (or $HERALD_SECRET) are required")
 			}
 			var payload []byte
 			switch {
-			case len(args) == 1 && file == "":
-				payload = []byte(args[0])
+			case len(args) > 0 && file == "":
+				payload = []byte(strings.Join(args, " "))
 			case len(args) == 0 && file == "-":
 				var err error
 				if payload, err = io.ReadAll(cmd.InOrStdin()); err != nil {
@@ -53,7 +56,7 @@ func newPublish(g *globals) *cobra.Command {
 					return err
 				}
 			default:
-				return errors.New("give the message as one argument or with --file (not both)")
+				return errors.New("give the message as arguments or with --file (one of them)")
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
@@ -69,15 +72,8 @@ func newPublish(g *globals) *cobra.Command {
 				return err
 			}
 			defer pub.Close()
-			users, err := userIDs("--preview", preview)
-			if err != nil {
-				return err
-			}
-			only, err := userIDs("--users", listed)
-			if err != nil {
-				return err
-			}
-			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload, Preview: users, Users: only, Tags: tags, DryRun: dryRun})
+			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload,
+				Preview: preview.ids, Users: listed.ids, Tags: tags, DryRun: dryRun})
 			if err != nil {
 				return err
 			}
@@ -103,6 +99,7 @@ func newPublish(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	g.publisherFlags(f)
 	f.Uint32Var(&account, "account", 0, "account id (required)")
 	f.StringVar(&secret, "secret", os.Getenv("HERALD_SECRET"), "publisher secret ($HERALD_SECRET)")
 	f.StringVar(&contentType, "content-type", "text/plain", "content type of the payload")
@@ -110,21 +107,9 @@ func newPublish(g *globals) *cobra.Command {
 	f.StringVar(&file, "file", "", "read the payload from a file (- for stdin)")
 	f.DurationVar(&ttl, "ttl", 0, "stop catch-up delivery after this long (default: retention)")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
-	f.UintSliceVar(&preview, "preview", nil, "send only to these test users (comma-separated, at most 100), outside any quota")
-	f.UintSliceVar(&listed, "users", nil, "send only to these followers (comma-separated, at most 10,000)")
+	f.Var(&preview, "preview", "send only to these test users (comma-separated, at most 100), outside any quota")
+	f.Var(&listed, "users", "send only to these followers (comma-separated, at most 10,000)")
 	f.StringVar(&tags, "tags", "", `send only to followers a tag expression selects, e.g. "vip AND (beijing OR shanghai) AND NOT churned"`)
 	f.BoolVar(&dryRun, "dry-run", false, "count the audience only; send nothing")
 	return cmd
-}
-
-// userIDs converts a list flag's values to user ids.
-func userIDs(flag string, values []uint) ([]uint32, error) {
-	var out []uint32
-	for _, u := range values {
-		if u > 1<<32-1 {
-			return nil, fmt.Errorf("%s: %d is not a user id", flag, u)
-		}
-		out = append(out, uint32(u))
-	}
-	return out, nil
 }

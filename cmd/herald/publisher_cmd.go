@@ -53,6 +53,7 @@ func publisherCommand(g *globals, use, short string, args cobra.PositionalArgs, 
 		},
 	}
 	f := cmd.Flags()
+	g.publisherFlags(f)
 	f.Uint32Var(&account, "account", 0, "account id (required)")
 	f.StringVar(&secret, "secret", os.Getenv("HERALD_SECRET"), "publisher secret ($HERALD_SECRET)")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")

@@ -6,13 +6,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"herald/client"
 )
 
-// globals are the flags every operator subcommand shares.
+// globals are the connection settings of the operator commands. Each
+// command registers only the flags it uses (adminFlags, clientFlags,
+// publisherFlags), so that a flag given to a command it does not affect —
+// serve --admin, say — is an error rather than silently ignored.
 type globals struct {
 	admin          string
 	adminToken     string
@@ -29,14 +34,25 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	f := root.PersistentFlags()
-	f.StringVar(&g.admin, "admin", envOr("HERALD_ADMIN", "http://127.0.0.1:7402"), "admin API base URL ($HERALD_ADMIN)")
-	f.StringVar(&g.adminToken, "admin-token", os.Getenv("HERALD_ADMIN_TOKEN"), "admin API token ($HERALD_ADMIN_TOKEN); default: read --admin-token-file")
-	f.StringVar(&g.adminTokenFile, "admin-token-file", filepath.Join("herald-data", "admin.token"), "file holding the admin token (written by serve)")
-	f.StringVar(&g.clientAddr, "client-addr", envOr("HERALD_CLIENT_ADDR", "127.0.0.1:7400"), "client listener ($HERALD_CLIENT_ADDR)")
-	f.StringVar(&g.publisherAddr, "publisher-addr", envOr("HERALD_PUBLISHER_ADDR", "127.0.0.1:7401"), "publisher listener ($HERALD_PUBLISHER_ADDR)")
 	root.AddCommand(newServe(), newAccount(g), newFollow(g), newToken(g), newPublish(g), newRetract(g), newStatus(g), newBlock(g), newUnblock(g), newTag(g), newSubscribe(g))
 	return root
+}
+
+// adminFlags registers the admin API's flags on fs.
+func (g *globals) adminFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&g.admin, "admin", envOr("HERALD_ADMIN", "http://127.0.0.1:7402"), "admin API base URL ($HERALD_ADMIN)")
+	fs.StringVar(&g.adminToken, "admin-token", os.Getenv("HERALD_ADMIN_TOKEN"), "admin API token ($HERALD_ADMIN_TOKEN; default: read --admin-token-file)")
+	fs.StringVar(&g.adminTokenFile, "admin-token-file", filepath.Join("herald-data", "admin.token"), "file holding the admin token (written by serve)")
+}
+
+// clientFlags registers the client listener's address on fs.
+func (g *globals) clientFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&g.clientAddr, "client-addr", envOr("HERALD_CLIENT_ADDR", "127.0.0.1:7400"), "client listener ($HERALD_CLIENT_ADDR)")
+}
+
+// publisherFlags registers the publisher listener's address on fs.
+func (g *globals) publisherFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&g.publisherAddr, "publisher-addr", envOr("HERALD_PUBLISHER_ADDR", "127.0.0.1:7401"), "publisher listener ($HERALD_PUBLISHER_ADDR)")
 }
 
 func envOr(name, fallback string) string {
@@ -61,4 +77,12 @@ func (g *globals) adminClient() (*client.Admin, error) {
 		token = strings.TrimSpace(string(b))
 	}
 	return &client.Admin{BaseURL: g.admin, Token: token}, nil
+}
+
+// explain adds what to do to the errors a new user meets first.
+func explain(err error) error {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%w\nno Herald server is listening there: start one with `herald serve` (or point --admin, --client-addr or --publisher-addr at yours)", err)
+	}
+	return err
 }

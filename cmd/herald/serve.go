@@ -18,7 +18,7 @@ import (
 func newServe() *cobra.Command {
 	var cfg server.Config
 	var perDaySubscription, perDayVerified, perFollowerService int
-	var tierFile string
+	var tierFile, logFormat, logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server with an embedded store",
@@ -29,6 +29,9 @@ func newServe() *cobra.Command {
 				return err
 			}
 			cfg.Engine.Tiers = tiers
+			if cfg.Logger, err = server.NewLogger(cmd.ErrOrStderr(), logFormat, logLevel); err != nil {
+				return err
+			}
 			srv, err := server.Start(cfg)
 			if err != nil {
 				return err
@@ -47,23 +50,32 @@ func newServe() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DataDir, "data-dir", "herald-data", "directory for the database and admin.token")
+	f.StringVar(&cfg.DataDir, "data-dir", "herald-data", "directory for the database, token keys and admin.token (created 0700)")
 	f.StringVar(&cfg.ClientAddr, "client-listen", "127.0.0.1:7400", "client listener address")
 	f.StringVar(&cfg.PublisherAddr, "publisher-listen", "127.0.0.1:7401", "publisher listener address")
 	f.StringVar(&cfg.AdminAddr, "admin-listen", "127.0.0.1:7402", "admin HTTP address")
 	f.StringVar(&cfg.AdminToken, "admin-token", "", "admin token (default: data-dir/admin.token, created on first start)")
-	f.DurationVar(&cfg.TokenOverlap, "token-overlap", 24*time.Hour, "how long a token key replaced by `herald token rotate` still verifies tokens")
+	f.DurationVar(&cfg.TokenOverlap, "token-overlap", 24*time.Hour, "how long a token key replaced by 'herald token rotate' still verifies tokens")
 	f.IntVar(&cfg.Loops, "loops", 0, "event loops (default: one per CPU)")
-	f.DurationVar(&cfg.Heartbeat, "heartbeat", 0, "heartbeat interval announced to clients (default 30s)")
-	f.IntVar(&cfg.MaxFrame, "max-frame", 0, "largest accepted frame in bytes (default 1 MiB)")
-	f.IntVar(&cfg.MaxOutbound, "max-outbound", 0, "per-connection queued bytes before SLOW_CONSUMER (default 4 MiB)")
-	f.IntVar(&cfg.Engine.MaxPayload, "max-payload", 0, "largest broadcast payload in bytes (default 256 KiB)")
+	f.DurationVar(&cfg.Heartbeat, "heartbeat", 30*time.Second, "heartbeat interval announced to clients; two without a whole frame close a connection")
+	f.DurationVar(&cfg.FrameTimeout, "frame-timeout", 10*time.Second, "longest a frame may take to arrive once begun")
+	cfg.MaxFrame, cfg.MaxClientFrame, cfg.MaxOutbound, cfg.MaxPartialBytes = 1<<20, 4096, 4<<20, 64<<20
+	f.Var(size(&cfg.MaxFrame), "max-frame", "largest frame accepted on the publisher listener (a PUBLISH)")
+	f.Var(size(&cfg.MaxClientFrame), "max-client-frame", "largest frame accepted on the client listener")
+	f.Var(size(&cfg.MaxOutbound), "max-outbound", "memory a connection's queued frames may take before SLOW_CONSUMER")
+	f.Var(size(&cfg.MaxPartialBytes), "max-partial-bytes", "memory for frames received in part, all connections together")
+	f.Var(size(&cfg.Engine.MaxPayload), "max-payload", "largest broadcast payload (default 256KiB, at most --max-frame less 1KiB)")
+	f.Var(size(&cfg.DiskReserve), "disk-reserve", "free space kept on the data directory's disk: writes get STORAGE_FULL below it (default: 5% of the disk, 32MiB to 512MiB)")
+	f.IntVar(&cfg.MaxConnsPerUser, "max-conns-per-user", 16, "connections one user may hold on the client listener")
+	f.IntVar(&cfg.MaxConnsPerAccount, "max-conns-per-account", 64, "connections one account may hold on the publisher listener")
 	f.IntVar(&perDaySubscription, "quota-subscription", 1, "broadcasts per UTC day for subscription accounts (0: no limit)")
 	f.IntVar(&perDayVerified, "quota-verified", 2, "broadcasts per UTC day for verified accounts (0: no limit)")
 	f.IntVar(&perFollowerService, "quota-service", 4, "broadcasts each follower receives per calendar month from a service account (0: no limit)")
 	f.StringVar(&tierFile, "tiers", "", "JSON file of tier quotas and custom tiers (see docs/PROTOCOL.md, Quotas); the quota flags override it")
-	f.IntVar(&cfg.Engine.MaxTags, "max-tags", 0, "most tags per account (default 1000)")
-	f.DurationVar(&cfg.Engine.Retention, "retention", 0, "how long broadcasts are kept for catch-up (default 168h)")
+	f.IntVar(&cfg.Engine.MaxTags, "max-tags", 1000, "most tags per account")
+	f.DurationVar(&cfg.Engine.Retention, "retention", 7*24*time.Hour, "how long broadcasts are kept for catch-up")
+	f.StringVar(&logFormat, "log-format", "text", "log lines as text (key=value) or json, on stderr")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info (a line per publish, delivery and import), warn or error")
 	return cmd
 }
 

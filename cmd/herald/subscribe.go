@@ -19,9 +19,9 @@ import (
 
 func newSubscribe(g *globals) *cobra.Command {
 	var (
-		user   int64
+		user   = idValue{what: "user id"}
 		token  string
-		cursor int64
+		cursor cursorValue
 		count  int
 	)
 	cmd := &cobra.Command{
@@ -34,21 +34,18 @@ func newSubscribe(g *globals) *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if token == "" {
-				if user < 0 || user > 1<<32-1 {
+				if !user.set {
 					return errors.New("--user (0 to 4294967295) or --token is required")
 				}
 				admin, err := g.adminClient()
 				if err != nil {
 					return err
 				}
-				if token, err = admin.MintToken(ctx, uint32(user), 24*time.Hour); err != nil {
+				if token, err = admin.MintToken(ctx, user.id, 24*time.Hour); err != nil {
 					return err
 				}
 			}
-			cfg := client.SubscriberConfig{Addr: g.clientAddr, Token: token, StoredCursor: cursor < 0}
-			if cursor >= 0 {
-				cfg.Cursor = uint64(cursor)
-			}
+			cfg := client.SubscriberConfig{Addr: g.clientAddr, Token: token, StoredCursor: !cursor.set, Cursor: cursor.id}
 			dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			sub, err := client.Subscribe(dialCtx, cfg)
@@ -77,9 +74,11 @@ func newSubscribe(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.Int64Var(&user, "user", -1, "user id; a token is minted through the admin API")
+	g.clientFlags(f)
+	g.adminFlags(f)
+	f.Var(&user, "user", "user id; a token is minted through the admin API")
 	f.StringVar(&token, "token", "", "client token (instead of --user)")
-	f.Int64Var(&cursor, "cursor", -1, "replay broadcasts after this message id (default: after the last acknowledged)")
+	f.Var(&cursor, "cursor", "replay broadcasts after this message id (default: after the last acknowledged; 0: all retained)")
 	f.IntVar(&count, "count", 0, "exit after this many broadcasts (default: run until stopped)")
 	return cmd
 }

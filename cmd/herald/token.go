@@ -11,21 +11,21 @@ import (
 )
 
 func newToken(g *globals) *cobra.Command {
-	var user int64
+	user := idValue{what: "user id"}
 	var ttl time.Duration
 	cmd := &cobra.Command{
 		Use:   "token --user N",
 		Short: "Mint a client token for a user",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if user < 0 || user > 1<<32-1 {
+			if !user.set {
 				return errors.New("--user is required (0 to 4294967295)")
 			}
 			admin, err := g.adminClient()
 			if err != nil {
 				return err
 			}
-			tok, err := admin.MintToken(cmd.Context(), uint32(user), ttl)
+			tok, err := admin.MintToken(cmd.Context(), user.id, ttl)
 			if err != nil {
 				return err
 			}
@@ -33,7 +33,8 @@ func newToken(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().Int64Var(&user, "user", -1, "user id (required)")
+	g.adminFlags(cmd.PersistentFlags())
+	cmd.Flags().Var(&user, "user", "user id (required)")
 	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "token lifetime")
 	cmd.AddCommand(newTokenRotate(g))
 	return cmd

@@ -6,6 +6,8 @@ package testserver
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,6 +50,11 @@ func Start(t testing.TB, dir string, cfg server.Config) *Harness {
 	}
 	if cfg.Engine.Tiers == nil {
 		cfg.Engine.Tiers = Tiers()
+	}
+	if cfg.Logger == nil {
+		// Warnings and errors only: a line per publish would bury a
+		// failing test's output.
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	h := &Harness{T: t, Dir: dir, Config: cfg}
 	h.Restart()
