@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -249,4 +249,3 @@ func get(r pebble.Reader, key []byte, fn func(v []byte) error) (found bool, err 
 	defer closer.Close()
 	return true, fn(v)
 }
-
