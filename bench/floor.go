@@ -57,6 +57,7 @@ func serveFloor() error {
 		}
 	}()
 	child.Announce("floor", "clients", clients.Addr().String(), "control", control.Addr().String())
+	child.ExitWithParent(func() { os.Exit(0) })
 	for {
 		ctl, err := control.Accept()
 		if err != nil {

@@ -11,59 +11,59 @@ import (
 type Config struct {
 	// Scenario is ScenarioFanout (default), ScenarioCatchUp,
 	// ScenarioChurn or ScenarioPublish.
-	Scenario string
+	Scenario string `json:"scenario"`
 	// Clients is the number of connected users, 1..Clients (1000).
-	Clients int
+	Clients int `json:"clients"`
 	// Accounts is the number of accounts the fanout scenario seeds, each
 	// with the same Followers, publishing in turn (1).
-	Accounts int
+	Accounts int `json:"accounts"`
 	// Followers is each account's follower count, users 1..Followers
 	// (Clients); followers beyond Clients are offline. In the fanout
 	// scenario it may be fewer than Clients: the other clients follow no
 	// one and must receive nothing.
-	Followers int
+	Followers int `json:"followers"`
 	// Broadcasts is the number of broadcasts published (20; ServiceCap
 	// for the capped audience).
-	Broadcasts int
+	Broadcasts int `json:"broadcasts"`
 	// Payload is the broadcast size in bytes, at least 16 (256).
-	Payload int
+	Payload int `json:"payload_bytes"`
 	// Timeout bounds the wait for one burst to reach every client (30 s).
-	Timeout time.Duration
+	Timeout time.Duration `json:"timeout_ns"`
 	// Target is an external server; nil starts the embedded one.
-	Target *Target
+	Target *Target `json:"target"`
 	// SourceAddrs spreads the clients' connections over this many source
 	// addresses, 127.0.0.1 upwards, when the server is on loopback, so no
 	// source address runs out of ephemeral ports (default: one per 10,000
 	// clients).
-	SourceAddrs int
+	SourceAddrs int `json:"source_addrs"`
 	// ClientsPerProcess is the most clients one process holds; a run with
 	// more spreads them over worker processes, each holding as many
 	// (default: this process's open-file limit less a reserve). The churn
 	// scenario runs in one process.
-	ClientsPerProcess int
+	ClientsPerProcess int `json:"clients_per_process"`
 	// Progress, if set, is told of each phase and step for a live display.
 	Progress Progress `json:"-"`
 	// Audience is the fanout scenario's mix: AudienceAll (default),
 	// AudienceTags, AudienceList or AudienceCapped.
-	Audience string
+	Audience string `json:"audience"`
 	// ReconnectRate paces the catchup scenario's reconnects, clients per
 	// second over all processes; 0 reconnects them all at once.
-	ReconnectRate float64
+	ReconnectRate float64 `json:"reconnect_rate"`
 	// Interval spaces the churn scenario's broadcasts (20 ms).
-	Interval time.Duration
+	Interval time.Duration `json:"interval_ns"`
 	// ChurnRate is the churn scenario's reconnects per second (100).
-	ChurnRate float64
+	ChurnRate float64 `json:"churn_rate"`
 	// Publishers is the publish scenario's concurrency (16).
-	Publishers int
+	Publishers int `json:"publishers"`
 	// Rate is the publish scenario's offered publishes per second; 0 is as
 	// fast as acknowledged. In the fanout scenario it is the broadcasts
 	// per second of PaceRate. At a fixed rate each latency is measured
 	// from the time the publish was scheduled, not sent, so a stalled
 	// server cannot hide its queue (coordinated omission).
-	Rate float64
+	Rate float64 `json:"rate"`
 	// Pace is how the fanout scenario publishes: PaceBurst (default, or
 	// PaceRate when Rate is set), PaceAck or PaceRate.
-	Pace string
+	Pace string `json:"pace"`
 }
 
 // Paces of the fanout scenario.
@@ -104,14 +104,14 @@ const (
 
 // Target names an external server.
 type Target struct {
-	ClientAddr    string
-	PublisherAddr string
-	AdminURL      string
+	ClientAddr    string `json:"client_addr"`
+	PublisherAddr string `json:"publisher_addr"`
+	AdminURL      string `json:"admin_url"`
 	AdminToken    string `json:"-"`
 	// Tier is the tier of the accounts the run creates; it must publish
 	// without quotas (default "unlimited", which the embedded server
 	// defines; herald serve --tiers can define one).
-	Tier string
+	Tier string `json:"tier,omitempty"`
 }
 
 // ErrTooManyClients: the run needs more open files than a process that
@@ -153,12 +153,7 @@ func (c *Config) fill() error {
 	if c.ChurnRate == 0 && c.Scenario == ScenarioChurn {
 		c.ChurnRate = 100
 	}
-	if c.SourceAddrs <= 0 {
-		c.SourceAddrs = min(254, (c.Clients+9999)/10000)
-	}
-	if c.SourceAddrs > 254 {
-		return fmt.Errorf("loadtest: at most 254 source addresses (127.0.0.1 to 127.0.0.254)")
-	}
+
 	if c.Publishers <= 0 {
 		c.Publishers = 16
 	}
@@ -185,8 +180,17 @@ func (c *Config) fill() error {
 	if c.Accounts > 1 && c.Scenario != ScenarioFanout {
 		return fmt.Errorf("loadtest: several accounts (--accounts) are for the fanout scenario")
 	}
-	if c.Clients <= 0 {
+	switch {
+	case c.Clients < 0:
+		return fmt.Errorf("loadtest: --clients must be at least 1, not %d", c.Clients)
+	case c.Clients == 0:
 		c.Clients = 1000
+	}
+	if c.SourceAddrs <= 0 {
+		c.SourceAddrs = min(254, (c.Clients+9999)/10000)
+	}
+	if c.SourceAddrs > 254 {
+		return fmt.Errorf("loadtest: at most 254 source addresses (127.0.0.1 to 127.0.0.254)")
 	}
 	if c.Followers <= 0 {
 		c.Followers = c.Clients

@@ -63,6 +63,7 @@ func (e *env) newCrowd(cfg Config, accounts ...uint32) (*crowd, error) {
 		}
 		c.shares = append(c.shares, w)
 		c.workers = append(c.workers, w)
+		e.logf("worker: pid %d, users %d to %d", w.proc.Pid(), lo, hi)
 	}
 	e.report.ClientProcesses = len(c.shares)
 	if len(c.workers) > 0 {

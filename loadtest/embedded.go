@@ -36,7 +36,9 @@ func startEmbedded() (*ServerProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := StartServer(filepath.Join(dir, "data"))
+	// The server removes the directory itself when it stops, so that it
+	// goes even if this process dies first.
+	e, err := StartServerWith(filepath.Join(dir, "data"), []string{"--remove-on-exit", dir})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -36,7 +36,8 @@ func Run(ctx context.Context, cfg Config, lines io.Writer) (*Report, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	e := &env{report: &Report{Config: cfg, Errors: map[string]int{}}, target: cfg.Target, bar: &progress{cfg.Progress}}
+	e := &env{report: &Report{Config: cfg, Errors: map[string]int{}, Date: time.Now().UTC().Format(time.RFC3339), Commit: commit()},
+		target: cfg.Target, bar: &progress{cfg.Progress}}
 	e.logf = func(format string, args ...any) {
 		if lines != nil {
 			fmt.Fprintf(lines, format+"\n", args...)
@@ -49,6 +50,7 @@ func Run(ctx context.Context, cfg Config, lines io.Writer) (*Report, error) {
 			return nil, err
 		}
 		defer e.server.Stop()
+		e.logf("embedded server: pid %d, data in %s", e.server.Pid(), e.server.removeDir)
 		e.target = &e.server.target
 		e.report.Embedded = true
 	}

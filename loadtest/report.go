@@ -13,68 +13,101 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Report is what a run measured and what verification found.
+// ReportSchema is the version of the JSON report (WriteJSON): it changes
+// when a key is renamed or its meaning changes.
+const ReportSchema = 2
+
+// Report is what a run measured and what verification found. As JSON
+// (WriteJSON) its keys are snake_case; durations are in nanoseconds, as
+// their _ns keys say.
 type Report struct {
-	Config   Config
-	Embedded bool
+	// Schema is ReportSchema; Verified is OK(), written by WriteJSON.
+	Schema   int    `json:"schema_version"`
+	Verified bool   `json:"verified"`
+	Config   Config `json:"config"`
+	Embedded bool   `json:"embedded_server"`
+	// Date (RFC 3339) and Commit (the build's VCS revision, if known) say
+	// when and on what code the run was made.
+	Date   string `json:"date"`
+	Commit string `json:"commit,omitempty"`
 	// start is when the measured phase began.
 	start time.Time
 	// Elapsed is the publishing phase, first publish to last burst done.
-	Elapsed     time.Duration
-	ImportRate  float64 // follows per second
-	ConnectRate float64 // clients connected and live per second
+	Elapsed     time.Duration `json:"elapsed_ns"`
+	ImportRate  float64       `json:"import_follows_per_second"`
+	ConnectRate float64       `json:"connect_clients_per_second"`
 	// ClientProcesses held the clients: this one and the workers.
-	ClientProcesses int
+	ClientProcesses int `json:"client_processes"`
 	// Latency is publish-call start → client received, over all deliveries.
-	Latency Percentiles
-	// Completion is publish acknowledged → last client received, per burst.
-	Completion Percentiles
-	Deliveries int
+	Latency Percentiles `json:"latency"`
+	// Completion is publish acknowledged (or scheduled, at a fixed rate) →
+	// last client received, per broadcast.
+	Completion Percentiles `json:"completion"`
+	Deliveries int         `json:"deliveries"`
 	// DeliveryRate is deliveries over the publishing phase.
-	DeliveryRate float64
+	DeliveryRate float64 `json:"deliveries_per_second"`
 	// Server usage over the publishing phase (embedded server only).
-	ServerCPU        time.Duration
-	ServerRSS        int64 // bytes, at the end of that phase
-	ServerRSSPerConn float64
+	ServerCPU        time.Duration `json:"server_cpu_ns"`
+	ServerRSS        int64         `json:"server_rss_bytes"` // at the end of that phase
+	ServerRSSPerConn float64       `json:"server_rss_per_connection_bytes"`
 	// CatchUp is, per client, reconnect → every missed broadcast received
 	// (catchup scenario).
-	CatchUp Percentiles
+	CatchUp Percentiles `json:"catch_up"`
 	// Publish scenario: acknowledged publishes per second and publish →
 	// acknowledgement latency (from the scheduled time at a fixed rate).
 	// PublishRate is also the fanout scenario's, unless one burst at a
 	// time.
-	PublishRate float64
-	AckLatency  Percentiles
+	PublishRate float64     `json:"publishes_per_second"`
+	AckLatency  Percentiles `json:"ack_latency"`
 	// Errors counts request errors by code name (e.g. QUOTA_EXCEEDED),
-	// expected ones included; the scenario says which it expects.
-	Errors map[string]int
+	// expected ones included (ExpectedErrors says which).
+	Errors map[string]int `json:"errors"`
 	// Reconnects made by the churn scenario.
-	Reconnects int
+	Reconnects int `json:"reconnects"`
 	// Timeline counts deliveries (acknowledgements in the publish
 	// scenario) in each TimelineStep from the start of the measured phase.
-	Timeline []int
+	Timeline       []int   `json:"timeline"`
+	TimelineStepMS float64 `json:"timeline_bucket_ms"`
 	// Verification. Wrong counts deliveries to users outside the audience.
-	Lost, Duplicates, OutOfOrder, Wrong int
-	Problems                            []string
+	Lost       int      `json:"lost"`
+	Duplicates int      `json:"duplicates"`
+	OutOfOrder int      `json:"out_of_order"`
+	Wrong      int      `json:"wrong_recipient"`
+	Problems   []string `json:"problems"`
+}
+
+// ExpectedErrors are the request errors a scenario provokes on purpose.
+func (r *Report) ExpectedErrors() map[string]string {
+	if r.Config.Scenario == ScenarioPublish {
+		return map[string]string{"QUOTA_EXCEEDED": "expected: the run checks that the daily quota is enforced"}
+	}
+	return nil
 }
 
 // Percentiles summarises a distribution, recorded in an HdrHistogram with
-// microsecond resolution and three significant digits.
+// microsecond resolution and three significant digits, clamped to the
+// exact minimum and maximum (the histogram rounds up within its
+// precision).
 type Percentiles struct {
-	P50, P90, P99, P999, Max time.Duration
-	Count                    int
+	P50   time.Duration `json:"p50_ns"`
+	P90   time.Duration `json:"p90_ns"`
+	P99   time.Duration `json:"p99_ns"`
+	P999  time.Duration `json:"p999_ns"`
+	Min   time.Duration `json:"min_ns"`
+	Max   time.Duration `json:"max_ns"`
+	Count int           `json:"count"`
 	// Curve is the distribution at the percentiles the chart plots.
-	Curve []CurvePoint `json:",omitempty"`
+	Curve []CurvePoint `json:"curve,omitempty"`
 }
 
 // CurvePoint is the latency at one percentile.
 type CurvePoint struct {
-	Percentile float64
-	Latency    time.Duration
+	Percentile float64       `json:"percentile"`
+	Latency    time.Duration `json:"latency_ns"`
 }
 
 // curvePercentiles are the points of a latency curve: evenly spaced in
-// "nines" up to 99.99.
+// "nines" up to 99.99 (0 is the minimum, 100 the maximum).
 var curvePercentiles = []float64{0, 25, 50, 68, 80, 90, 95, 97, 98, 99, 99.5, 99.7, 99.8, 99.9, 99.95, 99.97, 99.99, 100}
 
 func percentiles(samples []time.Duration) Percentiles {
@@ -85,16 +118,26 @@ func percentiles(samples []time.Duration) Percentiles {
 	for _, d := range samples {
 		_ = h.RecordValue(max(1, int64(d/time.Microsecond))) // over an hour: clamped by the error, counted below
 	}
-	at := func(q float64) time.Duration { return time.Duration(h.ValueAtQuantile(q)) * time.Microsecond }
-	p := Percentiles{P50: at(50), P90: at(90), P99: at(99), P999: at(99.9), Max: slices.Max(samples), Count: len(samples)}
+	lo, hi := slices.Min(samples), slices.Max(samples)
+	at := func(q float64) time.Duration {
+		return min(max(time.Duration(h.ValueAtQuantile(q))*time.Microsecond, lo), hi)
+	}
+	p := Percentiles{P50: at(50), P90: at(90), P99: at(99), P999: at(99.9), Min: lo, Max: hi, Count: len(samples)}
 	for _, q := range curvePercentiles {
-		p.Curve = append(p.Curve, CurvePoint{Percentile: q, Latency: at(q)})
+		point := CurvePoint{Percentile: q, Latency: at(q)}
+		switch q {
+		case 0:
+			point.Latency = lo
+		case 100:
+			point.Latency = hi
+		}
+		p.Curve = append(p.Curve, point)
 	}
 	return p
 }
 
 func (p Percentiles) String() string {
-	return fmt.Sprintf("p50 %v  p90 %v  p99 %v  p99.9 %v  max %v  (n=%d)", p.P50, p.P90, p.P99, p.P999, p.Max, p.Count)
+	return fmt.Sprintf("min %v  p50 %v  p90 %v  p99 %v  p99.9 %v  max %v  (n=%d)", p.Min, p.P50, p.P90, p.P99, p.P999, p.Max, p.Count)
 }
 
 // TimelineStep is the width of a Timeline bucket.
@@ -123,8 +166,9 @@ func timeline(start time.Time, events []time.Time) []int {
 	return out
 }
 
-// WriteJSON writes the report for machines; durations are nanoseconds.
+// WriteJSON writes the report for machines (see Report).
 func (r *Report) WriteJSON(path string) error {
+	r.Schema, r.Verified, r.TimelineStepMS = ReportSchema, r.OK(), float64(TimelineStep)/float64(time.Millisecond)
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -252,7 +296,11 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "latency publish→receive\t%s\n", r.Latency)
 	}
 	if c.Scenario == ScenarioFanout {
-		fmt.Fprintf(tw, "burst completion ack→last client\t%s\n", r.Completion)
+		if c.Pace == PaceRate {
+			fmt.Fprintf(tw, "completion scheduled→last client\t%s\n", r.Completion)
+		} else {
+			fmt.Fprintf(tw, "completion ack→last client\t%s\n", r.Completion)
+		}
 	}
 	if c.Scenario == ScenarioChurn {
 		fmt.Fprintf(tw, "churn\t%d reconnects (offered %.0f/s), a broadcast every %v\n", r.Reconnects, c.ChurnRate, c.Interval)
@@ -263,7 +311,11 @@ func (r *Report) Print(w io.Writer) {
 	}
 	codes := slices.Sorted(maps.Keys(r.Errors))
 	for _, code := range codes {
-		fmt.Fprintf(tw, "errors %s\t%d\n", code, r.Errors[code])
+		note := r.ExpectedErrors()[code]
+		if note == "" {
+			note = "unexpected"
+		}
+		fmt.Fprintf(tw, "errors %s\t%d (%s)\n", code, r.Errors[code], note)
 	}
 	if r.Embedded {
 		if r.Deliveries > 0 {

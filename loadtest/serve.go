@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -56,6 +57,7 @@ func serve(args []string) error {
 	fs.IntVar(&cfg.MaxConnsPerUser, "max-conns-per-user", 0, "connections per user")
 	fs.IntVar(&cfg.MaxOutbound, "max-outbound", 0, "queued outbound bytes per connection")
 	logLevel := fs.String("log-level", "warn", "log level (a line per publish at info would flood a load test)")
+	removeOnExit := fs.String("remove-on-exit", "", "directory to remove once the server has stopped (the run's temporary directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,6 +74,11 @@ func serve(args []string) error {
 	child.Announce("herald", "clients", "tcp://"+srv.ClientAddr(), "publishers", "tcp://"+srv.PublisherAddr(), "admin", "http://"+srv.AdminAddr())
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	child.ExitWithParent(func() { stop <- syscall.SIGTERM }) // the load test is gone
 	<-stop
-	return srv.Close()
+	err = srv.Close()
+	if *removeOnExit != "" {
+		err = errors.Join(err, os.RemoveAll(*removeOnExit))
+	}
+	return err
 }

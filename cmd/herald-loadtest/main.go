@@ -11,9 +11,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,6 +30,32 @@ func main() {
 	if err := newRoot().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
+	}
+}
+
+// stopOnSignal returns a context cancelled by SIGINT (Ctrl-C) or SIGTERM:
+// the run then stops its clients, workers and embedded server and removes
+// its temporary files before exiting. A second signal exits at once (the
+// children, whose standard input then closes, still end by themselves).
+func stopOnSignal(parent context.Context, out io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-signals:
+			fmt.Fprintf(out, "\n%v: stopping the run and everything it started (again to quit at once)\n", s)
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+		if _, ok := <-signals; ok {
+			os.Exit(130)
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(signals)
+		cancel()
 	}
 }
 
@@ -48,12 +77,18 @@ func newRoot() *cobra.Command {
 				}
 				cfg.Target = &target
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			if cfg.Clients < 1 {
+				return fmt.Errorf("--clients must be at least 1, not %d", cfg.Clients)
+			}
+			ctx, stop := stopOnSignal(cmd.Context(), cmd.ErrOrStderr())
 			defer stop()
 			if b := newBar(cmd.ErrOrStderr()); b != nil && !noProgress {
 				cfg.Progress = b
 			}
 			report, err := loadtest.Run(ctx, cfg, cmd.ErrOrStderr())
+			if err != nil && ctx.Err() != nil && cmd.Context().Err() == nil {
+				return fmt.Errorf("stopped before the run finished; nothing was verified (%w)", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -87,7 +122,7 @@ func newRoot() *cobra.Command {
 	f.IntVar(&cfg.Publishers, "publishers", 16, "publish scenario: concurrent publishes")
 	f.Float64Var(&cfg.Rate, "rate", 0, "publish scenario: publishes per second (0: as fast as acknowledged); fanout: broadcasts per second (sets --pace rate); latency is then measured from the scheduled time")
 	f.StringVar(&cfg.Pace, "pace", "", "fanout scenario: burst (one at a time, each waited for; default), ack (as fast as acknowledged) or rate (--rate a second)")
-	f.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file (durations in nanoseconds)")
+	f.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file (snake_case keys, durations in nanoseconds; see loadtest.Report)")
 	f.BoolVar(&noProgress, "no-progress", false, "print plain lines instead of progress bars on a terminal")
 	f.StringVar(&pngFile, "png", "", "also draw a chart (latency distribution, deliveries over time) to this PNG file")
 	f.StringVar(&target.Tier, "tier", "", "external server: tier of the accounts the run creates; it must have no quota (default: unlimited)")

@@ -4,6 +4,11 @@
 //
 // A child announces itself with lines "NAME: KEY VALUE" and then a line
 // ending in ": serving"; Start returns the KEY → VALUE pairs.
+//
+// A child's standard input is a pipe its parent holds open for as long as
+// it wants the child: it reaches EOF when the parent stops the child or
+// dies in any way (a panic, SIGKILL), and a child calls ExitWithParent to
+// end then, so that no child outlives the process that started it.
 package child
 
 import (
@@ -22,6 +27,8 @@ import (
 // Process is a running child.
 type Process struct {
 	cmd *exec.Cmd
+	// in is the child's standard input; closing it tells the child to end.
+	in io.WriteCloser
 	// Announced maps each announced key to its value.
 	Announced map[string]string
 }
@@ -30,7 +37,7 @@ type Process struct {
 // to announce that it is serving. wrapper may be empty, or a command such as
 // taskset -c 0.
 func Start(wrapper []string, args ...string) (*Process, error) {
-	p, _, out, err := start(wrapper, false, args)
+	p, _, out, err := start(wrapper, args)
 	if err != nil {
 		return nil, err
 	}
@@ -68,12 +75,12 @@ func Start(wrapper []string, args ...string) (*Process, error) {
 // pipes, for a child that speaks a line protocol, and returns at once.
 // Closing in is the child's signal to end.
 func StartPiped(args ...string) (p *Process, in io.WriteCloser, out io.ReadCloser, err error) {
-	return start(nil, true, args)
+	return start(nil, args)
 }
 
-// start runs wrapper... self args... with stdout piped (and stdin, if
-// piped), stderr shared.
-func start(wrapper []string, pipeIn bool, args []string) (*Process, io.WriteCloser, io.ReadCloser, error) {
+// start runs wrapper... self args... with stdin and stdout piped, stderr
+// shared.
+func start(wrapper []string, args []string) (*Process, io.WriteCloser, io.ReadCloser, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, nil, nil, err
@@ -85,16 +92,14 @@ func start(wrapper []string, pipeIn bool, args []string) (*Process, io.WriteClos
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var in io.WriteCloser
-	if pipeIn {
-		if in, err = cmd.StdinPipe(); err != nil {
-			return nil, nil, nil, err
-		}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, nil, nil, err
 	}
-	return &Process{cmd: cmd, Announced: map[string]string{}}, in, out, nil
+	return &Process{cmd: cmd, in: in, Announced: map[string]string{}}, in, out, nil
 }
 
 // Wait waits for the child to exit by itself and returns how it ended.
@@ -118,11 +123,13 @@ func (p *Process) Usage() (cpu time.Duration, rssBytes int64) { return Usage(p.P
 func (p *Process) Kill() {
 	_ = p.cmd.Process.Kill()
 	_ = p.cmd.Wait()
+	_ = p.in.Close()
 }
 
 // Stop ends the child with SIGTERM, and SIGKILL after 15 s.
 func (p *Process) Stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.in.Close()
 	done := make(chan struct{})
 	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
@@ -159,4 +166,14 @@ func Usage(pid int) (cpu time.Duration, rssBytes int64) {
 		}
 	}
 	return cpu, rssBytes
+}
+
+// ExitWithParent calls stop once standard input reaches EOF: the parent
+// that started this child has stopped it or died. A child calls it once,
+// at start.
+func ExitWithParent(stop func()) {
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
 }
