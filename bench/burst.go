@@ -27,7 +27,7 @@ type BurstConfig struct {
 
 // Side is one server's burst figures.
 type Side struct {
-	Completion []time.Duration // per measured burst, ack → last client
+	Completion []time.Duration // per measured burst, ack → last client (0 if all had it before the ack)
 	CPU        time.Duration   // process CPU over the measured bursts
 	RSSPerConn float64         // RSS delta across connecting, per client
 }
@@ -98,6 +98,7 @@ func runBursts(r *rig, cfg BurstConfig) (Side, error) {
 		if i == cfg.Warmup {
 			cpuStart = r.cpu()
 		}
+		sent := time.Now()
 		acked, err := r.send(i)
 		if err != nil {
 			return Side{}, err
@@ -106,8 +107,13 @@ func runBursts(r *rig, cfg BurstConfig) (Side, error) {
 		if err != nil {
 			return Side{}, err
 		}
+		if last.Before(sent) {
+			return Side{}, fmt.Errorf("bench: broadcast %d was received at %v, before it was sent at %v", i, last, sent)
+		}
 		if i >= cfg.Warmup {
-			side.Completion = append(side.Completion, last.Sub(acked))
+			// A small burst can be at every client before the sender has
+			// read its acknowledgement: it was complete when acknowledged.
+			side.Completion = append(side.Completion, max(last.Sub(acked), 0))
 		}
 	}
 	side.CPU = r.cpu() - cpuStart

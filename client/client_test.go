@@ -3,6 +3,8 @@ package client_test
 import (
 	"context"
 	"errors"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,32 +55,113 @@ func TestSubscriberSurvivesServerRestart(t *testing.T) {
 	}
 }
 
-// TestPublishRetriesWithTheSameClientMsgID: a publish whose connection broke
-// is retried by the SDK with the same client_msg_id, so it is stored once.
+// TestPublishRetriesWithTheSameClientMsgID: a publish whose connection
+// broke after the server had it, but before its acknowledgement came back,
+// is retried by the SDK on a new connection with the client_msg_id it
+// generated for the call, so it is stored once. (A retry with a new id
+// would store it twice.)
 func TestPublishRetriesWithTheSameClientMsgID(t *testing.T) {
 	h := testserver.Start(t, "", server.Config{})
 	account, secret := h.Account(1, 5)
-	pub := h.Publisher(account, secret)
+	proxy := newCuttingProxy(t, h.Server.PublisherAddr())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	res, err := pub.Publish(ctx, client.Message{ClientMsgID: "order-17", Payload: []byte("x")})
+	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: proxy.addr, Account: account, Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Stop()
-	restarted := make(chan struct{})
-	go func() {
-		time.Sleep(300 * time.Millisecond) // Publish below is retrying by now
-		h.Restart()
-		close(restarted)
-	}()
-	again, err := pub.Publish(ctx, client.Message{ClientMsgID: "order-17", Payload: []byte("x")})
-	<-restarted
-	if err != nil || !again.Duplicate || again.MessageID != res.MessageID {
-		t.Fatalf("retry = %+v, %v; want duplicate of %d", again, err, res.MessageID)
+	defer pub.Close()
+	proxy.cutAfterPublish.Store(true)
+	res, err := pub.Publish(ctx, client.Message{Payload: []byte("x")}) // no ClientMsgID: the SDK makes one
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := h.Server.Engine().Store().LastMessageID(); got != res.MessageID {
+	if proxy.cuts.Load() != 1 {
+		t.Fatalf("the proxy cut %d connections, want 1", proxy.cuts.Load())
+	}
+	if !res.Duplicate || res.MessageID != 1 {
+		t.Fatalf("the retried publish = %+v; want the duplicate of broadcast 1", res)
+	}
+	if got := h.Server.Engine().Store().LastMessageID(); got != 1 {
 		t.Fatalf("log holds %d broadcasts, want 1", got)
+	}
+}
+
+// cuttingProxy forwards connections to a server; once cutAfterPublish is
+// set, the first connection that carries a PUBLISH is closed as soon as
+// the server answers anything after it, so the answer is lost.
+type cuttingProxy struct {
+	addr            string
+	cutAfterPublish atomic.Bool
+	cuts            atomic.Int32
+}
+
+func newCuttingProxy(t *testing.T, server string) *cuttingProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &cuttingProxy{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", server)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go p.serve(c, s)
+		}
+	}()
+	return p
+}
+
+func (p *cuttingProxy) serve(c, s net.Conn) {
+	defer c.Close()
+	defer s.Close()
+	var published atomic.Bool
+	go func() { // client → server, noting a PUBLISH once it is on its way
+		parser := wire.NewParser(0)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				if _, werr := s.Write(buf[:n]); werr != nil {
+					return
+				}
+				_ = parser.Feed(buf[:n], func(f wire.Frame) error {
+					if f.Type == wire.TypePublish && p.cutAfterPublish.Load() {
+						published.Store(true)
+					}
+					return nil
+				})
+			}
+			if err != nil {
+				s.Close()
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := s.Read(buf)
+		if n > 0 && published.Load() && p.cutAfterPublish.CompareAndSwap(true, false) {
+			p.cuts.Add(1)
+			return // the answer is dropped with the connection
+		}
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 

@@ -220,6 +220,21 @@ func (s *Subscriber) Close() error {
 	return nil
 }
 
+// Sync waits until the server has answered a PING sent now. The server
+// answers in order, so when Sync returns, every frame it sent before — a
+// PUSH it had written to this connection — has been delivered on Messages
+// (or, for a full buffer, is being). It fails if the connection breaks
+// first.
+func (s *Subscriber) Sync(ctx context.Context) error {
+	s.mu.Lock()
+	fc := s.mu.conn
+	s.mu.Unlock()
+	if fc == nil {
+		return errors.New("client: not connected; try again")
+	}
+	return fc.roundTrip(ctx)
+}
+
 // Follow makes the user follow account; it returns once that is durable.
 func (s *Subscriber) Follow(ctx context.Context, account uint32) error {
 	return s.follow(ctx, wire.TypeFollow, account)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/internal/testutil"
 	"herald/loadtest"
 )
 
@@ -69,15 +70,11 @@ func TestKill9LosesNoAcknowledgedBroadcast(t *testing.T) {
 		}()
 	}
 	// Let the stream run, then crash the server mid-flight.
-	for {
-		time.Sleep(20 * time.Millisecond)
+	testutil.WaitFor(t, time.Minute, "300 acknowledged publishes", func() bool {
 		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 300 {
-			break
-		}
-	}
+		defer mu.Unlock()
+		return len(acked) >= 300
+	})
 	proc.Kill()
 	stopPublishing()
 	wg.Wait()

@@ -65,3 +65,13 @@ func VerifyToken(secret []byte, token string, now time.Time) (uint32, error) {
 	}
 	return user, nil
 }
+
+// expiryOf returns the expiry a well-formed token carries (tests).
+func expiryOf(token string) time.Time {
+	payload, _, _ := strings.Cut(token, ".")
+	b, err := tokenEncoding.DecodeString(payload)
+	if err != nil || len(b) != 13 {
+		return time.Time{}
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(b[5:])), 0)
+}

@@ -142,7 +142,7 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(text, 64)
-	if err != nil || f < 0 || f*float64(unit) > math.MaxInt64/2 {
+	if err != nil || !(f >= 0) || f*float64(unit) > math.MaxInt64/2 { // !(f >= 0) refuses NaN too
 		return 0, fmt.Errorf("%q is not a size (a number of bytes, or with a unit: 64KiB, 1MiB, 2GiB, 1MB)", s)
 	}
 	return int64(f * float64(unit)), nil

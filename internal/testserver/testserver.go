@@ -169,9 +169,16 @@ func Receive(t testing.TB, sub *client.Subscriber, timeout time.Duration) client
 	return client.Push{}
 }
 
-// ExpectNone checks that nothing is waiting on sub's channel.
+// ExpectNone checks that sub has received nothing more: after a round trip
+// to the server (Subscriber.Sync), anything the server had sent it would
+// be on its channel.
 func ExpectNone(t testing.TB, sub *client.Subscriber) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sub.Sync(ctx); err != nil {
+		t.Fatalf("subscriber %d: round trip: %v", sub.User(), err)
+	}
 	select {
 	case m := <-sub.Messages():
 		t.Fatalf("subscriber %d received unexpected message %d", sub.User(), m.ID)
