@@ -91,7 +91,10 @@ type Subscriber struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	done     chan struct{}
-	mu       struct {
+	// closing is closed when Close begins.
+	closing   chan struct{}
+	closeOnce sync.Once
+	mu        struct {
 		sync.Mutex
 		conn    *frameConn
 		user    uint32
@@ -123,7 +126,7 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig) (*Subscriber, error) {
 	if cfg.MaxPayload <= 0 {
 		cfg.MaxPayload = 16 << 20
 	}
-	s := &Subscriber{cfg: cfg, messages: make(chan Push, cfg.Buffer), live: make(chan struct{}), done: make(chan struct{})}
+	s := &Subscriber{cfg: cfg, messages: make(chan Push, cfg.Buffer), live: make(chan struct{}), done: make(chan struct{}), closing: make(chan struct{})}
 	s.mu.waiters = make(map[uint32]chan error)
 	s.lastCovered = cfg.Cursor
 	s.lastDelivered = cfg.Cursor
@@ -201,19 +204,22 @@ func (s *Subscriber) handledLocked(closing bool) uint64 {
 
 // Close acknowledges what the application has handled, waits (up to a
 // second) for the server to have it, stops the Subscriber and waits for it.
+// Messages arriving meanwhile are not delivered (nor acknowledged).
 func (s *Subscriber) Close() error {
-	s.cancel()
+	s.closeOnce.Do(func() { close(s.closing) })
 	s.mu.Lock()
 	fc := s.mu.conn
 	handled := s.handledLocked(true)
 	s.mu.Unlock()
+	if fc != nil && handled > 0 && fc.write(wire.AppendAck(nil, handled)) == nil {
+		// The server answers frames in order: its PONG says the ACK is in.
+		// The reader still runs (deliver no longer waits) to see it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = fc.roundTrip(ctx)
+		cancel()
+	}
+	s.cancel()
 	if fc != nil {
-		if handled > 0 && fc.write(wire.AppendAck(nil, handled)) == nil {
-			// The server answers frames in order: its PONG says the ACK is in.
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_ = fc.roundTrip(ctx)
-			cancel()
-		}
 		fc.close()
 	}
 	<-s.done
@@ -455,6 +461,8 @@ func (s *Subscriber) forgetHistory() {
 func (s *Subscriber) deliver(m Push) error {
 	select {
 	case s.messages <- m:
+	case <-s.closing:
+		return nil // Close has begun: dropped, so not acknowledged either
 	case <-s.ctx.Done():
 		return s.ctx.Err()
 	}
