@@ -1,11 +1,9 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,23 +13,9 @@ import (
 	"herald/server/wire"
 )
 
-// logBuffer collects JSON log lines from every goroutine.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// find returns the first line whose msg is msg, decoded.
-func (l *logBuffer) find(msg string) map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, line := range strings.Split(l.b.String(), "\n") {
+// findLine returns the first JSON line in logs whose msg is msg, decoded.
+func findLine(logs *testutil.SyncBuffer, msg string) map[string]any {
+	for _, line := range strings.Split(logs.String(), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
 			return m
@@ -45,7 +29,7 @@ func (l *logBuffer) find(msg string) map[string]any {
 // pending offline, errors, duration), and per connection the server closes
 // with an error (at debug for a client's own mistake).
 func TestLogLines(t *testing.T) {
-	var logs logBuffer
+	var logs testutil.SyncBuffer
 	log, err := server.NewLogger(&logs, "json", "debug")
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +49,7 @@ func TestLogLines(t *testing.T) {
 	testutil.WaitFor(t, 5*time.Second, "the log lines", func() bool {
 		lines = map[string]map[string]any{}
 		for _, msg := range []string{"followers added", "publish", "job done", "connection closed"} {
-			if m := logs.find(msg); m != nil {
+			if m := findLine(&logs, msg); m != nil {
 				lines[msg] = m
 			}
 		}

@@ -20,61 +20,61 @@ func (c chunkedSet) key(high uint16) []byte {
 
 // read returns the whole set.
 func (c chunkedSet) read(r pebble.Reader) (*roaring.Bitmap, error) {
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: c.prefix, UpperBound: prefixEnd(c.prefix)})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
 	out := roaring.New()
-	for valid := it.First(); valid; valid = it.Next() {
-		key := it.Key()
-		if len(key) != len(c.prefix)+2 {
-			return nil, fmt.Errorf("%w: %s: key of %d bytes", ErrCorrupt, keyString(key), len(key))
-		}
-		value, err := it.ValueAndErr()
-		if err != nil {
-			return nil, err
-		}
-		chunk, err := codec.DecodeChunk(value, binary.BigEndian.Uint16(key[len(c.prefix):]))
-		if err != nil {
-			return nil, corrupt(key, err)
-		}
+	err := c.eachChunk(r, 0, func(chunk *roaring.Bitmap) bool {
 		// Chunks arrive in key order and hold disjoint containers, so this
 		// appends containers rather than merging members.
 		out.Or(chunk)
-	}
-	return out, it.Error()
+		return true
+	})
+	return out, err
 }
 
 // page returns up to limit members from from on, in order, reading only
 // the chunks it needs.
 func (c chunkedSet) page(r pebble.Reader, from uint32, limit int) ([]uint32, error) {
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: c.key(uint16(from >> 16)), UpperBound: prefixEnd(c.prefix)})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
 	var out []uint32
-	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
-		key := it.Key()
-		if len(key) != len(c.prefix)+2 {
-			return nil, fmt.Errorf("%w: %s: key of %d bytes", ErrCorrupt, keyString(key), len(key))
-		}
-		value, err := it.ValueAndErr()
-		if err != nil {
-			return nil, err
-		}
-		chunk, err := codec.DecodeChunk(value, binary.BigEndian.Uint16(key[len(c.prefix):]))
-		if err != nil {
-			return nil, corrupt(key, err)
-		}
+	err := c.eachChunk(r, uint16(from>>16), func(chunk *roaring.Bitmap) bool {
 		members := chunk.Iterator()
 		members.AdvanceIfNeeded(from)
 		for members.HasNext() && len(out) < limit {
 			out = append(out, members.Next())
 		}
+		return len(out) < limit
+	})
+	return out, err
+}
+
+// eachChunk decodes the set's chunks in order from high on and calls fn
+// with each until it returns false.
+func (c chunkedSet) eachChunk(r pebble.Reader, high uint16, fn func(chunk *roaring.Bitmap) bool) error {
+	lower := c.key(high)
+	if high == 0 {
+		lower = c.prefix // a key cut short would sort here; it is an error, not skipped
 	}
-	return out, it.Error()
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(c.prefix)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for valid := it.First(); valid; valid = it.Next() {
+		key := it.Key()
+		if len(key) != len(c.prefix)+2 {
+			return fmt.Errorf("%w: %s: key of %d bytes", ErrCorrupt, keyString(key), len(key))
+		}
+		value, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		chunk, err := codec.DecodeChunk(value, binary.BigEndian.Uint16(key[len(c.prefix):]))
+		if err != nil {
+			return corrupt(key, err)
+		}
+		if !fn(chunk) {
+			break
+		}
+	}
+	return it.Error()
 }
 
 // readChunk returns the chunk holding user's high bits, or an empty bitmap.
