@@ -28,11 +28,32 @@ func TestDataDirectoryIsPrivate(t *testing.T) {
 	if _, err := h.Publisher(account, secret).Publish(context.Background(), clientMessage("x")); err != nil {
 		t.Fatal(err)
 	}
+	requirePrivate(t, h.Dir) // as the first start made it
 	h.Stop()
 	h.Restart()
 	h.Stop()
+	requirePrivate(t, h.Dir)
+	for _, name := range []string{"token.keys", "admin.token", "herald.lock"} {
+		if _, err := os.Stat(filepath.Join(h.Dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := server.Start(server.Config{DataDir: open, ClientAddr: "127.0.0.1:0", PublisherAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"})
+	if !errors.Is(err, server.ErrDataDir) || !strings.Contains(err.Error(), "chmod 700 "+open) {
+		t.Fatalf("start on a 0755 directory: %v", err)
+	}
+}
+
+// requirePrivate checks that dir is 0700 and everything in it 0600.
+func requirePrivate(t *testing.T, dir string) {
+	t.Helper()
 	files := 0
-	err := filepath.WalkDir(h.Dir, func(path string, e fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -53,20 +74,6 @@ func TestDataDirectoryIsPrivate(t *testing.T) {
 	})
 	if err != nil || files < 5 {
 		t.Fatalf("walked %d files: %v", files, err)
-	}
-	for _, name := range []string{"token.keys", "admin.token", "herald.lock"} {
-		if _, err := os.Stat(filepath.Join(h.Dir, name)); err != nil {
-			t.Error(err)
-		}
-	}
-
-	open := filepath.Join(t.TempDir(), "open")
-	if err := os.Mkdir(open, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	_, err = server.Start(server.Config{DataDir: open, ClientAddr: "127.0.0.1:0", PublisherAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"})
-	if !errors.Is(err, server.ErrDataDir) || !strings.Contains(err.Error(), "chmod 700 "+open) {
-		t.Fatalf("start on a 0755 directory: %v", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"io"
 	"os"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -26,6 +27,18 @@ func (fs privateFS) OpenReadWrite(name string, category vfs.DiskWriteCategory, o
 func (fs privateFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
 	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
 	return private(f, err, newname)
+}
+
+func (fs privateFS) Lock(name string) (io.Closer, error) {
+	l, err := fs.FS.Lock(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(name, 0o600); err != nil {
+		_ = l.Close()
+		return nil, err
+	}
+	return l, nil
 }
 
 func (fs privateFS) MkdirAll(dir string, _ os.FileMode) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -78,6 +79,11 @@ func TestNewUserErrors(t *testing.T) {
 	}
 	down := ln.Addr().String()
 	ln.Close() // nothing listens there now
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
 	tests := []struct {
 		name string
 		args []string
@@ -87,6 +93,8 @@ func TestNewUserErrors(t *testing.T) {
 		{"server down (admin)", []string{"account", "show", "--account", "1", "--admin", "http://" + down, "--admin-token", "t"}, "start one with `herald serve`"},
 		{"server down (publisher)", []string{"publish", "--publisher-addr", down, "--account", "1", "--secret", "s", "hello"}, "start one with `herald serve`"},
 		{"no message", []string{"publish", "--account", "1", "--secret", "s"}, "give the message as arguments or with --file"},
+		{"port in use", []string{"serve", "--data-dir", filepath.Join(t.TempDir(), "d"), "--client-listen", busy.Addr().String(),
+			"--publisher-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, "another program (another herald serve?) has that port"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -81,8 +81,11 @@ func (g *globals) adminClient() (*client.Admin, error) {
 
 // explain adds what to do to the errors a new user meets first.
 func explain(err error) error {
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("%w\nno Herald server is listening there: start one with `herald serve` (or point --admin, --client-addr or --publisher-addr at yours)", err)
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%w\nanother program (another herald serve?) has that port: stop it, or choose others with --client-listen, --publisher-listen and --admin-listen", err)
 	}
 	return err
 }
