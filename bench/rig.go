@@ -16,7 +16,7 @@ import (
 	"herald/client"
 	"herald/internal/child"
 	"herald/loadtest"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // rig is one side, ready to send: a server or the floor in its own

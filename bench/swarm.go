@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // swarm is the clients of one side: raw connections whose readers count

@@ -13,7 +13,7 @@ import (
 	"herald/internal/testserver"
 	"herald/internal/testutil"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestSubscriberSurvivesServerRestart: the SDK reconnects with backoff,

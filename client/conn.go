@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // frameConn is one protocol connection: framed reads on one goroutine,

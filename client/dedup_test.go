@@ -7,7 +7,7 @@ import (
 
 	"github.com/klauspost/compress/s2"
 
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestSubscriberDropsDuplicates feeds PUSH frames straight to the handler:

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // ErrClosed is returned by calls on a closed Publisher or Subscriber.

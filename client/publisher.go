@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // PublisherConfig configures a Publisher.

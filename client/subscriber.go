@@ -10,7 +10,7 @@ import (
 
 	"github.com/klauspost/compress/s2"
 
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // SubscriberConfig configures a Subscriber.

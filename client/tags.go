@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // Tag is one of the account's tags.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
-	"herald/server/wire"
+	"herald/wire"
 	"herald/storage"
 )
 

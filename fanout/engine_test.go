@@ -11,7 +11,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"herald/internal/testutil"
-	"herald/server/wire"
+	"herald/wire"
 	"herald/storage"
 )
 

@@ -7,7 +7,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/klauspost/compress/s2"
 
-	"herald/server/wire"
+	"herald/wire"
 	"herald/storage"
 )
 

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"herald/server/wire"
+	"herald/wire"
 	"herald/storage"
 )
 

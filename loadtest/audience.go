@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"herald/client"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // Audience mixes of the fanout scenario.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"herald/client"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // publish is the publish scenario: publisher throughput and

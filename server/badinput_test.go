@@ -11,7 +11,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // rawConn speaks the protocol byte by byte, for sending what the SDK never

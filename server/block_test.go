@@ -8,7 +8,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestBlocklist: blocked users get none of the account's broadcasts, live

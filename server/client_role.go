@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // authenticate checks HELLO's credential for the connection's role and

@@ -12,7 +12,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestCompressionIsNegotiated: clients that accept compression get large

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"herald/fanout"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // Config configures a Server. Zero fields take the defaults shown.

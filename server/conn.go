@@ -8,7 +8,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
-	"herald/server/wire"
+	"herald/wire"
 )
 
 type role uint8
@@ -266,7 +266,7 @@ func (cn *conn) handleFrame(f wire.Frame) error {
 }
 
 // invalid answers a well-framed frame that broke the protocol's rules (see
-// server/wire/rules.go): a request frame with its request id gets
+// wire/rules.go): a request frame with its request id gets
 // BAD_REQUEST and the connection stays; any other frame closes it with
 // MALFORMED_FRAME.
 func (cn *conn) invalid(f wire.Frame, err error) error {

@@ -15,7 +15,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestDataDirectoryIsPrivate: the data directory is created 0700 and every

@@ -11,7 +11,7 @@ import (
 	"herald/internal/testserver"
 	"herald/internal/testutil"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestFullDiskRefusesWritesAndRecovers: with the disk at its reserve a

@@ -1,6 +1,6 @@
 // Package server is Herald's network edge: one gnet engine serving the
 // client and publisher listeners on shared multicore event loops, per-
-// connection state and frame handling (frames are parsed by server/wire),
+// connection state and frame handling (frames are parsed by package wire),
 // token and secret authentication, heartbeats and the auth timeout, the
 // slow-consumer cap, and the HTTP admin port.
 //

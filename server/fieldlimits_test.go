@@ -8,7 +8,7 @@ import (
 
 	"herald/internal/testserver"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestEveryFieldLimit is docs/PROTOCOL.md's table "Which error, which

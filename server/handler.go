@@ -8,7 +8,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"herald/fanout"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // handler is the gnet event handler shared by both listeners.

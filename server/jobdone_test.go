@@ -10,7 +10,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestJobDoneCountsWhatClientsReceived: 150 followers, 50 of them online

@@ -10,7 +10,7 @@ import (
 	"herald/internal/testserver"
 	"herald/internal/testutil"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // trickle sends a frame header announcing length bytes, then one byte of

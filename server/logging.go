@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // disconnectLogLimit is the most disconnect lines logged a second; a storm

@@ -10,7 +10,7 @@ import (
 	"herald/internal/testserver"
 	"herald/internal/testutil"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // findLine returns the first JSON line in logs whose msg is msg, decoded.

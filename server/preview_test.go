@@ -8,7 +8,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestPreviewReachesOnlyListedUsers: a preview goes to the listed users,

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"herald/fanout"
-	"herald/server/wire"
+	"herald/wire"
 	"herald/storage"
 )
 

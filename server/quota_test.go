@@ -11,7 +11,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestRacingPublishersGetOneDailyBroadcast: 50 publishers race on one

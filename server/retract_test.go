@@ -9,7 +9,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 func TestRetract(t *testing.T) {

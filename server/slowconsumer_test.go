@@ -13,7 +13,7 @@ import (
 	"herald/internal/testserver"
 	"herald/internal/testutil"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // healthz reads the admin port's counters.

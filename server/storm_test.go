@@ -13,7 +13,7 @@ import (
 
 	"herald/client"
 	"herald/loadtest"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestReconnectStormIsServedInBoundedMemory: 300 offline followers each

@@ -12,7 +12,7 @@ import (
 	"herald/internal/testserver"
 	"herald/internal/testutil"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 func wantCode(t *testing.T, what string, err error, code wire.Code) {

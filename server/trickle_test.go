@@ -15,7 +15,7 @@ import (
 
 	"herald/loadtest"
 	"herald/server"
-	"herald/server/wire"
+	"herald/wire"
 )
 
 // TestTricklersAreClosedInBoundedMemory: 10,000 authenticated clients each

@@ -1,6 +1,9 @@
-// Package wire encodes and decodes Herald protocol v1 frames. It does no I/O:
-// the server feeds it bytes from gnet's inbound buffer, the Go SDK feeds it
-// bytes from a net.Conn, and both get back whole frames.
+// Package wire is Herald's protocol, version 1: frames and their layouts,
+// error codes, field limits, and the rules of a valid request (rules.go),
+// in one place for the Go SDK, the network edge and the engine. It does no
+// I/O: the server feeds it bytes from gnet's inbound buffer, the SDK bytes
+// from a net.Conn, and both get back whole frames. docs/PROTOCOL.md is
+// its specification.
 //
 // # Framing
 //
