@@ -6,8 +6,8 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
-	"herald/wire"
 	"herald/storage"
+	"herald/wire"
 )
 
 // Audience resolution: followers ∧ expression (or ∧ listed users) minus

@@ -11,8 +11,8 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"herald/internal/testutil"
-	"herald/wire"
 	"herald/storage"
+	"herald/wire"
 )
 
 // syncLoop runs each task immediately under a mutex: a loop whose

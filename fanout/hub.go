@@ -7,8 +7,8 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/klauspost/compress/s2"
 
-	"herald/wire"
 	"herald/storage"
+	"herald/wire"
 )
 
 // Loop is an event loop as the engine sees it.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
-	"herald/wire"
 	"herald/storage"
+	"herald/wire"
 )
 
 // PublishRequest is one broadcast to store and send. The engine takes

@@ -8,8 +8,8 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
-	"herald/wire"
 	"herald/storage"
+	"herald/wire"
 )
 
 // BenchmarkResolveAudience10M is DESIGN.md's audience target: an account

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"herald/wire"
 	"herald/storage"
+	"herald/wire"
 )
 
 // retractOp withdraws a broadcast: the record is kept without its payload

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"herald/wire"
 	"herald/storage"
+	"herald/wire"
 )
 
 // TagOp is what a TagRequest does.

@@ -7,6 +7,7 @@ import (
 
 	"herald/client"
 	"herald/internal/testserver"
+	"herald/internal/testutil"
 	"herald/server"
 	"herald/wire"
 )
@@ -60,12 +61,12 @@ func TestBlocklist(t *testing.T) {
 	}
 	testserver.ExpectNone(t, late)
 
-	r := dialRaw(t, h.Server.PublisherAddr())
-	r.welcome(account, secret)
-	r.send(wire.AppendBlock(nil, wire.TypeBlock, wire.Block{RequestID: 5, Account: other, Users: []uint32{1}}))
-	r.expectError(wire.CodeForbidden, 5)
-	r.send(wire.AppendBlock(nil, wire.TypeBlock, wire.Block{RequestID: 6, Account: account}))
-	r.expectError(wire.CodeBadRequest, 6)
+	r := testutil.DialRaw(t, h.Server.PublisherAddr())
+	r.Welcome(account, secret)
+	r.Send(wire.AppendBlock(nil, wire.TypeBlock, wire.Block{RequestID: 5, Account: other, Users: []uint32{1}}))
+	r.ExpectError(wire.CodeForbidden, 5)
+	r.Send(wire.AppendBlock(nil, wire.TypeBlock, wire.Block{RequestID: 6, Account: account}))
+	r.ExpectError(wire.CodeBadRequest, 6)
 	// The SDK sends nothing for an empty list.
 	if err := h.Publisher(other, otherSecret).Block(ctx, nil); err != nil {
 		t.Fatalf("blocking nobody: %v", err)
@@ -99,11 +100,11 @@ func TestListedAudience(t *testing.T) {
 	if m := testserver.Receive(t, unlisted, 5*time.Second); m.ID != everyone.MessageID {
 		t.Fatalf("unlisted follower got %d, want only %d", m.ID, everyone.MessageID)
 	}
-	r := dialRaw(t, h.Server.PublisherAddr())
-	r.welcome(account, secret)
-	r.send(wire.AppendPublish(nil, wire.Publish{RequestID: 1, Account: account, ClientMsgID: "too-many",
+	r := testutil.DialRaw(t, h.Server.PublisherAddr())
+	r.Welcome(account, secret)
+	r.Send(wire.AppendPublish(nil, wire.Publish{RequestID: 1, Account: account, ClientMsgID: "too-many",
 		AudienceKind: wire.AudienceList, AudienceBytes: wire.EncodeUsers(make([]uint32, wire.MaxListed+1))}))
-	r.expectError(wire.CodeBadRequest, 1)
-	r.send(wire.AppendPublish(nil, wire.Publish{RequestID: 2, Account: account, ClientMsgID: "tags", AudienceKind: 1}))
-	r.expectError(wire.CodeBadRequest, 2)
+	r.ExpectError(wire.CodeBadRequest, 1)
+	r.Send(wire.AppendPublish(nil, wire.Publish{RequestID: 2, Account: account, ClientMsgID: "tags", AudienceKind: 1}))
+	r.ExpectError(wire.CodeBadRequest, 2)
 }

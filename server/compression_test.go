@@ -11,6 +11,7 @@ import (
 
 	"herald/client"
 	"herald/internal/testserver"
+	"herald/internal/testutil"
 	"herald/server"
 	"herald/wire"
 )
@@ -32,13 +33,13 @@ func TestCompressionIsNegotiated(t *testing.T) {
 	if err := plain.WaitLive(ctx); err != nil {
 		t.Fatal(err)
 	}
-	raw := dialRaw(t, h.Server.ClientAddr())
-	raw.send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: h.Token(3), Compress: true}))
-	if f, err := raw.next(5 * time.Second); err != nil || f.Type != wire.TypeWelcome {
+	raw := testutil.DialRaw(t, h.Server.ClientAddr())
+	raw.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: h.Token(3), Compress: true}))
+	if f, err := raw.Next(5 * time.Second); err != nil || f.Type != wire.TypeWelcome {
 		t.Fatalf("HELLO: %s %v", f.Type, err)
 	}
-	raw.send(wire.AppendResume(nil, wire.Resume{}, 0))
-	if f, err := raw.next(5 * time.Second); err != nil || f.Type != wire.TypeResumed {
+	raw.Send(wire.AppendResume(nil, wire.Resume{}, 0))
+	if f, err := raw.Next(5 * time.Second); err != nil || f.Type != wire.TypeResumed {
 		t.Fatalf("RESUME: %s %v", f.Type, err)
 	}
 
@@ -57,10 +58,10 @@ func TestCompressionIsNegotiated(t *testing.T) {
 			}
 		}
 	}
-	checkRawPushes := func(r *rawConn) {
+	checkRawPushes := func(r *testutil.RawConn) {
 		t.Helper()
 		for i, want := range [][]byte{big, small} {
-			f, err := r.next(5 * time.Second)
+			f, err := r.Next(5 * time.Second)
 			if err != nil || f.Type != wire.TypePush {
 				t.Fatalf("push %d: %s %v", i, f.Type, err)
 			}
@@ -89,11 +90,11 @@ func TestCompressionIsNegotiated(t *testing.T) {
 	checkRawPushes(raw)
 
 	// Catch-up compresses the same way.
-	late := dialRaw(t, h.Server.ClientAddr())
-	late.send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: h.Token(4), Compress: true}))
-	if f, err := late.next(5 * time.Second); err != nil || f.Type != wire.TypeWelcome {
+	late := testutil.DialRaw(t, h.Server.ClientAddr())
+	late.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: h.Token(4), Compress: true}))
+	if f, err := late.Next(5 * time.Second); err != nil || f.Type != wire.TypeWelcome {
 		t.Fatalf("HELLO: %s %v", f.Type, err)
 	}
-	late.send(wire.AppendResume(nil, wire.Resume{}, 0))
+	late.Send(wire.AppendResume(nil, wire.Resume{}, 0))
 	checkRawPushes(late)
 }

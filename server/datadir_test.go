@@ -14,6 +14,7 @@ import (
 
 	"herald/client"
 	"herald/internal/testserver"
+	"herald/internal/testutil"
 	"herald/server"
 	"herald/wire"
 )
@@ -120,9 +121,9 @@ func TestTokenKeyRotation(t *testing.T) {
 	ctx := context.Background()
 	hello := func(token string) wire.Code {
 		t.Helper()
-		r := dialRaw(t, h.Server.ClientAddr())
-		r.send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token}))
-		f, err := r.next(5 * time.Second)
+		r := testutil.DialRaw(t, h.Server.ClientAddr())
+		r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token}))
+		f, err := r.Next(5 * time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

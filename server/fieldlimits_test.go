@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"herald/internal/testserver"
+	"herald/internal/testutil"
 	"herald/server"
 	"herald/wire"
 )
@@ -106,19 +107,19 @@ func TestEveryFieldLimit(t *testing.T) {
 			if tt.listener == publisher {
 				addr, hello, credential = h.Server.PublisherAddr(), account, secret
 			}
-			r := dialRaw(t, addr)
+			r := testutil.DialRaw(t, addr)
 			if !tt.noHello {
-				r.welcome(hello, credential)
+				r.Welcome(hello, credential)
 			}
-			r.send(tt.frame)
-			r.expectError(tt.code, tt.request)
+			r.Send(tt.frame)
+			r.ExpectError(tt.code, tt.request)
 			if tt.closed {
-				r.expectClosed()
+				r.ExpectClosed()
 				return
 			}
-			r.send(wire.AppendEmpty(nil, wire.TypePing))
+			r.Send(wire.AppendEmpty(nil, wire.TypePing))
 			for {
-				f, err := r.next(5 * time.Second)
+				f, err := r.Next(5 * time.Second)
 				if err != nil {
 					t.Fatalf("connection not kept: %v", err)
 				}

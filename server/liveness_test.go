@@ -15,8 +15,8 @@ import (
 
 // trickle sends a frame header announcing length bytes, then one byte of
 // its body every interval until the connection fails or stop closes.
-func trickle(r *rawConn, length int, interval time.Duration, stop <-chan struct{}) {
-	if _, err := r.nc.Write(wire.AppendHeader(nil, wire.TypeResume, 0, length-2)); err != nil {
+func trickle(r *testutil.RawConn, length int, interval time.Duration, stop <-chan struct{}) {
+	if _, err := r.Conn().Write(wire.AppendHeader(nil, wire.TypeResume, 0, length-2)); err != nil {
 		return
 	}
 	t := time.NewTicker(interval)
@@ -24,7 +24,7 @@ func trickle(r *rawConn, length int, interval time.Duration, stop <-chan struct{
 	for {
 		select {
 		case <-t.C:
-			if _, err := r.nc.Write([]byte{0}); err != nil {
+			if _, err := r.Conn().Write([]byte{0}); err != nil {
 				return
 			}
 		case <-stop:
@@ -48,13 +48,13 @@ func TestTricklingBytesIsNotLiveness(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := testserver.Start(t, "", tt.cfg)
-			r := dialRaw(t, h.Server.ClientAddr())
-			r.welcome(0, h.Token(2))
+			r := testutil.DialRaw(t, h.Server.ClientAddr())
+			r.Welcome(0, h.Token(2))
 			stop := make(chan struct{})
 			defer close(stop)
 			go trickle(r, 1000, 20*time.Millisecond, stop)
-			r.expectError(tt.want, 0)
-			r.expectClosed()
+			r.ExpectError(tt.want, 0)
+			r.ExpectClosed()
 		})
 	}
 }
@@ -72,9 +72,9 @@ func TestClientFramesAreSmall(t *testing.T) {
 		{h.Server.ClientAddr(), h.Token(1), 0, 4096},
 		{h.Server.PublisherAddr(), secret, account, wire.DefaultMaxFrame},
 	} {
-		r := dialRaw(t, tc.addr)
-		r.send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Account: tc.account, Credential: tc.credential}))
-		f, err := r.next(5 * time.Second)
+		r := testutil.DialRaw(t, tc.addr)
+		r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Account: tc.account, Credential: tc.credential}))
+		f, err := r.Next(5 * time.Second)
 		if err != nil || f.Type != wire.TypeWelcome {
 			t.Fatalf("HELLO: %s, %v", f.Type, err)
 		}
@@ -83,11 +83,11 @@ func TestClientFramesAreSmall(t *testing.T) {
 			t.Fatalf("%s announces max_frame %d, want %d", tc.addr, w.MaxFrame, tc.want)
 		}
 	}
-	r := dialRaw(t, h.Server.ClientAddr())
-	r.welcome(0, h.Token(1))
-	r.send(wire.AppendHeader(nil, wire.TypeAck, 0, 4096))
-	r.expectError(wire.CodeFrameTooLarge, 0)
-	r.expectClosed()
+	r := testutil.DialRaw(t, h.Server.ClientAddr())
+	r.Welcome(0, h.Token(1))
+	r.Send(wire.AppendHeader(nil, wire.TypeAck, 0, 4096))
+	r.ExpectError(wire.CodeFrameTooLarge, 0)
+	r.ExpectClosed()
 }
 
 // TestConnectionsPerUserAreLimited: one connection past the limit is
@@ -96,23 +96,23 @@ func TestClientFramesAreSmall(t *testing.T) {
 func TestConnectionsPerUserAreLimited(t *testing.T) {
 	h := testserver.Start(t, "", server.Config{MaxConnsPerUser: 2, MaxConnsPerAccount: 1})
 	token := h.Token(9)
-	first := dialRaw(t, h.Server.ClientAddr())
-	first.welcome(0, token)
-	dialRaw(t, h.Server.ClientAddr()).welcome(0, token)
-	third := dialRaw(t, h.Server.ClientAddr())
-	third.send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token}))
-	third.expectError(wire.CodeConnectionLimit, 0)
-	third.expectClosed()
+	first := testutil.DialRaw(t, h.Server.ClientAddr())
+	first.Welcome(0, token)
+	testutil.DialRaw(t, h.Server.ClientAddr()).Welcome(0, token)
+	third := testutil.DialRaw(t, h.Server.ClientAddr())
+	third.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token}))
+	third.ExpectError(wire.CodeConnectionLimit, 0)
+	third.ExpectClosed()
 	if !wire.CodeConnectionLimit.Reconnect() {
 		t.Fatal("CONNECTION_LIMIT should be retried")
 	}
 	// Another user is not affected.
-	dialRaw(t, h.Server.ClientAddr()).welcome(0, h.Token(10))
+	testutil.DialRaw(t, h.Server.ClientAddr()).Welcome(0, h.Token(10))
 
 	before := h.Server.Connections()
-	_ = first.nc.Close()
+	_ = first.Conn().Close()
 	testutil.WaitFor(t, 5*time.Second, "the first connection closed", func() bool { return h.Server.Connections() < before })
-	dialRaw(t, h.Server.ClientAddr()).welcome(0, token)
+	testutil.DialRaw(t, h.Server.ClientAddr()).Welcome(0, token)
 
 	// Publishers: per account.
 	account, secret := h.Account(1, 1)
@@ -133,18 +133,18 @@ func TestPartialFrameMemoryIsBounded(t *testing.T) {
 	frame := func(id uint32) []byte {
 		return wire.AppendPublish(nil, wire.Publish{RequestID: id, Account: account, ClientMsgID: "big", Payload: make([]byte, 60<<10)})
 	}
-	a := dialRaw(t, h.Server.PublisherAddr())
-	a.welcome(account, secret)
+	a := testutil.DialRaw(t, h.Server.PublisherAddr())
+	a.Welcome(account, secret)
 	whole := frame(1)
-	a.send(whole[:50<<10])
+	a.Send(whole[:50<<10])
 	testutil.WaitFor(t, 5*time.Second, "the server holding the first partial frame", func() bool { return h.Server.PartialFrameBytes() >= 50<<10 })
-	b := dialRaw(t, h.Server.PublisherAddr())
-	b.welcome(account, secret)
-	b.send(frame(2)[:50<<10])
-	b.expectError(wire.CodeOverloaded, 0)
-	b.expectClosed()
-	a.send(whole[50<<10:])
-	f, err := a.next(5 * time.Second)
+	b := testutil.DialRaw(t, h.Server.PublisherAddr())
+	b.Welcome(account, secret)
+	b.Send(frame(2)[:50<<10])
+	b.ExpectError(wire.CodeOverloaded, 0)
+	b.ExpectClosed()
+	a.Send(whole[50<<10:])
+	f, err := a.Next(5 * time.Second)
 	if err != nil || f.Type != wire.TypePublishAck {
 		t.Fatalf("the first connection's PUBLISH: %s, %v", f.Type, err)
 	}

@@ -41,9 +41,9 @@ func TestLogLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := dialRaw(t, h.Server.ClientAddr())
-	r.send(wire.AppendFrame(nil, wire.TypeHello, 0, []byte{1}))
-	r.expectError(wire.CodeMalformedFrame, 0)
+	r := testutil.DialRaw(t, h.Server.ClientAddr())
+	r.Send(wire.AppendFrame(nil, wire.TypeHello, 0, []byte{1}))
+	r.ExpectError(wire.CodeMalformedFrame, 0)
 
 	var lines map[string]map[string]any
 	testutil.WaitFor(t, 5*time.Second, "the log lines", func() bool {

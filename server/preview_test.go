@@ -7,6 +7,7 @@ import (
 
 	"herald/client"
 	"herald/internal/testserver"
+	"herald/internal/testutil"
 	"herald/server"
 	"herald/wire"
 )
@@ -45,11 +46,11 @@ func TestPreviewReachesOnlyListedUsers(t *testing.T) {
 		t.Fatalf("offline tester caught up %d", m.ID)
 	}
 
-	r := dialRaw(t, h.Server.PublisherAddr())
-	r.welcome(account, secret)
+	r := testutil.DialRaw(t, h.Server.PublisherAddr())
+	r.Welcome(account, secret)
 	for i, users := range [][]uint32{nil, make([]uint32, 101)} {
-		r.send(wire.AppendPublish(nil, wire.Publish{RequestID: uint32(10 + i), Account: account, ClientMsgID: "bad-preview",
+		r.Send(wire.AppendPublish(nil, wire.Publish{RequestID: uint32(10 + i), Account: account, ClientMsgID: "bad-preview",
 			AudienceKind: wire.AudiencePreview, AudienceBytes: wire.EncodeUsers(users)}))
-		r.expectError(wire.CodeBadRequest, uint32(10+i))
+		r.ExpectError(wire.CodeBadRequest, uint32(10+i))
 	}
 }

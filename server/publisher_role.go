@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"herald/fanout"
-	"herald/wire"
 	"herald/storage"
+	"herald/wire"
 )
 
 func (cn *conn) authenticatePublisher(h wire.Hello) (uint32, error) {

@@ -46,10 +46,10 @@ func TestSlowConsumerIsCutOffAndLosesNothing(t *testing.T) {
 	account, secret := h.Account(1, 2)
 	healthy := h.Subscribe(1, 0)
 
-	slow := dialRaw(t, h.Server.ClientAddr())
-	slow.welcome(0, h.Token(2))
-	slow.send(wire.AppendResume(nil, wire.Resume{}, 0))
-	if f, err := slow.next(5 * time.Second); err != nil || f.Type != wire.TypeResumed {
+	slow := testutil.DialRaw(t, h.Server.ClientAddr())
+	slow.Welcome(0, h.Token(2))
+	slow.Send(wire.AppendResume(nil, wire.Resume{}, 0))
+	if f, err := slow.Next(5 * time.Second); err != nil || f.Type != wire.TypeResumed {
 		t.Fatalf("RESUME answered by %s, %v", f.Type, err)
 	}
 	// From here the slow client reads nothing. Loopback socket buffers hold

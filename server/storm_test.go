@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"herald/client"
+	"herald/internal/testutil"
 	"herald/loadtest"
 	"herald/wire"
 )
@@ -134,10 +135,10 @@ func TestStalledReadersKeepServerMemoryBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := dialRaw(t, target.ClientAddr)
-		r.welcome(0, tok)
-		r.send(wire.AppendResume(nil, wire.Resume{}, 0))
-		if f, err := r.next(5 * time.Second); err != nil || f.Type != wire.TypeResumed {
+		r := testutil.DialRaw(t, target.ClientAddr)
+		r.Welcome(0, tok)
+		r.Send(wire.AppendResume(nil, wire.Resume{}, 0))
+		if f, err := r.Next(5 * time.Second); err != nil || f.Type != wire.TypeResumed {
 			t.Fatalf("RESUME: %s %v", f.Type, err)
 		}
 		// From here on this client reads nothing.

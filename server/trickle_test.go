@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"herald/internal/testutil"
 	"herald/loadtest"
 	"herald/server"
 	"herald/wire"
@@ -156,7 +157,7 @@ func closedWith(nc net.Conn) (wire.Code, error) {
 		}); ferr != nil {
 			return 0, ferr
 		}
-		if errors.Is(err, io.EOF) || isReset(err) {
+		if errors.Is(err, io.EOF) || testutil.IsReset(err) {
 			return code, nil
 		}
 		if err != nil {
