@@ -4,7 +4,7 @@
 // are ratios to this floor, measured side by side in one run on the same
 // clients.
 //
-// The burst run (RunBurst; RunSustained at a fixed rate; command bench/cmd/herald-bench) does, for each client
+// The burst run (RunBurst; RunSustained at a fixed rate; command cmd/herald-bench) does, for each client
 // count: start Herald in its own process, connect the raw-protocol client
 // swarm, publish broadcasts one at a time and time each from its
 // PUBLISH_ACK to the last client's receipt; then start the floor in its own

@@ -1,8 +1,8 @@
 // Command herald-bench measures Herald beside the raw-socket floor and
 // prints Markdown tables for docs/BENCHMARKS.md.
 //
-//	go run ./bench/cmd/herald-bench burst --clients 1000,5000,10000,18000
-//	go run ./bench/cmd/herald-bench sustained --clients 10000 --rates 10,15,20
+//	go run ./cmd/herald-bench burst --clients 1000,5000,10000,18000
+//	go run ./cmd/herald-bench sustained --clients 10000 --rates 10,15,20
 //
 // With --pin (the default where taskset exists and there are two or more
 // CPUs) the server and the floor run on CPU 0 and the clients on CPU 1.
