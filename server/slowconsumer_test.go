@@ -3,7 +3,9 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -79,5 +81,56 @@ func TestSlowConsumerIsCutOffAndLosesNothing(t *testing.T) {
 		if m := testserver.Receive(t, resumed, 10*time.Second); m.ID != want {
 			t.Fatalf("resumed user got %d, want %d", m.ID, want)
 		}
+	}
+}
+
+// TestRepeatedResumesAreCapped: a client that sends 100 RESUMEs without
+// reading would queue a catch-up page for each (one 64 KiB broadcast a
+// page here, 6.4 MB in all); the cap (256 KiB) applies to catch-up pages
+// as to live pushes, so it is cut off with SLOW_CONSUMER well before the
+// last, and the server never holds the rest.
+func TestRepeatedResumesAreCapped(t *testing.T) {
+	h := testserver.Start(t, "", server.Config{MaxFrame: 128 << 10, MaxOutbound: 256 << 10, Engine: fanout.Config{CatchUpPage: 1}})
+	account, secret := h.Account(1, 2)
+	pub := h.Publisher(account, secret)
+	ctx := context.Background()
+	payload := make([]byte, 64<<10)
+	for i := 0; i < 100; i++ {
+		payload[0] = byte(i)
+		if _, err := pub.Publish(ctx, client.Message{Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := testutil.DialRaw(t, h.Server.ClientAddr())
+	r.Welcome(0, h.Token(2))
+	var resumes []byte
+	for i := 0; i < 100; i++ {
+		resumes = wire.AppendResume(resumes, wire.Resume{}, 0)
+	}
+	r.Send(resumes) // and read nothing until the server has decided
+	testutil.WaitFor(t, 10*time.Second, "a slow-consumer cut-off", func() bool { return healthz(t, h)["slow_consumers"] == 1 })
+	// What was queued before the cut is read; the ERROR after it is best
+	// effort (PROTOCOL.md: a slow consumer may not read it).
+	pages := 0
+	for {
+		f, err := r.Next(10 * time.Second)
+		if errors.Is(err, io.EOF) || testutil.IsReset(err) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d pages: %v", pages, err)
+		}
+		if f.Type == wire.TypeResumed {
+			pages++
+		}
+		if f.Type == wire.TypeError {
+			if m, _ := wire.DecodeError(f.Body); m.Code != wire.CodeSlowConsumer {
+				t.Fatalf("%s after %d pages", m.Code, pages)
+			}
+		}
+	}
+	t.Logf("cut off after %d of 100 pages had been queued", pages)
+	if pages >= 100 {
+		t.Fatalf("all %d pages were queued", pages)
 	}
 }
