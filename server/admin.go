@@ -191,21 +191,11 @@ func accountID(r *http.Request) (uint32, error) {
 }
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
-	id, err := accountID(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+	a, ok := s.existingAccount(w, r)
+	if !ok {
 		return
 	}
-	a, err := s.store.Account(id)
-	if errors.Is(err, storage.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "account %d does not exist", id)
-		return
-	}
-	if err != nil {
-		writeError(w, engineStatus(err), "%v", err)
-		return
-	}
-	n, err := s.store.FollowerCount(id)
+	n, err := s.store.FollowerCount(a.ID)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "%v", err)
 		return

@@ -24,10 +24,11 @@ func (s *Server) changeFollowers(add bool) http.HandlerFunc {
 		verb, done = "added", "imported"
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		account, ok := s.existingAccount(w, r)
+		a, ok := s.existingAccount(w, r)
 		if !ok {
 			return
 		}
+		account := a.ID
 		changed, began := 0, time.Now()
 		fail := func(status int, format string, args ...any) {
 			msg := fmt.Sprintf(format, args...)
@@ -104,10 +105,11 @@ func (s *Server) changeFollowers(add bool) http.HandlerFunc {
 // ?after=U (default: from the first) &limit=N (default 100, at most
 // 10,000), with the count of all of them.
 func (s *Server) listFollowers(w http.ResponseWriter, r *http.Request) {
-	account, ok := s.existingAccount(w, r)
+	a, ok := s.existingAccount(w, r)
 	if !ok {
 		return
 	}
+	account := a.ID
 	from, limit, ok := pageParams(w, r, 100, 10000)
 	if !ok {
 		return
@@ -190,20 +192,22 @@ func pageParams(w http.ResponseWriter, r *http.Request, def, most int) (from uin
 	return from, limit, true
 }
 
-// existingAccount reads the {id} path segment and checks that the account
-// exists, answering the error itself when not.
-func (s *Server) existingAccount(w http.ResponseWriter, r *http.Request) (uint32, bool) {
-	account, err := accountID(r)
+// existingAccount reads the account the {id} path segment names,
+// answering the error itself when there is none.
+func (s *Server) existingAccount(w http.ResponseWriter, r *http.Request) (storage.Account, bool) {
+	id, err := accountID(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "%v", err)
-		return 0, false
+		return storage.Account{}, false
 	}
-	if _, err := s.store.Account(account); errors.Is(err, storage.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "account %d does not exist", account)
-		return 0, false
-	} else if err != nil {
+	a, err := s.store.Account(id)
+	if errors.Is(err, storage.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "account %d does not exist", id)
+		return storage.Account{}, false
+	}
+	if err != nil {
 		writeError(w, engineStatus(err), "%v", err)
-		return 0, false
+		return storage.Account{}, false
 	}
-	return account, true
+	return a, true
 }

@@ -113,10 +113,10 @@ func (r *reclaimer) collect() {
 	for {
 		r.released.Store(0)
 		// The connection's buffers are released just after its OnClose:
-		// three collections free them even if the first began before.
-		for range 3 {
-			runtime.GC()
-		}
+		// three collections free them even if the first began before
+		// (the third is FreeOSMemory's, which also returns them).
+		runtime.GC()
+		runtime.GC()
 		debug.FreeOSMemory()
 		r.running.Store(false)
 		if r.released.Load() < reclaimAfter || !r.running.CompareAndSwap(false, true) {
