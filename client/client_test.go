@@ -12,7 +12,7 @@ import (
 	"herald/fanout"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
-	"herald/server"
+	"herald/node"
 	"herald/wire"
 )
 
@@ -20,7 +20,7 @@ import (
 // resumes from the last message it delivered, and delivers the broadcasts
 // published while it was away once each, in order.
 func TestSubscriberSurvivesServerRestart(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 5)
 	sub := h.Subscribe(3, 0)
 	ctx := context.Background()
@@ -61,7 +61,7 @@ func TestSubscriberSurvivesServerRestart(t *testing.T) {
 // generated for the call, so it is stored once. (A retry with a new id
 // would store it twice.)
 func TestPublishRetriesWithTheSameClientMsgID(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 5)
 	proxy := newCuttingProxy(t, h.Server.PublisherAddr())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -82,7 +82,7 @@ func TestPublishRetriesWithTheSameClientMsgID(t *testing.T) {
 	if !res.Duplicate || res.MessageID != 1 {
 		t.Fatalf("the retried publish = %+v; want the duplicate of broadcast 1", res)
 	}
-	if got := h.Server.Engine().Store().LastMessageID(); got != 1 {
+	if got := h.Engine.Health().LastMessageID; got != 1 {
 		t.Fatalf("log holds %d broadcasts, want 1", got)
 	}
 }
@@ -166,7 +166,7 @@ func (p *cuttingProxy) serve(c, s net.Conn) {
 }
 
 func TestPermanentErrorsStopRetrying(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, _ := h.Account(1, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -192,7 +192,7 @@ func TestPermanentErrorsStopRetrying(t *testing.T) {
 // retained log calls OnHistoryMissed and delivers what is retained.
 func TestSubscriberIsToldItMissedHistory(t *testing.T) {
 	clock := testutil.NewClock(time.Now())
-	h := testserver.Start(t, "", server.Config{Engine: fanout.Config{Now: clock.Now, Retention: time.Hour, RetentionSweep: 10 * time.Millisecond}})
+	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{Now: clock.Now, Retention: time.Hour, RetentionSweep: 10 * time.Millisecond}})
 	account, secret := h.Account(1, 5)
 	pub := h.Publisher(account, secret)
 	ctx := context.Background()
@@ -206,7 +206,7 @@ func TestSubscriberIsToldItMissedHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testutil.WaitFor(t, 5*time.Second, "retention", func() bool { return h.Server.Engine().Store().FirstRetained() == kept.MessageID })
+	testutil.WaitFor(t, 5*time.Second, "retention", func() bool { return h.Engine.Health().FirstRetained == kept.MessageID })
 	missed := make(chan struct{}, 1)
 	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: h.Server.ClientAddr(), Token: h.Token(3), Cursor: 1,
 		OnHistoryMissed: func() { missed <- struct{}{} }})
@@ -228,7 +228,7 @@ func TestSubscriberIsToldItMissedHistory(t *testing.T) {
 // Messages buffer when the application stops are not acknowledged, so a
 // later subscriber resuming from the stored cursor receives them.
 func TestSubscriberAcknowledgesOnlyWhatWasHandled(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 5)
 	pub := h.Publisher(account, secret)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

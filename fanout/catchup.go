@@ -1,23 +1,40 @@
 package fanout
 
-// Page is one RESUME's worth of catch-up.
-type Page struct {
-	// Frames are PUSH frames in message-id order, identical to the live ones.
-	Frames [][]byte
-	// Last is the id the scan covered: nothing at or below it remains for
-	// the user. A connection treats it as already sent.
-	Last uint64
-	// More: the page limit was reached; RESUME again from Last.
-	More bool
-	// HistoryMissed: the cursor is older than the oldest retained
-	// broadcast, so some broadcasts for the user may be gone.
-	HistoryMissed bool
+import (
+	"fmt"
+
+	"herald/engine"
+)
+
+// Resume answers one page of the broadcasts addressed to the user after
+// the cursor (the stored one, for FromStored) and after what the
+// connection was sent, scanned on a reader. A cursor beyond the newest id
+// is a CursorAheadError.
+func (e *Engine) Resume(req engine.ResumeRequest, done func(engine.Page, error)) {
+	read(e, done, func() (engine.Page, error) {
+		cursor := req.Cursor
+		if req.FromStored {
+			var err error
+			if cursor, err = e.StoredCursor(req.User); err != nil {
+				return engine.Page{}, fmt.Errorf("reading the stored cursor: %w", err)
+			}
+		}
+		if newest := e.store.LastMessageID(); cursor > newest {
+			return engine.Page{}, &engine.CursorAheadError{Cursor: cursor, Newest: newest}
+		}
+		// Read before the scan: a retraction counted later may have
+		// been missed by it, and LoopIndex.Add sends its notice.
+		epoch := e.retractions.Load()
+		page, err := e.catchUp(req.User, max(cursor, req.Sent), req.Compress)
+		page.Epoch = epoch
+		return page, err
+	})
 }
 
-// CatchUp returns the broadcasts after cursor addressed to user, at most one
+// catchUp returns the broadcasts after cursor addressed to user, at most one
 // page, compressed where that pays if compress is set. It reads only
 // committed data and is safe from any goroutine.
-func (e *Engine) CatchUp(user uint32, cursor uint64, compress bool) (Page, error) {
+func (e *Engine) catchUp(user uint32, cursor uint64, compress bool) (Page, error) {
 	found, last, more, err := e.store.BroadcastsFor(user, cursor, e.cfg.CatchUpPage, e.cfg.CatchUpBytes, e.nowMillis())
 	if err != nil {
 		return Page{}, err

@@ -17,7 +17,7 @@ func benchmarkDeliver(b *testing.B, online, followers int) {
 	index := hub.Register(&syncLoop{})
 	sinks := make([]countingSink, online)
 	for i := range sinks {
-		index.Add(uint32(i*3), &sinks[i], false)
+		index.add(uint32(i*3), &sinks[i], false)
 	}
 	audience := roaring.New()
 	audience.AddRange(0, uint64(followers))

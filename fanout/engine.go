@@ -1,10 +1,10 @@
 package fanout
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"herald/storage"
@@ -12,6 +12,20 @@ import (
 
 // Config tunes the engine; zero fields take the defaults.
 type Config struct {
+	// DataDir holds the database and the token keys (Open only;
+	// "herald-data"). InMemory keeps everything in memory (tests).
+	DataDir  string
+	InMemory bool
+	// DiskReserve is the free space kept on the data directory's
+	// filesystem; below it writes fail with ErrStorageFull (0: 5% of the
+	// filesystem, 32 MiB to 512 MiB; negative: none). DiskUsage replaces
+	// statfs of the data directory (tests).
+	DiskReserve int64
+	DiskUsage   func() (avail, total uint64, err error)
+	// TokenOverlap is how long a token key replaced by a rotation is still
+	// accepted (24 h, the default token lifetime), unless the rotation
+	// names its own.
+	TokenOverlap time.Duration
 	// MaxPayload bounds a broadcast's payload (default 256 KiB).
 	MaxPayload int
 	// CatchUpPage is the most broadcasts one RESUME replays (default 1000).
@@ -48,6 +62,12 @@ type Config struct {
 }
 
 func (c *Config) fill() {
+	if c.DataDir == "" {
+		c.DataDir = "herald-data"
+	}
+	if c.TokenOverlap <= 0 {
+		c.TokenOverlap = 24 * time.Hour
+	}
 	if c.MaxPayload <= 0 {
 		c.MaxPayload = 256 << 10
 	}
@@ -107,19 +127,38 @@ type Engine struct {
 	// prep are the preparers' queues; preparing counts running preparers.
 	prep      []chan *publishOp
 	preparing sync.WaitGroup
+	readers   readers
+	// retractions counts RETRACTED notices dispatched (engine.Page.Epoch).
+	retractions atomic.Uint64
+	tokenKeys   *tokenKeys
+	// dir is the data directory Open took (nil for New or in memory);
+	// owned: Close closes the store.
+	dir   *dataDir
+	owned bool
 }
 
-// New starts an engine over store. The caller keeps ownership of store and
-// closes it after Close.
+// New starts an engine over store, with token keys in memory. The caller
+// keeps ownership of store and closes it after Close. Open is the engine of
+// a process: it owns its data directory.
 func New(store *storage.Store, cfg Config) *Engine {
+	keys, err := loadTokenKeys("", nil)
+	if err != nil {
+		panic(err) // only a failing random source
+	}
+	return start(store, keys, cfg)
+}
+
+func start(store *storage.Store, keys *tokenKeys, cfg Config) *Engine {
 	cfg.fill()
 	e := &Engine{
-		cfg:   cfg,
-		store: store,
-		ops:   make(chan op, cfg.MaxGroup),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		cfg:       cfg,
+		store:     store,
+		ops:       make(chan op, cfg.MaxGroup),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		tokenKeys: keys,
 	}
+	e.readers.start()
 	e.cursors.init(store)
 	e.jobs.init(store)
 	e.startPreparers()
@@ -132,14 +171,9 @@ func New(store *storage.Store, cfg Config) *Engine {
 	return e
 }
 
-// Hub returns the online index that server loops register with.
-func (e *Engine) Hub() *Hub { return &e.hub }
-
-// Store returns the engine's store for read-only lookups.
-func (e *Engine) Store() *storage.Store { return e.store }
-
-// Close stops accepting ops, lets the writer finish what it holds, and
-// saves acknowledged cursors. It does not close the store.
+// Close stops accepting ops, lets the writer finish what it holds and the
+// readers what they were asked, and saves acknowledged cursors. It closes
+// the store and releases the data directory if Open opened them.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	already := e.mu.closed
@@ -155,7 +189,15 @@ func (e *Engine) Close() error {
 		close(e.stop)
 	}
 	<-e.done
-	return errors.Join(e.cursors.flush(), e.jobs.unsaved.flush())
+	e.readers.stop()
+	err := errors.Join(e.cursors.flush(), e.jobs.unsaved.flush())
+	if e.owned && !already {
+		err = errors.Join(err, e.store.Close())
+		if e.dir != nil {
+			e.dir.close()
+		}
+	}
+	return err
 }
 
 // save writes acknowledged cursors and finished job reports every
@@ -183,7 +225,7 @@ func (e *Engine) nowMillis() uint64 { return uint64(e.cfg.Now().UnixMilli()) }
 // answered.
 func (e *Engine) submit(o op) error {
 	if err := e.store.Stalled(); err != nil {
-		return err
+		return contract(err)
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -192,18 +234,4 @@ func (e *Engine) submit(o op) error {
 	}
 	e.ops <- o
 	return nil
-}
-
-// wait submits o and blocks until it is answered or ctx ends. When ctx ends
-// first the op may still commit; the caller only stops waiting.
-func (e *Engine) wait(ctx context.Context, o op, answered <-chan struct{}) error {
-	if err := e.submit(o); err != nil {
-		return err
-	}
-	select {
-	case <-answered:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

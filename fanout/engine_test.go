@@ -62,17 +62,17 @@ func newEngine(t *testing.T) *Engine {
 func seedAccount(t *testing.T, e *Engine, followers ...uint32) uint32 {
 	t.Helper()
 	ctx := context.Background()
-	a, secret, err := e.CreateAccount(ctx, "acct", unlimited)
+	a, secret, err := createAccount(ctx, e, "acct", unlimited)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Authenticate(a.ID, secret); err != nil {
+	if err := e.authenticate(a.ID, secret); err != nil {
 		t.Fatalf("own secret rejected: %v", err)
 	}
-	if err := e.Authenticate(a.ID, secret+"x"); !errors.Is(err, ErrAuth) {
+	if err := e.authenticate(a.ID, secret+"x"); !errors.Is(err, ErrAuth) {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	if _, err := e.Follow(ctx, a.ID, followers, true); err != nil {
+	if _, err := followWait(ctx, e, a.ID, followers); err != nil {
 		t.Fatal(err)
 	}
 	return a.ID
@@ -82,17 +82,17 @@ func TestPublishDeliversToOnlineFollowersOnly(t *testing.T) {
 	e := newEngine(t)
 	account := seedAccount(t, e, 1, 2, 3)
 	loop := &syncLoop{}
-	index := e.Hub().Register(loop)
+	index := e.hub.Register(loop)
 	follower, stranger := &recordingSink{}, &recordingSink{}
 	_ = loop.Execute(func() {
-		index.Add(2, follower, false)
-		index.Add(9, stranger, false)
+		index.add(2, follower, false)
+		index.add(9, stranger, false)
 	})
-	res, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: "a", Payload: []byte("hi")})
+	res, err := publishWait(context.Background(), e, PublishRequest{Account: account, ClientMsgID: "a", Payload: []byte("hi")})
 	if err != nil || res.Total != 3 || res.Recipients != 3 || res.Duplicate {
 		t.Fatalf("result %+v, %v", res, err)
 	}
-	again, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: "a", Payload: []byte("hi")})
+	again, err := publishWait(context.Background(), e, PublishRequest{Account: account, ClientMsgID: "a", Payload: []byte("hi")})
 	if err != nil || !again.Duplicate || again.MessageID != res.MessageID || again.Total != 3 {
 		t.Fatalf("retry %+v, %v", again, err)
 	}
@@ -108,18 +108,18 @@ func TestPublishDeliversToOnlineFollowersOnly(t *testing.T) {
 func TestPublishErrors(t *testing.T) {
 	e := newEngine(t)
 	ctx := context.Background()
-	_, err := e.PublishWait(ctx, PublishRequest{Account: 99, ClientMsgID: "x"})
+	_, err := publishWait(ctx, e, PublishRequest{Account: 99, ClientMsgID: "x"})
 	if !errors.Is(err, ErrUnknownAccount) {
 		t.Fatalf("unknown account: %v", err)
 	}
-	_, err = e.PublishWait(ctx, PublishRequest{Account: 1, ClientMsgID: "x", Payload: make([]byte, 300<<10)})
+	_, err = publishWait(ctx, e, PublishRequest{Account: 1, ClientMsgID: "x", Payload: make([]byte, 300<<10)})
 	if !errors.Is(err, ErrPayloadTooLarge) {
 		t.Fatalf("large payload: %v", err)
 	}
-	if _, err := e.PublishWait(ctx, PublishRequest{Account: 1}); !errors.Is(err, ErrBadRequest) {
+	if _, err := publishWait(ctx, e, PublishRequest{Account: 1}); !errors.Is(err, ErrBadRequest) {
 		t.Fatalf("no client_msg_id: %v", err)
 	}
-	if _, err := e.Follow(ctx, 42, []uint32{1}, true); !errors.Is(err, ErrUnknownAccount) {
+	if _, err := followWait(ctx, e, 42, []uint32{1}); !errors.Is(err, ErrUnknownAccount) {
 		t.Fatalf("follow unknown account: %v", err)
 	}
 }
@@ -131,9 +131,9 @@ func TestConcurrentPublishesShareCommits(t *testing.T) {
 	e := newEngine(t)
 	account := seedAccount(t, e, 7)
 	loop := &syncLoop{}
-	index := e.Hub().Register(loop)
+	index := e.hub.Register(loop)
 	sink := &recordingSink{}
-	_ = loop.Execute(func() { index.Add(7, sink, false) })
+	_ = loop.Execute(func() { index.add(7, sink, false) })
 	const n = 200
 	var wg sync.WaitGroup
 	ids := make([]uint64, n)
@@ -141,7 +141,7 @@ func TestConcurrentPublishesShareCommits(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: fmt.Sprint(i)})
+			res, err := publishWait(context.Background(), e, PublishRequest{Account: account, ClientMsgID: fmt.Sprint(i)})
 			if err != nil {
 				t.Error(err)
 			}
@@ -174,15 +174,15 @@ func TestCatchUpPagesAndCursor(t *testing.T) {
 	defer e.Close()
 	account := seedAccount(t, e, 5)
 	for i := 0; i < 3; i++ {
-		if _, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: fmt.Sprint(i), Payload: []byte{byte(i)}}); err != nil {
+		if _, err := publishWait(context.Background(), e, PublishRequest{Account: account, ClientMsgID: fmt.Sprint(i), Payload: []byte{byte(i)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	page, err := e.CatchUp(5, 0, false)
+	page, err := e.catchUp(5, 0, false)
 	if err != nil || len(page.Frames) != 2 || !page.More || page.Last != 2 {
 		t.Fatalf("page 1: %d frames more=%v last=%d %v", len(page.Frames), page.More, page.Last, err)
 	}
-	page, err = e.CatchUp(5, page.Last, false)
+	page, err = e.catchUp(5, page.Last, false)
 	if err != nil || len(page.Frames) != 1 || page.More || page.Last != 3 {
 		t.Fatalf("page 2: %d frames more=%v last=%d %v", len(page.Frames), page.More, page.Last, err)
 	}
@@ -194,7 +194,7 @@ func TestCatchUpPagesAndCursor(t *testing.T) {
 	if p.MessageID != 3 || p.Payload[0] != 2 {
 		t.Fatalf("push = %+v", p)
 	}
-	if other, _ := e.CatchUp(6, 0, false); len(other.Frames) != 0 {
+	if other, _ := e.catchUp(6, 0, false); len(other.Frames) != 0 {
 		t.Fatal("non-follower caught up on a broadcast")
 	}
 	e.Acknowledge(5, 2)
@@ -207,7 +207,7 @@ func TestCatchUpPagesAndCursor(t *testing.T) {
 	if c, _ := store.Cursor(5); c != 2 {
 		t.Fatalf("saved cursor = %d", c)
 	}
-	if _, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: "late"}); !errors.Is(err, ErrClosed) {
+	if _, err := publishWait(context.Background(), e, PublishRequest{Account: account, ClientMsgID: "late"}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("publish after close: %v", err)
 	}
 }
@@ -230,7 +230,7 @@ func TestDeliveryAllocatesNothing(t *testing.T) {
 	audience := roaring.New()
 	sinks := make([]countingSink, 1000)
 	for i := range sinks {
-		index.Add(uint32(i*3), &sinks[i], false)
+		index.add(uint32(i*3), &sinks[i], false)
 		audience.Add(uint32(i * 3))
 	}
 	audience.AddRange(1<<20, 1<<21) // audience larger than online: walks online
@@ -300,8 +300,8 @@ func TestQueuedBroadcastsShareOneWrite(t *testing.T) {
 	loop := &queueLoop{}
 	index := hub.Register(loop)
 	a, b := &countingSink{}, &recordingSink{}
-	index.Add(1, a, false)
-	index.Add(2, b, false)
+	index.add(1, a, false)
+	index.add(2, b, false)
 	both := roaring.BitmapOf(1, 2)
 	onlyOne := roaring.BitmapOf(1)
 	for id, aud := range []*roaring.Bitmap{both, onlyOne, both} {
@@ -356,7 +356,7 @@ func TestPerAccountOrderIsKept(t *testing.T) {
 			t.Fatalf("account %d: %d acks", account, len(ids))
 		}
 		for seq := 0; seq < each; seq++ {
-			m, err := e.Store().Broadcast(ids[seq])
+			m, err := e.store.Broadcast(ids[seq])
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,53 +3,57 @@ package fanout
 import (
 	"errors"
 	"fmt"
-	"time"
 
+	"herald/engine"
 	"herald/storage"
 )
 
+// The engine's errors are the contract's (package engine); these names
+// keep the engine's own code short.
 var (
-	// ErrClosed: the engine is shutting down; nothing was committed.
-	ErrClosed = errors.New("fanout: engine closed")
-	// ErrUnknownAccount: the account does not exist.
-	ErrUnknownAccount = errors.New("fanout: unknown account")
-	// ErrAuth: wrong publisher secret.
-	ErrAuth = errors.New("fanout: authentication failed")
-	// ErrBadRequest: a request with invalid fields.
-	ErrBadRequest = errors.New("fanout: bad request")
-	// ErrPayloadTooLarge: a payload over Config.MaxPayload.
-	ErrPayloadTooLarge = errors.New("fanout: payload too large")
-	// ErrUnknownMessage: no retained broadcast has that id.
-	ErrUnknownMessage = errors.New("fanout: unknown message")
-	// ErrForbidden: the broadcast belongs to another account.
-	ErrForbidden = errors.New("fanout: forbidden")
-	// ErrQuotaExceeded: the account has used its quota; see QuotaError.
-	ErrQuotaExceeded = errors.New("fanout: quota exceeded")
-	// ErrUnknownTag: the account has no tag of that name or id.
-	ErrUnknownTag = errors.New("fanout: unknown tag")
-	// ErrTagExists: the account already has a tag of that name.
-	ErrTagExists = errors.New("fanout: tag exists")
-	// ErrLimit: the request would pass a configured limit (tags per
-	// account).
-	ErrLimit = errors.New("fanout: limit exceeded")
-	// ErrStorageFull: the disk is at its reserve; nothing was stored.
-	// Retrying succeeds once space is freed.
-	ErrStorageFull = storage.ErrStorageFull
-	// ErrStorageFailed: the store hit an I/O error; nothing was stored, and
-	// nothing will be until the server restarts.
-	ErrStorageFailed = storage.ErrStorageFailed
+	ErrClosed          = engine.ErrClosed
+	ErrUnknownAccount  = engine.ErrUnknownAccount
+	ErrAuth            = engine.ErrAuth
+	ErrBadRequest      = engine.ErrBadRequest
+	ErrPayloadTooLarge = engine.ErrPayloadTooLarge
+	ErrUnknownMessage  = engine.ErrUnknownMessage
+	ErrForbidden       = engine.ErrForbidden
+	ErrQuotaExceeded   = engine.ErrQuotaExceeded
+	ErrUnknownTag      = engine.ErrUnknownTag
+	ErrTagExists       = engine.ErrTagExists
+	ErrLimit           = engine.ErrLimit
+	ErrStorageFull     = engine.ErrStorageFull
+	ErrStorageFailed   = engine.ErrStorageFailed
+	ErrTokenInvalid    = engine.ErrTokenInvalid
+	ErrTokenExpired    = engine.ErrTokenExpired
 )
 
-// QuotaError says when an exhausted quota resets. It wraps
-// ErrQuotaExceeded.
-type QuotaError struct {
-	Limit   int
-	Per     string // "day"
-	ResetAt time.Time
-}
+// Errors of opening an engine over a data directory.
+var (
+	// ErrDataDir: the data directory cannot be used (others can read it,
+	// it is not a directory, it cannot be created).
+	ErrDataDir = errors.New("data directory")
+	// ErrDataDirInUse: another server holds the data directory's lock.
+	ErrDataDirInUse = errors.New("data directory in use")
+	// ErrTokenKeys: the token key file cannot be read or written.
+	ErrTokenKeys = errors.New("token keys")
+)
 
-func (e *QuotaError) Error() string {
-	return fmt.Sprintf("fanout: quota of %d broadcasts per %s used; it resets at %s", e.Limit, e.Per, e.ResetAt.UTC().Format(time.RFC3339))
-}
+// QuotaError says when an exhausted quota resets (engine.QuotaError).
+type QuotaError = engine.QuotaError
 
-func (e *QuotaError) Unwrap() error { return ErrQuotaExceeded }
+// contract maps the store's errors to the contract's, so that an edge
+// needs errors.Is on package engine's values only.
+func contract(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrStorageFull) && !errors.Is(err, engine.ErrStorageFull):
+		return fmt.Errorf("%w: %w", engine.ErrStorageFull, err)
+	case errors.Is(err, storage.ErrStorageFailed) && !errors.Is(err, engine.ErrStorageFailed):
+		return fmt.Errorf("%w: %w", engine.ErrStorageFailed, err)
+	case errors.Is(err, storage.ErrClosed) && !errors.Is(err, engine.ErrClosed):
+		return fmt.Errorf("%w: %w", engine.ErrClosed, err)
+	}
+	return err
+}

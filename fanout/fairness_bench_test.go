@@ -24,18 +24,18 @@ func benchmarkSmallBesideHuge(b *testing.B, huge int, busy bool, every time.Dura
 	e := New(store, withUnlimited(Config{}))
 	defer e.Close()
 	ctx := context.Background()
-	big, _, _ := e.CreateAccount(ctx, "big", unlimited)
-	small, _, _ := e.CreateAccount(ctx, "small", unlimited)
+	big, _, _ := createAccount(ctx, e, "big", unlimited)
+	small, _, _ := createAccount(ctx, e, "small", unlimited)
 	for start := 0; start < huge; start += 1 << 16 {
 		ids := make([]uint32, 0, 1<<16)
 		for u := start; u < min(start+1<<16, huge); u++ {
 			ids = append(ids, uint32(u+1))
 		}
-		if _, err := e.Follow(ctx, big.ID, ids, true); err != nil {
+		if _, err := followWait(ctx, e, big.ID, ids); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if _, err := e.Follow(ctx, small.ID, []uint32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, true); err != nil {
+	if _, err := followWait(ctx, e, small.ID, []uint32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}); err != nil {
 		b.Fatal(err)
 	}
 	var stop atomic.Bool
@@ -43,7 +43,7 @@ func benchmarkSmallBesideHuge(b *testing.B, huge int, busy bool, every time.Dura
 	go func() {
 		n := 0
 		for busy && !stop.Load() {
-			if _, err := e.PublishWait(ctx, PublishRequest{Account: big.ID, ClientMsgID: fmt.Sprint("big-", n)}); err != nil {
+			if _, err := publishWait(ctx, e, PublishRequest{Account: big.ID, ClientMsgID: fmt.Sprint("big-", n)}); err != nil {
 				b.Error(err)
 				break
 			}
@@ -56,7 +56,7 @@ func benchmarkSmallBesideHuge(b *testing.B, huge int, busy bool, every time.Dura
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		began := time.Now()
-		if _, err := e.PublishWait(ctx, PublishRequest{Account: small.ID, ClientMsgID: fmt.Sprint("small-", i)}); err != nil {
+		if _, err := publishWait(ctx, e, PublishRequest{Account: small.ID, ClientMsgID: fmt.Sprint("small-", i)}); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(began))

@@ -21,7 +21,7 @@ func BenchmarkDurableSingleFollows(b *testing.B) {
 	e := New(store, withUnlimited(Config{}))
 	defer e.Close()
 	ctx := context.Background()
-	a, _, err := e.CreateAccount(ctx, "popular", unlimited)
+	a, _, err := createAccount(ctx, e, "popular", unlimited)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func BenchmarkDurableSingleFollows(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < per; i++ {
-				if _, err := e.Follow(ctx, a.ID, []uint32{next.Add(1)}, true); err != nil {
+				if _, err := followWait(ctx, e, a.ID, []uint32{next.Add(1)}); err != nil {
 					b.Error(err)
 					return
 				}

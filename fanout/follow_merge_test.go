@@ -39,14 +39,14 @@ func TestMergedFollowsKeepCountsAndOrder(t *testing.T) {
 	if published.MessageID == 0 {
 		t.Fatal("the publish between the runs did not commit")
 	}
-	followers, err := e.Store().Followers(account)
+	followers, err := e.store.Followers(account)
 	if err != nil || followers.GetCardinality() != 3 || followers.Contains(4) {
 		t.Fatalf("followers = %v, %v; want 1, 2, 3", followers, err)
 	}
-	if n, _ := e.Store().FollowerCount(account); n != 3 {
+	if n, _ := e.store.FollowerCount(account); n != 3 {
 		t.Fatalf("count = %d", n)
 	}
-	if _, err := e.Follow(context.Background(), account, []uint32{9}, true); err != nil {
+	if _, err := followWait(context.Background(), e, account, []uint32{9}); err != nil {
 		t.Fatal(err)
 	}
 }

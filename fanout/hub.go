@@ -11,27 +11,6 @@ import (
 	"herald/wire"
 )
 
-// Loop is an event loop as the engine sees it.
-type Loop interface {
-	// Execute runs fn on the loop's goroutine, after the work queued
-	// before it. It must be safe to call from any goroutine.
-	Execute(fn func()) error
-}
-
-// Sink is one client connection as the engine sees it. Its methods are
-// called only on the goroutine of the loop it was added to.
-type Sink interface {
-	// Deliver writes shared, read-only frames, ideally with one writev.
-	// ids[i] is the message id of PUSH frames[i], increasing; an id of 0
-	// marks a control frame (RETRACTED) that must be written whatever the
-	// sink has sent before. Both slices are the loop's scratch, rebuilt for
-	// each sink: the sink may reorder or reslice their elements but must
-	// keep neither, and must not modify the bytes of a frame. It reports
-	// whether the frames were written (or had been sent already); false
-	// means the connection failed or is closing.
-	Deliver(frames [][]byte, ids []uint64) bool
-}
-
 // delivery is one broadcast on its way out: its frames are encoded (and
 // compressed) once and shared by every loop and every sink.
 type delivery struct {
@@ -40,6 +19,8 @@ type delivery struct {
 	audience    *roaring.Bitmap
 	cardinality uint64
 	job         *job // nil for control frames
+	// seq numbers control frames (RETRACTED) in commit order, from 1.
+	seq uint64
 }
 
 // pushFrames holds the PUSH frames of one broadcast.
@@ -162,7 +143,18 @@ type LoopIndex struct {
 	failed     [][]uint32 // per delivery of the batch: users whose writes all failed
 	iter       roaring.ManyIntIterator
 	buf        [256]uint32
+	// seen is the highest message id drained on this loop; controls are
+	// the last retractions drained (at most maxControls), for connections
+	// that go online after a catch-up scan that began before them.
+	seen     uint64
+	controls []*delivery
 }
+
+// maxControls is how many recent RETRACTED notices a loop keeps for
+// connections going online; a catch-up racing more retractions than this
+// misses the oldest notices (their broadcasts are still left out of every
+// later catch-up).
+const maxControls = 256
 
 // sinkEntry is one online sink with its constants, copied when it goes
 // online so the delivery loop makes no call to learn them.
@@ -177,9 +169,32 @@ type sinkChange struct {
 	add   bool
 }
 
-// Add puts sink online for user; compress says whether it accepts
-// compressed frames. A user may have several sinks (devices).
-func (x *LoopIndex) Add(user uint32, sink Sink, compress bool) {
+// Add puts sink online for user after a catch-up that covered the ids up
+// to covered and began at retraction count since (engine.Page's Last and
+// Epoch); compress says whether it accepts compressed frames. A user may
+// have several sinks (devices). It refuses if the loop drained a broadcast
+// above covered meanwhile (the caller resumes again from covered); it
+// first writes the RETRACTED notices for the user drained since the scan.
+func (x *LoopIndex) Add(user uint32, sink Sink, compress bool, covered, since uint64) bool {
+	if x.seen > covered {
+		return false
+	}
+	x.frames, x.ids = x.frames[:0], x.ids[:0]
+	for _, d := range x.controls {
+		if d.seq > since && d.audience.Contains(user) {
+			x.frames = append(x.frames, d.push.plain)
+			x.ids = append(x.ids, 0)
+		}
+	}
+	if len(x.frames) > 0 {
+		sink.Deliver(x.frames, x.ids)
+	}
+	x.add(user, sink, compress)
+	return true
+}
+
+// add puts sink online unconditionally.
+func (x *LoopIndex) add(user uint32, sink Sink, compress bool) {
 	entry := sinkEntry{sink: sink, compress: compress}
 	if x.delivering {
 		x.deferred = append(x.deferred, sinkChange{user: user, entry: entry, add: true})
@@ -303,6 +318,15 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 			}
 		}
 	}
+	for _, d := range ds {
+		x.seen = max(x.seen, d.id)
+		if d.id == 0 {
+			if len(x.controls) == maxControls {
+				x.controls = append(x.controls[:0], x.controls[1:]...)
+			}
+			x.controls = append(x.controls, d)
+		}
+	}
 	// Report before the deferred changes: online is still what was walked.
 	for i, d := range ds {
 		if d.job != nil {
@@ -315,7 +339,7 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 	x.hub.deliveredBytes.Add(uint64(bytes))
 	for _, c := range x.deferred {
 		if c.add {
-			x.Add(c.user, c.entry.sink, c.entry.compress)
+			x.add(c.user, c.entry.sink, c.entry.compress)
 		} else {
 			x.Remove(c.user, c.entry.sink)
 		}

@@ -7,31 +7,9 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
+	"herald/engine"
 	"herald/storage"
 )
-
-// JobReport is what a broadcast's delivery achieved, per recipient:
-// SentLive + PendingOffline + Errors = Total - Filtered.
-type JobReport struct {
-	MessageID uint64
-	Total     uint32
-	Filtered  uint32
-	// SentLive: recipients with a live connection that was written the PUSH
-	// (or already had it from catch-up).
-	SentLive uint32
-	// PendingOffline: recipients with no live connection; they receive it
-	// when they resume.
-	PendingOffline uint32
-	// Errors: recipients whose every live connection failed the write
-	// (closed meanwhile, or cut off as a slow consumer); they too receive it
-	// when they resume.
-	Errors uint32
-	// InProgress: delivery has not finished (STATUS only).
-	InProgress bool
-	// Interrupted: a restart cut delivery short, so SentLive is unknown and
-	// counted as pending (STATUS only).
-	Interrupted bool
-}
 
 // job gathers the per-loop results of one broadcast's delivery.
 type job struct {
@@ -130,8 +108,13 @@ func (js *jobs) lookup(id uint64) (inflight bool, outcome storage.JobOutcome, un
 	return inflight, outcome, unsaved
 }
 
-// Status reports the delivery of one of account's retained broadcasts.
-func (e *Engine) Status(account uint32, id uint64) (JobReport, error) {
+// Status reports the delivery of one of the account's retained
+// broadcasts, on a reader.
+func (e *Engine) Status(req engine.MessageRef, done func(JobReport, error)) {
+	read(e, done, func() (JobReport, error) { return e.status(req.Account, req.MessageID) })
+}
+
+func (e *Engine) status(account uint32, id uint64) (JobReport, error) {
 	m, err := e.store.Broadcast(id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return JobReport{}, fmt.Errorf("%w: %d is not in the retained log", ErrUnknownMessage, id)

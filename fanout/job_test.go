@@ -21,20 +21,20 @@ func TestJobReportCountsEachRecipientOnce(t *testing.T) {
 	e := newEngine(t)
 	account := seedAccount(t, e, 1, 2, 3, 4, 5, 6)
 	loopA, loopB := &syncLoop{}, &syncLoop{}
-	a, b := e.Hub().Register(loopA), e.Hub().Register(loopB)
+	a, b := e.hub.Register(loopA), e.hub.Register(loopB)
 	_ = loopA.Execute(func() {
-		a.Add(1, &recordingSink{}, false)
-		a.Add(2, &recordingSink{}, false)
-		a.Add(4, failingSink{}, false)
-		a.Add(9, &recordingSink{}, false)
+		a.add(1, &recordingSink{}, false)
+		a.add(2, &recordingSink{}, false)
+		a.add(4, failingSink{}, false)
+		a.add(9, &recordingSink{}, false)
 	})
 	_ = loopB.Execute(func() {
-		b.Add(1, &recordingSink{}, false)
-		b.Add(3, failingSink{}, false)
-		b.Add(4, &recordingSink{}, false)
+		b.add(1, &recordingSink{}, false)
+		b.add(3, failingSink{}, false)
+		b.add(4, &recordingSink{}, false)
 	})
 	reports := make(chan JobReport, 1)
-	res, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: "j", OnJobDone: func(r JobReport) { reports <- r }})
+	res, err := publishWait(context.Background(), e, PublishRequest{Account: account, ClientMsgID: "j", OnJobDone: func(r JobReport) { reports <- r }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,23 +50,23 @@ func TestJobReportCountsEachRecipientOnce(t *testing.T) {
 	}
 	// STATUS answers the same, from memory and then from the store.
 	testutil.WaitFor(t, 5*time.Second, "status", func() bool {
-		got, err := e.Status(account, res.MessageID)
+		got, err := e.status(account, res.MessageID)
 		return err == nil && got == want
 	})
 	if err := e.jobs.unsaved.flush(); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := e.Status(account, res.MessageID); err != nil || got != want {
+	if got, err := e.status(account, res.MessageID); err != nil || got != want {
 		t.Fatalf("status after saving = %+v, %v", got, err)
 	}
 	// A duplicate gets no report.
-	if _, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: "j", OnJobDone: func(JobReport) { t.Error("report for a duplicate") }}); err != nil {
+	if _, err := publishWait(context.Background(), e, PublishRequest{Account: account, ClientMsgID: "j", OnJobDone: func(JobReport) { t.Error("report for a duplicate") }}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Status(account+1, res.MessageID); err == nil {
+	if _, err := e.status(account+1, res.MessageID); err == nil {
 		t.Fatal("status of another account's broadcast")
 	}
-	if _, err := e.Status(account, 999); err == nil {
+	if _, err := e.status(account, 999); err == nil {
 		t.Fatal("status of an unknown broadcast")
 	}
 }

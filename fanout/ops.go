@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,14 +8,16 @@ import (
 	"errors"
 	"fmt"
 
+	"herald/engine"
 	"herald/storage"
 )
 
 // accountOp creates an account.
 type accountOp struct {
 	account storage.Account
-	err     error
-	done    chan struct{}
+	secret  string
+	reply   func(engine.Account, error)
+	e       *Engine
 }
 
 func (o *accountOp) apply(_ *Engine, b *storage.Batch, now uint64) (err error) {
@@ -25,29 +26,58 @@ func (o *accountOp) apply(_ *Engine, b *storage.Batch, now uint64) (err error) {
 	return err
 }
 
-func (o *accountOp) finish(err error)    { o.err = err; close(o.done) }
+func (o *accountOp) finish(err error) {
+	if err != nil {
+		o.reply(engine.Account{}, err)
+		return
+	}
+	a := o.e.account(o.account)
+	a.Secret = o.secret
+	o.reply(a, nil)
+}
+
 func (o *accountOp) delivery() *delivery { return nil }
 
-// CreateAccount creates an account and returns it with its publisher
-// secret, which is shown once: only its hash is stored.
-func (e *Engine) CreateAccount(ctx context.Context, name string, tier storage.Tier) (storage.Account, string, error) {
-	if name == "" || len(name) > 255 {
-		return storage.Account{}, "", fmt.Errorf("%w: account name must be 1 to 255 bytes", ErrBadRequest)
+// CreateAccount creates an account of the named tier (the subscription
+// tier when empty) and answers it with its publisher secret, which is
+// shown once: only its hash is stored.
+func (e *Engine) CreateAccount(req engine.NewAccount, done func(engine.Account, error)) {
+	if req.Name == "" || len(req.Name) > 255 {
+		done(engine.Account{}, fmt.Errorf("%w: account name must be 1 to 255 bytes", ErrBadRequest))
+		return
+	}
+	if req.Tier == "" {
+		req.Tier = e.TierName(storage.TierSubscription)
+	}
+	tier, err := e.TierByName(req.Tier)
+	if err != nil {
+		done(engine.Account{}, err)
+		return
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return storage.Account{}, "", err
+		done(engine.Account{}, err)
+		return
 	}
 	secret := base64.RawURLEncoding.EncodeToString(raw)
-	o := &accountOp{account: storage.Account{Name: name, Tier: tier, SecretHash: sha256.Sum256([]byte(secret))}, done: make(chan struct{})}
-	if err := e.wait(ctx, o, o.done); err != nil {
-		return storage.Account{}, "", err
+	o := &accountOp{account: storage.Account{Name: req.Name, Tier: tier, SecretHash: sha256.Sum256([]byte(secret))}, secret: secret, reply: done, e: e}
+	if err := e.submit(o); err != nil {
+		done(engine.Account{}, err)
 	}
-	return o.account, secret, o.err
 }
 
-// Authenticate checks a publisher's credentials.
-func (e *Engine) Authenticate(account uint32, secret string) error {
+// account is a stored account as the contract reports it (without its
+// follower count).
+func (e *Engine) account(a storage.Account) engine.Account {
+	return engine.Account{ID: a.ID, Name: a.Name, Tier: e.TierName(a.Tier), CreatedMillis: a.CreatedMillis}
+}
+
+// Authenticate checks a publisher's credentials, on a reader.
+func (e *Engine) Authenticate(req engine.Credentials, done func(struct{}, error)) {
+	read(e, done, func() (struct{}, error) { return struct{}{}, e.authenticate(req.Account, req.Secret) })
+}
+
+func (e *Engine) authenticate(account uint32, secret string) error {
 	a, err := e.store.Account(account)
 	if errors.Is(err, storage.ErrNotFound) {
 		return ErrAuth
@@ -103,39 +133,25 @@ func (o *followOp) apply(_ *Engine, b *storage.Batch, _ uint64) (err error) {
 func (o *followOp) finish(err error)    { o.reply(o.changed, err) }
 func (o *followOp) delivery() *delivery { return nil }
 
-// FollowAsync makes users follow (add) or unfollow account and calls reply,
-// from the writer goroutine, once the change is durable. The engine takes
-// ownership of users.
-func (e *Engine) FollowAsync(account uint32, users []uint32, add bool, reply func(changed int, err error)) {
-	if err := e.submit(&followOp{account: account, users: users, add: add, reply: reply}); err != nil {
-		reply(0, err)
-	}
+// Follow makes users follow the account, Unfollow undoes it; Block and
+// Unblock change the account's blocklist (blocked users receive none of
+// the account's broadcasts published afterwards, followers or not). Each
+// answers from the writer goroutine once the change is durable.
+func (e *Engine) Follow(req engine.Membership, done func(int, error)) {
+	e.changeUsers(req, true, false, done)
+}
+func (e *Engine) Unfollow(req engine.Membership, done func(int, error)) {
+	e.changeUsers(req, false, false, done)
+}
+func (e *Engine) Block(req engine.Membership, done func(int, error)) {
+	e.changeUsers(req, true, true, done)
+}
+func (e *Engine) Unblock(req engine.Membership, done func(int, error)) {
+	e.changeUsers(req, false, true, done)
 }
 
-// BlockAsync adds users to (block) or removes them from account's
-// blocklist and calls reply, from the writer goroutine, once the change is
-// durable. Blocked users receive none of the account's broadcasts
-// published afterwards, followers or not. The engine takes ownership of
-// users.
-func (e *Engine) BlockAsync(account uint32, users []uint32, block bool, reply func(changed int, err error)) {
-	if err := e.submit(&followOp{account: account, users: users, add: block, blocklist: true, reply: reply}); err != nil {
-		reply(0, err)
-	}
-}
-
-// Follow is FollowAsync that waits for the answer. When ctx ends first the
-// change may still be made; the caller only stops waiting.
-func (e *Engine) Follow(ctx context.Context, account uint32, users []uint32, add bool) (int, error) {
-	type answer struct {
-		changed int
-		err     error
-	}
-	done := make(chan answer, 1)
-	e.FollowAsync(account, users, add, func(n int, err error) { done <- answer{n, err} })
-	select {
-	case a := <-done:
-		return a.changed, a.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
+func (e *Engine) changeUsers(req engine.Membership, add, blocklist bool, done func(int, error)) {
+	if err := e.submit(&followOp{account: req.Account, users: req.Users, add: add, blocklist: blocklist, reply: done}); err != nil {
+		done(0, err)
 	}
 }

@@ -32,7 +32,7 @@ func (e *Engine) startPreparers() {
 // (see submit); a publish accepted here is answered.
 func (e *Engine) submitPublish(o *publishOp) error {
 	if err := e.store.Stalled(); err != nil {
-		return err
+		return contract(err)
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()

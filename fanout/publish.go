@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,45 +11,6 @@ import (
 	"herald/storage"
 	"herald/wire"
 )
-
-// PublishRequest is one broadcast to store and send. The engine takes
-// ownership of Payload.
-type PublishRequest struct {
-	Account     uint32
-	ClientMsgID string
-	TTLSeconds  uint32
-	ContentType string
-	Payload     []byte
-	// Preview, if not empty, sends to these users (1 to 100, followers or
-	// not) instead of the followers, outside any quota.
-	Preview []uint32
-	// Users, if not empty, narrows the audience to these users (at most
-	// 10,000) among the followers; the blocklist still applies.
-	Users []uint32
-	// Expr, if not empty, narrows the audience to the followers it selects
-	// from the account's tags; the blocklist still applies.
-	Expr wire.Expr
-	// DryRun resolves and counts the audience only: nothing is stored, sent,
-	// counted against the quota or remembered for idempotency.
-	DryRun bool
-	// OnJobDone, if set, is called once delivery of the new broadcast has
-	// finished on every event loop (not for a duplicate). It runs on an
-	// event loop and must not block.
-	OnJobDone func(JobReport)
-}
-
-// PublishResult is what PUBLISH_ACK reports.
-type PublishResult struct {
-	MessageID  uint64
-	Total      uint32
-	Filtered   uint32
-	Recipients uint32
-	// Duplicate: the client_msg_id was seen within the idempotency window;
-	// MessageID is the original and nothing was sent again.
-	Duplicate bool
-	// DryRun: the counts of a dry run; MessageID is 0.
-	DryRun bool
-}
 
 type publishOp struct {
 	req PublishRequest
@@ -226,8 +186,7 @@ func (o *publishOp) log(l *slog.Logger, commit time.Duration, err error) {
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
 // Publish stores a broadcast durably and then delivers it; reply is called
-// from the writer goroutine after the fsync and before delivery starts, so
-// it must not block.
+// from the writer goroutine after the fsync and before delivery starts.
 func (e *Engine) Publish(req PublishRequest, reply func(PublishResult, error)) {
 	if err := e.validate(req); err != nil {
 		reply(PublishResult{}, err)
@@ -235,24 +194,6 @@ func (e *Engine) Publish(req PublishRequest, reply func(PublishResult, error)) {
 	}
 	if err := e.submitPublish(&publishOp{req: req, reply: reply}); err != nil {
 		reply(PublishResult{}, err)
-	}
-}
-
-// PublishWait is Publish that waits for the acknowledgement. When ctx ends
-// first the broadcast may still be published; the caller only stops
-// waiting.
-func (e *Engine) PublishWait(ctx context.Context, req PublishRequest) (PublishResult, error) {
-	type answer struct {
-		result PublishResult
-		err    error
-	}
-	done := make(chan answer, 1)
-	e.Publish(req, func(r PublishResult, err error) { done <- answer{r, err} })
-	select {
-	case a := <-done:
-		return a.result, a.err
-	case <-ctx.Done():
-		return PublishResult{}, ctx.Err()
 	}
 }
 

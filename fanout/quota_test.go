@@ -20,12 +20,12 @@ func TestDailyQuotaByTierAndDay(t *testing.T) {
 	e := New(store, Config{Now: clock.Now})
 	defer e.Close()
 	ctx := context.Background()
-	verified, _, err := e.CreateAccount(ctx, "v", storage.TierVerified)
+	verified, _, err := createAccount(ctx, e, "v", storage.TierVerified)
 	if err != nil {
 		t.Fatal(err)
 	}
 	publish := func(id string, preview ...uint32) error {
-		_, err := e.PublishWait(ctx, PublishRequest{Account: verified.ID, ClientMsgID: id, Preview: preview})
+		_, err := publishWait(ctx, e, PublishRequest{Account: verified.ID, ClientMsgID: id, Preview: preview})
 		return err
 	}
 	if err := publish("p", 1); err != nil { // previews do not count

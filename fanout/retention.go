@@ -10,7 +10,7 @@ func (e *Engine) retain() {
 	for {
 		select {
 		case <-t.C:
-			if _, err := e.Sweep(); err != nil {
+			if _, err := e.sweep(); err != nil {
 				e.cfg.Logger.Error("retention sweep", "error", err)
 			}
 		case <-e.stop:
@@ -19,10 +19,10 @@ func (e *Engine) retain() {
 	}
 }
 
-// Sweep removes the broadcasts older than the retention period now and
-// returns how many it removed. The engine calls it periodically; calls must
-// not overlap, so call it only on an engine whose sweeper is idle (tests).
-func (e *Engine) Sweep() (int, error) {
+// sweep removes the broadcasts older than the retention period now and
+// returns how many it removed. Calls must not overlap: the sweeper makes
+// them, and tests only on an engine whose sweeper is idle.
+func (e *Engine) sweep() (int, error) {
 	cutoff := e.cfg.Now().Add(-e.cfg.Retention)
 	return e.store.Retain(uint64(max(cutoff.UnixMilli(), 0)))
 }

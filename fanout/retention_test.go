@@ -22,7 +22,7 @@ func TestRetentionAndHistoryMissed(t *testing.T) {
 	account := seedAccount(t, e, 5)
 	publish := func(id string) uint64 {
 		t.Helper()
-		res, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: id})
+		res, err := publishWait(context.Background(), e, PublishRequest{Account: account, ClientMsgID: id})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,7 +32,7 @@ func TestRetentionAndHistoryMissed(t *testing.T) {
 	publish("old-2")
 	clock.Advance(48 * time.Hour)
 	kept := publish("new")
-	if n, err := e.Sweep(); err != nil || n != 2 {
+	if n, err := e.sweep(); err != nil || n != 2 {
 		t.Fatalf("sweep removed %d, %v; want 2", n, err)
 	}
 	for _, tc := range []struct {
@@ -44,7 +44,7 @@ func TestRetentionAndHistoryMissed(t *testing.T) {
 		{cursor: 2, missed: false}, // had everything removed
 	} {
 		t.Run(fmt.Sprint("cursor=", tc.cursor), func(t *testing.T) {
-			page, err := e.CatchUp(5, tc.cursor, false)
+			page, err := e.catchUp(5, tc.cursor, false)
 			if err != nil || page.HistoryMissed != tc.missed || len(page.Frames) != 1 || page.Last != kept {
 				t.Fatalf("page: missed=%v frames=%d last=%d err=%v", page.HistoryMissed, len(page.Frames), page.Last, err)
 			}
@@ -52,7 +52,7 @@ func TestRetentionAndHistoryMissed(t *testing.T) {
 	}
 	// An idempotent retry of a removed broadcast still returns its id.
 	clock.Advance(-47 * time.Hour) // within 24 h of "old-1" again
-	res, err := e.PublishWait(context.Background(), PublishRequest{Account: account, ClientMsgID: "old-1"})
+	res, err := publishWait(context.Background(), e, PublishRequest{Account: account, ClientMsgID: "old-1"})
 	if err != nil || !res.Duplicate || res.MessageID != 1 {
 		t.Fatalf("retry of a removed broadcast = %+v, %v", res, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"herald/engine"
 	"herald/storage"
 	"herald/wire"
 )
@@ -50,11 +51,12 @@ func (o *retractOp) apply(_ *Engine, b *storage.Batch, _ uint64) error {
 func (o *retractOp) finish(err error)    { o.reply(err) }
 func (o *retractOp) delivery() *delivery { return o.send }
 
-// Retract withdraws the account's broadcast id; reply is called from the
+// Retract withdraws one of the account's broadcasts and answers from the
 // writer goroutine once that is durable, before the RETRACTED frames go
-// out, and must not block.
-func (e *Engine) Retract(account uint32, id uint64, reply func(error)) {
-	if err := e.submit(&retractOp{account: account, id: id, reply: reply}); err != nil {
+// out.
+func (e *Engine) Retract(req engine.MessageRef, done func(struct{}, error)) {
+	reply := func(err error) { done(struct{}{}, err) }
+	if err := e.submit(&retractOp{account: req.Account, id: req.MessageID, reply: reply}); err != nil {
 		reply(err)
 	}
 }

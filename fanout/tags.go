@@ -4,35 +4,15 @@ import (
 	"errors"
 	"fmt"
 
+	"herald/engine"
 	"herald/storage"
 	"herald/wire"
 )
 
-// TagOp is what a TagRequest does.
-type TagOp uint8
-
-// Tag operations; the values are the TAG frame's op byte.
-const (
-	TagCreate TagOp = TagOp(wire.TagCreate)
-	TagRename TagOp = TagOp(wire.TagRename)
-	TagDelete TagOp = TagOp(wire.TagDelete)
-	TagAdd    TagOp = TagOp(wire.TagAdd)
-	TagRemove TagOp = TagOp(wire.TagRemove)
-)
-
-// TagRequest changes one of an account's tags.
-type TagRequest struct {
-	Account uint32
-	Op      TagOp
-	Name    string
-	NewName string   // TagRename
-	Users   []uint32 // TagAdd, TagRemove: 1 to wire.MaxTagUsers; the engine takes ownership
-}
-
 type tagOp struct {
 	req   TagRequest
 	tag   storage.Tag
-	reply func(storage.Tag, error)
+	reply func(engine.Tag, error)
 }
 
 func (o *tagOp) apply(e *Engine, b *storage.Batch, _ uint64) (err error) {
@@ -65,22 +45,26 @@ func (o *tagOp) apply(e *Engine, b *storage.Batch, _ uint64) (err error) {
 	return err
 }
 
-func (o *tagOp) finish(err error)    { o.reply(o.tag, err) }
+func (o *tagOp) finish(err error)    { o.reply(contractTag(o.tag), err) }
 func (o *tagOp) delivery() *delivery { return nil }
 
-// TagAsync creates, renames or deletes one of an account's tags, or adds
-// or removes members, and calls reply, from the writer goroutine, once the
-// change is durable, with the tag as it now is (as it was, for a delete).
-// Members need not be followers: audiences are always intersected with the
+// Tag creates, renames or deletes one of an account's tags, or adds or
+// removes members, and answers from the writer goroutine once the change
+// is durable, with the tag as it now is (as it was, for a delete). Members
+// need not be followers: audiences are always intersected with the
 // followers.
-func (e *Engine) TagAsync(req TagRequest, reply func(storage.Tag, error)) {
+func (e *Engine) Tag(req TagRequest, done func(engine.Tag, error)) {
 	if err := validateTag(req); err != nil {
-		reply(storage.Tag{}, err)
+		done(engine.Tag{}, err)
 		return
 	}
-	if err := e.submit(&tagOp{req: req, reply: reply}); err != nil {
-		reply(storage.Tag{}, err)
+	if err := e.submit(&tagOp{req: req, reply: done}); err != nil {
+		done(engine.Tag{}, err)
 	}
+}
+
+func contractTag(t storage.Tag) engine.Tag {
+	return engine.Tag{ID: t.ID, Name: t.Name, Members: t.Members}
 }
 
 func validateTag(req TagRequest) error {
@@ -104,10 +88,20 @@ func validateTag(req TagRequest) error {
 }
 
 // Tags lists the account's tags (committed, so every acknowledged change
-// shows) in name order.
-func (e *Engine) Tags(account uint32) ([]storage.Tag, error) {
-	if _, err := e.store.Account(account); errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %d", ErrUnknownAccount, account)
-	}
-	return e.store.Tags(account)
+// shows) in name order, on a reader.
+func (e *Engine) Tags(account uint32, done func([]engine.Tag, error)) {
+	read(e, done, func() ([]engine.Tag, error) {
+		if _, err := e.store.Account(account); errors.Is(err, storage.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %d", ErrUnknownAccount, account)
+		}
+		stored, err := e.store.Tags(account)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]engine.Tag, len(stored))
+		for i, t := range stored {
+			out[i] = contractTag(t)
+		}
+		return out, nil
+	})
 }

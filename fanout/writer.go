@@ -73,7 +73,7 @@ func (e *Engine) commitGroup(group []op) {
 			i++
 			continue
 		}
-		group[i].finish(err)
+		group[i].finish(contract(err))
 		group = slices.Delete(group, i, i+1)
 		if batch.Count() != before {
 			// The failed op left partial writes: start the batch over
@@ -94,6 +94,7 @@ func (e *Engine) commitGroup(group []op) {
 		}
 	}
 	batch.Close()
+	err = contract(err)
 	for _, o := range group {
 		if l, ok := o.(loggedOp); ok {
 			l.log(e.cfg.Logger, took, err)
@@ -105,6 +106,9 @@ func (e *Engine) commitGroup(group []op) {
 	}
 	for _, o := range group {
 		if d := o.delivery(); d != nil {
+			if d.id == 0 {
+				d.seq = e.retractions.Add(1)
+			}
 			e.hub.dispatch(d)
 		}
 	}

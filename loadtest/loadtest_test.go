@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"herald/internal/testserver"
-	"herald/server"
+	"herald/node"
 )
 
 // TestMain lets this test binary serve as the embedded server process.
@@ -50,7 +50,7 @@ func TestServerProcessUsage(t *testing.T) {
 }
 
 func TestExternalTargetVerifies(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	// History from an earlier account must not confuse the run.
 	account, secret := h.Account(1, 10)
 	if _, err := h.Publisher(account, secret).Publish(context.Background(), clientMessage("old")); err != nil {

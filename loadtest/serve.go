@@ -10,6 +10,7 @@ import (
 
 	"herald/fanout"
 	"herald/internal/child"
+	"herald/node"
 	"herald/server"
 )
 
@@ -44,39 +45,41 @@ func MaybeServe() {
 // serve runs a server until SIGTERM, announcing its addresses on stdout in
 // the lines StartServer reads.
 func serve(args []string) error {
-	var cfg server.Config
+	var cfg node.Config
+	edge := &cfg.Edge
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.StringVar(&cfg.DataDir, "data-dir", "", "data directory")
-	fs.StringVar(&cfg.ClientAddr, "client-listen", "", "client listener")
-	fs.StringVar(&cfg.PublisherAddr, "publisher-listen", "", "publisher listener")
-	fs.StringVar(&cfg.AdminAddr, "admin-listen", "", "admin listener")
-	fs.StringVar(&cfg.AdminToken, "admin-token", "", "admin token")
-	fs.BoolVar(&cfg.InMemory, "in-memory", false, "keep the store in memory (benchmarks)")
-	fs.DurationVar(&cfg.Heartbeat, "heartbeat", 0, "heartbeat interval")
-	fs.DurationVar(&cfg.FrameTimeout, "frame-timeout", 0, "time to finish a frame once begun")
-	fs.IntVar(&cfg.MaxConnsPerUser, "max-conns-per-user", 0, "connections per user")
-	fs.IntVar(&cfg.MaxOutbound, "max-outbound", 0, "queued outbound bytes per connection")
+	fs.StringVar(&cfg.Engine.DataDir, "data-dir", "", "data directory")
+	fs.StringVar(&edge.ClientAddr, "client-listen", "", "client listener")
+	fs.StringVar(&edge.PublisherAddr, "publisher-listen", "", "publisher listener")
+	fs.StringVar(&edge.AdminAddr, "admin-listen", "", "admin listener")
+	fs.StringVar(&edge.AdminToken, "admin-token", "", "admin token")
+	fs.BoolVar(&cfg.Engine.InMemory, "in-memory", false, "keep the store in memory (benchmarks)")
+	fs.DurationVar(&edge.Heartbeat, "heartbeat", 0, "heartbeat interval")
+	fs.DurationVar(&edge.FrameTimeout, "frame-timeout", 0, "time to finish a frame once begun")
+	fs.IntVar(&edge.MaxConnsPerUser, "max-conns-per-user", 0, "connections per user")
+	fs.IntVar(&edge.MaxOutbound, "max-outbound", 0, "queued outbound bytes per connection")
 	logLevel := fs.String("log-level", "warn", "log level (a line per publish at info would flood a load test)")
 	removeOnExit := fs.String("remove-on-exit", "", "directory to remove once the server has stopped (the run's temporary directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var err error
-	if cfg.Logger, err = server.NewLogger(os.Stderr, "text", *logLevel); err != nil {
+	if edge.Logger, err = server.NewLogger(os.Stderr, "text", *logLevel); err != nil {
 		return err
 	}
 	cfg.Engine.Tiers = fanout.DefaultTiers()
 	cfg.Engine.Tiers[UnlimitedTier.ID] = UnlimitedTier
-	srv, err := server.Start(cfg)
+	n, err := node.Start(cfg)
 	if err != nil {
 		return err
 	}
+	srv := n.Edge
 	child.Announce("herald", "clients", "tcp://"+srv.ClientAddr(), "publishers", "tcp://"+srv.PublisherAddr(), "admin", "http://"+srv.AdminAddr())
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	child.ExitWithParent(func() { stop <- syscall.SIGTERM }) // the load test is gone
 	<-stop
-	err = srv.Close()
+	err = n.Close()
 	if *removeOnExit != "" {
 		err = errors.Join(err, os.RemoveAll(*removeOnExit))
 	}

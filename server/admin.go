@@ -1,23 +1,18 @@
 package server
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"herald/fanout"
-	"herald/storage"
+	"herald/engine"
 )
 
 // importBatch is how many follows of an import share one commit. Large
@@ -30,31 +25,6 @@ const importBatch = 1 << 20
 
 // maxTokenTTL bounds the lifetime of a minted client token.
 const maxTokenTTL = 366 * 24 * time.Hour
-
-// loadAdminToken returns the configured token, or the one in
-// DataDir/admin.token, creating that file on first start.
-func loadAdminToken(cfg Config) (string, error) {
-	if cfg.AdminToken != "" {
-		return cfg.AdminToken, nil
-	}
-	raw := make([]byte, 24)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
-	if cfg.InMemory {
-		return token, nil
-	}
-	path := filepath.Join(cfg.DataDir, "admin.token")
-	if b, err := os.ReadFile(path); err == nil {
-		if t := strings.TrimSpace(string(b)); t != "" {
-			return t, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", err
-	}
-	return token, os.WriteFile(path, []byte(token+"\n"), 0o600)
-}
 
 func (s *Server) startAdmin() error {
 	mux := http.NewServeMux()
@@ -100,13 +70,13 @@ func writeError(w http.ResponseWriter, status int, format string, args ...any) {
 // engineStatus maps an engine error to an HTTP status.
 func engineStatus(err error) int {
 	switch {
-	case errors.Is(err, fanout.ErrUnknownAccount), errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, engine.ErrUnknownAccount):
 		return http.StatusNotFound
-	case errors.Is(err, fanout.ErrBadRequest):
+	case errors.Is(err, engine.ErrBadRequest):
 		return http.StatusBadRequest
-	case errors.Is(err, fanout.ErrClosed):
+	case errors.Is(err, engine.ErrClosed):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, fanout.ErrStorageFull):
+	case errors.Is(err, engine.ErrStorageFull):
 		return http.StatusInsufficientStorage
 	default:
 		return http.StatusInternalServerError
@@ -125,23 +95,23 @@ func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	h := s.engine.Health()
 	status, storageErr := "ok", ""
-	if err := s.store.Health(); err != nil {
-		status, storageErr = "degraded", err.Error()
+	if h.StorageError != nil {
+		status, storageErr = "degraded", h.StorageError.Error()
 	}
-	free, reserve := s.store.DiskFree()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status":              status,
 		"storage_error":       storageErr,
-		"disk_free_bytes":     free,
-		"disk_reserve_bytes":  reserve,
+		"disk_free_bytes":     h.DiskFree,
+		"disk_reserve_bytes":  h.DiskReserve,
 		"connections":         s.metrics.connectionsTotal(),
 		"publishes":           s.metrics.publishes.Load(),
-		"deliveries":          s.engine.Hub().Delivered(),
+		"deliveries":          h.Delivered,
 		"caught_up":           s.metrics.caughtUp.Load(),
 		"slow_consumers":      s.metrics.slowConsumers.Load(),
 		"closed_with_error":   s.metrics.closedWithError.Load(),
-		"last_message_id":     s.store.LastMessageID(),
+		"last_message_id":     h.LastMessageID,
 		"partial_frame_bytes": s.partialBytes.Load(),
 	})
 }
@@ -165,20 +135,17 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "body must be JSON {\"name\": ..., \"tier\": ...}: %v", err)
 		return
 	}
-	if req.Tier == "" {
-		req.Tier = s.engine.TierName(storage.TierSubscription)
-	}
-	tier, err := s.engine.TierByName(req.Tier)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	a, secret, err := s.engine.CreateAccount(r.Context(), req.Name, tier)
+	a, err := engine.Call(r.Context(), s.engine.CreateAccount, engine.NewAccount{Name: req.Name, Tier: req.Tier})
 	if err != nil {
 		writeError(w, engineStatus(err), "%v", err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, AccountInfo{ID: a.ID, Name: a.Name, Tier: s.engine.TierName(a.Tier), Secret: secret})
+	writeJSON(w, http.StatusCreated, accountInfo(a))
+}
+
+// accountInfo is the admin API's view of an engine account.
+func accountInfo(a engine.Account) AccountInfo {
+	return AccountInfo{ID: a.ID, Name: a.Name, Tier: a.Tier, Followers: a.Followers, Secret: a.Secret}
 }
 
 // accountID parses the {id} path segment.
@@ -191,16 +158,9 @@ func accountID(r *http.Request) (uint32, error) {
 }
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.existingAccount(w, r)
-	if !ok {
-		return
+	if a, ok := s.existingAccount(w, r); ok {
+		writeJSON(w, http.StatusOK, accountInfo(a))
 	}
-	n, err := s.store.FollowerCount(a.ID)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, AccountInfo{ID: a.ID, Name: a.Name, Tier: s.engine.TierName(a.Tier), Followers: n})
 }
 
 func (s *Server) mintToken(w http.ResponseWriter, r *http.Request) {
@@ -221,9 +181,14 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	expiry := time.Now().Add(ttl)
+	token, err := s.engine.MintToken(*req.User, expiry)
+	if err != nil {
+		writeError(w, engineStatus(err), "%v", err)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"user":    *req.User,
-		"token":   MintToken(s.tokenKeys.signing(), *req.User, expiry),
+		"token":   token,
 		"expires": expiry.UTC().Format(time.RFC3339),
 	})
 }
@@ -238,7 +203,7 @@ func (s *Server) rotateTokenKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "body must be empty or JSON {\"overlap\": \"24h\"}")
 		return
 	}
-	overlap := s.cfg.TokenOverlap
+	overlap := time.Duration(-1) // the engine's default
 	if req.Overlap != "" {
 		var err error
 		if overlap, err = time.ParseDuration(req.Overlap); err != nil || overlap < 0 || overlap > maxTokenTTL {
@@ -246,7 +211,7 @@ func (s *Server) rotateTokenKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	retires, err := s.tokenKeys.rotate(overlap, time.Now())
+	retires, err := engine.Call(r.Context(), s.engine.RotateTokenKey, overlap)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "%v", err)
 		return

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"herald/storage"
+	"herald/engine"
 )
 
 // changeFollowers returns the handler that streams a body of user ids, one
@@ -41,8 +41,12 @@ func (s *Server) changeFollowers(add bool) http.HandlerFunc {
 			}
 			writeJSON(w, status, e)
 		}
+		change := s.engine.Unfollow
+		if add {
+			change = s.engine.Follow
+		}
 		commit := func(ctx context.Context, ids []uint32) error {
-			n, err := s.engine.Follow(ctx, account, ids, add)
+			n, err := engine.Call(ctx, change, engine.Membership{Account: account, Users: ids})
 			changed += n
 			return err
 		}
@@ -94,7 +98,10 @@ func (s *Server) changeFollowers(add bool) http.HandlerFunc {
 			fail(engineStatus(err), "%v", err)
 			return
 		}
-		total, _ := s.store.FollowerCount(account)
+		var total uint64
+		if a, err := engine.Call(r.Context(), s.engine.Account, account); err == nil {
+			total = a.Followers
+		}
 		s.cfg.Logger.Info("followers "+verb, "account", account, verb, changed, "followers", total,
 			"compressed", r.Header.Get("Content-Encoding") != "", "ms", time.Since(began).Milliseconds())
 		writeJSON(w, http.StatusOK, map[string]any{verb: changed, "followers": total})
@@ -114,16 +121,12 @@ func (s *Server) listFollowers(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ids, err := s.store.FollowersPage(account, from, limit+1)
+	page, err := engine.Call(r.Context(), s.engine.Followers, engine.FollowersRequest{Account: account, PageRequest: engine.PageRequest{From: from, Limit: limit + 1}})
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
+		writeError(w, engineStatus(err), "%v", err)
 		return
 	}
-	total, err := s.store.FollowerCount(account)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
-	}
+	ids, total := page.IDs, page.Total
 	out := map[string]any{"account": account, "followers": total}
 	if len(ids) > limit {
 		ids = ids[:limit]
@@ -146,9 +149,9 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) {
 	if from == 0 {
 		from = 1
 	}
-	accounts, err := s.store.Accounts(from, limit+1)
+	accounts, err := engine.Call(r.Context(), s.engine.Accounts, engine.PageRequest{From: from, Limit: limit + 1})
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
+		writeError(w, engineStatus(err), "%v", err)
 		return
 	}
 	out := map[string]any{}
@@ -158,12 +161,7 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) {
 	}
 	list := make([]AccountInfo, len(accounts))
 	for i, a := range accounts {
-		n, err := s.store.FollowerCount(a.ID)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "%v", err)
-			return
-		}
-		list[i] = AccountInfo{ID: a.ID, Name: a.Name, Tier: s.engine.TierName(a.Tier), Followers: n}
+		list[i] = accountInfo(a)
 	}
 	out["accounts"] = list
 	writeJSON(w, http.StatusOK, out)
@@ -194,20 +192,20 @@ func pageParams(w http.ResponseWriter, r *http.Request, def, most int) (from uin
 
 // existingAccount reads the account the {id} path segment names,
 // answering the error itself when there is none.
-func (s *Server) existingAccount(w http.ResponseWriter, r *http.Request) (storage.Account, bool) {
+func (s *Server) existingAccount(w http.ResponseWriter, r *http.Request) (engine.Account, bool) {
 	id, err := accountID(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "%v", err)
-		return storage.Account{}, false
+		return engine.Account{}, false
 	}
-	a, err := s.store.Account(id)
-	if errors.Is(err, storage.ErrNotFound) {
+	a, err := engine.Call(r.Context(), s.engine.Account, id)
+	if errors.Is(err, engine.ErrUnknownAccount) {
 		writeError(w, http.StatusNotFound, "account %d does not exist", id)
-		return storage.Account{}, false
+		return engine.Account{}, false
 	}
 	if err != nil {
 		writeError(w, engineStatus(err), "%v", err)
-		return storage.Account{}, false
+		return engine.Account{}, false
 	}
 	return a, true
 }

@@ -14,7 +14,7 @@ import (
 
 	"herald/internal/testserver"
 	"herald/internal/testutil"
-	"herald/server"
+	"herald/node"
 )
 
 // adminCall makes one raw admin request and returns status and decoded body.
@@ -48,7 +48,7 @@ func zstdOf(t *testing.T, data []byte) []byte {
 }
 
 func TestAdminImportBodies(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, _ := h.Account(1, 0)
 	tok := h.Server.AdminToken()
 	path := fmt.Sprintf("/v1/accounts/%d/followers", account)
@@ -88,7 +88,7 @@ func TestAdminImportBodies(t *testing.T) {
 }
 
 func TestAdminRejectsBadRequests(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	tok := h.Server.AdminToken()
 	tests := []struct {
 		name, method, path, token, body string
@@ -124,7 +124,7 @@ func TestAdminRejectsBadRequests(t *testing.T) {
 // TestMetricsAndProfiles: /metrics serves Prometheus text with Herald's
 // series; /debug/pprof needs the admin token.
 func TestMetricsAndProfiles(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 3)
 	sub := h.Subscribe(2, 0)
 	if _, err := h.Publisher(account, secret).Publish(t.Context(), clientMessage("m")); err != nil {

@@ -7,18 +7,19 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/fanout"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
+	"herald/node"
 	"herald/server"
 	"herald/wire"
 )
 
 func TestBadInputGetsItsCodeAndOthersAreServed(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{MaxFrame: 4096, AuthTimeout: 300 * time.Millisecond, Heartbeat: 400 * time.Millisecond})
+	h := testserver.Start(t, "", node.Config{Edge: server.Config{MaxFrame: 4096, AuthTimeout: 300 * time.Millisecond, Heartbeat: 400 * time.Millisecond}})
 	account, secret := h.Account(1, 10)
 	other, _ := h.Account(1, 10)
 	healthy := h.Subscribe(1, 0)
-	secretKey := h.Server.TokenSigningKey()
 	clientAddr, publisherAddr := h.Server.ClientAddr(), h.Server.PublisherAddr()
 
 	tests := []struct {
@@ -80,7 +81,7 @@ func TestBadInputGetsItsCodeAndOthersAreServed(t *testing.T) {
 		}},
 		{"forged token", func(t *testing.T) {
 			r := testutil.DialRaw(t, clientAddr)
-			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: server.MintToken([]byte("not the secret"), 2, time.Now().Add(time.Hour))}))
+			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: fanout.MintToken([]byte("not the secret"), 2, time.Now().Add(time.Hour))}))
 			r.ExpectError(wire.CodeTokenInvalid, 0)
 			r.ExpectClosed()
 		}},
@@ -92,7 +93,7 @@ func TestBadInputGetsItsCodeAndOthersAreServed(t *testing.T) {
 		}},
 		{"expired token", func(t *testing.T) {
 			r := testutil.DialRaw(t, clientAddr)
-			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: server.MintToken(secretKey, 2, time.Now().Add(-time.Minute))}))
+			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: expiredToken(t, h, 2)}))
 			r.ExpectError(wire.CodeTokenExpired, 0)
 			r.ExpectClosed()
 		}},
@@ -128,7 +129,7 @@ func TestBadInputGetsItsCodeAndOthersAreServed(t *testing.T) {
 			r.ExpectError(wire.CodeBadRequest, 3)
 		}},
 		{"payload too large", func(t *testing.T) {
-			big := testserver.Start(t, "", server.Config{Engine: fanoutConfigWithMaxPayload(100)})
+			big := testserver.Start(t, "", node.Config{Engine: fanoutConfigWithMaxPayload(100)})
 			acct, sec := big.Account(1, 1)
 			r := testutil.DialRaw(t, big.Server.PublisherAddr())
 			r.Welcome(acct, sec)
@@ -172,4 +173,15 @@ func TestBadInputGetsItsCodeAndOthersAreServed(t *testing.T) {
 			t.Fatalf("healthy subscriber got %d, want %d", m.ID, want)
 		}
 	}
+}
+
+// expiredToken is a token the server signed for user that expired a
+// minute ago.
+func expiredToken(t *testing.T, h *testserver.Harness, user uint32) string {
+	t.Helper()
+	token, err := h.Engine.MintToken(user, time.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }

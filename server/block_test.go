@@ -8,7 +8,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
-	"herald/server"
+	"herald/node"
 	"herald/wire"
 )
 
@@ -16,7 +16,7 @@ import (
 // or on catch-up, followers or not, until unblocked; previews still reach
 // listed test users.
 func TestBlocklist(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 5)
 	other, otherSecret := h.Account(1, 5)
 	pub := h.Publisher(account, secret)
@@ -76,7 +76,7 @@ func TestBlocklist(t *testing.T) {
 // TestListedAudience: an id-list audience is the listed users among the
 // followers, minus the blocklist.
 func TestListedAudience(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 5)
 	pub := h.Publisher(account, secret)
 	ctx := context.Background()

@@ -4,21 +4,19 @@ import (
 	"errors"
 	"time"
 
+	"herald/engine"
 	"herald/wire"
 )
 
-// authenticate checks HELLO's credential for the connection's role and
-// returns the id WELCOME carries.
-func (cn *conn) authenticate(h wire.Hello) (uint32, error) {
-	if cn.role == rolePublisher {
-		return cn.authenticatePublisher(h)
-	}
+// authenticateClient checks a client HELLO's token (from memory, on the
+// loop) and returns the user WELCOME carries.
+func (cn *conn) authenticateClient(h wire.Hello) (uint32, error) {
 	if h.Account != 0 {
 		return 0, closeWith(wire.CodeMalformedFrame, "HELLO on the client listener carries account 0, not %d", h.Account)
 	}
-	user, err := cn.srv.tokenKeys.verify(h.Credential, time.Now())
+	user, err := cn.srv.engine.VerifyToken(h.Credential, time.Now())
 	switch {
-	case errors.Is(err, ErrTokenExpired):
+	case errors.Is(err, engine.ErrTokenExpired):
 		return 0, closeWith(wire.CodeTokenExpired, "token expired")
 	case err != nil:
 		return 0, closeWith(wire.CodeTokenInvalid, "token malformed or not signed by this server")
@@ -46,9 +44,9 @@ func (cn *conn) clientFrame(f wire.Frame) error {
 	}
 }
 
-// resume replays one page of missed broadcasts and, on the last page, puts
-// the connection online. The scan, the writes and going online happen in
-// this one loop callback; see package fanout's doc for why that keeps order.
+// resume asks the engine for a page of missed broadcasts; later frames
+// wait for it (see conn.hold). The scan runs off the loop; page writes the
+// answer and, on the last page, puts the connection online.
 func (cn *conn) resume(f wire.Frame) error {
 	r, err := wire.DecodeResume(f.Body)
 	if err != nil {
@@ -57,42 +55,72 @@ func (cn *conn) resume(f wire.Frame) error {
 	if cn.online {
 		return closeWith(wire.CodeUnexpectedFrame, "RESUME on a connection that is already live")
 	}
-	cursor := r.Cursor
-	if f.Flags&wire.FlagFromStored != 0 {
-		if cursor, err = cn.srv.engine.StoredCursor(cn.user); err != nil {
-			return closeWith(wire.CodeUnavailable, "reading cursor: %v", err)
+	cn.resuming = resumeState{first: true}
+	cn.askPage(engine.ResumeRequest{User: cn.user, Cursor: r.Cursor, FromStored: f.Flags&wire.FlagFromStored != 0})
+	return nil
+}
+
+// resumeState is one RESUME's progress across the scans it takes.
+type resumeState struct {
+	first, historyMissed bool
+	count                uint32
+	epoch                uint64
+}
+
+// askPage sends req (completed with what the connection was sent) to the
+// engine; page handles the answer on the loop.
+func (cn *conn) askPage(req engine.ResumeRequest) {
+	req.Sent, req.Compress = cn.lastSent, cn.compress
+	cn.waiting = true
+	cn.srv.engine.Resume(req, func(p engine.Page, err error) { cn.reply(func() { cn.page(p, err) }) })
+}
+
+// page writes one page of catch-up. After the last page the connection
+// goes online, unless the loop delivered broadcasts after the scan: then
+// the gap is scanned again before RESUMED is sent (engine.LoopIndex.Add).
+func (cn *conn) page(p engine.Page, err error) {
+	var ahead *engine.CursorAheadError
+	switch {
+	case cn.closing:
+		return
+	case errors.As(err, &ahead):
+		cn.fail(closeWith(wire.CodeCursorAhead, "%v", err))
+		return
+	case err != nil:
+		cn.fail(closeWith(wire.CodeUnavailable, "catch-up: %v", err))
+		return
+	}
+	st := &cn.resuming
+	if st.first {
+		st.first, st.epoch, st.historyMissed = false, p.Epoch, p.HistoryMissed
+	}
+	if len(p.Frames) > 0 {
+		if !cn.enqueue(p.Frames) {
+			return // cut off as a slow consumer
 		}
+		cn.srv.metrics.caughtUp.Add(uint64(len(p.Frames)))
+		st.count += uint32(len(p.Frames))
 	}
-	if newest := cn.srv.store.LastMessageID(); cursor > newest {
-		return closeWith(wire.CodeCursorAhead, "cursor %d is beyond the newest message id %d: it comes from another history (a server restored from a backup, or a new one); resume from 0", cursor, newest)
-	}
-	cursor = max(cursor, cn.lastSent)
-	page, err := cn.srv.engine.CatchUp(cn.user, cursor, cn.compress)
-	if err != nil {
-		return closeWith(wire.CodeUnavailable, "catch-up: %v", err)
-	}
-	if len(page.Frames) > 0 {
-		if !cn.enqueue(page.Frames) {
-			return nil // cut off as a slow consumer
+	cn.lastSent = max(cn.lastSent, p.Last)
+	if !p.More {
+		if !cn.loop.index.Add(cn.user, cn, cn.compress, p.Last, st.epoch) {
+			cn.askPage(engine.ResumeRequest{User: cn.user, Cursor: p.Last})
+			return
 		}
-		cn.srv.metrics.caughtUp.Add(uint64(len(page.Frames)))
+		cn.online = true
 	}
-	cn.lastSent = page.Last
 	var flags uint8
-	if page.More {
+	if p.More {
 		flags |= wire.FlagMore
 	}
-	if page.HistoryMissed {
+	if st.historyMissed {
 		flags |= wire.FlagHistoryMissed
 	}
+	count := st.count
 	cn.send(func(dst []byte) []byte {
-		return wire.AppendResumed(dst, wire.Resumed{Count: uint32(len(page.Frames)), LastID: page.Last}, flags)
+		return wire.AppendResumed(dst, wire.Resumed{Count: count, LastID: p.Last}, flags)
 	})
-	if !page.More {
-		cn.online = true
-		cn.loop.index.Add(cn.user, cn, cn.compress)
-	}
-	return nil
+	cn.proceed()
 }
 
 // follow makes the user follow or unfollow an account, answering OK once
@@ -102,8 +130,11 @@ func (cn *conn) follow(f wire.Frame) error {
 	if err != nil {
 		return cn.invalid(f, err)
 	}
-	add := f.Type == wire.TypeFollow
+	change := cn.srv.engine.Unfollow
+	if f.Type == wire.TypeFollow {
+		change = cn.srv.engine.Follow
+	}
 	answer := cn.answerOK(requestID)
-	cn.srv.engine.FollowAsync(account, []uint32{cn.user}, add, func(_ int, err error) { answer(err) })
+	change(engine.Membership{Account: account, Users: []uint32{cn.user}}, func(_ int, err error) { answer(err) })
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
-	"herald/server"
+	"herald/node"
 	"herald/wire"
 )
 
@@ -20,7 +20,7 @@ import (
 // payloads as S2 blocks, live and on catch-up; others get them plain; small
 // payloads are never compressed; every client reads the same bytes.
 func TestCompressionIsNegotiated(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -5,29 +5,20 @@ import (
 	"log/slog"
 	"time"
 
-	"herald/fanout"
 	"herald/wire"
 )
 
 // Config configures a Server. Zero fields take the defaults shown.
 type Config struct {
-	// DataDir holds the Pebble database and admin.token ("herald-data").
-	DataDir string
-	// InMemory keeps everything in memory (tests); DataDir is ignored.
-	InMemory bool
 	// ClientAddr, PublisherAddr and AdminAddr are the listen addresses
 	// ("127.0.0.1:7400", ":7401", ":7402" on 127.0.0.1). Port 0 picks a
 	// free port; Server reports the ones chosen.
 	ClientAddr    string
 	PublisherAddr string
 	AdminAddr     string
-	// AdminToken authenticates the admin API. Empty: read DataDir/admin.token,
-	// creating it with a random token on first start.
+	// AdminToken authenticates the admin API (empty: a random one; a whole
+	// process takes it from its data directory, see package node).
 	AdminToken string
-	// TokenOverlap is how long a token key replaced by a rotation is still
-	// accepted (24 h, the default token lifetime), unless the rotation
-	// names its own.
-	TokenOverlap time.Duration
 	// Loops is the number of event loops (GOMAXPROCS).
 	Loops int
 	// Heartbeat is the interval announced in WELCOME (30 s). A connection
@@ -59,25 +50,13 @@ type Config struct {
 	// MaxInflight caps one publisher connection's unacknowledged PUBLISHes
 	// (1024); past it PUBLISH gets UNAVAILABLE.
 	MaxInflight int
-	// DiskReserve is the free space kept on the data directory's
-	// filesystem; below it publishes, follows and other writes get
-	// STORAGE_FULL (0: 5% of the filesystem, 32 MiB to 512 MiB; negative:
-	// none).
-	DiskReserve int64
 	// Logger receives the server's log lines (slog.Default() when nil).
 	Logger *slog.Logger
-	// Engine tunes the fan-out engine.
-	Engine fanout.Config
-	// diskUsage replaces statfs of the data directory (tests).
-	diskUsage func() (avail, total uint64, err error)
 }
 
-// maxFrameMargin is what MaxFrame must hold besides a payload: PUSH's and
-// PUBLISH's other fields.
-const maxFrameMargin = 1024
-
-// defaultMaxPayload is the engine's payload limit when none is set.
-const defaultMaxPayload = 256 << 10
+// MaxFrameMargin is what MaxFrame must hold besides a payload: PUSH's and
+// PUBLISH's other fields. An engine's payload limit must leave it.
+const MaxFrameMargin = 1024
 
 // minClientFrame is the length of a HELLO with the longest credential.
 const minClientFrame = 2 + 1 + 4 + 2 + wire.MaxCredential
@@ -95,7 +74,6 @@ func (c *Config) fill() error {
 		field *string
 		value string
 	}{
-		{&c.DataDir, "herald-data"},
 		{&c.ClientAddr, "127.0.0.1:7400"},
 		{&c.PublisherAddr, "127.0.0.1:7401"},
 		{&c.AdminAddr, "127.0.0.1:7402"},
@@ -110,9 +88,6 @@ func (c *Config) fill() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
-	}
-	if c.TokenOverlap <= 0 {
-		c.TokenOverlap = 24 * time.Hour
 	}
 	if c.AuthTimeout <= 0 {
 		c.AuthTimeout = 5 * time.Second
@@ -146,14 +121,6 @@ func (c *Config) fill() error {
 	}
 	if c.MaxClientFrame < minClientFrame {
 		return fmt.Errorf("%w: MaxClientFrame %d below %d (a HELLO with the longest credential)", ErrConfig, c.MaxClientFrame, minClientFrame)
-	}
-	// A PUSH is at most a few bytes longer than the PUBLISH it carries, so
-	// with this margin the server sends no frame over MaxFrame.
-	if c.Engine.MaxPayload == 0 && c.MaxFrame-maxFrameMargin < defaultMaxPayload {
-		c.Engine.MaxPayload = c.MaxFrame - maxFrameMargin
-	}
-	if payload := c.Engine.MaxPayload; payload > c.MaxFrame-maxFrameMargin {
-		return fmt.Errorf("%w: the payload limit %d must leave %d bytes of MaxFrame %d for the frame's other fields", ErrConfig, payload, maxFrameMargin, c.MaxFrame)
 	}
 	if c.MaxOutbound < c.MaxFrame {
 		return fmt.Errorf("%w: MaxOutbound %d below MaxFrame %d", ErrConfig, c.MaxOutbound, c.MaxFrame)

@@ -59,6 +59,13 @@ type conn struct {
 	lastSent uint64
 	// inflight counts PUBLISHes waiting for the engine (publisher role).
 	inflight int
+	// waiting: a publisher's HELLO or a RESUME waits for the engine, and
+	// later frames are held in pending (heldFrames bytes) until it is
+	// answered; resuming is the RESUME's progress.
+	waiting    bool
+	pending    []wire.Frame
+	heldFrames int
+	resuming   resumeState
 	// closing: an ERROR was written and the close is queued; closed: gnet
 	// has closed the connection.
 	closing bool
@@ -76,7 +83,7 @@ func newConn(srv *Server, l *loopState, c gnet.Conn, r role) *conn {
 	return &conn{srv: srv, loop: l, c: c, role: r, parser: wire.NewParser(srv.cfg.maxFrame(r)), opened: now, lastFrame: now}
 }
 
-// Deliver implements fanout.Sink: it writes shared PUSH frames, several in
+// Deliver implements engine.Sink: it writes shared PUSH frames, several in
 // one writev.
 func (cn *conn) Deliver(frames [][]byte, ids []uint64) bool {
 	if cn.closing || cn.closed {
@@ -216,6 +223,8 @@ func (cn *conn) released() {
 	}
 	cn.srv.partialBytes.Add(int64(-cn.held))
 	cn.held = 0
+	cn.unhold(cn.heldFrames)
+	cn.pending = nil
 	if cn.limited {
 		cn.srv.conns.release(connKey{role: cn.role, id: cn.id()})
 		cn.limited = false
@@ -230,12 +239,68 @@ func (cn *conn) id() uint32 {
 	return cn.account
 }
 
-// handleFrame dispatches one frame by state and role.
+// handleFrame takes one whole frame from the parser: it is handled now, or
+// held while an earlier frame waits for the engine.
 func (cn *conn) handleFrame(f wire.Frame) error {
 	if cn.closing {
 		return nil
 	}
 	cn.frames++
+	if cn.waiting {
+		return cn.hold(f)
+	}
+	return cn.dispatch(f)
+}
+
+// hold keeps a copy of a frame that arrived while a publisher's HELLO or a
+// RESUME waits for the engine: a connection's frames are handled in the
+// order sent, so nothing overtakes the answer they wait for. What is held
+// counts with partly received frames against MaxPartialBytes, and a
+// connection may hold at most maxHeld bytes.
+func (cn *conn) hold(f wire.Frame) error {
+	size := len(f.Body) + wire.HeaderSize
+	if cn.heldFrames+size > maxHeld {
+		return closeWith(wire.CodeOverloaded, "over %d bytes of frames sent while the server had not yet answered HELLO or RESUME", maxHeld)
+	}
+	if total := cn.srv.partialBytes.Add(int64(size)); total > int64(cn.srv.cfg.MaxPartialBytes) {
+		cn.srv.partialBytes.Add(int64(-size))
+		return closeWith(wire.CodeOverloaded, "the server holds %d bytes of partly received frames, its limit", cn.srv.cfg.MaxPartialBytes)
+	}
+	cn.heldFrames += size
+	f.Body = append([]byte(nil), f.Body...)
+	cn.pending = append(cn.pending, f)
+	return nil
+}
+
+// maxHeld bounds what one connection may send while it waits for the
+// engine's answer to HELLO or RESUME.
+const maxHeld = 64 << 10
+
+// proceed ends a wait for the engine: the frames held meanwhile are
+// handled in order, until one of them waits again.
+func (cn *conn) proceed() {
+	cn.waiting = false
+	for len(cn.pending) > 0 && !cn.waiting && !cn.closing && !cn.closed {
+		f := cn.pending[0]
+		cn.pending[0] = wire.Frame{}
+		cn.pending = cn.pending[1:]
+		cn.unhold(len(f.Body) + wire.HeaderSize)
+		if err := cn.dispatch(f); err != nil {
+			cn.fail(err)
+		}
+	}
+	if len(cn.pending) == 0 {
+		cn.pending = nil
+	}
+}
+
+func (cn *conn) unhold(size int) {
+	cn.heldFrames -= size
+	cn.srv.partialBytes.Add(int64(-size))
+}
+
+// dispatch handles one frame by state and role.
+func (cn *conn) dispatch(f wire.Frame) error {
 	if id, ok := wire.RequestID(f.Type, f.Body); ok && id == 0 {
 		// An answer to request 0 would read as the connection's end.
 		return closeWith(wire.CodeMalformedFrame, "%s with request id 0: request ids start at 1", f.Type)
@@ -277,7 +342,8 @@ func (cn *conn) invalid(f wire.Frame, err error) error {
 	return closeWith(wire.CodeMalformedFrame, "%s: %v", f.Type, err)
 }
 
-// hello authenticates the connection for its role.
+// hello authenticates the connection for its role: a client's token on the
+// loop, a publisher's secret by the engine (welcome follows its answer).
 func (cn *conn) hello(f wire.Frame) error {
 	h, err := wire.DecodeHello(f.Body)
 	if err != nil {
@@ -286,10 +352,20 @@ func (cn *conn) hello(f wire.Frame) error {
 	if h.Version != wire.Version {
 		return closeWith(wire.CodeUnsupportedVersion, "version %d; this server speaks %d", h.Version, wire.Version)
 	}
-	id, err := cn.authenticate(h)
+	if cn.role == rolePublisher {
+		cn.authenticatePublisher(h, false)
+		return nil
+	}
+	user, err := cn.authenticateClient(h)
 	if err != nil {
 		return err
 	}
+	return cn.welcome(user, f.Flags&wire.FlagCompress != 0)
+}
+
+// welcome admits an authenticated connection within its connection limit
+// and answers WELCOME.
+func (cn *conn) welcome(id uint32, compress bool) error {
 	limit, who := cn.srv.cfg.MaxConnsPerUser, "user"
 	if cn.role == rolePublisher {
 		limit, who = cn.srv.cfg.MaxConnsPerAccount, "account"
@@ -298,7 +374,7 @@ func (cn *conn) hello(f wire.Frame) error {
 		return closeWith(wire.CodeConnectionLimit, "%s %d already holds %d connections, the most allowed", who, id, limit)
 	}
 	cn.limited = true
-	cn.compress = cn.role == roleClient && f.Flags&wire.FlagCompress != 0
+	cn.compress = compress
 	cn.state = stateReady
 	cn.send(func(dst []byte) []byte {
 		return wire.AppendWelcome(dst, wire.Welcome{

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/fanout"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
+	"herald/node"
 	"herald/server"
 	"herald/wire"
 )
@@ -24,7 +26,7 @@ import (
 // after a restart; a directory that others can read is refused with what
 // to run.
 func TestDataDirectoryIsPrivate(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 3)
 	if _, err := h.Publisher(account, secret).Publish(context.Background(), clientMessage("x")); err != nil {
 		t.Fatal(err)
@@ -44,8 +46,8 @@ func TestDataDirectoryIsPrivate(t *testing.T) {
 	if err := os.Mkdir(open, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err := server.Start(server.Config{DataDir: open, ClientAddr: "127.0.0.1:0", PublisherAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"})
-	if !errors.Is(err, server.ErrDataDir) || !strings.Contains(err.Error(), "chmod 700 "+open) {
+	_, err := node.Start(node.Config{Engine: fanout.Config{DataDir: open}, Edge: server.Config{ClientAddr: "127.0.0.1:0", PublisherAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}})
+	if !errors.Is(err, fanout.ErrDataDir) || !strings.Contains(err.Error(), "chmod 700 "+open) {
 		t.Fatalf("start on a 0755 directory: %v", err)
 	}
 }
@@ -81,9 +83,9 @@ func requirePrivate(t *testing.T, dir string) {
 // TestSecondServerOnTheDataDirectory: a second server on a directory in use
 // says another Herald holds it, with its pid.
 func TestSecondServerOnTheDataDirectory(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
-	_, err := server.Start(server.Config{DataDir: h.Dir, ClientAddr: "127.0.0.1:0", PublisherAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"})
-	if !errors.Is(err, server.ErrDataDirInUse) || !strings.Contains(err.Error(), fmt.Sprintf("another Herald server (process %d)", os.Getpid())) {
+	h := testserver.Start(t, "", node.Config{})
+	_, err := node.Start(node.Config{Engine: fanout.Config{DataDir: h.Dir}, Edge: server.Config{ClientAddr: "127.0.0.1:0", PublisherAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}})
+	if !errors.Is(err, fanout.ErrDataDirInUse) || !strings.Contains(err.Error(), fmt.Sprintf("another Herald server (process %d)", os.Getpid())) {
 		t.Fatalf("second start: %v", err)
 	}
 	// The first one is unharmed.
@@ -98,17 +100,17 @@ func TestPortInUseLeavesNoDataDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	for _, cfg := range []server.Config{
+	for _, edge := range []server.Config{
 		{ClientAddr: ln.Addr().String(), PublisherAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"},
 		{ClientAddr: "127.0.0.1:0", PublisherAddr: "127.0.0.1:0", AdminAddr: ln.Addr().String()},
 	} {
-		cfg.DataDir = filepath.Join(t.TempDir(), "fresh")
-		if srv, err := server.Start(cfg); err == nil {
-			_ = srv.Close()
-			t.Fatalf("started on a port in use: %+v", cfg)
+		cfg := node.Config{Edge: edge, Engine: fanout.Config{DataDir: filepath.Join(t.TempDir(), "fresh")}}
+		if n, err := node.Start(cfg); err == nil {
+			_ = n.Close()
+			t.Fatalf("started on a port in use: %+v", edge)
 		}
-		if _, err := os.Stat(cfg.DataDir); !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("a failed start left %s behind: %v", cfg.DataDir, err)
+		if _, err := os.Stat(cfg.Engine.DataDir); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("a failed start left %s behind: %v", cfg.Engine.DataDir, err)
 		}
 	}
 }
@@ -117,7 +119,7 @@ func TestPortInUseLeavesNoDataDirectory(t *testing.T) {
 // key are accepted until its overlap ends (across a restart), new tokens
 // use the new key, and a key whose overlap has ended is refused.
 func TestTokenKeyRotation(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	ctx := context.Background()
 	hello := func(token string) wire.Code {
 		t.Helper()

@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/fanout"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
-	"herald/server"
+	"herald/node"
 	"herald/wire"
 )
 
@@ -21,9 +22,8 @@ import (
 func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 	var avail atomic.Uint64
 	avail.Store(10 << 30)
-	cfg := server.Config{DiskReserve: 64 << 20}
-	server.WithDiskUsage(&cfg, func() (uint64, uint64, error) { return avail.Load(), 20 << 30, nil })
-	h := testserver.Start(t, "", cfg)
+	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{DiskReserve: 64 << 20,
+		DiskUsage: func() (uint64, uint64, error) { return avail.Load(), 20 << 30, nil }}})
 	account, secret := h.Account(1, 3)
 	pub := h.Publisher(account, secret)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -34,8 +34,7 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 	}
 
 	avail.Store(32 << 20)
-	store := h.Server.Engine().Store()
-	testutil.WaitFor(t, 5*time.Second, "the store to see the full disk", func() bool { return store.Health() != nil })
+	testutil.WaitFor(t, 5*time.Second, "the store to see the full disk", func() bool { return h.Engine.Health().StorageError != nil })
 	var e *client.Error
 	if _, err := pub.Publish(ctx, clientMessage("refused")); !errors.As(err, &e) || e.Code != wire.CodeStorageFull || e.Code.Fatal() {
 		t.Fatalf("publish on a full disk: %v", err)
@@ -53,7 +52,7 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 	}
 
 	avail.Store(10 << 30)
-	testutil.WaitFor(t, 5*time.Second, "the store to see space again", func() bool { return store.Health() == nil })
+	testutil.WaitFor(t, 5*time.Second, "the store to see space again", func() bool { return h.Engine.Health().StorageError == nil })
 	again, err := pub.Publish(ctx, clientMessage("after"))
 	if err != nil || again.MessageID != first.MessageID+1 {
 		t.Fatalf("publish once space returned: %+v %v", again, err)

@@ -8,14 +8,14 @@ import (
 
 	"herald/client"
 	"herald/internal/testserver"
-	"herald/server"
+	"herald/node"
 )
 
 // TestDryRunCountsWithoutSending: a dry run reports the exact audience
 // (followers minus blocklist), stores and sends nothing, spends no quota and
 // leaves its client_msg_id free.
 func TestDryRunCountsWithoutSending(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a, err := h.Admin.CreateAccount(ctx, "once-a-day", "subscription")
@@ -39,7 +39,7 @@ func TestDryRunCountsWithoutSending(t *testing.T) {
 	if res, err := pub.Publish(ctx, client.Message{Preview: []uint32{7, 8}, DryRun: true}); err != nil || res.Total != 2 {
 		t.Fatalf("dry-run preview = %+v, %v", res, err)
 	}
-	if got := h.Server.Engine().Store().LastMessageID(); got != 0 {
+	if got := h.Engine.Health().LastMessageID; got != 0 {
 		t.Fatalf("a dry run stored broadcast %d", got)
 	}
 	// The one real broadcast of the day still goes out, under the same id.

@@ -10,7 +10,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
-	"herald/server"
+	"herald/node"
 )
 
 // TestBroadcastReachesLiveAndOfflineFollowers is the walking skeleton's
@@ -19,7 +19,7 @@ import (
 // follower exactly once and no non-follower; offline followers get it on
 // RESUME; and it survives a restart of the server on the same directory.
 func TestBroadcastReachesLiveAndOfflineFollowers(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 5000)
 
 	const online = 500
@@ -73,7 +73,7 @@ func TestBroadcastReachesLiveAndOfflineFollowers(t *testing.T) {
 	// The counter is added when a loop's drain ends, which can be just
 	// after its clients read their frames; it must settle at exactly this.
 	testutil.WaitFor(t, 5*time.Second, fmt.Sprintf("exactly %d pushes counted", 2*online), func() bool {
-		return h.Server.Engine().Hub().Delivered() == 2*online
+		return h.Engine.Health().Delivered == 2*online
 	})
 
 	// Offline followers catch up on RESUME, in order.
@@ -118,7 +118,7 @@ func TestBroadcastReachesLiveAndOfflineFollowers(t *testing.T) {
 // TestFollowOverTheClientProtocol: a user follows an account by itself and
 // then receives its broadcasts live; after unfollowing it does not.
 func TestFollowOverTheClientProtocol(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 0)
 	sub := h.Subscribe(77, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

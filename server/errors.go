@@ -4,25 +4,12 @@ import (
 	"errors"
 	"fmt"
 
-	"herald/fanout"
+	"herald/engine"
 	"herald/wire"
 )
 
-var (
-	// ErrTokenInvalid: a client token that is malformed or forged.
-	ErrTokenInvalid = errors.New("server: invalid token")
-	// ErrTokenExpired: a client token past its expiry.
-	ErrTokenExpired = errors.New("server: token expired")
-	// ErrConfig: a configuration value out of range.
-	ErrConfig = errors.New("server: bad configuration")
-	// ErrDataDir: the data directory cannot be used (others can read it,
-	// it is not a directory, it cannot be created).
-	ErrDataDir = errors.New("server: data directory")
-	// ErrDataDirInUse: another server holds the data directory's lock.
-	ErrDataDirInUse = errors.New("server: data directory in use")
-	// ErrTokenKeys: the token key file cannot be read or written.
-	ErrTokenKeys = errors.New("server: token keys")
-)
+// ErrConfig: a configuration value out of range.
+var ErrConfig = errors.New("server: bad configuration")
 
 // closeError is returned from a frame handler to end the connection with
 // an ERROR frame carrying code.
@@ -40,27 +27,27 @@ func closeWith(code wire.Code, format string, args ...any) error {
 // codeFor maps an engine error to the request-level code sent to the peer.
 func codeFor(err error) wire.Code {
 	switch {
-	case errors.Is(err, fanout.ErrUnknownAccount):
+	case errors.Is(err, engine.ErrUnknownAccount):
 		return wire.CodeUnknownAccount
-	case errors.Is(err, fanout.ErrPayloadTooLarge):
+	case errors.Is(err, engine.ErrPayloadTooLarge):
 		return wire.CodePayloadTooLarge
-	case errors.Is(err, fanout.ErrBadRequest):
+	case errors.Is(err, engine.ErrBadRequest):
 		return wire.CodeBadRequest
-	case errors.Is(err, fanout.ErrClosed):
+	case errors.Is(err, engine.ErrClosed):
 		return wire.CodeUnavailable
-	case errors.Is(err, fanout.ErrUnknownMessage):
+	case errors.Is(err, engine.ErrUnknownMessage):
 		return wire.CodeUnknownMessage
-	case errors.Is(err, fanout.ErrForbidden):
+	case errors.Is(err, engine.ErrForbidden):
 		return wire.CodeForbidden
-	case errors.Is(err, fanout.ErrQuotaExceeded):
+	case errors.Is(err, engine.ErrQuotaExceeded):
 		return wire.CodeQuotaExceeded
-	case errors.Is(err, fanout.ErrUnknownTag):
+	case errors.Is(err, engine.ErrUnknownTag):
 		return wire.CodeUnknownTag
-	case errors.Is(err, fanout.ErrTagExists):
+	case errors.Is(err, engine.ErrTagExists):
 		return wire.CodeTagExists
-	case errors.Is(err, fanout.ErrLimit):
+	case errors.Is(err, engine.ErrLimit):
 		return wire.CodeLimitExceeded
-	case errors.Is(err, fanout.ErrStorageFull):
+	case errors.Is(err, engine.ErrStorageFull):
 		return wire.CodeStorageFull
 	default:
 		return wire.CodeInternal
@@ -70,7 +57,7 @@ func codeFor(err error) wire.Code {
 // retryAt returns the Unix milliseconds at which a retry can succeed, for
 // errors that know it (an exhausted quota), else zero.
 func retryAt(err error) uint64 {
-	var q *fanout.QuotaError
+	var q *engine.QuotaError
 	if errors.As(err, &q) {
 		return uint64(q.ResetAt.UnixMilli())
 	}

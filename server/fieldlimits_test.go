@@ -8,7 +8,7 @@ import (
 
 	"herald/internal/testserver"
 	"herald/internal/testutil"
-	"herald/server"
+	"herald/node"
 	"herald/wire"
 )
 
@@ -18,7 +18,7 @@ import (
 // id it gets, and whether the connection is then closed (checked by its
 // closing) or kept (checked by a PING answered with PONG).
 func TestEveryFieldLimit(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 3)
 	other, _ := h.Account(1, 1)
 	token := h.Token(2)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
-	"herald/fanout"
+	"herald/engine"
 	"herald/wire"
 )
 
@@ -27,13 +27,13 @@ type handler struct {
 // (for the timeout sweep). Fields other than el are touched only on the loop.
 type loopState struct {
 	el    gnet.EventLoop
-	index *fanout.LoopIndex
+	index engine.LoopIndex
 	conns map[*conn]struct{}
 	// pieces is scratch for the frames of one write, split (outbound.go).
 	pieces [][]byte
 }
 
-// Execute implements fanout.Loop.
+// Execute implements engine.Loop.
 func (l *loopState) Execute(fn func()) error {
 	return l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		fn()
@@ -50,7 +50,7 @@ func (h *handler) loopFor(el gnet.EventLoop) *loopState {
 		return l
 	}
 	l := &loopState{el: el, conns: make(map[*conn]struct{})}
-	l.index = h.srv.engine.Hub().Register(l)
+	l.index = h.srv.engine.RegisterLoop(l)
 	h.mu.loops[el] = l
 	return l
 }

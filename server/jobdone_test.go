@@ -9,7 +9,7 @@ import (
 
 	"herald/client"
 	"herald/internal/testserver"
-	"herald/server"
+	"herald/node"
 	"herald/wire"
 )
 
@@ -18,7 +18,7 @@ import (
 // each recipient once, and its counts are what the clients received; STATUS
 // answers the same, also after a restart.
 func TestJobDoneCountsWhatClientsReceived(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 150)
 	var subs []*client.Subscriber
 	var mu sync.Mutex

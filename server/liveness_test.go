@@ -9,6 +9,7 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
+	"herald/node"
 	"herald/server"
 	"herald/wire"
 )
@@ -47,7 +48,7 @@ func TestTricklingBytesIsNotLiveness(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := testserver.Start(t, "", tt.cfg)
+			h := testserver.Start(t, "", node.Config{Edge: tt.cfg})
 			r := testutil.DialRaw(t, h.Server.ClientAddr())
 			r.Welcome(0, h.Token(2))
 			stop := make(chan struct{})
@@ -62,7 +63,7 @@ func TestTricklingBytesIsNotLiveness(t *testing.T) {
 // TestClientFramesAreSmall: the client listener announces and enforces its
 // own, small maximum frame; the publisher listener keeps the large one.
 func TestClientFramesAreSmall(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 1)
 	for _, tc := range []struct {
 		addr, credential string
@@ -94,7 +95,7 @@ func TestClientFramesAreSmall(t *testing.T) {
 // refused with CONNECTION_LIMIT (which the SDK retries), and accepted once
 // another has closed.
 func TestConnectionsPerUserAreLimited(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{MaxConnsPerUser: 2, MaxConnsPerAccount: 1})
+	h := testserver.Start(t, "", node.Config{Edge: server.Config{MaxConnsPerUser: 2, MaxConnsPerAccount: 1}})
 	token := h.Token(9)
 	first := testutil.DialRaw(t, h.Server.ClientAddr())
 	first.Welcome(0, token)
@@ -128,7 +129,7 @@ func TestConnectionsPerUserAreLimited(t *testing.T) {
 // more than MaxPartialBytes over all connections, the connection that
 // grows past it is closed with OVERLOADED; the others finish their frames.
 func TestPartialFrameMemoryIsBounded(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{MaxPartialBytes: 96 << 10})
+	h := testserver.Start(t, "", node.Config{Edge: server.Config{MaxPartialBytes: 96 << 10}})
 	account, secret := h.Account(1, 1)
 	frame := func(id uint32) []byte {
 		return wire.AppendPublish(nil, wire.Publish{RequestID: id, Account: account, ClientMsgID: "big", Payload: make([]byte, 60<<10)})

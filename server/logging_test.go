@@ -9,6 +9,7 @@ import (
 
 	"herald/internal/testserver"
 	"herald/internal/testutil"
+	"herald/node"
 	"herald/server"
 	"herald/wire"
 )
@@ -34,7 +35,7 @@ func TestLogLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := testserver.Start(t, "", server.Config{Logger: log})
+	h := testserver.Start(t, "", node.Config{Edge: server.Config{Logger: log}})
 	account, secret := h.Account(1, 3)
 	h.Subscribe(1, 0)
 	res, err := h.Publisher(account, secret).Publish(context.Background(), clientMessage("logged"))

@@ -20,7 +20,7 @@ type metrics struct {
 	caughtUp        atomic.Uint64
 	slowConsumers   atomic.Uint64
 	closedWithError atomic.Uint64
-	// Set by the engine's writer through fanout.Config.ObserveCommit.
+	// Set by the engine's writer through Server.ObserveCommit.
 	commitSeconds prometheus.Histogram
 	commitOps     prometheus.Histogram
 }
@@ -59,7 +59,7 @@ func (s *Server) registry() *prometheus.Registry {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, f)
 	}
 	m := &s.metrics
-	hub := s.engine.Hub()
+	health := s.engine.Health
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -68,8 +68,8 @@ func (s *Server) registry() *prometheus.Registry {
 		gauge("herald_connections", "Open connections.", prometheus.Labels{"listener": "publisher"},
 			func() float64 { return float64(m.connections[rolePublisher].Load()) }),
 		counter("herald_publishes_total", "PUBLISH requests received.", func() float64 { return float64(m.publishes.Load()) }),
-		counter("herald_deliveries_total", "PUSH frames written to live connections.", func() float64 { return float64(hub.Delivered()) }),
-		counter("herald_delivered_bytes_total", "Bytes of PUSH frames written to live connections.", func() float64 { return float64(hub.DeliveredBytes()) }),
+		counter("herald_deliveries_total", "PUSH frames written to live connections.", func() float64 { return float64(health().Delivered) }),
+		counter("herald_delivered_bytes_total", "Bytes of PUSH frames written to live connections.", func() float64 { return float64(health().DeliveredBytes) }),
 		counter("herald_catchup_pushes_total", "PUSH frames written by catch-up (RESUME).", func() float64 { return float64(m.caughtUp.Load()) }),
 		counter("herald_slow_consumer_disconnects_total", "Connections closed with SLOW_CONSUMER.", func() float64 { return float64(m.slowConsumers.Load()) }),
 		counter("herald_connections_closed_with_error_total", "Connections closed with an ERROR frame (any 2xxx or 3xxx code).", func() float64 { return float64(m.closedWithError.Load()) }),
@@ -77,16 +77,16 @@ func (s *Server) registry() *prometheus.Registry {
 			func() float64 { return float64(s.partialBytes.Load()) }),
 		gauge("herald_storage_writable", "1 while the store accepts writes; 0 when the disk is at its reserve or a write failed.", nil,
 			func() float64 {
-				if s.store.Health() != nil {
+				if health().StorageError != nil {
 					return 0
 				}
 				return 1
 			}),
 		gauge("herald_disk_free_bytes", "Free bytes on the data directory's filesystem at the last reading.", nil,
-			func() float64 { free, _ := s.store.DiskFree(); return float64(free) }),
+			func() float64 { return float64(health().DiskFree) }),
 		gauge("herald_disk_reserve_bytes", "Free bytes kept on the filesystem: writes are refused below it.", nil,
-			func() float64 { _, reserve := s.store.DiskFree(); return float64(reserve) }),
-		gauge("herald_last_message_id", "Highest committed message id.", nil, func() float64 { return float64(s.store.LastMessageID()) }),
+			func() float64 { return float64(health().DiskReserve) }),
+		gauge("herald_last_message_id", "Highest committed message id.", nil, func() float64 { return float64(health().LastMessageID) }),
 		m.commitSeconds,
 		m.commitOps,
 	)

@@ -8,14 +8,14 @@ import (
 	"herald/client"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
-	"herald/server"
+	"herald/node"
 	"herald/wire"
 )
 
 // TestPreviewReachesOnlyListedUsers: a preview goes to the listed users,
 // followers or not, live and on catch-up, and to nobody else.
 func TestPreviewReachesOnlyListedUsers(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 5)
 	follower := h.Subscribe(1, 0)
 	tester := h.Subscribe(99, 0) // not a follower

@@ -4,21 +4,34 @@ import (
 	"errors"
 	"fmt"
 
-	"herald/fanout"
-	"herald/storage"
+	"herald/engine"
 	"herald/wire"
 )
 
-func (cn *conn) authenticatePublisher(h wire.Hello) (uint32, error) {
-	err := cn.srv.engine.Authenticate(h.Account, h.Credential)
-	switch {
-	case errors.Is(err, fanout.ErrAuth):
-		return 0, closeWith(wire.CodeAuthFailed, "unknown account or wrong secret")
-	case err != nil:
-		return 0, closeWith(wire.CodeUnavailable, "authenticating: %v", err)
-	}
-	cn.account = h.Account
-	return h.Account, nil
+// authenticatePublisher asks the engine to check HELLO's credentials;
+// later frames wait for the answer (see conn.hold), and welcome follows it.
+func (cn *conn) authenticatePublisher(h wire.Hello, compress bool) {
+	cn.waiting = true
+	cn.srv.engine.Authenticate(engine.Credentials{Account: h.Account, Secret: h.Credential}, func(_ struct{}, err error) {
+		cn.reply(func() {
+			switch {
+			case cn.closing:
+				return
+			case errors.Is(err, engine.ErrAuth):
+				cn.fail(closeWith(wire.CodeAuthFailed, "unknown account or wrong secret"))
+				return
+			case err != nil:
+				cn.fail(closeWith(wire.CodeUnavailable, "authenticating: %v", err))
+				return
+			}
+			cn.account = h.Account
+			if err := cn.welcome(h.Account, compress); err != nil {
+				cn.fail(err)
+				return
+			}
+			cn.proceed()
+		})
+	})
 }
 
 // owns reports whether a request names the authenticated account, and
@@ -59,7 +72,8 @@ func (cn *conn) retract(f wire.Frame) error {
 	if !cn.owns(r.RequestID, r.Account) {
 		return nil
 	}
-	cn.srv.engine.Retract(r.Account, r.MessageID, cn.answerOK(r.RequestID))
+	answer := cn.answerOK(r.RequestID)
+	cn.srv.engine.Retract(engine.MessageRef{Account: r.Account, MessageID: r.MessageID}, func(_ struct{}, err error) { answer(err) })
 	return nil
 }
 
@@ -73,8 +87,12 @@ func (cn *conn) block(f wire.Frame) error {
 	if !cn.owns(m.RequestID, m.Account) {
 		return nil
 	}
+	change := cn.srv.engine.Unblock
+	if f.Type == wire.TypeBlock {
+		change = cn.srv.engine.Block
+	}
 	answer := cn.answerOK(m.RequestID)
-	cn.srv.engine.BlockAsync(m.Account, m.Users, f.Type == wire.TypeBlock, func(_ int, err error) { answer(err) })
+	change(engine.Membership{Account: m.Account, Users: m.Users}, func(_ int, err error) { answer(err) })
 	return nil
 }
 
@@ -87,17 +105,20 @@ func (cn *conn) status(f wire.Frame) error {
 	if !cn.owns(q.RequestID, q.Account) {
 		return nil
 	}
-	r, err := cn.srv.engine.Status(q.Account, q.MessageID)
-	if err != nil {
-		cn.sendError(q.RequestID, codeFor(err), err.Error())
-		return nil
-	}
-	cn.sendJobDone(q.RequestID, r)
+	cn.srv.engine.Status(engine.MessageRef{Account: q.Account, MessageID: q.MessageID}, func(r engine.JobReport, err error) {
+		cn.reply(func() {
+			if err != nil {
+				cn.sendError(q.RequestID, codeFor(err), err.Error())
+				return
+			}
+			cn.sendJobDone(q.RequestID, r)
+		})
+	})
 	return nil
 }
 
 // sendJobDone writes a JOB_DONE frame.
-func (cn *conn) sendJobDone(requestID uint32, r fanout.JobReport) {
+func (cn *conn) sendJobDone(requestID uint32, r engine.JobReport) {
 	var flags uint8
 	if r.InProgress {
 		flags |= wire.FlagInProgress
@@ -144,7 +165,7 @@ func (cn *conn) publish(f wire.Frame) error {
 	}
 	cn.inflight++
 	cn.srv.metrics.publishes.Add(1)
-	req := fanout.PublishRequest{
+	req := engine.PublishRequest{
 		DryRun:      f.Flags&wire.FlagDryRun != 0,
 		Preview:     preview,
 		Users:       listed,
@@ -156,8 +177,8 @@ func (cn *conn) publish(f wire.Frame) error {
 		Payload:     append([]byte(nil), p.Payload...), // the frame is a view
 	}
 	requestID := p.RequestID
-	req.OnJobDone = func(r fanout.JobReport) { cn.reply(func() { cn.sendJobDone(requestID, r) }) }
-	cn.srv.engine.Publish(req, func(res fanout.PublishResult, err error) {
+	req.OnJobDone = func(r engine.JobReport) { cn.reply(func() { cn.sendJobDone(requestID, r) }) }
+	cn.srv.engine.Publish(req, func(res engine.PublishResult, err error) {
 		cn.reply(func() {
 			cn.inflight--
 			if err != nil {
@@ -194,7 +215,7 @@ func (cn *conn) tag(f wire.Frame) error {
 	if !cn.owns(m.RequestID, m.Account) {
 		return nil
 	}
-	answer := func(err error, tags ...storage.Tag) {
+	answer := func(err error, tags ...engine.Tag) {
 		cn.reply(func() {
 			if err != nil {
 				cn.sendError(m.RequestID, codeFor(err), err.Error())
@@ -208,11 +229,10 @@ func (cn *conn) tag(f wire.Frame) error {
 		})
 	}
 	if m.Op == wire.TagList {
-		tags, err := cn.srv.engine.Tags(m.Account)
-		answer(err, tags...)
+		cn.srv.engine.Tags(m.Account, func(tags []engine.Tag, err error) { answer(err, tags...) })
 		return nil
 	}
-	req := fanout.TagRequest{Account: m.Account, Op: fanout.TagOp(m.Op), Name: m.Name, NewName: m.NewName, Users: m.Users}
-	cn.srv.engine.TagAsync(req, func(t storage.Tag, err error) { answer(err, t) })
+	req := engine.TagRequest{Account: m.Account, Op: engine.TagOp(m.Op), Name: m.Name, NewName: m.NewName, Users: m.Users}
+	cn.srv.engine.Tag(req, func(t engine.Tag, err error) { answer(err, t) })
 	return nil
 }

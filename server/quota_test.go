@@ -10,7 +10,7 @@ import (
 
 	"herald/client"
 	"herald/internal/testserver"
-	"herald/server"
+	"herald/node"
 	"herald/wire"
 )
 
@@ -19,7 +19,7 @@ import (
 // rest get QUOTA_EXCEEDED with the next UTC midnight; previews and
 // idempotent retries still work.
 func TestRacingPublishersGetOneDailyBroadcast(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	a, err := h.Admin.CreateAccount(ctx, "daily", "subscription")

@@ -8,12 +8,12 @@ import (
 
 	"herald/client"
 	"herald/internal/testserver"
-	"herald/server"
+	"herald/node"
 	"herald/wire"
 )
 
 func TestRetract(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 3)
 	other, otherSecret := h.Account(1, 3)
 	online := h.Subscribe(1, 0)

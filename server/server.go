@@ -2,13 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,17 +17,14 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
-	"herald/fanout"
-	"herald/storage"
+	"herald/engine"
 )
 
-// Server is a running Herald: store, engine, gnet listeners and admin port.
+// Server is Herald's network edge: gnet listeners and the admin port,
+// serving connections on an engine it does not own.
 type Server struct {
 	cfg        Config
-	dir        *dataDir // nil in memory
-	store      *storage.Store
-	tokenKeys  *tokenKeys
-	engine     *fanout.Engine
+	engine     engine.Engine
 	handler    *handler
 	gnet       gnet.Engine
 	gnetDone   chan error
@@ -36,8 +34,9 @@ type Server struct {
 	tick       time.Duration
 	metrics    metrics
 	// partialBytes is what every connection's parser holds for frames
-	// received in part (bounded by Config.MaxPartialBytes); conns counts
-	// authenticated connections per user and account.
+	// received in part or waiting for an earlier request's answer (bounded
+	// by Config.MaxPartialBytes); conns counts authenticated connections
+	// per user and account.
 	partialBytes atomic.Int64
 	conns        connCounts
 	reclaim      reclaimer
@@ -47,9 +46,10 @@ type Server struct {
 	closeErr      error
 }
 
-// Start opens the store, starts the engine, the event loops and the admin
-// port, and returns once all are accepting connections.
-func Start(cfg Config) (*Server, error) {
+// Start starts the event loops and the admin port on eng and returns once
+// both are accepting connections. The caller keeps ownership of eng and
+// closes it after Close.
+func Start(cfg Config, eng engine.Engine) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
@@ -59,90 +59,40 @@ func Start(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	if cfg.Engine.Logger == nil {
-		cfg.Engine.Logger = cfg.Logger
+	s := &Server{cfg: cfg, engine: eng, gnetDone: make(chan error, 1), tick: time.Second, adminToken: cfg.AdminToken}
+	if s.adminToken == "" {
+		if s.adminToken, err = RandomToken(); err != nil {
+			return nil, err
+		}
 	}
-	s := &Server{cfg: cfg, gnetDone: make(chan error, 1), tick: time.Second}
 	s.disconnectLog.perSecond = disconnectLogLimit
 	s.metrics.init()
-	if cfg.Engine.ObserveCommit == nil {
-		cfg.Engine.ObserveCommit = s.metrics.observeCommit
-	}
 	// The timeout sweep runs often enough to close a connection within a
 	// quarter of its shortest timeout late (and at least once a second).
 	s.tick = max(min(cfg.Heartbeat, cfg.AuthTimeout, cfg.FrameTimeout)/4, 10*time.Millisecond)
 	s.tick = min(s.tick, time.Second)
-	if err := s.open(); err != nil {
-		return nil, err
-	}
-	s.engine = fanout.New(s.store, cfg.Engine)
 	if err := s.startLoops(); err != nil {
-		_ = s.engine.Close()
-		s.closeStore()
 		return nil, err
 	}
 	if err := s.startAdmin(); err != nil {
 		_ = s.Close()
-		if s.dir != nil {
-			s.dir.discard()
-		}
 		return nil, err
 	}
 	return s, nil
 }
 
-// open takes the data directory, opens the store and loads the admin
-// token and the token keys. On failure nothing stays open, and a data
-// directory this call created is removed.
-func (s *Server) open() (err error) {
-	dbPath := s.cfg.DataDir
-	if !s.cfg.InMemory {
-		if s.dir, err = openDataDir(s.cfg.DataDir); err != nil {
-			return err
-		}
-		dbPath = s.dir.path
+// RandomToken returns 24 random bytes, base64url: an admin token.
+func RandomToken() (string, error) {
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
 	}
-	defer func() {
-		if err != nil {
-			s.closeStore()
-		}
-	}()
-	if s.store, err = storage.Open(dbPath, storage.Options{InMemory: s.cfg.InMemory, Logger: s.cfg.Logger,
-		DiskReserve: s.cfg.DiskReserve, DiskUsage: s.cfg.diskUsage}); err != nil {
-		return err
-	}
-	if s.adminToken, err = loadAdminToken(s.cfg); err != nil {
-		return err
-	}
-	legacy, err := s.store.LegacyTokenSecret()
-	if err != nil {
-		return err
-	}
-	keysPath := ""
-	if !s.cfg.InMemory {
-		keysPath = filepath.Join(s.cfg.DataDir, tokenKeysName)
-	}
-	if s.tokenKeys, err = loadTokenKeys(keysPath, legacy); err != nil {
-		return err
-	}
-	if legacy != nil {
-		// The key is in token.keys now (or was already, if an earlier
-		// start stopped before this): the database need not hold it.
-		return s.store.DropLegacyTokenSecret()
-	}
-	return nil
+	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
-// closeStore undoes open for a start that failed: it closes the store and
-// releases the data directory, removing it if this start created it.
-func (s *Server) closeStore() {
-	if s.store != nil {
-		_ = s.store.Close()
-	}
-	if s.dir != nil {
-		s.dir.discard()
-	}
-}
+// ObserveCommit records one of the engine's group commits in /metrics (the
+// engine's commit hook, fanout.Config.ObserveCommit).
+func (s *Server) ObserveCommit(took time.Duration, ops int) { s.metrics.observeCommit(took, ops) }
 
 func (s *Server) startLoops() error {
 	_, publisherPort, _ := net.SplitHostPort(s.cfg.PublisherAddr)
@@ -196,9 +146,6 @@ func (s *Server) AdminAddr() string     { return s.adminLn.Addr().String() }
 // AdminToken is the bearer token the admin API accepts.
 func (s *Server) AdminToken() string { return s.adminToken }
 
-// Engine exposes the fan-out engine (tests, embedding).
-func (s *Server) Engine() *fanout.Engine { return s.engine }
-
 // PartialFrameBytes returns the memory all connections hold for frames
 // received in part (bounded by Config.MaxPartialBytes).
 func (s *Server) PartialFrameBytes() int64 { return s.partialBytes.Load() }
@@ -206,9 +153,8 @@ func (s *Server) PartialFrameBytes() int64 { return s.partialBytes.Load() }
 // Connections returns the number of open connections on both listeners.
 func (s *Server) Connections() int64 { return s.metrics.connectionsTotal() }
 
-// Close tells every connection SHUTTING_DOWN, stops the listeners and the
-// engine, and closes the store. Every acknowledged broadcast is already on
-// disk; cursors acknowledged since the last save are saved.
+// Close tells every connection SHUTTING_DOWN and stops the listeners and
+// the admin port. The engine is the caller's to close.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
@@ -227,10 +173,6 @@ func (s *Server) Close() error {
 		errs = append(errs, s.gnet.Stop(ctx))
 		cancel()
 		<-s.gnetDone
-		errs = append(errs, s.engine.Close(), s.store.Close())
-		if s.dir != nil {
-			s.dir.close()
-		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr

@@ -14,6 +14,7 @@ import (
 	"herald/fanout"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
+	"herald/node"
 	"herald/server"
 	"herald/wire"
 )
@@ -44,7 +45,7 @@ func healthz(t *testing.T, h *testserver.Harness) map[string]float64 {
 // and the slow user gets everything on RESUME.
 func TestSlowConsumerIsCutOffAndLosesNothing(t *testing.T) {
 	const payload = 60 << 10
-	h := testserver.Start(t, "", server.Config{MaxFrame: 128 << 10, MaxOutbound: 256 << 10, Engine: fanout.Config{MaxPayload: payload}})
+	h := testserver.Start(t, "", node.Config{Edge: server.Config{MaxFrame: 128 << 10, MaxOutbound: 256 << 10}, Engine: fanout.Config{MaxPayload: payload}})
 	account, secret := h.Account(1, 2)
 	healthy := h.Subscribe(1, 0)
 
@@ -90,7 +91,7 @@ func TestSlowConsumerIsCutOffAndLosesNothing(t *testing.T) {
 // as to live pushes, so it is cut off with SLOW_CONSUMER well before the
 // last, and the server never holds the rest.
 func TestRepeatedResumesAreCapped(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{MaxFrame: 128 << 10, MaxOutbound: 256 << 10, Engine: fanout.Config{CatchUpPage: 1}})
+	h := testserver.Start(t, "", node.Config{Edge: server.Config{MaxFrame: 128 << 10, MaxOutbound: 256 << 10}, Engine: fanout.Config{CatchUpPage: 1}})
 	account, secret := h.Account(1, 2)
 	pub := h.Publisher(account, secret)
 	ctx := context.Background()

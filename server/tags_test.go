@@ -11,7 +11,7 @@ import (
 	"herald/fanout"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
-	"herald/server"
+	"herald/node"
 	"herald/wire"
 )
 
@@ -28,7 +28,7 @@ func wantCode(t *testing.T, what string, err error, code wire.Code) {
 // catch-up; unknown tags, other accounts' tags and malformed expressions
 // are clear errors.
 func TestTagExpressions(t *testing.T) {
-	h := testserver.Start(t, "", server.Config{Engine: fanout.Config{MaxTags: 4, Tiers: testserver.Tiers()}})
+	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{MaxTags: 4, Tiers: testserver.Tiers()}})
 	account, secret := h.Account(1, 6)
 	other, otherSecret := h.Account(1, 6)
 	pub := h.Publisher(account, secret)
@@ -178,7 +178,7 @@ func TestServiceTierCapsEachFollowerPerMonth(t *testing.T) {
 	clock := testutil.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
 	tiers := testserver.Tiers()
 	tiers[40] = fanout.TierPolicy{Name: "partner", ID: 40, Daily: 3}
-	h := testserver.Start(t, "", server.Config{Engine: fanout.Config{Now: clock.Now, Tiers: tiers}})
+	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{Now: clock.Now, Tiers: tiers}})
 	account, secret := h.AccountOfTier("service", 1, 4)
 	ctx := context.Background()
 	reports := make(chan client.JobReport, 16)

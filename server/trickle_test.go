@@ -13,9 +13,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"herald/fanout"
 	"herald/internal/testutil"
 	"herald/loadtest"
-	"herald/server"
 	"herald/wire"
 )
 
@@ -61,7 +61,7 @@ func TestTricklersAreClosedInBoundedMemory(t *testing.T) {
 				return err
 			}
 			conns[i] = nc
-			token := server.MintToken(key, uint32(i+1), time.Now().Add(time.Hour))
+			token := fanout.MintToken(key, uint32(i+1), time.Now().Add(time.Hour))
 			if _, err := nc.Write(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token})); err != nil {
 				return err
 			}

@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"herald/internal/testserver"
-	"herald/server"
+	"herald/node"
 )
 
 // start runs a server for a test and points the commands at it, through
 // the environment variables each command's flags default to.
 func start(t *testing.T) *testserver.Harness {
 	t.Helper()
-	h := testserver.Start(t, "", server.Config{})
+	h := testserver.Start(t, "", node.Config{})
 	t.Setenv("HERALD_ADMIN", "http://"+h.Server.AdminAddr())
 	t.Setenv("HERALD_ADMIN_TOKEN", h.Server.AdminToken())
 	t.Setenv("HERALD_CLIENT_ADDR", h.Server.ClientAddr())

@@ -11,12 +11,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"herald/fanout"
+	"herald/node"
 	"herald/server"
 	"herald/storage"
 )
 
 func newServe() *cobra.Command {
-	var cfg server.Config
+	var cfg node.Config
+	edge := &cfg.Edge
 	var perDaySubscription, perDayVerified, perFollowerService int
 	var tierFile, logFormat, logLevel string
 	cmd := &cobra.Command{
@@ -29,45 +31,46 @@ func newServe() *cobra.Command {
 				return err
 			}
 			cfg.Engine.Tiers = tiers
-			if cfg.Logger, err = server.NewLogger(cmd.ErrOrStderr(), logFormat, logLevel); err != nil {
+			if edge.Logger, err = server.NewLogger(cmd.ErrOrStderr(), logFormat, logLevel); err != nil {
 				return err
 			}
-			srv, err := server.Start(cfg)
+			n, err := node.Start(cfg)
 			if err != nil {
 				return err
 			}
+			srv := n.Edge
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "herald: data directory %s\n", cfg.DataDir)
+			fmt.Fprintf(out, "herald: data directory %s\n", cfg.Engine.DataDir)
 			fmt.Fprintf(out, "herald: clients    tcp://%s\n", srv.ClientAddr())
 			fmt.Fprintf(out, "herald: publishers tcp://%s\n", srv.PublisherAddr())
-			fmt.Fprintf(out, "herald: admin      http://%s (token in %s)\n", srv.AdminAddr(), filepath.Join(cfg.DataDir, "admin.token"))
+			fmt.Fprintf(out, "herald: admin      http://%s (token in %s)\n", srv.AdminAddr(), filepath.Join(cfg.Engine.DataDir, "admin.token"))
 			fmt.Fprintln(out, "herald: serving; Ctrl-C stops")
 			stop := make(chan os.Signal, 1)
 			signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 			<-stop
 			fmt.Fprintln(out, "herald: stopping")
-			return srv.Close()
+			return n.Close()
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DataDir, "data-dir", "herald-data", "directory for the database, token keys and admin.token (created 0700)")
-	f.StringVar(&cfg.ClientAddr, "client-listen", "127.0.0.1:7400", "client listener address")
-	f.StringVar(&cfg.PublisherAddr, "publisher-listen", "127.0.0.1:7401", "publisher listener address")
-	f.StringVar(&cfg.AdminAddr, "admin-listen", "127.0.0.1:7402", "admin HTTP address")
-	f.StringVar(&cfg.AdminToken, "admin-token", "", "admin token (default: data-dir/admin.token, created on first start)")
-	f.DurationVar(&cfg.TokenOverlap, "token-overlap", 24*time.Hour, "how long a token key replaced by 'herald token rotate' still verifies tokens")
-	f.IntVar(&cfg.Loops, "loops", 0, "event loops (default: one per CPU)")
-	f.DurationVar(&cfg.Heartbeat, "heartbeat", 30*time.Second, "heartbeat interval announced to clients; two without a whole frame close a connection")
-	f.DurationVar(&cfg.FrameTimeout, "frame-timeout", 10*time.Second, "longest a frame may take to arrive once begun")
-	cfg.MaxFrame, cfg.MaxClientFrame, cfg.MaxOutbound, cfg.MaxPartialBytes = 1<<20, 4096, 4<<20, 64<<20
-	f.Var(size(&cfg.MaxFrame), "max-frame", "largest frame accepted on the publisher listener (a PUBLISH)")
-	f.Var(size(&cfg.MaxClientFrame), "max-client-frame", "largest frame accepted on the client listener")
-	f.Var(size(&cfg.MaxOutbound), "max-outbound", "memory a connection's queued frames may take before SLOW_CONSUMER")
-	f.Var(size(&cfg.MaxPartialBytes), "max-partial-bytes", "memory for frames received in part, all connections together")
+	f.StringVar(&cfg.Engine.DataDir, "data-dir", "herald-data", "directory for the database, token keys and admin.token (created 0700)")
+	f.StringVar(&edge.ClientAddr, "client-listen", "127.0.0.1:7400", "client listener address")
+	f.StringVar(&edge.PublisherAddr, "publisher-listen", "127.0.0.1:7401", "publisher listener address")
+	f.StringVar(&edge.AdminAddr, "admin-listen", "127.0.0.1:7402", "admin HTTP address")
+	f.StringVar(&edge.AdminToken, "admin-token", "", "admin token (default: data-dir/admin.token, created on first start)")
+	f.DurationVar(&cfg.Engine.TokenOverlap, "token-overlap", 24*time.Hour, "how long a token key replaced by 'herald token rotate' still verifies tokens")
+	f.IntVar(&edge.Loops, "loops", 0, "event loops (default: one per CPU)")
+	f.DurationVar(&edge.Heartbeat, "heartbeat", 30*time.Second, "heartbeat interval announced to clients; two without a whole frame close a connection")
+	f.DurationVar(&edge.FrameTimeout, "frame-timeout", 10*time.Second, "longest a frame may take to arrive once begun")
+	edge.MaxFrame, edge.MaxClientFrame, edge.MaxOutbound, edge.MaxPartialBytes = 1<<20, 4096, 4<<20, 64<<20
+	f.Var(size(&edge.MaxFrame), "max-frame", "largest frame accepted on the publisher listener (a PUBLISH)")
+	f.Var(size(&edge.MaxClientFrame), "max-client-frame", "largest frame accepted on the client listener")
+	f.Var(size(&edge.MaxOutbound), "max-outbound", "memory a connection's queued frames may take before SLOW_CONSUMER")
+	f.Var(size(&edge.MaxPartialBytes), "max-partial-bytes", "memory for frames received in part, all connections together")
 	f.Var(size(&cfg.Engine.MaxPayload), "max-payload", "largest broadcast payload (default 256KiB, at most --max-frame less 1KiB)")
-	f.Var(size(&cfg.DiskReserve), "disk-reserve", "free space kept on the data directory's disk: writes get STORAGE_FULL below it (default: 5% of the disk, 32MiB to 512MiB)")
-	f.IntVar(&cfg.MaxConnsPerUser, "max-conns-per-user", 16, "connections one user may hold on the client listener")
-	f.IntVar(&cfg.MaxConnsPerAccount, "max-conns-per-account", 64, "connections one account may hold on the publisher listener")
+	f.Var(size(&cfg.Engine.DiskReserve), "disk-reserve", "free space kept on the data directory's disk: writes get STORAGE_FULL below it (default: 5% of the disk, 32MiB to 512MiB)")
+	f.IntVar(&edge.MaxConnsPerUser, "max-conns-per-user", 16, "connections one user may hold on the client listener")
+	f.IntVar(&edge.MaxConnsPerAccount, "max-conns-per-account", 64, "connections one account may hold on the publisher listener")
 	f.IntVar(&perDaySubscription, "quota-subscription", 1, "broadcasts per UTC day for subscription accounts (0: no limit)")
 	f.IntVar(&perDayVerified, "quota-verified", 2, "broadcasts per UTC day for verified accounts (0: no limit)")
 	f.IntVar(&perFollowerService, "quota-service", 4, "broadcasts each follower receives per calendar month from a service account (0: no limit)")

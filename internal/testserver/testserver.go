@@ -16,6 +16,7 @@ import (
 	"herald/client"
 	"herald/fanout"
 	"herald/internal/testutil"
+	"herald/node"
 	"herald/server"
 	"herald/storage"
 )
@@ -36,54 +37,58 @@ func Tiers() map[storage.Tier]fanout.TierPolicy {
 type Harness struct {
 	T      testing.TB
 	Dir    string
-	Config server.Config
+	Config node.Config
+	Node   *node.Node
+	// Server is the node's edge, Engine its engine.
 	Server *server.Server
+	Engine *fanout.Engine
 	Admin  *client.Admin
 }
 
-// Start runs a server on dir (a fresh one in a temporary directory when empty) with
-// cfg's non-address fields; it is closed when the test ends.
-func Start(t testing.TB, dir string, cfg server.Config) *Harness {
+// Start runs a node on dir (a fresh one in a temporary directory when
+// empty) with cfg's non-address fields; it is closed when the test ends.
+func Start(t testing.TB, dir string, cfg node.Config) *Harness {
 	t.Helper()
 	if dir == "" {
-		dir = filepath.Join(t.TempDir(), "data") // made 0700 by the server
+		dir = filepath.Join(t.TempDir(), "data") // made 0700 by the engine
 	}
 	if cfg.Engine.Tiers == nil {
 		cfg.Engine.Tiers = Tiers()
 	}
-	if cfg.Logger == nil {
+	if cfg.Edge.Logger == nil {
 		// Warnings and errors only: a line per publish would bury a
 		// failing test's output.
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		cfg.Edge.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	h := &Harness{T: t, Dir: dir, Config: cfg}
 	h.Restart()
-	t.Cleanup(func() { _ = h.Server.Close() })
+	t.Cleanup(func() { _ = h.Node.Close() })
 	return h
 }
 
-// Restart starts the server again on the same directory (after Stop), on
+// Restart starts the node again on the same directory (after Stop), on
 // the same ports, so connected SDK clients reconnect to it.
 func (h *Harness) Restart() {
 	h.T.Helper()
 	cfg := h.Config
-	cfg.DataDir = h.Dir
-	cfg.ClientAddr, cfg.PublisherAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Engine.DataDir = h.Dir
+	edge := &cfg.Edge
+	edge.ClientAddr, edge.PublisherAddr, edge.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	if h.Server != nil {
-		cfg.ClientAddr, cfg.PublisherAddr, cfg.AdminAddr = h.Server.ClientAddr(), h.Server.PublisherAddr(), h.Server.AdminAddr()
+		edge.ClientAddr, edge.PublisherAddr, edge.AdminAddr = h.Server.ClientAddr(), h.Server.PublisherAddr(), h.Server.AdminAddr()
 	}
-	srv, err := server.Start(cfg)
+	n, err := node.Start(cfg)
 	if err != nil {
 		h.T.Fatalf("start server: %v", err)
 	}
-	h.Server = srv
-	h.Admin = &client.Admin{BaseURL: "http://" + srv.AdminAddr(), Token: srv.AdminToken()}
+	h.Node, h.Server, h.Engine = n, n.Edge, n.Engine
+	h.Admin = &client.Admin{BaseURL: "http://" + n.Edge.AdminAddr(), Token: n.Edge.AdminToken()}
 }
 
-// Stop closes the server; Restart brings it back on the same data.
+// Stop closes the node; Restart brings it back on the same data.
 func (h *Harness) Stop() {
 	h.T.Helper()
-	if err := h.Server.Close(); err != nil {
+	if err := h.Node.Close(); err != nil {
 		h.T.Fatalf("stop server: %v", err)
 	}
 }

@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Engine is what an edge asks of the engine. See the package doc for the
+// calling convention; each method says what it does.
+type Engine interface {
+	// RegisterLoop adds an event loop and returns its online index. Call
+	// once per loop, before it serves connections.
+	RegisterLoop(loop Loop) LoopIndex
+	// Health reports the engine's state from memory.
+	Health() Health
+
+	// VerifyToken checks a client token and returns its user.
+	// ErrTokenExpired and ErrTokenInvalid are its refusals.
+	VerifyToken(token string, now time.Time) (user uint32, err error)
+	// MintToken signs a client token for user, valid until expires.
+	MintToken(user uint32, expires time.Time) (string, error)
+	// RotateTokenKey starts signing tokens with a new key; tokens of the
+	// replaced key verify for overlap more (the engine's default if
+	// negative). It answers when the replaced key stops verifying.
+	RotateTokenKey(overlap time.Duration, done func(time.Time, error))
+
+	// Resume answers one page of the broadcasts addressed to the user after
+	// the cursor, in id order (see the package doc for going live).
+	Resume(req ResumeRequest, done func(Page, error))
+	// Acknowledge records a user's cumulative acknowledgement; cursors are
+	// saved in batches.
+	Acknowledge(user uint32, id uint64)
+	// Follow and Unfollow change an account's followers, Block and
+	// Unblock its blocklist; each answers, once the change is durable, how
+	// many users changed. The engine takes ownership of the users slice.
+	Follow(req Membership, done func(int, error))
+	Unfollow(req Membership, done func(int, error))
+	Block(req Membership, done func(int, error))
+	Unblock(req Membership, done func(int, error))
+
+	// Authenticate checks a publisher's credentials (ErrAuth if the
+	// account is unknown or the secret wrong).
+	Authenticate(req Credentials, done func(struct{}, error))
+	// Publish stores a broadcast durably, answers, then delivers it.
+	Publish(req PublishRequest, done func(PublishResult, error))
+	// Retract withdraws a retained broadcast of the account, answering once
+	// that is durable; online recipients are sent RETRACTED.
+	Retract(req MessageRef, done func(struct{}, error))
+	// Status reports the delivery of a retained broadcast of the account.
+	Status(req MessageRef, done func(JobReport, error))
+	// Tag changes one of an account's tags and answers the tag as it now
+	// is (as it was, for a delete); Tags lists them in name order.
+	Tag(req TagRequest, done func(Tag, error))
+	Tags(account uint32, done func([]Tag, error))
+
+	// CreateAccount creates an account and answers it with its publisher
+	// secret, which is shown once: only its hash is stored.
+	CreateAccount(req NewAccount, done func(Account, error))
+	// Account answers one account, with its follower count
+	// (ErrUnknownAccount if there is none).
+	Account(id uint32, done func(Account, error))
+	// Accounts answers a page of accounts in id order, each with its
+	// follower count.
+	Accounts(req PageRequest, done func([]Account, error))
+	// Followers answers a page of an account's followers in id order.
+	Followers(req FollowersRequest, done func(FollowerPage, error))
+}
+
+// Loop is an event loop as the engine sees it.
+type Loop interface {
+	// Execute runs fn on the loop's goroutine, after the work queued
+	// before it. It must be safe to call from any goroutine.
+	Execute(fn func()) error
+}
+
+// Sink is one client connection as the engine sees it. Its methods are
+// called only on the goroutine of the loop it was added to.
+type Sink interface {
+	// Deliver writes shared, read-only frames, ideally with one writev.
+	// ids[i] is the message id of PUSH frames[i], increasing; an id of 0
+	// marks a control frame (RETRACTED) that must be written whatever the
+	// sink has sent before. Both slices are the loop's scratch, rebuilt for
+	// each sink: the sink may reorder or reslice their elements but must
+	// keep neither, and must not modify the bytes of a frame. It reports
+	// whether the frames were written (or had been sent already); false
+	// means the connection failed or is closing.
+	Deliver(frames [][]byte, ids []uint64) bool
+}
+
+// LoopIndex is one loop's online users. Its methods run on that loop.
+type LoopIndex interface {
+	// Add puts sink online for user after a catch-up: covered is the last
+	// page's Last, since the first page's Epoch. It refuses (false) if the
+	// loop has been handed a delivery with an id above covered since the
+	// scan: the caller then resumes again from covered, keeping since. It
+	// first writes the RETRACTED notices for the user that the scan may
+	// have missed. compress says whether the sink accepts compressed
+	// frames.
+	Add(user uint32, sink Sink, compress bool, covered, since uint64) bool
+	// Remove takes sink offline; a no-op for a sink that is not online.
+	Remove(user uint32, sink Sink)
+	// Online returns how many users are online on this loop.
+	Online() int
+}
+
+// Call makes an engine method blocking: it calls method with req and waits
+// for the answer or for ctx to end. When ctx ends first the request may
+// still take effect; the caller only stops waiting.
+func Call[Q, R any](ctx context.Context, method func(Q, func(R, error)), req Q) (R, error) {
+	type answer struct {
+		r   R
+		err error
+	}
+	ch := make(chan answer, 1)
+	method(req, func(r R, err error) { ch <- answer{r, err} })
+	select {
+	case a := <-ch:
+		return a.r, a.err
+	case <-ctx.Done():
+		var zero R
+		return zero, ctx.Err()
+	}
+}

@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The engine's errors. Every error an engine answers wraps one of them (or
+// is a storage or internal failure), so an edge maps it to a protocol code
+// with errors.Is.
+var (
+	// ErrClosed: the engine is shutting down; nothing was committed.
+	ErrClosed = errors.New("engine closed")
+	// ErrUnknownAccount: the account does not exist.
+	ErrUnknownAccount = errors.New("unknown account")
+	// ErrAuth: wrong publisher secret.
+	ErrAuth = errors.New("authentication failed")
+	// ErrTokenInvalid: a client token that is malformed or forged.
+	ErrTokenInvalid = errors.New("invalid token")
+	// ErrTokenExpired: a client token past its expiry.
+	ErrTokenExpired = errors.New("token expired")
+	// ErrBadRequest: a request with invalid fields.
+	ErrBadRequest = errors.New("bad request")
+	// ErrPayloadTooLarge: a payload over the engine's limit.
+	ErrPayloadTooLarge = errors.New("payload too large")
+	// ErrUnknownMessage: no retained broadcast has that id.
+	ErrUnknownMessage = errors.New("unknown message")
+	// ErrForbidden: the broadcast belongs to another account.
+	ErrForbidden = errors.New("forbidden")
+	// ErrQuotaExceeded: the account has used its quota; see QuotaError.
+	ErrQuotaExceeded = errors.New("quota exceeded")
+	// ErrUnknownTag: the account has no tag of that name or id.
+	ErrUnknownTag = errors.New("unknown tag")
+	// ErrTagExists: the account already has a tag of that name.
+	ErrTagExists = errors.New("tag exists")
+	// ErrLimit: the request would pass a configured limit (tags per
+	// account).
+	ErrLimit = errors.New("limit exceeded")
+	// ErrCursorAhead: a resume cursor beyond the newest message id; see
+	// CursorAheadError.
+	ErrCursorAhead = errors.New("cursor ahead of the log")
+	// ErrStorageFull: the disk is at its reserve; nothing was stored.
+	// Retrying succeeds once space is freed.
+	ErrStorageFull = errors.New("storage full")
+	// ErrStorageFailed: the store hit an I/O error; nothing was stored, and
+	// nothing will be until the engine restarts.
+	ErrStorageFailed = errors.New("storage failed")
+)
+
+// QuotaError says when an exhausted quota resets. It wraps
+// ErrQuotaExceeded.
+type QuotaError struct {
+	Limit   int
+	Per     string // "day"
+	ResetAt time.Time
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("quota of %d broadcasts per %s used; it resets at %s", e.Limit, e.Per, e.ResetAt.UTC().Format(time.RFC3339))
+}
+
+func (e *QuotaError) Unwrap() error { return ErrQuotaExceeded }
+
+// CursorAheadError is a resume cursor beyond the newest message id: it
+// comes from another history. It wraps ErrCursorAhead.
+type CursorAheadError struct {
+	Cursor, Newest uint64
+}
+
+func (e *CursorAheadError) Error() string {
+	return fmt.Sprintf("cursor %d is beyond the newest message id %d: it comes from another history (a server restored from a backup, or a new one); resume from 0", e.Cursor, e.Newest)
+}
+
+func (e *CursorAheadError) Unwrap() error { return ErrCursorAhead }

@@ -1,0 +1,197 @@
+package engine
+
+import "herald/wire"
+
+// ResumeRequest asks for the broadcasts a user missed.
+type ResumeRequest struct {
+	User uint32
+	// Cursor is the last id the user has; FromStored replaces it by the
+	// cursor the engine stored for the user.
+	Cursor     uint64
+	FromStored bool
+	// Sent is the highest id the connection has been sent (or told it need
+	// not be): the scan starts after the larger of it and the cursor.
+	Sent uint64
+	// Compress: the connection accepts S2-compressed frames.
+	Compress bool
+}
+
+// Page is one RESUME's worth of catch-up.
+type Page struct {
+	// Frames are PUSH frames in message-id order, the same bytes live
+	// delivery sends. They are shared: the edge must not modify them.
+	Frames [][]byte
+	// Last is the id the scan covered: nothing at or below it remains for
+	// the user. A connection treats it as already sent.
+	Last uint64
+	// More: the page limit was reached; RESUME again from Last.
+	More bool
+	// HistoryMissed: the cursor is older than the oldest retained
+	// broadcast, so some broadcasts for the user may be gone.
+	HistoryMissed bool
+	// Epoch is the engine's count of retractions when the scan began; the
+	// edge passes the first page's to LoopIndex.Add.
+	Epoch uint64
+}
+
+// Membership names users of an account: followers to add or remove, or
+// blocklist entries.
+type Membership struct {
+	Account uint32
+	Users   []uint32
+}
+
+// Credentials are a publisher's.
+type Credentials struct {
+	Account uint32
+	Secret  string
+}
+
+// Account is an account as the engine reports it.
+type Account struct {
+	ID   uint32
+	Name string
+	// Tier is the tier's configured name.
+	Tier          string
+	CreatedMillis uint64
+	// Followers is the follower count (Account and Accounts only).
+	Followers uint64
+	// Secret is the publisher secret, set only by CreateAccount.
+	Secret string
+}
+
+// NewAccount is an account to create; an empty Tier is the default tier.
+type NewAccount struct {
+	Name string
+	Tier string
+}
+
+// PageRequest asks for up to Limit items with ids from From on.
+type PageRequest struct {
+	From  uint32
+	Limit int
+}
+
+// FollowersRequest asks for a page of an account's followers.
+type FollowersRequest struct {
+	Account uint32
+	PageRequest
+}
+
+// FollowerPage is a page of followers and the count of all of them.
+type FollowerPage struct {
+	IDs   []uint32
+	Total uint64
+}
+
+// MessageRef names one of an account's broadcasts.
+type MessageRef struct {
+	Account   uint32
+	MessageID uint64
+}
+
+// PublishRequest is one broadcast to store and send. The engine takes
+// ownership of Payload.
+type PublishRequest struct {
+	Account     uint32
+	ClientMsgID string
+	TTLSeconds  uint32
+	ContentType string
+	Payload     []byte
+	// Preview, if not empty, sends to these users (1 to 100, followers or
+	// not) instead of the followers, outside any quota.
+	Preview []uint32
+	// Users, if not empty, narrows the audience to these users (at most
+	// 10,000) among the followers; the blocklist still applies.
+	Users []uint32
+	// Expr, if not empty, narrows the audience to the followers it selects
+	// from the account's tags; the blocklist still applies.
+	Expr wire.Expr
+	// DryRun resolves and counts the audience only: nothing is stored, sent,
+	// counted against the quota or remembered for idempotency.
+	DryRun bool
+	// OnJobDone, if set, is called once delivery of the new broadcast has
+	// finished on every event loop (not for a duplicate). It runs on an
+	// event loop and must not block.
+	OnJobDone func(JobReport)
+}
+
+// PublishResult is what PUBLISH_ACK reports.
+type PublishResult struct {
+	MessageID  uint64
+	Total      uint32
+	Filtered   uint32
+	Recipients uint32
+	// Duplicate: the client_msg_id was seen within the idempotency window;
+	// MessageID is the original and nothing was sent again.
+	Duplicate bool
+	// DryRun: the counts of a dry run; MessageID is 0.
+	DryRun bool
+}
+
+// JobReport is what a broadcast's delivery achieved, per recipient:
+// SentLive + PendingOffline + Errors = Total - Filtered.
+type JobReport struct {
+	MessageID uint64
+	Total     uint32
+	Filtered  uint32
+	// SentLive: recipients with a live connection that was written the PUSH
+	// (or already had it from catch-up).
+	SentLive uint32
+	// PendingOffline: recipients with no live connection; they receive it
+	// when they resume.
+	PendingOffline uint32
+	// Errors: recipients whose every live connection failed the write
+	// (closed meanwhile, or cut off as a slow consumer); they too receive it
+	// when they resume.
+	Errors uint32
+	// InProgress: delivery has not finished (STATUS only).
+	InProgress bool
+	// Interrupted: a restart cut delivery short, so SentLive is unknown and
+	// counted as pending (STATUS only).
+	Interrupted bool
+}
+
+// TagOp is what a TagRequest does.
+type TagOp uint8
+
+// Tag operations; the values are the TAG frame's op byte.
+const (
+	TagCreate TagOp = TagOp(wire.TagCreate)
+	TagRename TagOp = TagOp(wire.TagRename)
+	TagDelete TagOp = TagOp(wire.TagDelete)
+	TagAdd    TagOp = TagOp(wire.TagAdd)
+	TagRemove TagOp = TagOp(wire.TagRemove)
+)
+
+// TagRequest changes one of an account's tags.
+type TagRequest struct {
+	Account uint32
+	Op      TagOp
+	Name    string
+	NewName string   // TagRename
+	Users   []uint32 // TagAdd, TagRemove: 1 to wire.MaxTagUsers; the engine takes ownership
+}
+
+// Tag is one of an account's tags.
+type Tag struct {
+	ID      uint32
+	Name    string
+	Members uint64
+}
+
+// Health is the engine's state, read from memory.
+type Health struct {
+	// StorageError is why the store refuses writes (the disk at its
+	// reserve, a failed write); nil while it accepts them.
+	StorageError error
+	// DiskFree is the free bytes on the data directory's filesystem at the
+	// last reading, DiskReserve the bytes kept free (0 when unknown).
+	DiskFree, DiskReserve int64
+	// LastMessageID is the highest committed message id, FirstRetained the
+	// lowest id catch-up can still replay.
+	LastMessageID, FirstRetained uint64
+	// Delivered and DeliveredBytes count the PUSH frames live delivery has
+	// handed to sinks.
+	Delivered, DeliveredBytes uint64
+}

@@ -1,0 +1,95 @@
+package fanout
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"herald/engine"
+	"herald/storage"
+)
+
+// Account answers one account with its follower count, on a reader.
+func (e *Engine) Account(id uint32, done func(engine.Account, error)) {
+	read(e, done, func() (engine.Account, error) {
+		a, err := e.store.Account(id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return engine.Account{}, fmt.Errorf("%w: account %d does not exist", ErrUnknownAccount, id)
+		}
+		if err != nil {
+			return engine.Account{}, err
+		}
+		out := e.account(a)
+		out.Followers, err = e.store.FollowerCount(id)
+		return out, err
+	})
+}
+
+// Accounts answers a page of accounts in id order, on a reader.
+func (e *Engine) Accounts(req engine.PageRequest, done func([]engine.Account, error)) {
+	read(e, done, func() ([]engine.Account, error) {
+		stored, err := e.store.Accounts(req.From, req.Limit)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]engine.Account, len(stored))
+		for i, a := range stored {
+			out[i] = e.account(a)
+			if out[i].Followers, err = e.store.FollowerCount(a.ID); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	})
+}
+
+// Followers answers a page of an account's followers, on a reader.
+func (e *Engine) Followers(req engine.FollowersRequest, done func(engine.FollowerPage, error)) {
+	read(e, done, func() (engine.FollowerPage, error) {
+		if _, err := e.store.Account(req.Account); errors.Is(err, storage.ErrNotFound) {
+			return engine.FollowerPage{}, fmt.Errorf("%w: account %d does not exist", ErrUnknownAccount, req.Account)
+		}
+		ids, err := e.store.FollowersPage(req.Account, req.From, req.Limit)
+		if err != nil {
+			return engine.FollowerPage{}, err
+		}
+		total, err := e.store.FollowerCount(req.Account)
+		return engine.FollowerPage{IDs: ids, Total: total}, err
+	})
+}
+
+// Health reports the store's state and the delivery counters from memory.
+func (e *Engine) Health() engine.Health {
+	free, reserve := e.store.DiskFree()
+	return engine.Health{
+		StorageError:   contract(e.store.Health()),
+		DiskFree:       free,
+		DiskReserve:    reserve,
+		LastMessageID:  e.store.LastMessageID(),
+		FirstRetained:  e.store.FirstRetained(),
+		Delivered:      e.hub.Delivered(),
+		DeliveredBytes: e.hub.DeliveredBytes(),
+	}
+}
+
+// VerifyToken checks a client token against the accepted token keys.
+func (e *Engine) VerifyToken(token string, now time.Time) (uint32, error) {
+	return e.tokenKeys.verify(token, now)
+}
+
+// MintToken signs a client token with the newest token key.
+func (e *Engine) MintToken(user uint32, expires time.Time) (string, error) {
+	return MintToken(e.tokenKeys.signing(), user, expires), nil
+}
+
+// RotateTokenKey starts signing with a new key, on a reader (it writes the
+// key file); a negative overlap is Config.TokenOverlap.
+func (e *Engine) RotateTokenKey(overlap time.Duration, done func(time.Time, error)) {
+	if overlap < 0 {
+		overlap = e.cfg.TokenOverlap
+	}
+	read(e, done, func() (time.Time, error) { return e.tokenKeys.rotate(overlap, time.Now()) })
+}
+
+// RegisterLoop adds an event loop to the online index.
+func (e *Engine) RegisterLoop(loop engine.Loop) engine.LoopIndex { return e.hub.Register(loop) }

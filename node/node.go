@@ -1,0 +1,119 @@
+// Package node runs one whole Herald process: the engine (package fanout)
+// over its data directory, and the network edge (package server) on it,
+// wired through the engine's contract (package engine). `herald serve`,
+// the load test's embedded server and the end-to-end tests all start a
+// node, so they run the same code.
+package node
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"herald/fanout"
+	"herald/server"
+	"herald/wire"
+)
+
+// Config configures a node: the edge's listeners and limits, and the
+// engine with its data directory. Zero fields take the defaults.
+type Config struct {
+	Edge   server.Config
+	Engine fanout.Config
+}
+
+// Node is a running Herald process.
+type Node struct {
+	Engine *fanout.Engine
+	Edge   *server.Server
+	once   sync.Once
+	err    error
+}
+
+// defaultMaxPayload is the engine's payload limit when none is set.
+const defaultMaxPayload = 256 << 10
+
+// Start opens the engine over cfg.Engine.DataDir, then starts the edge on
+// it. The admin token is cfg.Edge.AdminToken, or the one in the data
+// directory's admin.token (created on first start).
+func Start(cfg Config) (*Node, error) {
+	if cfg.Engine.Logger == nil {
+		cfg.Engine.Logger = cfg.Edge.Logger
+	}
+	// A PUSH is at most a few bytes longer than the PUBLISH it carries, so
+	// with this margin the edge sends no frame over its MaxFrame.
+	frame := cfg.Edge.MaxFrame
+	if frame <= 0 {
+		frame = wire.DefaultMaxFrame
+	}
+	if cfg.Engine.MaxPayload == 0 && frame-server.MaxFrameMargin < defaultMaxPayload {
+		cfg.Engine.MaxPayload = frame - server.MaxFrameMargin
+	}
+	if payload := cfg.Engine.MaxPayload; payload > frame-server.MaxFrameMargin {
+		return nil, fmt.Errorf("%w: the payload limit %d must leave %d bytes of MaxFrame %d for the frame's other fields", server.ErrConfig, payload, server.MaxFrameMargin, frame)
+	}
+	// The engine's commits are observed by the edge's metrics, which exist
+	// once the edge starts.
+	var edge atomic.Pointer[server.Server]
+	if cfg.Engine.ObserveCommit == nil {
+		cfg.Engine.ObserveCommit = func(took time.Duration, ops int) {
+			if s := edge.Load(); s != nil {
+				s.ObserveCommit(took, ops)
+			}
+		}
+	}
+	eng, err := fanout.Open(cfg.Engine)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Edge.AdminToken == "" && !cfg.Engine.InMemory {
+		if cfg.Edge.AdminToken, err = adminToken(dataDir(cfg.Engine)); err != nil {
+			eng.Discard()
+			return nil, err
+		}
+	}
+	srv, err := server.Start(cfg.Edge, eng)
+	if err != nil {
+		eng.Discard()
+		return nil, err
+	}
+	edge.Store(srv)
+	return &Node{Engine: eng, Edge: srv}, nil
+}
+
+// Close stops the edge (every connection is told SHUTTING_DOWN), then the
+// engine, which saves acknowledged cursors and closes the store.
+func (n *Node) Close() error {
+	n.once.Do(func() { n.err = errors.Join(n.Edge.Close(), n.Engine.Close()) })
+	return n.err
+}
+
+func dataDir(c fanout.Config) string {
+	if c.DataDir == "" {
+		return "herald-data"
+	}
+	return c.DataDir
+}
+
+// adminToken returns the token in dir/admin.token, creating that file with
+// a random token on first start.
+func adminToken(dir string) (string, error) {
+	path := filepath.Join(dir, "admin.token")
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	token, err := server.RandomToken()
+	if err != nil {
+		return "", err
+	}
+	return token, os.WriteFile(path, []byte(token+"\n"), 0o600)
+}
