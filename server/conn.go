@@ -256,11 +256,11 @@ func (cn *conn) handleFrame(f wire.Frame) error {
 // RESUME waits for the engine: a connection's frames are handled in the
 // order sent, so nothing overtakes the answer they wait for. What is held
 // counts with partly received frames against MaxPartialBytes, and a
-// connection may hold at most maxHeld bytes.
+// connection may hold at most its largest frame and heldMargin more.
 func (cn *conn) hold(f wire.Frame) error {
 	size := len(f.Body) + wire.HeaderSize
-	if cn.heldFrames+size > maxHeld {
-		return closeWith(wire.CodeOverloaded, "over %d bytes of frames sent while the server had not yet answered HELLO or RESUME", maxHeld)
+	if limit := cn.srv.cfg.maxFrame(cn.role) + heldMargin; cn.heldFrames+size > limit {
+		return closeWith(wire.CodeOverloaded, "over %d bytes of frames sent while the server had not yet answered HELLO or RESUME", limit)
 	}
 	if total := cn.srv.partialBytes.Add(int64(size)); total > int64(cn.srv.cfg.MaxPartialBytes) {
 		cn.srv.partialBytes.Add(int64(-size))
@@ -272,9 +272,9 @@ func (cn *conn) hold(f wire.Frame) error {
 	return nil
 }
 
-// maxHeld bounds what one connection may send while it waits for the
-// engine's answer to HELLO or RESUME.
-const maxHeld = 64 << 10
+// heldMargin is what one connection may send, besides one frame of the
+// largest size, while it waits for the engine's answer to HELLO or RESUME.
+const heldMargin = 16 << 10
 
 // proceed ends a wait for the engine: the frames held meanwhile are
 // handled in order, until one of them waits again.
