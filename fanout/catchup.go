@@ -32,17 +32,29 @@ func (e *Engine) Resume(req engine.ResumeRequest, done func(engine.Page, error))
 }
 
 // catchUp returns the broadcasts after cursor addressed to user, at most one
-// page, compressed where that pays if compress is set. It reads only
-// committed data and is safe from any goroutine.
+// page, compressed where that pays if compress is set: from the recent
+// broadcasts in memory when they reach back to cursor, else from the log.
+// It reads only committed data and is safe from any goroutine.
 func (e *Engine) catchUp(user uint32, cursor uint64, compress bool) (Page, error) {
+	floor := e.store.FirstRetained()
+	// Cursor 0 is a client with no history, which has missed nothing it is
+	// owed; any other cursor below the retained log has.
+	missed := cursor != 0 && cursor+1 < floor
+	if frames, last, more, ok := e.recent.page(user, cursor, e.cfg.CatchUpPage, e.cfg.CatchUpBytes, e.nowMillis(), floor, compress); ok {
+		return Page{Frames: frames, Last: last, More: more, HistoryMissed: missed}, nil
+	}
+	page, err := e.catchUpFromLog(user, cursor, compress)
+	page.HistoryMissed = missed
+	return page, err
+}
+
+// catchUpFromLog is catchUp reading the stored log.
+func (e *Engine) catchUpFromLog(user uint32, cursor uint64, compress bool) (Page, error) {
 	found, last, more, err := e.store.BroadcastsFor(user, cursor, e.cfg.CatchUpPage, e.cfg.CatchUpBytes, e.nowMillis())
 	if err != nil {
 		return Page{}, err
 	}
 	page := Page{Frames: make([][]byte, len(found)), Last: last, More: more}
-	// Cursor 0 is a client with no history, which has missed nothing it is
-	// owed; any other cursor below the retained log has.
-	page.HistoryMissed = cursor != 0 && cursor+1 < e.store.FirstRetained()
 	for i, m := range found {
 		var packed []byte
 		if compress {

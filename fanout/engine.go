@@ -30,6 +30,10 @@ type Config struct {
 	MaxPayload int
 	// CatchUpPage is the most broadcasts one RESUME replays (default 1000).
 	CatchUpPage int
+	// CatchUpCache bounds the memory holding the newest broadcasts'
+	// frames and audiences for catch-up (default 64 MiB; negative: none,
+	// every page is read from the log).
+	CatchUpCache int
 	// CatchUpBytes stops a page once its payloads reach this many bytes
 	// (default 1 MiB), so a page stays well under the slow-consumer cap.
 	CatchUpBytes int
@@ -73,6 +77,9 @@ func (c *Config) fill() {
 	}
 	if c.CatchUpPage <= 0 {
 		c.CatchUpPage = 1000
+	}
+	if c.CatchUpCache == 0 {
+		c.CatchUpCache = 64 << 20
 	}
 	if c.CatchUpBytes <= 0 {
 		c.CatchUpBytes = 1 << 20
@@ -128,6 +135,7 @@ type Engine struct {
 	prep      []chan *publishOp
 	preparing sync.WaitGroup
 	readers   readers
+	recent    recent
 	// retractions counts RETRACTED notices dispatched (engine.Page.Epoch).
 	retractions atomic.Uint64
 	tokenKeys   *tokenKeys
@@ -159,6 +167,7 @@ func start(store *storage.Store, keys *tokenKeys, cfg Config) *Engine {
 		tokenKeys: keys,
 	}
 	e.readers.start()
+	e.recent.init(cfg.CatchUpCache, store.LastMessageID())
 	e.cursors.init(store)
 	e.jobs.init(store)
 	e.startPreparers()

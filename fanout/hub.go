@@ -19,8 +19,13 @@ type delivery struct {
 	audience    *roaring.Bitmap
 	cardinality uint64
 	job         *job // nil for control frames
-	// seq numbers control frames (RETRACTED) in commit order, from 1.
-	seq uint64
+	// seq numbers control frames (RETRACTED) in commit order, from 1;
+	// retracts is the id a RETRACTED frame withdraws.
+	seq, retracts uint64
+	// expires (Unix ms, 0: never) and payload (its length) describe a
+	// broadcast for the catch-up cache.
+	expires uint64
+	payload int
 }
 
 // pushFrames holds the PUSH frames of one broadcast.
@@ -70,7 +75,11 @@ func encodePush(m storage.Broadcast, packed []byte) pushFrames {
 }
 
 func newDelivery(m storage.Broadcast, audience *roaring.Bitmap, packed []byte) *delivery {
-	return &delivery{id: m.ID, push: encodePush(m, packed), audience: audience, cardinality: audience.GetCardinality()}
+	d := &delivery{id: m.ID, push: encodePush(m, packed), audience: audience, cardinality: audience.GetCardinality(), payload: len(m.Payload)}
+	if m.TTLSeconds > 0 {
+		d.expires = m.TimeMillis + uint64(m.TTLSeconds)*1000
+	}
+	return d
 }
 
 // Hub is the online index: one LoopIndex per event loop.

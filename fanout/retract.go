@@ -44,7 +44,7 @@ func (o *retractOp) apply(_ *Engine, b *storage.Batch, _ uint64) error {
 	frame := wire.AppendRetracted(nil, wire.Retracted{MessageID: m.ID, Account: m.Account})
 	// Id 0 marks a control frame: connections write it whatever ids they
 	// have already sent (see Sink).
-	o.send = &delivery{push: pushFrames{plain: frame}, audience: audience, cardinality: audience.GetCardinality()}
+	o.send = &delivery{push: pushFrames{plain: frame}, audience: audience, cardinality: audience.GetCardinality(), retracts: m.ID}
 	return nil
 }
 

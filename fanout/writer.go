@@ -107,7 +107,10 @@ func (e *Engine) commitGroup(group []op) {
 	for _, o := range group {
 		if d := o.delivery(); d != nil {
 			if d.id == 0 {
+				e.recent.retract(d.retracts)
 				d.seq = e.retractions.Add(1)
+			} else {
+				e.recent.add(d)
 			}
 			e.hub.dispatch(d)
 		}

@@ -1,0 +1,111 @@
+package fanout
+
+import (
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// recent keeps the newest broadcasts as live delivery built them (their
+// PUSH frames, plain and compressed, and their frozen audiences), so that
+// catch-up of a recent cursor reads memory instead of the log: no record is
+// decoded, no audience probed in Pebble, no frame encoded or payload
+// compressed again, and a resuming client gets the very bytes live clients
+// got. It holds every committed broadcast from start to last, at most
+// limit bytes of them; older cursors are served from the store.
+//
+// The writer adds each broadcast after its commit and before its delivery,
+// and marks a retracted one before the retraction's notice goes out
+// (engine.Page.Epoch relies on that order); readers take pages under the
+// read lock.
+type recent struct {
+	mu      sync.RWMutex
+	entries []recentEntry // entries[off:] are ids start..last, in order
+	off     int
+	bytes   int
+	limit   int
+	start   uint64
+	last    uint64
+}
+
+type recentEntry struct {
+	id        uint64
+	push      pushFrames
+	audience  *roaring.Bitmap
+	expires   uint64 // Unix ms at which its TTL ends; 0: none
+	payload   int
+	size      int
+	retracted bool
+}
+
+// recentOverhead is what an entry costs besides its frames and audience.
+const recentOverhead = 96
+
+func (r *recent) init(limit int, last uint64) {
+	r.limit, r.start, r.last = limit, last+1, last
+}
+
+// add appends a committed broadcast (writer goroutine). A broadcast that
+// does not follow the last one (none should) starts the cache over.
+func (r *recent) add(d *delivery) {
+	if r.limit <= 0 {
+		return
+	}
+	size := len(d.push.plain) + len(d.push.compressed) + int(d.audience.GetSizeInBytes()) + recentOverhead
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d.id != r.last+1 {
+		clear(r.entries)
+		r.entries, r.off, r.bytes, r.start = r.entries[:0], 0, 0, d.id
+	}
+	r.entries = append(r.entries, recentEntry{id: d.id, push: d.push, audience: d.audience, expires: d.expires, payload: d.payload, size: size})
+	r.bytes += size
+	r.last = d.id
+	for r.bytes > r.limit && r.off < len(r.entries) {
+		r.bytes -= r.entries[r.off].size
+		r.entries[r.off] = recentEntry{}
+		r.off++
+		r.start++
+	}
+	if r.off > len(r.entries)/2 {
+		n := copy(r.entries, r.entries[r.off:])
+		clear(r.entries[n:])
+		r.entries, r.off = r.entries[:n], 0
+	}
+}
+
+// retract marks a broadcast retracted (writer goroutine).
+func (r *recent) retract(id uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id >= r.start && id <= r.last {
+		r.entries[r.off+int(id-r.start)].retracted = true
+	}
+}
+
+// page is the catch-up page after cursor for user, as Store.BroadcastsFor
+// would answer it, skipping ids below floor (past retention); ok is false
+// when the cache does not reach back to cursor.
+func (r *recent) page(user uint32, cursor uint64, limit, maxBytes int, nowMillis, floor uint64, compress bool) (frames [][]byte, last uint64, more, ok bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.limit <= 0 || cursor+1 < r.start {
+		return nil, cursor, false, false
+	}
+	last = cursor
+	if cursor >= r.last {
+		return nil, last, false, true
+	}
+	size := 0
+	for _, e := range r.entries[r.off+int(cursor+1-r.start):] {
+		if len(frames) >= limit || size >= maxBytes {
+			return frames, last, true, true
+		}
+		if e.id >= floor && !e.retracted && (e.expires == 0 || e.expires > nowMillis) && e.audience.Contains(user) {
+			frames = append(frames, e.push.pick(compress))
+			size += e.payload
+		}
+		last = e.id
+	}
+	return frames, last, false, true
+}

@@ -1,0 +1,88 @@
+package fanout
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"herald/engine"
+	"herald/internal/testutil"
+	"herald/storage"
+)
+
+// TestCatchUpFromMemoryMatchesTheLog: whatever was published (to all
+// followers, to a list, a preview, with a TTL that has passed, retracted,
+// compressible or not), a page from the recent broadcasts in memory is the
+// page the log gives, byte for byte, for every user, cursor, page limit and
+// compression; and a cache too small to reach back falls back to the log.
+func TestCatchUpFromMemoryMatchesTheLog(t *testing.T) {
+	for _, cacheBytes := range []int{0, 3000} {
+		t.Run(fmt.Sprintf("cache %d", cacheBytes), func(t *testing.T) {
+			store, err := storage.Open("", storage.Options{InMemory: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			clock := testutil.NewClock(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+			e := New(store, withUnlimited(Config{Now: clock.Now, CatchUpPage: 3, CatchUpBytes: 2500, CompressMin: 64, CatchUpCache: cacheBytes}))
+			defer e.Close()
+			account := seedAccount(t, e, 1, 2, 3, 4, 5, 6)
+			ctx := context.Background()
+			n := 0
+			publish := func(req PublishRequest) uint64 {
+				t.Helper()
+				n++
+				req.Account, req.ClientMsgID = account, fmt.Sprint(n)
+				res, err := publishWait(ctx, e, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res.MessageID
+			}
+			compressible := []byte(strings.Repeat("herald ", 200))
+			publish(PublishRequest{Payload: []byte("to all")})
+			publish(PublishRequest{Payload: compressible})
+			publish(PublishRequest{Users: []uint32{2, 3}, Payload: []byte("listed")})
+			publish(PublishRequest{Preview: []uint32{9}, Payload: []byte("preview")})
+			publish(PublishRequest{TTLSeconds: 10, Payload: []byte("short-lived")})
+			gone := publish(PublishRequest{Payload: compressible})
+			publish(PublishRequest{Payload: make([]byte, 1500)})
+			publish(PublishRequest{Payload: make([]byte, 1500)})
+			if _, err := engine.Call(ctx, e.Retract, engine.MessageRef{Account: account, MessageID: gone}); err != nil {
+				t.Fatal(err)
+			}
+			last := publish(PublishRequest{ContentType: "text/plain", Payload: []byte("last")})
+			clock.Advance(20 * time.Second)
+
+			if _, _, _, ok := e.recent.page(1, 0, 3, 2500, e.nowMillis(), 1, false); ok != (cacheBytes == 0) {
+				t.Fatalf("the cache reaches back to cursor 0: %v, want %v", ok, cacheBytes == 0)
+			}
+			for user := uint32(1); user <= 10; user++ {
+				for cursor := uint64(0); cursor <= last; cursor++ {
+					for _, compress := range []bool{false, true} {
+						got, err := e.catchUp(user, cursor, compress)
+						if err != nil {
+							t.Fatal(err)
+						}
+						want, err := e.catchUpFromLog(user, cursor, compress)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if got.Last != want.Last || got.More != want.More || len(got.Frames) != len(want.Frames) {
+							t.Fatalf("user %d after %d (compress %v): %d frames, last %d, more %v; the log: %d, %d, %v",
+								user, cursor, compress, len(got.Frames), got.Last, got.More, len(want.Frames), want.Last, want.More)
+						}
+						for i := range got.Frames {
+							if !bytes.Equal(got.Frames[i], want.Frames[i]) {
+								t.Fatalf("user %d after %d (compress %v): frame %d differs from the log's", user, cursor, compress, i)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
