@@ -33,9 +33,10 @@ type Side struct {
 }
 
 // P returns the q-quantile of the completion times.
-func (s Side) P(q float64) time.Duration { return quantile(s.Completion, q) }
+func (s Side) P(q float64) time.Duration { return Quantile(s.Completion, q) }
 
-func quantile(samples []time.Duration, q float64) time.Duration {
+// Quantile is the q-quantile of samples.
+func Quantile(samples []time.Duration, q float64) time.Duration {
 	sorted := slices.Clone(samples)
 	slices.Sort(sorted)
 	return stats.Quantile(sorted, q)

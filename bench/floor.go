@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"herald/internal/child"
+	"herald/wire"
 )
 
 // FloorFlag is the hidden first argument with which a binary whose main
@@ -21,7 +22,11 @@ func MaybeFloor() {
 	if len(os.Args) < 2 || os.Args[1] != FloorFlag {
 		return
 	}
-	if err := serveFloor(); err != nil {
+	serve := serveFloor
+	if len(os.Args) > 2 && os.Args[2] == stormMode {
+		serve = serveStormFloor
+	}
+	if err := serve(); err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
 		os.Exit(1)
 	}
@@ -114,4 +119,35 @@ func startFloor(wrapper []string) (*floorProcess, error) {
 		return nil, err
 	}
 	return &floorProcess{proc: proc, clientAddr: proc.Announced["clients"], controlAddr: proc.Announced["control"]}, nil
+}
+
+// stormMode is the floor's argument for reconnect storms.
+const stormMode = "storm"
+
+// serveStormFloor is the floor of a reconnect storm: it accepts each
+// connection, reads what the client sends first, answers one small frame
+// (a RESUMED) with a plain Write and keeps the connection open. That is the
+// least a server must do for a client that connects and resumes.
+func serveStormFloor() error {
+	clients, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	answer := wire.AppendResumed(nil, wire.Resumed{}, 0)
+	child.Announce("floor", "clients", clients.Addr().String())
+	child.ExitWithParent(func() { os.Exit(0) })
+	for {
+		c, err := clients.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			buf := make([]byte, 512)
+			if _, err := c.Read(buf); err == nil {
+				_, _ = c.Write(answer)
+			}
+			_, _ = io.Copy(io.Discard, c) // until the client closes
+			_ = c.Close()
+		}()
+	}
 }

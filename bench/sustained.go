@@ -51,7 +51,7 @@ func (s SustainedSide) LagGrowth() time.Duration {
 }
 
 // P returns the q-quantile of the lags.
-func (s SustainedSide) P(q float64) time.Duration { return quantile(s.Lag, q) }
+func (s SustainedSide) P(q float64) time.Duration { return Quantile(s.Lag, q) }
 
 func mean(ds []time.Duration) time.Duration {
 	var sum time.Duration

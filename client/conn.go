@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"herald/internal/sockopt"
 	"herald/wire"
 )
 
@@ -34,7 +35,7 @@ type frameConn struct {
 func dial(ctx context.Context, addr string, local net.Addr, hello wire.Hello) (*frameConn, error) {
 	d := net.Dialer{LocalAddr: local}
 	if local != nil {
-		d.Control = bindNoPort
+		d.Control = sockopt.BindNoPort
 	}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

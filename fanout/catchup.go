@@ -10,7 +10,15 @@ import (
 // the cursor (the stored one, for FromStored) and after what the
 // connection was sent, scanned on a reader. A cursor beyond the newest id
 // is a CursorAheadError.
+//
+// A page the recent broadcasts in memory hold is answered at once, within
+// the call (a few microseconds: no storage read); one that needs the log or
+// the stored cursor is read on a reader.
 func (e *Engine) Resume(req engine.ResumeRequest, done func(engine.Page, error)) {
+	if page, ok := e.resumeFromMemory(req); ok {
+		done(page, nil)
+		return
+	}
 	read(e, done, func() (engine.Page, error) {
 		cursor := req.Cursor
 		if req.FromStored {
@@ -29,6 +37,29 @@ func (e *Engine) Resume(req engine.ResumeRequest, done func(engine.Page, error))
 		page.Epoch = epoch
 		return page, err
 	})
+}
+
+// resumeFromMemory answers req if its cursor is known and the recent
+// broadcasts reach back to it.
+func (e *Engine) resumeFromMemory(req engine.ResumeRequest) (engine.Page, bool) {
+	cursor := req.Cursor
+	if req.FromStored {
+		var ok bool
+		if cursor, ok = e.cursors.get(req.User); !ok {
+			return engine.Page{}, false
+		}
+	}
+	if cursor > e.store.LastMessageID() {
+		return engine.Page{}, false // answered with its error on a reader
+	}
+	cursor = max(cursor, req.Sent)
+	epoch := e.retractions.Load()
+	floor := e.store.FirstRetained()
+	frames, last, more, ok := e.recent.page(req.User, cursor, e.cfg.CatchUpPage, e.cfg.CatchUpBytes, e.nowMillis(), floor, req.Compress)
+	if !ok {
+		return engine.Page{}, false
+	}
+	return engine.Page{Frames: frames, Last: last, More: more, HistoryMissed: cursor != 0 && cursor+1 < floor, Epoch: epoch}, true
 }
 
 // catchUp returns the broadcasts after cursor addressed to user, at most one

@@ -14,10 +14,10 @@ import (
 // got. It holds every committed broadcast from start to last, at most
 // limit bytes of them; older cursors are served from the store.
 //
-// The writer adds each broadcast after its commit and before its delivery,
-// and marks a retracted one before the retraction's notice goes out
-// (engine.Page.Epoch relies on that order); readers take pages under the
-// read lock.
+// The writer adds each broadcast after its commit and before it answers
+// the publish, and marks a retracted one before it answers the retraction
+// and counts its notice (engine.Page.Epoch relies on that order); readers
+// take pages under the read lock.
 type recent struct {
 	mu      sync.RWMutex
 	entries []recentEntry // entries[off:] are ids start..last, in order

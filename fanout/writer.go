@@ -95,6 +95,19 @@ func (e *Engine) commitGroup(group []op) {
 	}
 	batch.Close()
 	err = contract(err)
+	if err == nil {
+		// Catch-up from memory sees what is committed before anyone is
+		// told it is.
+		for _, o := range group {
+			if d := o.delivery(); d != nil {
+				if d.id == 0 {
+					e.recent.retract(d.retracts)
+				} else {
+					e.recent.add(d)
+				}
+			}
+		}
+	}
 	for _, o := range group {
 		if l, ok := o.(loggedOp); ok {
 			l.log(e.cfg.Logger, took, err)
@@ -107,10 +120,7 @@ func (e *Engine) commitGroup(group []op) {
 	for _, o := range group {
 		if d := o.delivery(); d != nil {
 			if d.id == 0 {
-				e.recent.retract(d.retracts)
 				d.seq = e.retractions.Add(1)
-			} else {
-				e.recent.add(d)
 			}
 			e.hub.dispatch(d)
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"herald/engine"
@@ -72,7 +73,33 @@ type resumeState struct {
 func (cn *conn) askPage(req engine.ResumeRequest) {
 	req.Sent, req.Compress = cn.lastSent, cn.compress
 	cn.waiting = true
-	cn.srv.engine.Resume(req, func(p engine.Page, err error) { cn.reply(func() { cn.page(p, err) }) })
+	// The engine answers a page it holds in memory within the call: that
+	// answer is handled here, on the loop, without a round trip through
+	// the loop's task queue; a later one arrives through cn.reply.
+	var mu sync.Mutex
+	returned := false
+	var inline *pageAnswer
+	cn.srv.engine.Resume(req, func(p engine.Page, err error) {
+		mu.Lock()
+		if !returned {
+			inline = &pageAnswer{p, err}
+			mu.Unlock()
+			return
+		}
+		mu.Unlock()
+		cn.reply(func() { cn.page(p, err) })
+	})
+	mu.Lock()
+	returned = true
+	mu.Unlock()
+	if inline != nil {
+		cn.page(inline.page, inline.err)
+	}
+}
+
+type pageAnswer struct {
+	page engine.Page
+	err  error
 }
 
 // page writes one page of catch-up. After the last page the connection
@@ -104,6 +131,8 @@ func (cn *conn) page(p engine.Page, err error) {
 	cn.lastSent = max(cn.lastSent, p.Last)
 	if !p.More {
 		if !cn.loop.index.Add(cn.user, cn, cn.compress, p.Last, st.epoch) {
+			cn.uncork() // this page now; the gap's with RESUMED
+			cn.cork()
 			cn.askPage(engine.ResumeRequest{User: cn.user, Cursor: p.Last})
 			return
 		}
@@ -120,6 +149,7 @@ func (cn *conn) page(p engine.Page, err error) {
 	cn.send(func(dst []byte) []byte {
 		return wire.AppendResumed(dst, wire.Resumed{Count: count, LastID: p.Last}, flags)
 	})
+	cn.uncork() // the page goes out now, under the cap, whatever follows
 	cn.proceed()
 }
 

@@ -76,6 +76,10 @@ type conn struct {
 	// consumer.
 	out     outbound
 	cutHeld int
+	// corked: frames are gathered in gathered instead of written, to go
+	// out in one writev when uncorked (see cork).
+	corked   bool
+	gathered [][]byte
 }
 
 func newConn(srv *Server, l *loopState, c gnet.Conn, r role) *conn {
@@ -118,6 +122,10 @@ func (cn *conn) enqueue(frames [][]byte) bool {
 	if cn.closing || cn.closed {
 		return false
 	}
+	if cn.corked {
+		cn.gathered = append(cn.gathered, frames...)
+		return true
+	}
 	buffered := cn.c.OutboundBuffered()
 	pieces, charge := split(cn.loop.pieces[:0], frames)
 	cn.loop.pieces = pieces[:0]
@@ -148,9 +156,40 @@ func (cn *conn) write(pieces [][]byte, buffered, charge int) {
 	}
 }
 
-// send writes a frame built in the connection's scratch buffer.
+// A connection is corked while it handles what one read brought, and
+// while it waits for the engine to answer a RESUME, so that what it
+// answers meanwhile goes out in one writev: a client that sends HELLO and
+// RESUME together gets WELCOME, its catch-up and RESUMED in one write. The
+// frames gathered are shared frames and copies of small ones, held only
+// until the callback that ends the wait; the cap applies when they are
+// written.
+
+// cork starts gathering.
+func (cn *conn) cork() { cn.corked = true }
+
+// uncork writes what was gathered, in one writev under the cap.
+func (cn *conn) uncork() {
+	cn.corked = false
+	if len(cn.gathered) == 0 {
+		return
+	}
+	frames := cn.gathered
+	cn.enqueue(frames)
+	clear(frames)
+	cn.gathered = frames[:0]
+	if cap(cn.gathered) > 1024 {
+		cn.gathered = nil
+	}
+}
+
+// send writes a frame built in the connection's scratch buffer (a copy of
+// it, when corked).
 func (cn *conn) send(build func(dst []byte) []byte) {
 	if cn.closing || cn.closed {
+		return
+	}
+	if cn.corked {
+		cn.gathered = append(cn.gathered, build(nil))
 		return
 	}
 	cn.scratch = build(cn.scratch[:0])
@@ -184,8 +223,11 @@ func (cn *conn) fail(err error) {
 	}
 	cn.closing = true
 	cn.logDisconnect(ce.code, ce.text)
-	// Past the cap if need be: it is one small frame, and the last.
-	_, _ = cn.c.Write(wire.AppendError(nil, wire.Error{Code: ce.code, Text: ce.text}))
+	// Past the cap if need be: it is one small frame, and the last, after
+	// what was gathered (a WELCOME, say; never more than a page).
+	frames := append(cn.gathered, wire.AppendError(nil, wire.Error{Code: ce.code, Text: ce.text}))
+	cn.gathered, cn.corked = nil, false
+	_, _ = cn.c.Writev(frames)
 	cn.srv.metrics.closedWithError.Add(1)
 	_ = cn.c.Close()
 }
@@ -194,8 +236,12 @@ func (cn *conn) fail(err error) {
 // liveness and partial-frame bookkeeping up to date.
 func (cn *conn) traffic(data []byte, now int64) {
 	frames := cn.frames
+	cn.cork()
 	if err := cn.parser.Feed(data, cn.handleFrame); err != nil {
 		cn.fail(err)
+	}
+	if !cn.waiting {
+		cn.uncork()
 	}
 	if cn.frames != frames {
 		cn.lastFrame = now
@@ -280,6 +326,12 @@ const heldMargin = 16 << 10
 // handled in order, until one of them waits again.
 func (cn *conn) proceed() {
 	cn.waiting = false
+	cn.cork()
+	defer func() {
+		if !cn.waiting {
+			cn.uncork()
+		}
+	}()
 	for len(cn.pending) > 0 && !cn.waiting && !cn.closing && !cn.closed {
 		f := cn.pending[0]
 		cn.pending[0] = wire.Frame{}

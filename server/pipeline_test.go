@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"herald/fanout"
 	"herald/internal/testserver"
 	"herald/internal/testutil"
 	"herald/node"
@@ -14,9 +16,16 @@ import (
 // publisher's HELLO or a RESUME, which the engine answers off the loop,
 // wait for that answer and are handled in the order sent: WELCOME before
 // the PUBLISH's answer, RESUMED before the PONG, and the catch-up's PUSH
-// before both.
+// before both; whether the engine answers from memory, within the call, or
+// from the log, off the loop.
 func TestPipelinedFramesAreAnsweredInOrder(t *testing.T) {
-	h := testserver.Start(t, "", node.Config{})
+	for _, cache := range []int{0, -1} {
+		t.Run(fmt.Sprintf("cache %d", cache), func(t *testing.T) { pipelined(t, node.Config{Engine: fanout.Config{CatchUpCache: cache}}) })
+	}
+}
+
+func pipelined(t *testing.T, cfg node.Config) {
+	h := testserver.Start(t, "", cfg)
 	account, secret := h.Account(1, 3)
 
 	pub := testutil.DialRaw(t, h.Server.PublisherAddr())
@@ -46,10 +55,11 @@ func TestPipelinedFramesAreAnsweredInOrder(t *testing.T) {
 }
 
 // TestFramesHeldForAnAnswerAreBounded: a connection that sends more than
-// the server holds while it waits for the engine is closed with
-// OVERLOADED, and the server keeps serving.
+// the server holds while it waits for the engine (a RESUME read from the
+// log) is closed with OVERLOADED, and the server keeps serving.
 func TestFramesHeldForAnAnswerAreBounded(t *testing.T) {
-	h := testserver.Start(t, "", node.Config{})
+	// Without the catch-up cache every RESUME is answered off the loop.
+	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{CatchUpCache: -1}})
 	account, secret := h.Account(1, 3)
 	r := testutil.DialRaw(t, h.Server.ClientAddr())
 	burst := wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: h.Token(2)})

@@ -3,6 +3,7 @@
 //
 //	go run ./cmd/herald-bench burst --clients 1000,5000,10000,18000
 //	go run ./cmd/herald-bench sustained --clients 10000 --rates 10,15,20
+//	go run ./cmd/herald-bench storm --clients 18000 --broadcasts 100
 //
 // With --pin (the default where taskset exists and there are two or more
 // CPUs) the server and the floor run on CPU 0 and the clients on CPU 1.
@@ -77,7 +78,7 @@ func newRoot() *cobra.Command {
 	f.StringVar(&o.clients, "clients", "1000,5000,10000,18000", "comma-separated client counts")
 	f.IntVar(&o.payload, "payload", 256, "payload bytes")
 	f.BoolVar(&o.pin, "pin", canPin, "server/floor on CPU 0, clients on CPU 1 (taskset)")
-	root.AddCommand(newBurst(o), newSustained(o))
+	root.AddCommand(newBurst(o), newSustained(o), newStorm(o))
 	return root
 }
 
@@ -199,4 +200,47 @@ func ratio(a, b time.Duration) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
+}
+
+func newStorm(o *options) *cobra.Command {
+	var cfg bench.StormConfig
+	cmd := &cobra.Command{
+		Use:   "storm",
+		Short: "Reconnect storm: offline clients resume missed broadcasts at once, beside the floor, and live latency meanwhile",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			counts, err := o.clientCounts()
+			if err != nil {
+				return err
+			}
+			cfg.Payload, cfg.Wrapper = o.payload, o.wrapper()
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, "| clients × missed | Herald clients/s | floor clients/s | ratio | Herald per client p50 / p99 | floor per client p50 / p99 | Herald CPU/client | floor CPU/client | live p50 / p99 quiet | live p50 / p99 in storm | ratio p50 / p99 |")
+			fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			for _, n := range counts {
+				c := cfg
+				c.Clients = n
+				r, err := bench.RunStorm(cmd.Context(), c, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				h, f := r.Herald, r.Floor
+				q50, q99 := bench.Quantile(r.Quiet, 0.5), bench.Quantile(r.Quiet, 0.99)
+				s50, s99 := bench.Quantile(r.InStorm, 0.5), bench.Quantile(r.InStorm, 0.99)
+				fmt.Fprintf(out, "| %d × %d | %.0f | %.0f | %.2f | %v / %v | %v / %v | %v | %v | %v / %v | %v / %v | %.2f / %.2f |\n",
+					n, r.Config.Broadcasts, h.Rate(), f.Rate(), h.Rate()/f.Rate(),
+					round(bench.Quantile(h.PerClient, 0.5)), round(bench.Quantile(h.PerClient, 0.99)),
+					round(bench.Quantile(f.PerClient, 0.5)), round(bench.Quantile(f.PerClient, 0.99)),
+					round(h.CPU/time.Duration(n)), round(f.CPU/time.Duration(n)),
+					round(q50), round(q99), round(s50), round(s99), ratio(s50, q50), ratio(s99, q99))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Broadcasts, "broadcasts", 100, "broadcasts each reconnecting client missed")
+	f.IntVar(&cfg.Online, "online", 500, "clients online throughout, receiving a live broadcast every --live-every")
+	f.DurationVar(&cfg.LiveEvery, "live-every", 20*time.Millisecond, "interval of the live broadcasts")
+	f.IntVar(&cfg.Dialers, "dialers", 200, "clients connecting at a time")
+	return cmd
 }

@@ -1,4 +1,5 @@
-package client
+// Package sockopt holds the socket options Herald's clients set.
+package sockopt
 
 import (
 	"syscall"
@@ -6,11 +7,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bindNoPort asks Linux to pick a connection's source port at connect
+// BindNoPort asks Linux to pick a connection's source port at connect
 // time rather than at bind time, so that connections from a chosen source
-// address (SubscriberConfig.LocalAddr) share ports across destinations
+// address (client.SubscriberConfig.LocalAddr, the benchmarks' clients) share ports across destinations
 // like unbound ones do, instead of exhausting the bind-time range.
-func bindNoPort(_, _ string, c syscall.RawConn) error {
+func BindNoPort(_, _ string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
