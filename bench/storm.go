@@ -33,7 +33,9 @@ type StormConfig struct {
 	LiveEvery  time.Duration // interval of the live broadcasts (20 ms)
 	Quiet      int           // live broadcasts measured before the storm (50)
 	Dialers    int           // clients connecting at a time (200)
-	Wrapper    []string
+	// Wrapper runs the floor (and Herald, unless ServerWrapper is set),
+	// e.g. taskset -c 0.
+	Wrapper, ServerWrapper []string
 }
 
 func (c *StormConfig) fill() {
@@ -129,7 +131,11 @@ func heraldStorm(ctx context.Context, cfg StormConfig, res *StormResult, say fun
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := loadtest.StartServer(filepath.Join(dir, "data"), cfg.Wrapper...)
+	wrapper := cfg.Wrapper
+	if cfg.ServerWrapper != nil {
+		wrapper = cfg.ServerWrapper
+	}
+	srv, err := loadtest.StartServer(filepath.Join(dir, "data"), wrapper...)
 	if err != nil {
 		return 0, err
 	}

@@ -1,7 +1,9 @@
-// Package fanout is Herald's engine: the publish pipeline, audience
-// resolution, the online index, delivery planning and catch-up. It knows
-// connections only through the Loop and Sink interfaces and opens no
-// sockets.
+// Package fanout is Herald's engine: it implements package engine's
+// contract over its data directory (the store, the token keys): the
+// publish pipeline, audience resolution, the online index, delivery
+// planning and catch-up. It knows connections only through the contract's
+// Loop and Sink and opens no sockets. It is the only package that uses
+// package storage.
 //
 // # The writer
 //
@@ -30,10 +32,20 @@
 //
 // # Catch-up and live order
 //
-// A connection resumes on its loop: the catch-up scan reads the log up to
-// the last committed id, the frames are written, and only then is the user
-// added to the loop's online index, all within one callback on the loop.
-// A broadcast committed before the scan is found by it; one committed after
-// is dispatched to the loop after the scan and finds the user online. A
-// Sink drops ids at or below the last it sent, so an overlap is harmless.
+// Resume reads a page of the broadcasts a user missed. The newest
+// broadcasts are kept in memory as live delivery built them (recent.go:
+// their frames and frozen audiences, 64 MiB by default), so a recent
+// cursor's page is answered within the call, from memory, with the very
+// bytes live clients got; an older cursor's is read from the log on a
+// reader goroutine (readers.go), never on an event loop.
+//
+// The page covers ids up to its Last. The connection goes online on its
+// loop with LoopIndex.Add(…, Last, Epoch): if the loop has drained a
+// broadcast above Last since, Add refuses and the edge reads the gap
+// before going online; a broadcast drained after Add finds the user
+// online. Add also writes the RETRACTED notices drained since the first
+// scan began (Epoch counts them), for broadcasts the scan may have
+// included. A Sink drops ids at or below the last it sent, so an overlap
+// between a page and live delivery is harmless: a connection never sees
+// ids out of order and misses none.
 package fanout

@@ -41,6 +41,12 @@ type recentEntry struct {
 // recentOverhead is what an entry costs besides its frames and audience.
 const recentOverhead = 96
 
+// recentMaxFrame is the largest PUSH frame the cache keeps. A broadcast
+// with a larger one keeps its place (ids stay contiguous) without its
+// frames, and a page that needs it is read from the log: large payloads
+// would hold much memory to save little work.
+const recentMaxFrame = 16 << 10
+
 func (r *recent) init(limit int, last uint64) {
 	r.limit, r.start, r.last = limit, last+1, last
 }
@@ -51,14 +57,18 @@ func (r *recent) add(d *delivery) {
 	if r.limit <= 0 {
 		return
 	}
-	size := len(d.push.plain) + len(d.push.compressed) + int(d.audience.GetSizeInBytes()) + recentOverhead
+	push := d.push
+	if len(push.plain) > recentMaxFrame {
+		push = pushFrames{}
+	}
+	size := len(push.plain) + len(push.compressed) + int(d.audience.GetSizeInBytes()) + recentOverhead
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if d.id != r.last+1 {
 		clear(r.entries)
 		r.entries, r.off, r.bytes, r.start = r.entries[:0], 0, 0, d.id
 	}
-	r.entries = append(r.entries, recentEntry{id: d.id, push: d.push, audience: d.audience, expires: d.expires, payload: d.payload, size: size})
+	r.entries = append(r.entries, recentEntry{id: d.id, push: push, audience: d.audience, expires: d.expires, payload: d.payload, size: size})
 	r.bytes += size
 	r.last = d.id
 	for r.bytes > r.limit && r.off < len(r.entries) {
@@ -102,6 +112,9 @@ func (r *recent) page(user uint32, cursor uint64, limit, maxBytes int, nowMillis
 			return frames, last, true, true
 		}
 		if e.id >= floor && !e.retracted && (e.expires == 0 || e.expires > nowMillis) && e.audience.Contains(user) {
+			if e.push.plain == nil {
+				return nil, cursor, false, false // too large to keep: read the log
+			}
 			frames = append(frames, e.push.pick(compress))
 			size += e.payload
 		}

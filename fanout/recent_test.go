@@ -27,7 +27,7 @@ func TestCatchUpFromMemoryMatchesTheLog(t *testing.T) {
 			}
 			defer store.Close()
 			clock := testutil.NewClock(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
-			e := New(store, withUnlimited(Config{Now: clock.Now, CatchUpPage: 3, CatchUpBytes: 2500, CompressMin: 64, CatchUpCache: cacheBytes}))
+			e := New(store, withUnlimited(Config{Now: clock.Now, CatchUpPage: 3, CatchUpBytes: 20000, CompressMin: 64, CatchUpCache: cacheBytes}))
 			defer e.Close()
 			account := seedAccount(t, e, 1, 2, 3, 4, 5, 6)
 			ctx := context.Background()
@@ -50,6 +50,7 @@ func TestCatchUpFromMemoryMatchesTheLog(t *testing.T) {
 			publish(PublishRequest{TTLSeconds: 10, Payload: []byte("short-lived")})
 			gone := publish(PublishRequest{Payload: compressible})
 			publish(PublishRequest{Payload: make([]byte, 1500)})
+			publish(PublishRequest{Users: []uint32{4}, Payload: make([]byte, recentMaxFrame)}) // kept without its frames
 			publish(PublishRequest{Payload: make([]byte, 1500)})
 			if _, err := engine.Call(ctx, e.Retract, engine.MessageRef{Account: account, MessageID: gone}); err != nil {
 				t.Fatal(err)

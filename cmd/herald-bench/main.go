@@ -42,6 +42,8 @@ type options struct {
 	clients string
 	payload int
 	pin     bool
+	// server, if set, runs the server in place of this binary (see --server).
+	server string
 }
 
 func newRoot() *cobra.Command {
@@ -78,6 +80,7 @@ func newRoot() *cobra.Command {
 	f.StringVar(&o.clients, "clients", "1000,5000,10000,18000", "comma-separated client counts")
 	f.IntVar(&o.payload, "payload", 256, "payload bytes")
 	f.BoolVar(&o.pin, "pin", canPin, "server/floor on CPU 0, clients on CPU 1 (taskset)")
+	f.StringVar(&o.server, "server", "", "run Herald from this herald-bench binary (an older build, to compare in one run) instead of this one")
 	root.AddCommand(newBurst(o), newSustained(o), newStorm(o))
 	return root
 }
@@ -87,6 +90,15 @@ func (o *options) wrapper() []string {
 		return []string{"taskset", "-c", "0"}
 	}
 	return nil
+}
+
+// serverWrapper is wrapper for Herald's process: with --server, a shell
+// that runs that binary with the arguments meant for this one.
+func (o *options) serverWrapper() []string {
+	if o.server == "" {
+		return o.wrapper()
+	}
+	return append(o.wrapper(), "sh", "-c", `shift; exec "$0" "$@"`, o.server)
 }
 
 func (o *options) clientCounts() ([]int, error) {
@@ -213,7 +225,7 @@ func newStorm(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg.Payload, cfg.Wrapper = o.payload, o.wrapper()
+			cfg.Payload, cfg.Wrapper, cfg.ServerWrapper = o.payload, o.wrapper(), o.serverWrapper()
 			out := cmd.OutOrStdout()
 			fmt.Fprintln(out, "| clients × missed | Herald clients/s | floor clients/s | ratio | Herald per client p50 / p99 | floor per client p50 / p99 | Herald CPU/client | floor CPU/client | live p50 / p99 quiet | live p50 / p99 in storm | ratio p50 / p99 |")
 			fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
