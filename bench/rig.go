@@ -15,6 +15,7 @@ import (
 
 	"herald/client"
 	"herald/internal/child"
+	"herald/internal/testtier"
 	"herald/loadtest"
 	"herald/wire"
 )
@@ -75,7 +76,7 @@ func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrappe
 	r.proc = srv.Proc()
 	target := srv.Target()
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
-	account, err := admin.CreateAccount(ctx, "bench", loadtest.UnlimitedTier.Name)
+	account, err := admin.CreateAccount(ctx, "bench", testtier.Unlimited.Name)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"herald/client"
 	"herald/internal/child"
 	"herald/internal/sockopt"
+	"herald/internal/testtier"
 	"herald/loadtest"
 	"herald/wire"
 )
@@ -142,14 +143,14 @@ func heraldStorm(ctx context.Context, cfg StormConfig, res *StormResult, say fun
 	defer srv.Stop()
 	target := srv.Target()
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
-	account, err := admin.CreateAccount(ctx, "storm", loadtest.UnlimitedTier.Name)
+	account, err := admin.CreateAccount(ctx, "storm", testtier.Unlimited.Name)
 	if err != nil {
 		return 0, err
 	}
 	// The storm's clients (users Online+1 on) follow one account, whose
 	// broadcasts they missed; the online clients (users 1..Online) follow
 	// another, whose broadcasts go out live during the storm.
-	liveAccount, err := admin.CreateAccount(ctx, "storm-live", loadtest.UnlimitedTier.Name)
+	liveAccount, err := admin.CreateAccount(ctx, "storm-live", testtier.Unlimited.Name)
 	if err != nil {
 		return 0, err
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"herald/internal/testserver"
+	"herald/internal/testtier"
+	"herald/internal/testutil"
 	"herald/node"
 )
 
@@ -53,10 +55,10 @@ func TestExternalTargetVerifies(t *testing.T) {
 	h := testserver.Start(t, "", node.Config{})
 	// History from an earlier account must not confuse the run.
 	account, secret := h.Account(1, 10)
-	if _, err := h.Publisher(account, secret).Publish(context.Background(), clientMessage("old")); err != nil {
+	if _, err := h.Publisher(account, secret).Publish(context.Background(), testutil.Message("old")); err != nil {
 		t.Fatal(err)
 	}
-	target := &Target{ClientAddr: h.Server.ClientAddr(), PublisherAddr: h.Server.PublisherAddr(), AdminURL: "http://" + h.Server.AdminAddr(), AdminToken: h.Server.AdminToken(), Tier: testserver.UnlimitedTier.Name}
+	target := &Target{ClientAddr: h.Server.ClientAddr(), PublisherAddr: h.Server.PublisherAddr(), AdminURL: "http://" + h.Server.AdminAddr(), AdminToken: h.Server.AdminToken(), Tier: testtier.Unlimited.Name}
 	report, err := Run(context.Background(), Config{Clients: 20, Broadcasts: 3, Target: target}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/internal/testtier"
 )
 
 // Steps the scenarios share.
@@ -16,7 +17,7 @@ import (
 // createAccount makes one of the run's accounts, of tier or, if that is
 // empty, of the target's quota-free tier.
 func (e *env) createAccount(ctx context.Context, name, tier string) (client.Account, error) {
-	a, err := e.admin.CreateAccount(ctx, name, cmp.Or(tier, e.target.Tier, UnlimitedTier.Name))
+	a, err := e.admin.CreateAccount(ctx, name, cmp.Or(tier, e.target.Tier, testtier.Unlimited.Name))
 	if err != nil {
 		return a, fmt.Errorf("loadtest: create account: %w", err)
 	}

@@ -127,7 +127,7 @@ func TestMetricsAndProfiles(t *testing.T) {
 	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 3)
 	sub := h.Subscribe(2, 0)
-	if _, err := h.Publisher(account, secret).Publish(t.Context(), clientMessage("m")); err != nil {
+	if _, err := h.Publisher(account, secret).Publish(t.Context(), testutil.Message("m")); err != nil {
 		t.Fatal(err)
 	}
 	testserver.Receive(t, sub, 5*time.Second)

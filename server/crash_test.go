@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/internal/testtier"
 	"herald/internal/testutil"
 	"herald/loadtest"
 )
@@ -35,7 +36,7 @@ func TestKill9LosesNoAcknowledgedBroadcast(t *testing.T) {
 	target := proc.Target()
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	ctx := context.Background()
-	account, err := admin.CreateAccount(ctx, "crash", loadtest.UnlimitedTier.Name)
+	account, err := admin.CreateAccount(ctx, "crash", testtier.Unlimited.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

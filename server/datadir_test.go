@@ -28,7 +28,7 @@ import (
 func TestDataDirectoryIsPrivate(t *testing.T) {
 	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 3)
-	if _, err := h.Publisher(account, secret).Publish(context.Background(), clientMessage("x")); err != nil {
+	if _, err := h.Publisher(account, secret).Publish(context.Background(), testutil.Message("x")); err != nil {
 		t.Fatal(err)
 	}
 	requirePrivate(t, h.Dir) // as the first start made it

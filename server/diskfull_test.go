@@ -28,7 +28,7 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 	pub := h.Publisher(account, secret)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	first, err := pub.Publish(ctx, clientMessage("stored"))
+	first, err := pub.Publish(ctx, testutil.Message("stored"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 	avail.Store(32 << 20)
 	testutil.WaitFor(t, 5*time.Second, "the store to see the full disk", func() bool { return h.Engine.Health().StorageError != nil })
 	var e *client.Error
-	if _, err := pub.Publish(ctx, clientMessage("refused")); !errors.As(err, &e) || e.Code != wire.CodeStorageFull || e.Code.Fatal() {
+	if _, err := pub.Publish(ctx, testutil.Message("refused")); !errors.As(err, &e) || e.Code != wire.CodeStorageFull || e.Code.Fatal() {
 		t.Fatalf("publish on a full disk: %v", err)
 	}
 	sub := h.Subscribe(2, 0)
@@ -53,7 +53,7 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 
 	avail.Store(10 << 30)
 	testutil.WaitFor(t, 5*time.Second, "the store to see space again", func() bool { return h.Engine.Health().StorageError == nil })
-	again, err := pub.Publish(ctx, clientMessage("after"))
+	again, err := pub.Publish(ctx, testutil.Message("after"))
 	if err != nil || again.MessageID != first.MessageID+1 {
 		t.Fatalf("publish once space returned: %+v %v", again, err)
 	}

@@ -38,7 +38,7 @@ func TestLogLines(t *testing.T) {
 	h := testserver.Start(t, "", node.Config{Edge: server.Config{Logger: log}})
 	account, secret := h.Account(1, 3)
 	h.Subscribe(1, 0)
-	res, err := h.Publisher(account, secret).Publish(context.Background(), clientMessage("logged"))
+	res, err := h.Publisher(account, secret).Publish(context.Background(), testutil.Message("logged"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"herald/client"
+	"herald/internal/testtier"
 	"herald/internal/testutil"
 	"herald/loadtest"
 	"herald/wire"
@@ -185,7 +186,7 @@ func processWithFollowers(t *testing.T, ctx context.Context, n int) (*loadtest.S
 	t.Cleanup(proc.Stop)
 	target := proc.Target()
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
-	a, err := admin.CreateAccount(ctx, "process", loadtest.UnlimitedTier.Name)
+	a, err := admin.CreateAccount(ctx, "process", testtier.Unlimited.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"herald/client"
 	"herald/fanout"
 	"herald/internal/testserver"
+	"herald/internal/testtier"
 	"herald/internal/testutil"
 	"herald/node"
 	"herald/wire"
@@ -28,7 +29,7 @@ func wantCode(t *testing.T, what string, err error, code wire.Code) {
 // catch-up; unknown tags, other accounts' tags and malformed expressions
 // are clear errors.
 func TestTagExpressions(t *testing.T) {
-	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{MaxTags: 4, Tiers: testserver.Tiers()}})
+	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{MaxTags: 4, Tiers: testtier.Tiers()}})
 	account, secret := h.Account(1, 6)
 	other, otherSecret := h.Account(1, 6)
 	pub := h.Publisher(account, secret)
@@ -176,7 +177,7 @@ func contains(list []uint32, u uint32) bool {
 // configuration applies its own daily limit.
 func TestServiceTierCapsEachFollowerPerMonth(t *testing.T) {
 	clock := testutil.NewClock(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
-	tiers := testserver.Tiers()
+	tiers := testtier.Tiers()
 	tiers[40] = fanout.TierPolicy{Name: "partner", ID: 40, Daily: 3}
 	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{Now: clock.Now, Tiers: tiers}})
 	account, secret := h.AccountOfTier("service", 1, 4)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"herald/client"
+	"herald/node"
 )
 
 // globals are the connection settings of the operator commands. Each
@@ -34,7 +35,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newAccount(g), newFollow(g), newToken(g), newPublish(g), newRetract(g), newStatus(g), newBlock(g), newUnblock(g), newTag(g), newSubscribe(g))
+	root.AddCommand(node.ServeCommand(node.ServeOptions{}), newAccount(g), newFollow(g), newToken(g), newPublish(g), newRetract(g), newStatus(g), newBlock(g), newUnblock(g), newTag(g), newSubscribe(g))
 	return root
 }
 

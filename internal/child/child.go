@@ -2,8 +2,9 @@
 // floor) from the current executable, reads the addresses it announces on
 // stdout, measures its CPU and memory, and stops or kills it.
 //
-// A child announces itself with lines "NAME: KEY VALUE" and then a line
-// ending in ": serving"; Start returns the KEY → VALUE pairs.
+// A child announces itself with lines "NAME: KEY VALUE…" and then a line
+// "NAME: serving…" (herald serve's own output is such); Start returns each
+// KEY with the first word of its VALUE.
 //
 // A child's standard input is a pipe its parent holds open for as long as
 // it wants the child: it reaches EOF when the parent stops the child or
@@ -46,15 +47,14 @@ func Start(wrapper []string, args ...string) (*Process, error) {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			line := sc.Text()
-			if strings.HasSuffix(line, ": serving") {
+			_, rest, _ := strings.Cut(line, ": ")
+			if strings.HasPrefix(rest, "serving") {
 				ready <- nil
 				_, _ = io.Copy(io.Discard, out)
 				return
 			}
-			if _, rest, ok := strings.Cut(line, ": "); ok {
-				if key, value, ok := strings.Cut(rest, " "); ok {
-					p.Announced[key] = value
-				}
+			if fields := strings.Fields(rest); len(fields) >= 2 {
+				p.Announced[fields[0]] = fields[1]
 			}
 		}
 		ready <- errors.New("exited before serving")

@@ -15,23 +15,11 @@ import (
 
 	"herald/client"
 	"herald/fanout"
+	"herald/internal/testtier"
 	"herald/internal/testutil"
 	"herald/node"
 	"herald/server"
-	"herald/storage"
 )
-
-// UnlimitedTier is a custom tier without quotas that Start adds (unless
-// the config sets its own tiers) and Account uses, so that tests publish
-// as often as they need.
-var UnlimitedTier = fanout.TierPolicy{Name: "test-unlimited", ID: 200}
-
-// Tiers are the default tiers plus UnlimitedTier.
-func Tiers() map[storage.Tier]fanout.TierPolicy {
-	tiers := fanout.DefaultTiers()
-	tiers[UnlimitedTier.ID] = UnlimitedTier
-	return tiers
-}
 
 // Harness is one running server and an admin client for it.
 type Harness struct {
@@ -53,7 +41,7 @@ func Start(t testing.TB, dir string, cfg node.Config) *Harness {
 		dir = filepath.Join(t.TempDir(), "data") // made 0700 by the engine
 	}
 	if cfg.Engine.Tiers == nil {
-		cfg.Engine.Tiers = Tiers()
+		cfg.Engine.Tiers = testtier.Tiers()
 	}
 	if cfg.Edge.Logger == nil {
 		// Warnings and errors only: a line per publish would bury a
@@ -93,11 +81,11 @@ func (h *Harness) Stop() {
 	}
 }
 
-// Account creates an account of UnlimitedTier whose followers are users
+// Account creates an account of the unlimited tier (package testtier) whose followers are users
 // first..last and returns its id and publisher secret.
 func (h *Harness) Account(first, last uint32) (uint32, string) {
 	h.T.Helper()
-	return h.AccountOfTier(UnlimitedTier.Name, first, last)
+	return h.AccountOfTier(testtier.Unlimited.Name, first, last)
 }
 
 // AccountOfTier is Account with the tier named.

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"herald/client"
 )
 
 // WaitFor polls cond every millisecond until it holds, failing the test
@@ -57,3 +59,6 @@ func (w *SyncBuffer) String() string {
 	defer w.mu.Unlock()
 	return w.b.String()
 }
+
+// Message is a broadcast with this payload and nothing else set.
+func Message(payload string) client.Message { return client.Message{Payload: []byte(payload)} }

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"fmt"
@@ -11,13 +11,24 @@ import (
 	"github.com/spf13/cobra"
 
 	"herald/fanout"
-	"herald/node"
 	"herald/server"
 	"herald/storage"
 )
 
-func newServe() *cobra.Command {
-	var cfg node.Config
+// ServeOptions adapt `herald serve` for a program that runs it inside
+// itself (the load test's embedded server); the zero value is the command
+// as herald has it.
+type ServeOptions struct {
+	// Tiers are added to the configured tiers.
+	Tiers []fanout.TierPolicy
+	// Stop, when it closes, stops the server as SIGINT and SIGTERM do.
+	Stop <-chan struct{}
+}
+
+// ServeCommand is `herald serve`: the flags, the start of a node, the
+// lines saying where it listens, and the stop on a signal.
+func ServeCommand(opts ServeOptions) *cobra.Command {
+	var cfg Config
 	edge := &cfg.Edge
 	var perDaySubscription, perDayVerified, perFollowerService int
 	var tierFile, logFormat, logLevel string
@@ -30,30 +41,49 @@ func newServe() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, t := range opts.Tiers {
+				tiers[t.ID] = t
+			}
 			cfg.Engine.Tiers = tiers
 			if edge.Logger, err = server.NewLogger(cmd.ErrOrStderr(), logFormat, logLevel); err != nil {
 				return err
 			}
-			n, err := node.Start(cfg)
+			n, err := Start(cfg)
 			if err != nil {
 				return err
 			}
 			srv := n.Edge
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "herald: data directory %s\n", cfg.Engine.DataDir)
+			if cfg.Engine.InMemory {
+				fmt.Fprintln(out, "herald: in memory: nothing is kept after it stops")
+			} else {
+				fmt.Fprintf(out, "herald: data directory %s\n", cfg.Engine.DataDir)
+			}
 			fmt.Fprintf(out, "herald: clients    tcp://%s\n", srv.ClientAddr())
 			fmt.Fprintf(out, "herald: publishers tcp://%s\n", srv.PublisherAddr())
-			fmt.Fprintf(out, "herald: admin      http://%s (token in %s)\n", srv.AdminAddr(), filepath.Join(cfg.Engine.DataDir, "admin.token"))
+			where := "token in " + filepath.Join(cfg.Engine.DataDir, "admin.token")
+			switch {
+			case edge.AdminToken != "":
+				where = "token as given"
+			case cfg.Engine.InMemory:
+				where = "token " + srv.AdminToken()
+			}
+			fmt.Fprintf(out, "herald: admin      http://%s (%s)\n", srv.AdminAddr(), where)
 			fmt.Fprintln(out, "herald: serving; Ctrl-C stops")
 			stop := make(chan os.Signal, 1)
 			signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
-			<-stop
+			defer signal.Stop(stop)
+			select {
+			case <-stop:
+			case <-opts.Stop:
+			}
 			fmt.Fprintln(out, "herald: stopping")
 			return n.Close()
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Engine.DataDir, "data-dir", "herald-data", "directory for the database, token keys and admin.token (created 0700)")
+	f.BoolVar(&cfg.Engine.InMemory, "in-memory", false, "keep everything in memory instead of --data-dir: nothing survives a stop (trials, benchmarks)")
 	f.StringVar(&edge.ClientAddr, "client-listen", "127.0.0.1:7400", "client listener address")
 	f.StringVar(&edge.PublisherAddr, "publisher-listen", "127.0.0.1:7401", "publisher listener address")
 	f.StringVar(&edge.AdminAddr, "admin-listen", "127.0.0.1:7402", "admin HTTP address")
