@@ -41,9 +41,6 @@ func readAccount(r pebble.Reader, id uint32) (Account, error) {
 	return a, nil
 }
 
-// Account returns the committed account id, or an error wrapping ErrNotFound.
-func (s *Store) Account(id uint32) (Account, error) { return readAccount(s.db, id) }
-
 // Accounts returns up to limit committed accounts with ids from from on,
 // in id order.
 func (s *Store) Accounts(from uint32, limit int) ([]Account, error) {
@@ -70,9 +67,6 @@ func (s *Store) Accounts(from uint32, limit int) ([]Account, error) {
 	}
 	return out, it.Error()
 }
-
-// Account returns the account as this batch sees it.
-func (b *Batch) Account(id uint32) (Account, error) { return readAccount(b.batch, id) }
 
 // CreateAccount allocates the next account id and stores a.
 func (b *Batch) CreateAccount(a Account) (Account, error) {

@@ -8,6 +8,7 @@ import (
 // atomically with one fsync. It is owned by one goroutine; the fan-out
 // engine's writer folds many requests into one Batch (group commit).
 type Batch struct {
+	reads
 	store *Store
 	batch *pebble.Batch
 	// Ids handed out by this batch; published to the Store only on commit.
@@ -18,9 +19,11 @@ type Batch struct {
 
 // NewBatch starts a batch.
 func (s *Store) NewBatch() *Batch {
+	batch := s.db.NewIndexedBatch()
 	return &Batch{
+		reads:       reads{batch},
 		store:       s,
-		batch:       s.db.NewIndexedBatch(),
+		batch:       batch,
 		lastMessage: s.lastMessage.Load(),
 		lastAccount: s.lastAccount.Load(),
 		lastTag:     s.lastTag.Load(),

@@ -36,9 +36,6 @@ func (b *Batch) AddEncodedBroadcast(m Broadcast, audience EncodedSet) (uint64, e
 	return m.ID, audienceSet(m.ID).writeEncoded(b.batch, audience)
 }
 
-// Broadcast returns one committed broadcast.
-func (s *Store) Broadcast(id uint64) (Broadcast, error) { return readBroadcast(s.db, id) }
-
 func readBroadcast(r pebble.Reader, id uint64) (Broadcast, error) {
 	key := broadcastKey(id)
 	var m Broadcast
@@ -51,9 +48,6 @@ func readBroadcast(r pebble.Reader, id uint64) (Broadcast, error) {
 	}
 	return m, err
 }
-
-// Audience returns a broadcast's frozen audience.
-func (s *Store) Audience(id uint64) (*roaring.Bitmap, error) { return audienceSet(id).read(s.db) }
 
 // InAudience is the one-point-read test "was user in broadcast id's audience".
 func (s *Store) InAudience(id uint64, user uint32) (bool, error) {
@@ -113,14 +107,8 @@ func (s *Store) BroadcastsFor(user uint32, after uint64, limit, maxBytes int, no
 	return out, max(last, high), false, it.Error()
 }
 
-// Audience returns a broadcast's frozen audience as this batch sees it.
-func (b *Batch) Audience(id uint64) (*roaring.Bitmap, error) { return audienceSet(id).read(b.batch) }
-
 // Retract marks a broadcast retracted and drops its payload.
 func (b *Batch) Retract(m Broadcast) error {
 	m.Retracted, m.Payload = true, nil
 	return b.set(broadcastKey(m.ID), codec.EncodeBroadcast(m))
 }
-
-// Broadcast returns a broadcast as this batch sees it.
-func (b *Batch) Broadcast(id uint64) (Broadcast, error) { return readBroadcast(b.batch, id) }

@@ -126,16 +126,6 @@ func readCount(r pebble.Reader, account uint32) (uint64, error) {
 	return n, err
 }
 
-// Followers returns the account's follower set as this batch sees it.
-func (b *Batch) Followers(account uint32) (*roaring.Bitmap, error) {
-	return followerSet(account).read(b.batch)
-}
-
-// Followers returns the account's committed follower set.
-func (s *Store) Followers(account uint32) (*roaring.Bitmap, error) {
-	return followerSet(account).read(s.db)
-}
-
 // FollowersAmong returns which of users follow account, reading only the
 // follower chunks users fall in (a listed audience need not read a
 // 10M-follower set).

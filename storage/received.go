@@ -16,17 +16,6 @@ func receivedLevel(account, month uint32, level uint8) chunkedSet {
 	return chunkedSet{prefix: receivedLevelPrefix(account, month, level)}
 }
 
-// ReceivedAtLeast returns the followers who received at least n of
-// account's broadcasts in month, as this batch sees it.
-func (b *Batch) ReceivedAtLeast(account, month uint32, n uint8) (*roaring.Bitmap, error) {
-	return receivedLevel(account, month, n).read(b.batch)
-}
-
-// ReceivedAtLeast is the committed form, for dry runs and benchmarks.
-func (s *Store) ReceivedAtLeast(account, month uint32, n uint8) (*roaring.Bitmap, error) {
-	return receivedLevel(account, month, n).read(s.db)
-}
-
 // CountReceived records that every user in audience received one more of
 // account's broadcasts in month, keeping levels 1 to top (a user at top
 // stays there). Only chunks that change are rewritten, and earlier months'

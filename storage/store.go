@@ -44,6 +44,7 @@ type Options struct {
 // Store is the opened database. Its methods are safe for concurrent use;
 // mutations go through a Batch (see NewBatch) owned by a single writer.
 type Store struct {
+	reads
 	db *pebble.DB
 	// lastMessage and lastAccount are the highest ids committed; only the
 	// writer advances them, after its batch commits.
@@ -112,7 +113,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
-	s.db = db
+	s.db, s.reads = db, reads{db}
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, err

@@ -75,25 +75,8 @@ func listTags(r pebble.Reader, account uint32) ([]Tag, error) {
 // ErrNotFound.
 func (s *Store) Tag(id uint32) (Tag, error) { return readTag(s.db, id) }
 
-// TagByName returns the account's committed tag of that name, or an error
-// wrapping ErrNotFound.
-func (s *Store) TagByName(account uint32, name string) (Tag, error) {
-	return readTagByName(s.db, account, name)
-}
-
-// Tags returns the account's committed tags in name order.
-func (s *Store) Tags(account uint32) ([]Tag, error) { return listTags(s.db, account) }
-
 // TagMembers returns the committed members of a tag.
 func (s *Store) TagMembers(tag uint32) (*roaring.Bitmap, error) { return tagMembers(tag).read(s.db) }
-
-// Tags returns the account's tags as this batch sees them.
-func (b *Batch) Tags(account uint32) ([]Tag, error) { return listTags(b.batch, account) }
-
-// TagByName returns the account's tag of that name as this batch sees it.
-func (b *Batch) TagByName(account uint32, name string) (Tag, error) {
-	return readTagByName(b.batch, account, name)
-}
 
 // CreateTag creates an empty tag; a name the account already uses is an
 // error wrapping ErrExists. Names are checked by the caller.

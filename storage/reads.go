@@ -1,0 +1,41 @@
+package storage
+
+import (
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// reads are the lookups a Store and a Batch both answer, written once: on
+// a Store they see what is committed, on a Batch what is committed and
+// what the batch has written itself. Each returns an error wrapping
+// ErrNotFound for what does not exist and ErrCorrupt for a stored value
+// that does not decode.
+type reads struct{ r pebble.Reader }
+
+// Account returns an account.
+func (x reads) Account(id uint32) (Account, error) { return readAccount(x.r, id) }
+
+// Broadcast returns a broadcast's record.
+func (x reads) Broadcast(id uint64) (Broadcast, error) { return readBroadcast(x.r, id) }
+
+// Audience returns a broadcast's frozen audience.
+func (x reads) Audience(id uint64) (*roaring.Bitmap, error) { return audienceSet(id).read(x.r) }
+
+// Followers returns the account's follower set.
+func (x reads) Followers(account uint32) (*roaring.Bitmap, error) {
+	return followerSet(account).read(x.r)
+}
+
+// ReceivedAtLeast returns the followers who received at least n of the
+// account's broadcasts in month (the per-follower quota).
+func (x reads) ReceivedAtLeast(account, month uint32, n uint8) (*roaring.Bitmap, error) {
+	return receivedLevel(account, month, n).read(x.r)
+}
+
+// Tags returns the account's tags in name order.
+func (x reads) Tags(account uint32) ([]Tag, error) { return listTags(x.r, account) }
+
+// TagByName returns the account's tag of that name.
+func (x reads) TagByName(account uint32, name string) (Tag, error) {
+	return readTagByName(x.r, account, name)
+}
