@@ -168,6 +168,11 @@ func start(store *storage.Store, keys *tokenKeys, cfg Config) *Engine {
 	}
 	e.readers.start()
 	e.recent.init(cfg.CatchUpCache, store.LastMessageID())
+	if err := e.recent.warm(store, cfg.CompressMin); err != nil {
+		// Catch-up reads the log instead; nothing is lost.
+		cfg.Logger.Error("loading recent broadcasts for catch-up", "error", err)
+		e.recent.init(cfg.CatchUpCache, store.LastMessageID())
+	}
 	e.cursors.init(store)
 	e.jobs.init(store)
 	e.startPreparers()

@@ -1,9 +1,13 @@
 package fanout
 
 import (
+	"errors"
+	"slices"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"herald/storage"
 )
 
 // recent keeps the newest broadcasts as live delivery built them (their
@@ -51,25 +55,71 @@ func (r *recent) init(limit int, last uint64) {
 	r.limit, r.start, r.last = limit, last+1, last
 }
 
+// warm fills the cache from the log, newest first back to what limit
+// holds, before the engine serves: after a restart, the clients that
+// reconnect find their pages in memory. A retracted broadcast keeps its
+// place without frames.
+func (r *recent) warm(store *storage.Store, compressMin int) error {
+	if r.limit <= 0 {
+		return nil
+	}
+	last := store.LastMessageID()
+	var back []recentEntry // newest first
+	bytes := 0
+	for id := last; id >= store.FirstRetained() && id > 0; id-- {
+		m, err := store.Broadcast(id)
+		if errors.Is(err, storage.ErrNotFound) {
+			break // removed by retention meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		audience, err := store.Audience(id)
+		if err != nil {
+			return err
+		}
+		d := newDelivery(m, audience, compressPayload(m.Payload, compressMin))
+		e := r.entry(d)
+		e.retracted = m.Retracted
+		if bytes+e.size > r.limit {
+			break
+		}
+		bytes += e.size
+		back = append(back, e)
+	}
+	slices.Reverse(back)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.entries, r.off, r.bytes, r.last = back, 0, bytes, last
+	r.start = last + 1 - uint64(len(back))
+	return nil
+}
+
+// entry is d as the cache keeps it.
+func (r *recent) entry(d *delivery) recentEntry {
+	push := d.push
+	if len(push.plain) > recentMaxFrame {
+		push = pushFrames{}
+	}
+	size := len(push.plain) + len(push.compressed) + int(d.audience.GetSizeInBytes()) + recentOverhead
+	return recentEntry{id: d.id, push: push, audience: d.audience, expires: d.expires, payload: d.payload, size: size}
+}
+
 // add appends a committed broadcast (writer goroutine). A broadcast that
 // does not follow the last one (none should) starts the cache over.
 func (r *recent) add(d *delivery) {
 	if r.limit <= 0 {
 		return
 	}
-	push := d.push
-	if len(push.plain) > recentMaxFrame {
-		push = pushFrames{}
-	}
-	size := len(push.plain) + len(push.compressed) + int(d.audience.GetSizeInBytes()) + recentOverhead
+	e := r.entry(d)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if d.id != r.last+1 {
 		clear(r.entries)
 		r.entries, r.off, r.bytes, r.start = r.entries[:0], 0, 0, d.id
 	}
-	r.entries = append(r.entries, recentEntry{id: d.id, push: push, audience: d.audience, expires: d.expires, payload: d.payload, size: size})
-	r.bytes += size
+	r.entries = append(r.entries, e)
+	r.bytes += e.size
 	r.last = d.id
 	for r.bytes > r.limit && r.off < len(r.entries) {
 		r.bytes -= r.entries[r.off].size

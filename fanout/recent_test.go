@@ -28,7 +28,7 @@ func TestCatchUpFromMemoryMatchesTheLog(t *testing.T) {
 			defer store.Close()
 			clock := testutil.NewClock(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
 			e := New(store, withUnlimited(Config{Now: clock.Now, CatchUpPage: 3, CatchUpBytes: 20000, CompressMin: 64, CatchUpCache: cacheBytes}))
-			defer e.Close()
+			defer func() { _ = e.Close() }()
 			account := seedAccount(t, e, 1, 2, 3, 4, 5, 6)
 			ctx := context.Background()
 			n := 0
@@ -58,32 +58,44 @@ func TestCatchUpFromMemoryMatchesTheLog(t *testing.T) {
 			last := publish(PublishRequest{ContentType: "text/plain", Payload: []byte("last")})
 			clock.Advance(20 * time.Second)
 
-			if _, _, _, ok := e.recent.page(1, 0, 3, 2500, e.nowMillis(), 1, false); ok != (cacheBytes == 0) {
-				t.Fatalf("the cache reaches back to cursor 0: %v, want %v", ok, cacheBytes == 0)
+			compare(t, e, cacheBytes, last)
+			// After a restart the cache is loaded from the log.
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
 			}
-			for user := uint32(1); user <= 10; user++ {
-				for cursor := uint64(0); cursor <= last; cursor++ {
-					for _, compress := range []bool{false, true} {
-						got, err := e.catchUp(user, cursor, compress)
-						if err != nil {
-							t.Fatal(err)
-						}
-						want, err := e.catchUpFromLog(user, cursor, compress)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if got.Last != want.Last || got.More != want.More || len(got.Frames) != len(want.Frames) {
-							t.Fatalf("user %d after %d (compress %v): %d frames, last %d, more %v; the log: %d, %d, %v",
-								user, cursor, compress, len(got.Frames), got.Last, got.More, len(want.Frames), want.Last, want.More)
-						}
-						for i := range got.Frames {
-							if !bytes.Equal(got.Frames[i], want.Frames[i]) {
-								t.Fatalf("user %d after %d (compress %v): frame %d differs from the log's", user, cursor, compress, i)
-							}
-						}
+			e = New(store, withUnlimited(Config{Now: clock.Now, CatchUpPage: 3, CatchUpBytes: 20000, CompressMin: 64, CatchUpCache: cacheBytes}))
+			compare(t, e, cacheBytes, last)
+		})
+	}
+}
+
+// compare checks every page from memory against the log's.
+func compare(t *testing.T, e *Engine, cacheBytes int, last uint64) {
+	t.Helper()
+	if _, _, _, ok := e.recent.page(1, 0, 3, 2500, e.nowMillis(), 1, false); ok != (cacheBytes == 0) {
+		t.Fatalf("the cache reaches back to cursor 0: %v, want %v", ok, cacheBytes == 0)
+	}
+	for user := uint32(1); user <= 10; user++ {
+		for cursor := uint64(0); cursor <= last; cursor++ {
+			for _, compress := range []bool{false, true} {
+				got, err := e.catchUp(user, cursor, compress)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := e.catchUpFromLog(user, cursor, compress)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Last != want.Last || got.More != want.More || len(got.Frames) != len(want.Frames) {
+					t.Fatalf("user %d after %d (compress %v): %d frames, last %d, more %v; the log: %d, %d, %v",
+						user, cursor, compress, len(got.Frames), got.Last, got.More, len(want.Frames), want.Last, want.More)
+				}
+				for i := range got.Frames {
+					if !bytes.Equal(got.Frames[i], want.Frames[i]) {
+						t.Fatalf("user %d after %d (compress %v): frame %d differs from the log's", user, cursor, compress, i)
 					}
 				}
 			}
-		})
+		}
 	}
 }
