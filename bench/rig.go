@@ -80,23 +80,11 @@ func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrappe
 	if err != nil {
 		return nil, err
 	}
-	var ids strings.Builder
-	for u := 1; u <= clients; u++ {
-		fmt.Fprintln(&ids, u)
-	}
-	if _, err := admin.ImportFollowers(ctx, account.ID, strings.NewReader(ids.String())); err != nil {
+	if err := importFollowers(ctx, admin, account.ID, 1, clients); err != nil {
 		return nil, err
 	}
-	tokens := make([]string, clients)
-	var g errgroup.Group
-	g.SetLimit(16)
-	for i := range tokens {
-		g.Go(func() (err error) {
-			tokens[i], err = admin.MintToken(ctx, uint32(i+1), time.Hour)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	tokens, err := mintTokens(ctx, admin, clients)
+	if err != nil {
 		return nil, err
 	}
 
@@ -263,4 +251,29 @@ func bothSides[S any](progress io.Writer, label string, herald, floor func() (*r
 		}
 	}
 	return h, f, nil
+}
+
+// importFollowers makes users from..to follow account.
+func importFollowers(ctx context.Context, admin *client.Admin, account uint32, from, to int) error {
+	var ids strings.Builder
+	for u := from; u <= to; u++ {
+		fmt.Fprintln(&ids, u)
+	}
+	_, err := admin.ImportFollowers(ctx, account, strings.NewReader(ids.String()))
+	return err
+}
+
+// mintTokens mints an hour's client token for each of users 1..n; the
+// token of user i+1 is at i.
+func mintTokens(ctx context.Context, admin *client.Admin, n int) ([]string, error) {
+	tokens := make([]string, n)
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i := range tokens {
+		g.Go(func() (err error) {
+			tokens[i], err = admin.MintToken(ctx, uint32(i+1), time.Hour)
+			return err
+		})
+	}
+	return tokens, g.Wait()
 }

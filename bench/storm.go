@@ -155,18 +155,10 @@ func heraldStorm(ctx context.Context, cfg StormConfig, res *StormResult, say fun
 		return 0, err
 	}
 	users := cfg.Online + cfg.Clients
-	follow := func(id uint32, from, to int) error {
-		var ids strings.Builder
-		for u := from; u <= to; u++ {
-			fmt.Fprintln(&ids, u)
-		}
-		_, err := admin.ImportFollowers(ctx, id, strings.NewReader(ids.String()))
-		return err
-	}
-	if err := follow(account.ID, cfg.Online+1, users); err != nil {
+	if err := importFollowers(ctx, admin, account.ID, cfg.Online+1, users); err != nil {
 		return 0, err
 	}
-	if err := follow(liveAccount.ID, 1, cfg.Online); err != nil {
+	if err := importFollowers(ctx, admin, liveAccount.ID, 1, cfg.Online); err != nil {
 		return 0, err
 	}
 	payload := make([]byte, cfg.Payload)
@@ -195,16 +187,8 @@ func heraldStorm(ctx context.Context, cfg StormConfig, res *StormResult, say fun
 			return 0, err
 		}
 	}
-	tokens := make([]string, users)
-	var g errgroup.Group
-	g.SetLimit(16)
-	for i := range tokens {
-		g.Go(func() (err error) {
-			tokens[i], err = admin.MintToken(ctx, uint32(i+1), time.Hour)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	tokens, err := mintTokens(ctx, admin, users)
+	if err != nil {
 		return 0, err
 	}
 
