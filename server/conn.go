@@ -170,15 +170,16 @@ func (cn *conn) cork() { cn.corked = true }
 // uncork writes what was gathered, in one writev under the cap.
 func (cn *conn) uncork() {
 	cn.corked = false
-	if len(cn.gathered) == 0 {
+	frames := cn.gathered
+	if len(frames) == 0 {
 		return
 	}
-	frames := cn.gathered
+	// Detached first: a cut-off inside enqueue must not write them too.
+	cn.gathered = nil
 	cn.enqueue(frames)
 	clear(frames)
-	cn.gathered = frames[:0]
-	if cap(cn.gathered) > 1024 {
-		cn.gathered = nil
+	if cap(frames) <= 1024 && cn.gathered == nil {
+		cn.gathered = frames[:0]
 	}
 }
 
