@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"herald/loadtest"
+	"herald/internal/serverproc"
 )
 
 // TestMain lets this test binary run as the server and as the floor.
 func TestMain(m *testing.M) {
-	loadtest.MaybeServe()
+	serverproc.MaybeServe()
 	MaybeFloor()
 	os.Exit(m.Run())
 }

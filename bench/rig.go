@@ -15,8 +15,8 @@ import (
 
 	"herald/client"
 	"herald/internal/child"
+	"herald/internal/serverproc"
 	"herald/internal/testtier"
-	"herald/loadtest"
 	"herald/wire"
 )
 
@@ -68,13 +68,13 @@ func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrappe
 	if inMemory {
 		dataDir = ""
 	}
-	srv, err := loadtest.StartServer(dataDir, wrapper...)
+	srv, err := serverproc.Start(dataDir, wrapper...)
 	if err != nil {
 		return nil, err
 	}
 	r.closers = append(r.closers, srv.Stop)
 	r.proc = srv.Proc()
-	target := srv.Target()
+	target := srv.Addrs()
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	account, err := admin.CreateAccount(ctx, "bench", testtier.Unlimited.Name)
 	if err != nil {

@@ -16,9 +16,9 @@ import (
 
 	"herald/client"
 	"herald/internal/child"
+	"herald/internal/serverproc"
 	"herald/internal/sockopt"
 	"herald/internal/testtier"
-	"herald/loadtest"
 	"herald/wire"
 )
 
@@ -136,12 +136,12 @@ func heraldStorm(ctx context.Context, cfg StormConfig, res *StormResult, say fun
 	if cfg.ServerWrapper != nil {
 		wrapper = cfg.ServerWrapper
 	}
-	srv, err := loadtest.StartServer(filepath.Join(dir, "data"), wrapper...)
+	srv, err := serverproc.Start(filepath.Join(dir, "data"), wrapper...)
 	if err != nil {
 		return 0, err
 	}
 	defer srv.Stop()
-	target := srv.Target()
+	target := srv.Addrs()
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	account, err := admin.CreateAccount(ctx, "storm", testtier.Unlimited.Name)
 	if err != nil {

@@ -28,7 +28,8 @@
 // JSON and drawn as a PNG chart.
 //
 // By default the server is embedded: the binary starts itself again as a
-// server process with a temporary data directory, so the server has its
+// server process (package internal/serverproc, which runs herald serve's
+// own code) with a temporary data directory, so the server has its
 // own file-descriptor budget and its CPU and memory are measured apart
 // from the clients'. Clients are spread over source addresses 127.0.0.x.
 // One process holds at most Config.ClientsPerProcess clients (by default

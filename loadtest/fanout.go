@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/internal/serverproc"
 )
 
 // follower is one connected client and what it received.
@@ -46,12 +47,13 @@ func Run(ctx context.Context, cfg Config, lines io.Writer) (*Report, error) {
 	if e.target == nil {
 		e.logf("starting the embedded server")
 		var err error
-		if e.server, err = startEmbedded(); err != nil {
+		if e.server, err = serverproc.StartTemp(); err != nil {
 			return nil, err
 		}
 		defer e.server.Stop()
-		e.logf("embedded server: pid %d, data in %s", e.server.Pid(), e.server.removeDir)
-		e.target = &e.server.target
+		e.logf("embedded server: pid %d, data in %s", e.server.Pid(), e.server.TempDir)
+		a := e.server.Addrs()
+		e.target = &Target{ClientAddr: a.ClientAddr, PublisherAddr: a.PublisherAddr, AdminURL: a.AdminURL, AdminToken: a.AdminToken}
 		e.report.Embedded = true
 	}
 	e.admin = &client.Admin{BaseURL: e.target.AdminURL, Token: e.target.AdminToken}
@@ -70,7 +72,7 @@ func Run(ctx context.Context, cfg Config, lines io.Writer) (*Report, error) {
 // env is what every scenario starts from.
 type env struct {
 	target *Target
-	server *ServerProcess // nil for an external server
+	server *serverproc.Process // nil for an external server
 	admin  *client.Admin
 	report *Report
 	logf   func(format string, args ...any)
@@ -105,7 +107,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	}
 	var baseRSS int64
 	if server != nil {
-		_, baseRSS = server.usage()
+		_, baseRSS = server.Usage()
 	}
 	cursor, err := e.lastMessageID(ctx)
 	if err != nil {
@@ -130,7 +132,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		// Clients connect before the followers are imported, so the RSS
 		// delta is the connections' alone, not the import's heap reused.
 		time.Sleep(200 * time.Millisecond)
-		_, rss := server.usage()
+		_, rss := server.Usage()
 		report.ServerRSSPerConn = float64(rss-baseRSS) / float64(cfg.Clients)
 	}
 	for _, a := range accounts {

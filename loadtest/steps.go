@@ -116,7 +116,7 @@ func (e *env) serverCPU() time.Duration {
 	if e.server == nil {
 		return 0
 	}
-	cpu, _ := e.server.usage()
+	cpu, _ := e.server.Usage()
 	return cpu
 }
 
@@ -126,6 +126,6 @@ func (e *env) measureServer(baseCPU time.Duration) {
 	if e.server == nil {
 		return
 	}
-	cpu, rss := e.server.usage()
+	cpu, rss := e.server.Usage()
 	e.report.ServerCPU, e.report.ServerRSS = cpu-baseCPU, rss
 }

@@ -11,15 +11,15 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/internal/serverproc"
 	"herald/internal/testtier"
 	"herald/internal/testutil"
-	"herald/loadtest"
 )
 
 // TestMain lets this test binary also run as a server process, so the crash
 // test can kill a real server with SIGKILL.
 func TestMain(m *testing.M) {
-	loadtest.MaybeServe()
+	serverproc.MaybeServe()
 	os.Exit(m.Run())
 }
 
@@ -29,11 +29,11 @@ func TestMain(m *testing.M) {
 // delivered on catch-up, and still deduplicated by its client_msg_id.
 func TestKill9LosesNoAcknowledgedBroadcast(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	proc, err := loadtest.StartServer(dir)
+	proc, err := serverproc.Start(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := proc.Target()
+	target := proc.Addrs()
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	ctx := context.Background()
 	account, err := admin.CreateAccount(ctx, "crash", testtier.Unlimited.Name)
@@ -81,12 +81,12 @@ func TestKill9LosesNoAcknowledgedBroadcast(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d broadcasts acknowledged before SIGKILL", len(acked))
 
-	proc, err = loadtest.StartServer(dir)
+	proc, err = serverproc.Start(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer proc.Stop()
-	target = proc.Target()
+	target = proc.Addrs()
 	admin = &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	health, err := admin.Health(ctx)
 	if err != nil {

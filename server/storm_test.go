@@ -12,9 +12,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"herald/client"
+	"herald/internal/serverproc"
 	"herald/internal/testtier"
 	"herald/internal/testutil"
-	"herald/loadtest"
 	"herald/wire"
 )
 
@@ -36,7 +36,7 @@ func TestReconnectStormIsServedInBoundedMemory(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	proc, admin, a := processWithFollowers(t, ctx, users)
-	target := proc.Target()
+	target := proc.Addrs()
 	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: target.PublisherAddr, Account: a.ID, Secret: a.Secret})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestStalledReadersKeepServerMemoryBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	proc, admin, a := processWithFollowers(t, ctx, stalled)
-	target := proc.Target()
+	target := proc.Addrs()
 	for u := 1; u <= stalled; u++ {
 		tok, err := admin.MintToken(ctx, uint32(u), time.Hour)
 		if err != nil {
@@ -177,14 +177,14 @@ func TestStalledReadersKeepServerMemoryBounded(t *testing.T) {
 
 // processWithFollowers starts a server process and an account of the
 // unlimited tier whose followers are users 1..n.
-func processWithFollowers(t *testing.T, ctx context.Context, n int) (*loadtest.ServerProcess, *client.Admin, client.Account) {
+func processWithFollowers(t *testing.T, ctx context.Context, n int) (*serverproc.Process, *client.Admin, client.Account) {
 	t.Helper()
-	proc, err := loadtest.StartServer(filepath.Join(t.TempDir(), "data"))
+	proc, err := serverproc.Start(filepath.Join(t.TempDir(), "data"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(proc.Stop)
-	target := proc.Target()
+	target := proc.Addrs()
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	a, err := admin.CreateAccount(ctx, "process", testtier.Unlimited.Name)
 	if err != nil {

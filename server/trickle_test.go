@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"herald/fanout"
+	"herald/internal/serverproc"
 	"herald/internal/testutil"
-	"herald/loadtest"
 	"herald/wire"
 )
 
@@ -35,7 +35,7 @@ func TestTricklersAreClosedInBoundedMemory(t *testing.T) {
 	}
 	const frameTimeout = 3 * time.Second
 	dir := filepath.Join(t.TempDir(), "data")
-	proc, err := loadtest.StartServerWith(dir, []string{"--frame-timeout", frameTimeout.String()})
+	proc, err := serverproc.StartWith(dir, []string{"--frame-timeout", frameTimeout.String()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestTricklersAreClosedInBoundedMemory(t *testing.T) {
 	began := time.Now()
 	for i := range conns {
 		g.Go(func() error {
-			nc, err := net.Dial("tcp", proc.Target().ClientAddr)
+			nc, err := net.Dial("tcp", proc.Addrs().ClientAddr)
 			if err != nil {
 				return err
 			}

@@ -22,14 +22,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"herald/bench"
-	"herald/loadtest"
+	"herald/internal/serverproc"
 )
 
 // pinnedEnv marks a process already re-executed under taskset.
 const pinnedEnv = "HERALD_BENCH_PINNED"
 
 func main() {
-	loadtest.MaybeServe()
+	serverproc.MaybeServe()
 	bench.MaybeFloor()
 	if err := newRoot().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)

@@ -25,7 +25,7 @@ import (
 )
 
 func main() {
-	// The embedded server is this binary started again with ServeFlag.
+	// The embedded server is this binary started again with serverproc.Flag.
 	loadtest.MaybeServe()
 	if err := newRoot().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
