@@ -79,10 +79,13 @@ func (s StormSide) Rate() float64 { return float64(s.Clients) / s.Elapsed.Second
 // live broadcasts (publish → last online client) before and during
 // Herald's storm.
 type StormResult struct {
-	Config          StormConfig
-	Herald, Floor   StormSide
-	Quiet, InStorm  []time.Duration
-	CaughtUpPerUser int64 // PUSH frames the slowest storm client counted (≥ Broadcasts)
+	Config         StormConfig
+	Herald, Floor  StormSide
+	Quiet, InStorm []time.Duration
+	// QuietAck and InStormAck are the same broadcasts' publish →
+	// PUBLISH_ACK, the part of their completion before delivery.
+	QuietAck, InStormAck []time.Duration
+	CaughtUpPerUser      int64 // PUSH frames the slowest storm client counted (≥ Broadcasts)
 }
 
 // RunStorm measures Herald's reconnect storm and then the floor's, with
@@ -212,6 +215,7 @@ func heraldStorm(ctx context.Context, cfg StormConfig, res *StormResult, say fun
 	if res.Quiet, err = live.completions(0, cfg.Quiet); err != nil {
 		return 0, err
 	}
+	res.QuietAck = live.ackTimes(0, cfg.Quiet)
 
 	say("  storm: %d clients resume %d broadcasts each, live broadcasts every %v", cfg.Clients, cfg.Broadcasts, cfg.LiveEvery)
 	proc := srv.Proc()
@@ -249,9 +253,11 @@ func heraldStorm(ctx context.Context, cfg StormConfig, res *StormResult, say fun
 	if run.fewestPushes < int64(cfg.Broadcasts) {
 		return 0, fmt.Errorf("a storm client caught up on %d broadcasts, want at least %d", run.fewestPushes, cfg.Broadcasts)
 	}
-	if res.InStorm, err = live.completions(cfg.Quiet, live.sent()); err != nil {
+	sent := live.sent()
+	if res.InStorm, err = live.completions(cfg.Quiet, sent); err != nil {
 		return 0, err
 	}
+	res.InStormAck = live.ackTimes(cfg.Quiet, sent)
 	return len(tokens[0]), nil
 }
 
@@ -262,6 +268,7 @@ type liveSender struct {
 	swarm   *swarm
 	mu      sync.Mutex
 	at      []time.Time
+	acks    []time.Duration
 }
 
 func (l *liveSender) send() error {
@@ -276,7 +283,15 @@ func (l *liveSender) send() error {
 		return fmt.Errorf("live broadcast got id %d, want %d", id, want)
 	}
 	l.at = append(l.at, began)
+	l.acks = append(l.acks, time.Since(began))
 	return nil
+}
+
+// ackTimes returns publish → PUBLISH_ACK of live broadcasts from..to-1.
+func (l *liveSender) ackTimes(from, to int) []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Duration(nil), l.acks[from:to]...)
 }
 
 func (l *liveSender) sent() int {

@@ -227,8 +227,8 @@ func newStorm(o *options) *cobra.Command {
 			}
 			cfg.Payload, cfg.Wrapper, cfg.ServerWrapper = o.payload, o.wrapper(), o.serverWrapper()
 			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, "| clients × missed | Herald clients/s | floor clients/s | ratio | Herald per client p50 / p99 | floor per client p50 / p99 | Herald CPU/client | floor CPU/client | live p50 / p99 quiet | live p50 / p99 in storm | ratio p50 / p99 |")
-			fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			fmt.Fprintln(out, "| clients × missed | Herald clients/s | floor clients/s | ratio | Herald per client p50 / p99 | floor per client p50 / p99 | Herald CPU/client | floor CPU/client | live p50 / p99 quiet | live p50 / p99 in storm | ratio p50 / p99 | of which to PUBLISH_ACK, p50 quiet / in storm |")
+			fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 			for _, n := range counts {
 				c := cfg
 				c.Clients = n
@@ -239,12 +239,13 @@ func newStorm(o *options) *cobra.Command {
 				h, f := r.Herald, r.Floor
 				q50, q99 := bench.Quantile(r.Quiet, 0.5), bench.Quantile(r.Quiet, 0.99)
 				s50, s99 := bench.Quantile(r.InStorm, 0.5), bench.Quantile(r.InStorm, 0.99)
-				fmt.Fprintf(out, "| %d × %d | %.0f | %.0f | %.2f | %v / %v | %v / %v | %v | %v | %v / %v | %v / %v | %.2f / %.2f |\n",
+				fmt.Fprintf(out, "| %d × %d | %.0f | %.0f | %.2f | %v / %v | %v / %v | %v | %v | %v / %v | %v / %v | %.2f / %.2f | %v / %v |\n",
 					n, r.Config.Broadcasts, h.Rate(), f.Rate(), h.Rate()/f.Rate(),
 					round(bench.Quantile(h.PerClient, 0.5)), round(bench.Quantile(h.PerClient, 0.99)),
 					round(bench.Quantile(f.PerClient, 0.5)), round(bench.Quantile(f.PerClient, 0.99)),
 					round(h.CPU/time.Duration(n)), round(f.CPU/time.Duration(n)),
-					round(q50), round(q99), round(s50), round(s99), ratio(s50, q50), ratio(s99, q99))
+					round(q50), round(q99), round(s50), round(s99), ratio(s50, q50), ratio(s99, q99),
+					round(bench.Quantile(r.QuietAck, 0.5)), round(bench.Quantile(r.InStormAck, 0.5)))
 			}
 			return nil
 		},
