@@ -81,8 +81,9 @@ func dial(ctx context.Context, addr string, local net.Addr, hello wire.Hello) (*
 }
 
 // read feeds frames to fn until fn or the connection returns an error.
-// Frames already buffered behind the one fn stopped at are kept for the
-// next read. Once welcomed, a connection on which nothing arrives for two
+// The rest of the read in which fn returned an error is dropped: fn stops
+// early only where nothing can follow yet (at WELCOME, before RESUME is
+// sent) or where the connection ends. Once welcomed, a connection on which nothing arrives for two
 // heartbeat intervals is dead (heartbeat PINGs are answered), and read
 // returns a timeout error.
 func (fc *frameConn) read(fn func(wire.Frame) error) error {
