@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -28,11 +27,15 @@ type frameConn struct {
 	pings    uint64
 	pongs    atomic.Uint64
 	pongSeen chan struct{} // signalled on every PONG (buffered, 1)
+	// early are the frames that came in the read that brought WELCOME,
+	// after it (the answer to a RESUME sent with HELLO), in order.
+	early []wire.Frame
 }
 
-// dial connects (from local, when not nil), sends HELLO and waits for WELCOME (or the ERROR that
-// refuses the session).
-func dial(ctx context.Context, addr string, local net.Addr, hello wire.Hello) (*frameConn, error) {
+// dial connects (from local, when not nil), sends HELLO and then, in the
+// same write, after (a RESUME, say: the server handles it once WELCOME is
+// out), and waits for WELCOME (or the ERROR that refuses the session).
+func dial(ctx context.Context, addr string, local net.Addr, hello wire.Hello, after []byte) (*frameConn, error) {
 	d := net.Dialer{LocalAddr: local}
 	if local != nil {
 		d.Control = sockopt.BindNoPort
@@ -48,21 +51,26 @@ func dial(ctx context.Context, addr string, local net.Addr, hello wire.Hello) (*
 		_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 	}
 	hello.Version = wire.Version
-	if err := fc.write(wire.AppendHello(nil, hello)); err != nil {
+	if err := fc.write(append(wire.AppendHello(nil, hello), after...)); err != nil {
 		nc.Close()
 		return nil, err
 	}
-	errWelcomed := errors.New("welcomed")
-	err = fc.read(func(f wire.Frame) error {
-		switch f.Type {
-		case wire.TypeWelcome:
+	welcomed := false
+	handle := func(f wire.Frame) error {
+		switch {
+		case welcomed:
+			// The frames behind WELCOME in the same read: kept, as the
+			// buffer they are read into is reused.
+			fc.early = append(fc.early, wire.Frame{Type: f.Type, Flags: f.Flags, Body: append([]byte(nil), f.Body...)})
+			return nil
+		case f.Type == wire.TypeWelcome:
 			w, err := wire.DecodeWelcome(f.Body)
 			if err != nil {
 				return err
 			}
-			fc.welcome = w
-			return errWelcomed
-		case wire.TypeError:
+			fc.welcome, welcomed = w, true
+			return nil
+		case f.Type == wire.TypeError:
 			m, err := wire.DecodeError(f.Body)
 			if err != nil {
 				return err
@@ -71,10 +79,20 @@ func dial(ctx context.Context, addr string, local net.Addr, hello wire.Hello) (*
 		default:
 			return fmt.Errorf("client: %s before WELCOME", f.Type)
 		}
-	})
-	if !errors.Is(err, errWelcomed) {
-		nc.Close()
-		return nil, err
+	}
+	for !welcomed {
+		n, err := nc.Read(fc.buf)
+		if n > 0 {
+			if ferr := fc.parser.Feed(fc.buf[:n], handle); ferr != nil {
+				nc.Close()
+				return nil, ferr
+			}
+		}
+		if err != nil && !welcomed {
+			nc.Close()
+			return nil, err
+		}
+		// A read error after WELCOME is the next read's to report.
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return fc, nil

@@ -143,7 +143,7 @@ func (p *Publisher) connection(ctx context.Context) (*pubConn, error) {
 	if pc != nil && pc.failed() == nil {
 		return pc, nil
 	}
-	fc, err := dial(ctx, p.cfg.Addr, nil, wire.Hello{Account: p.cfg.Account, Credential: p.cfg.Secret})
+	fc, err := dial(ctx, p.cfg.Addr, nil, wire.Hello{Account: p.cfg.Account, Credential: p.cfg.Secret}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -109,9 +109,12 @@ type Subscriber struct {
 		// handled is the highest id the application is done with.
 		handled uint64
 	}
-	// Touched only by the run goroutine.
+	// Touched only by the run goroutine (and by Subscribe before it).
 	lastDelivered uint64
 	lastCovered   uint64
+	// resumed: a RESUME has been sent (only the first may use the stored
+	// cursor).
+	resumed bool
 }
 
 // Subscribe connects (failing fast on a rejected token) and starts
@@ -296,10 +299,18 @@ func (s *Subscriber) connect(ctx context.Context) (*frameConn, error) {
 			return nil, err
 		}
 	}
-	fc, err := dial(ctx, s.cfg.Addr, s.cfg.LocalAddr, wire.Hello{Credential: token, Compress: !s.cfg.NoCompression})
+	// RESUME goes with HELLO: the server answers WELCOME, the catch-up and
+	// RESUMED in one write, a round trip sooner.
+	var flags uint8
+	if !s.resumed && s.cfg.StoredCursor {
+		flags = wire.FlagFromStored
+	}
+	resume := wire.AppendResume(nil, wire.Resume{Cursor: max(s.lastDelivered, s.lastCovered)}, flags)
+	fc, err := dial(ctx, s.cfg.Addr, s.cfg.LocalAddr, wire.Hello{Credential: token, Compress: !s.cfg.NoCompression}, resume)
 	if err != nil {
 		return nil, err
 	}
+	s.resumed = true
 	s.mu.Lock()
 	s.mu.conn = fc
 	s.mu.user = fc.welcome.ID
@@ -312,10 +323,8 @@ func (s *Subscriber) run(fc *frameConn) {
 	defer close(s.done)
 	defer close(s.messages)
 	bo := newBackoff(s.cfg.MinBackoff, s.cfg.MaxBackoff)
-	first := true
 	for {
-		err := s.serve(fc, first)
-		first = false
+		err := s.serve(fc)
 		s.failWaiters(err)
 		if s.ctx.Err() != nil {
 			return
@@ -358,20 +367,21 @@ func (s *Subscriber) failWaiters(err error) {
 	}
 }
 
-// serve runs one connection: RESUME, then frames until it breaks.
-func (s *Subscriber) serve(fc *frameConn, first bool) error {
+// serve runs one connection (RESUME was sent with HELLO): frames until it
+// breaks.
+func (s *Subscriber) serve(fc *frameConn) error {
 	defer fc.close()
 	stop := make(chan struct{})
 	defer close(stop)
 	go fc.heartbeat(stop)
 	go s.acknowledge(fc, stop)
-	var flags uint8
-	if first && s.cfg.StoredCursor {
-		flags = wire.FlagFromStored
-	}
-	cursor := max(s.lastDelivered, s.lastCovered)
-	if err := fc.write(wire.AppendResume(nil, wire.Resume{Cursor: cursor}, flags)); err != nil {
-		return err
+	// RESUME went with HELLO (connect); what came with WELCOME is first.
+	early := fc.early
+	fc.early = nil
+	for _, f := range early {
+		if err := s.handle(fc, f); err != nil {
+			return err
+		}
 	}
 	return fc.read(func(f wire.Frame) error { return s.handle(fc, f) })
 }
