@@ -8,58 +8,59 @@ import (
 
 // Resume answers one page of the broadcasts addressed to the user after
 // the cursor (the stored one, for FromStored) and after what the
-// connection was sent, scanned on a reader. A cursor beyond the newest id
-// is a CursorAheadError.
+// connection was sent. A cursor beyond the newest id is a
+// CursorAheadError.
 //
 // A page the recent broadcasts in memory hold is answered at once, within
 // the call (a few microseconds: no storage read); one that needs the log or
 // the stored cursor is read on a reader.
 func (e *Engine) Resume(req engine.ResumeRequest, done func(engine.Page, error)) {
-	if page, ok := e.resumeFromMemory(req); ok {
-		done(page, nil)
+	if page, ok, err := e.resume(req, true); ok {
+		done(page, err)
 		return
 	}
 	read(e, done, func() (engine.Page, error) {
-		cursor := req.Cursor
-		if req.FromStored {
-			var err error
-			if cursor, err = e.StoredCursor(req.User); err != nil {
-				return engine.Page{}, fmt.Errorf("reading the stored cursor: %w", err)
-			}
-		}
-		if newest := e.store.LastMessageID(); cursor > newest {
-			return engine.Page{}, &engine.CursorAheadError{Cursor: cursor, Newest: newest}
-		}
-		// Read before the scan: a retraction counted later may have
-		// been missed by it, and LoopIndex.Add sends its notice.
-		epoch := e.retractions.Load()
-		page, err := e.catchUp(req.User, max(cursor, req.Sent), req.Compress)
-		page.Epoch = epoch
+		page, _, err := e.resume(req, false)
 		return page, err
 	})
 }
 
-// resumeFromMemory answers req if its cursor is known and the recent
-// broadcasts reach back to it.
-func (e *Engine) resumeFromMemory(req engine.ResumeRequest) (engine.Page, bool) {
+// resume computes Resume's answer. With memoryOnly it reads no storage and
+// reports ok false where it would have to (a stored cursor not in memory,
+// a cursor older than the recent broadcasts).
+func (e *Engine) resume(req engine.ResumeRequest, memoryOnly bool) (_ engine.Page, ok bool, _ error) {
 	cursor := req.Cursor
 	if req.FromStored {
-		var ok bool
-		if cursor, ok = e.cursors.get(req.User); !ok {
-			return engine.Page{}, false
+		var known bool
+		if cursor, known = e.cursors.get(req.User); !known {
+			if memoryOnly {
+				return engine.Page{}, false, nil
+			}
+			var err error
+			if cursor, err = e.store.Cursor(req.User); err != nil {
+				return engine.Page{}, true, fmt.Errorf("reading the stored cursor: %w", err)
+			}
 		}
 	}
-	if cursor > e.store.LastMessageID() {
-		return engine.Page{}, false // answered with its error on a reader
+	if newest := e.store.LastMessageID(); cursor > newest {
+		return engine.Page{}, true, &engine.CursorAheadError{Cursor: cursor, Newest: newest}
 	}
-	cursor = max(cursor, req.Sent)
+	// Read before the scan: a retraction counted later may have been
+	// missed by it, and LoopIndex.Add sends its notice.
 	epoch := e.retractions.Load()
-	floor := e.store.FirstRetained()
-	frames, last, more, ok := e.recent.page(req.User, cursor, e.cfg.CatchUpPage, e.cfg.CatchUpBytes, e.nowMillis(), floor, req.Compress)
-	if !ok {
-		return engine.Page{}, false
+	cursor = max(cursor, req.Sent)
+	page, inMemory := e.catchUpFromMemory(req.User, cursor, req.Compress)
+	if !inMemory {
+		if memoryOnly {
+			return engine.Page{}, false, nil
+		}
+		var err error
+		if page, err = e.catchUpFromLog(req.User, cursor, req.Compress); err != nil {
+			return engine.Page{}, true, err
+		}
 	}
-	return engine.Page{Frames: frames, Last: last, More: more, HistoryMissed: cursor != 0 && cursor+1 < floor, Epoch: epoch}, true
+	page.Epoch = epoch
+	return page, true, nil
 }
 
 // catchUp returns the broadcasts after cursor addressed to user, at most one
@@ -67,17 +68,23 @@ func (e *Engine) resumeFromMemory(req engine.ResumeRequest) (engine.Page, bool) 
 // broadcasts in memory when they reach back to cursor, else from the log.
 // It reads only committed data and is safe from any goroutine.
 func (e *Engine) catchUp(user uint32, cursor uint64, compress bool) (Page, error) {
-	floor := e.store.FirstRetained()
-	// Cursor 0 is a client with no history, which has missed nothing it is
-	// owed; any other cursor below the retained log has.
-	missed := cursor != 0 && cursor+1 < floor
-	if frames, last, more, ok := e.recent.page(user, cursor, e.cfg.CatchUpPage, e.cfg.CatchUpBytes, e.nowMillis(), floor, compress); ok {
-		return Page{Frames: frames, Last: last, More: more, HistoryMissed: missed}, nil
+	if page, ok := e.catchUpFromMemory(user, cursor, compress); ok {
+		return page, nil
 	}
-	page, err := e.catchUpFromLog(user, cursor, compress)
-	page.HistoryMissed = missed
-	return page, err
+	return e.catchUpFromLog(user, cursor, compress)
 }
+
+// catchUpFromMemory is catchUp from the recent broadcasts; ok is false when
+// they do not reach back to cursor.
+func (e *Engine) catchUpFromMemory(user uint32, cursor uint64, compress bool) (_ Page, ok bool) {
+	floor := e.store.FirstRetained()
+	frames, last, more, ok := e.recent.page(user, cursor, e.cfg.CatchUpPage, e.cfg.CatchUpBytes, e.nowMillis(), floor, compress)
+	return Page{Frames: frames, Last: last, More: more, HistoryMissed: historyMissed(cursor, floor)}, ok
+}
+
+// historyMissed: cursor 0 is a client with no history, which has missed
+// nothing it is owed; any other cursor below the retained log has.
+func historyMissed(cursor, floor uint64) bool { return cursor != 0 && cursor+1 < floor }
 
 // catchUpFromLog is catchUp reading the stored log.
 func (e *Engine) catchUpFromLog(user uint32, cursor uint64, compress bool) (Page, error) {
@@ -85,7 +92,7 @@ func (e *Engine) catchUpFromLog(user uint32, cursor uint64, compress bool) (Page
 	if err != nil {
 		return Page{}, err
 	}
-	page := Page{Frames: make([][]byte, len(found)), Last: last, More: more}
+	page := Page{Frames: make([][]byte, len(found)), Last: last, More: more, HistoryMissed: historyMissed(cursor, e.store.FirstRetained())}
 	for i, m := range found {
 		var packed []byte
 		if compress {
