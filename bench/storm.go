@@ -339,7 +339,7 @@ func (r *stormRun) close() {
 // reads until a RESUMED without the more flag, counting PUSH frames. It is
 // the same code for Herald and the floor.
 func storm(addr string, n, dialers int, first func(i int) []byte) (*stormRun, error) {
-	r := &stormRun{perClient: make([]time.Duration, n), conns: make([]net.Conn, n), fewestPushes: 1 << 62}
+	r := &stormRun{perClient: make([]time.Duration, n), conns: make([]net.Conn, n)}
 	msgs := make([][]byte, n)
 	for i := range msgs {
 		msgs[i] = first(i)

@@ -10,10 +10,13 @@ import (
 	"herald/storage"
 )
 
+// DefaultDataDir is the data directory when none is configured.
+const DefaultDataDir = "herald-data"
+
 // Config tunes the engine; zero fields take the defaults.
 type Config struct {
 	// DataDir holds the database and the token keys (Open only;
-	// "herald-data"). InMemory keeps everything in memory (tests).
+	// DefaultDataDir). InMemory keeps everything in memory (tests).
 	DataDir  string
 	InMemory bool
 	// DiskReserve is the free space kept on the data directory's
@@ -67,7 +70,7 @@ type Config struct {
 
 func (c *Config) fill() {
 	if c.DataDir == "" {
-		c.DataDir = "herald-data"
+		c.DataDir = DefaultDataDir
 	}
 	if c.TokenOverlap <= 0 {
 		c.TokenOverlap = 24 * time.Hour

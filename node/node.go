@@ -6,6 +6,7 @@
 package node
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -72,7 +73,7 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	if cfg.Edge.AdminToken == "" && !cfg.Engine.InMemory {
-		if cfg.Edge.AdminToken, err = adminToken(dataDir(cfg.Engine)); err != nil {
+		if cfg.Edge.AdminToken, err = adminToken(cmp.Or(cfg.Engine.DataDir, fanout.DefaultDataDir)); err != nil {
 			eng.Discard()
 			return nil, err
 		}
@@ -91,13 +92,6 @@ func Start(cfg Config) (*Node, error) {
 func (n *Node) Close() error {
 	n.once.Do(func() { n.err = errors.Join(n.Edge.Close(), n.Engine.Close()) })
 	return n.err
-}
-
-func dataDir(c fanout.Config) string {
-	if c.DataDir == "" {
-		return "herald-data"
-	}
-	return c.DataDir
 }
 
 // adminToken returns the token in dir/admin.token, creating that file with

@@ -82,7 +82,7 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Engine.DataDir, "data-dir", "herald-data", "directory for the database, token keys and admin.token (created 0700)")
+	f.StringVar(&cfg.Engine.DataDir, "data-dir", fanout.DefaultDataDir, "directory for the database, token keys and admin.token (created 0700)")
 	f.BoolVar(&cfg.Engine.InMemory, "in-memory", false, "keep everything in memory instead of --data-dir: nothing survives a stop (trials, benchmarks)")
 	f.StringVar(&edge.ClientAddr, "client-listen", "127.0.0.1:7400", "client listener address")
 	f.StringVar(&edge.PublisherAddr, "publisher-listen", "127.0.0.1:7401", "publisher listener address")

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"herald/client"
+	"herald/fanout"
 	"herald/node"
 )
 
@@ -43,7 +44,7 @@ func newRoot() *cobra.Command {
 func (g *globals) adminFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&g.admin, "admin", envOr("HERALD_ADMIN", "http://127.0.0.1:7402"), "admin API base URL ($HERALD_ADMIN)")
 	fs.StringVar(&g.adminToken, "admin-token", os.Getenv("HERALD_ADMIN_TOKEN"), "admin API token ($HERALD_ADMIN_TOKEN; default: read --admin-token-file)")
-	fs.StringVar(&g.adminTokenFile, "admin-token-file", filepath.Join("herald-data", "admin.token"), "file holding the admin token (written by serve)")
+	fs.StringVar(&g.adminTokenFile, "admin-token-file", filepath.Join(fanout.DefaultDataDir, "admin.token"), "file holding the admin token (written by serve)")
 }
 
 // clientFlags registers the client listener's address on fs.
