@@ -258,7 +258,7 @@ func (cn *conn) traffic(data []byte, now int64) {
 		grew := held > cn.held
 		cn.held = held
 		if grew && total > int64(cn.srv.cfg.MaxPartialBytes) {
-			cn.fail(closeWith(wire.CodeOverloaded, "the server holds %d bytes of partly received frames, its limit", cn.srv.cfg.MaxPartialBytes))
+			cn.fail(cn.srv.overloaded())
 		}
 	}
 }
@@ -311,12 +311,18 @@ func (cn *conn) hold(f wire.Frame) error {
 	}
 	if total := cn.srv.partialBytes.Add(int64(size)); total > int64(cn.srv.cfg.MaxPartialBytes) {
 		cn.srv.partialBytes.Add(int64(-size))
-		return closeWith(wire.CodeOverloaded, "the server holds %d bytes of partly received frames, its limit", cn.srv.cfg.MaxPartialBytes)
+		return cn.srv.overloaded()
 	}
 	cn.heldFrames += size
 	f.Body = append([]byte(nil), f.Body...)
 	cn.pending = append(cn.pending, f)
 	return nil
+}
+
+// overloaded is the error of a connection whose partial or held frames
+// would pass the server's MaxPartialBytes.
+func (s *Server) overloaded() error {
+	return closeWith(wire.CodeOverloaded, "the server holds %d bytes of partly received frames, its limit", s.cfg.MaxPartialBytes)
 }
 
 // heldMargin is what one connection may send, besides one frame of the
@@ -406,7 +412,7 @@ func (cn *conn) hello(f wire.Frame) error {
 		return closeWith(wire.CodeUnsupportedVersion, "version %d; this server speaks %d", h.Version, wire.Version)
 	}
 	if cn.role == rolePublisher {
-		cn.authenticatePublisher(h, false)
+		cn.authenticatePublisher(h)
 		return nil
 	}
 	user, err := cn.authenticateClient(h)

@@ -10,7 +10,7 @@ import (
 
 // authenticatePublisher asks the engine to check HELLO's credentials;
 // later frames wait for the answer (see conn.hold), and welcome follows it.
-func (cn *conn) authenticatePublisher(h wire.Hello, compress bool) {
+func (cn *conn) authenticatePublisher(h wire.Hello) {
 	cn.waiting = true
 	cn.srv.engine.Authenticate(engine.Credentials{Account: h.Account, Secret: h.Credential}, func(_ struct{}, err error) {
 		cn.reply(func() {
@@ -25,7 +25,7 @@ func (cn *conn) authenticatePublisher(h wire.Hello, compress bool) {
 				return
 			}
 			cn.account = h.Account
-			if err := cn.welcome(h.Account, compress); err != nil {
+			if err := cn.welcome(h.Account, false); err != nil {
 				cn.fail(err)
 				return
 			}
