@@ -43,6 +43,11 @@ var (
 	// ErrStorageFull: the disk is at its reserve; nothing was stored.
 	// Retrying succeeds once space is freed.
 	ErrStorageFull = errors.New("storage full")
+	// ErrUnavailable: the part of the engine that owns the request cannot
+	// be reached now (in a cluster, the core that owns the account); the
+	// request may or may not have taken effect. Retrying is safe where the
+	// request is idempotent (a PUBLISH with a client_msg_id).
+	ErrUnavailable = errors.New("unavailable")
 	// ErrStorageFailed: the store hit an I/O error; nothing was stored, and
 	// nothing will be until the engine restarts.
 	ErrStorageFailed = errors.New("storage failed")

@@ -26,6 +26,7 @@ var (
 	ErrStorageFailed   = engine.ErrStorageFailed
 	ErrTokenInvalid    = engine.ErrTokenInvalid
 	ErrTokenExpired    = engine.ErrTokenExpired
+	ErrUnavailable     = engine.ErrUnavailable
 )
 
 // Errors of opening an engine over a data directory.

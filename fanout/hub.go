@@ -86,7 +86,8 @@ func newDelivery(m storage.Broadcast, audience *roaring.Bitmap, packed []byte) *
 type Hub struct {
 	mu struct {
 		sync.Mutex
-		loops []*LoopIndex
+		loops  []*LoopIndex
+		relays []Relay
 	}
 	delivered      atomic.Uint64
 	deliveredBytes atomic.Uint64
@@ -112,14 +113,30 @@ func (h *Hub) DeliveredBytes() uint64 { return h.deliveredBytes.Load() }
 // loop sees broadcasts in id order.
 func (h *Hub) dispatch(d *delivery) {
 	h.mu.Lock()
-	loops := h.mu.loops
+	loops, relays := h.mu.loops, h.mu.relays
 	h.mu.Unlock()
 	if d.job != nil {
-		d.job.start(len(loops))
+		d.job.start(len(loops) + len(relays))
 	}
 	for _, x := range loops {
 		x.enqueue(d)
 	}
+	if len(relays) == 0 {
+		return
+	}
+	done := func(reached, failed *roaring.Bitmap) {}
+	if d.job != nil {
+		done = d.job.merge
+	}
+	for _, r := range relays {
+		r.Relay(d.relayed(), done)
+	}
+}
+
+func (h *Hub) addRelay(r Relay) {
+	h.mu.Lock()
+	h.mu.relays = append(h.mu.relays, r)
+	h.mu.Unlock()
 }
 
 // LoopIndex is one loop's online users. Except for enqueue, its methods run

@@ -15,7 +15,10 @@ import (
 type job struct {
 	report JobReport
 	done   func(JobReport)
-	mu     struct {
+	// outcome, if set, replaces done: it is handed the recipients reached
+	// and those failed (Hub.Inject).
+	outcome func(reached, failed *roaring.Bitmap)
+	mu      struct {
 		sync.Mutex
 		remaining int
 		ok        *roaring.Bitmap // reached on some loop, written
@@ -59,7 +62,31 @@ func (j *job) loopDone(reached *roaring.Bitmap, failed []uint32) {
 	}
 }
 
+// merge records a relay's outcome (see Relay): it counts as one loop.
+func (j *job) merge(reached, failed *roaring.Bitmap) {
+	j.mu.Lock()
+	if reached != nil {
+		j.mu.ok.Or(reached)
+	}
+	if failed != nil {
+		j.mu.failed.Or(failed)
+	}
+	j.mu.remaining--
+	last := j.mu.remaining == 0
+	j.mu.Unlock()
+	if last {
+		j.finish()
+	}
+}
+
 func (j *job) finish() {
+	if j.outcome != nil {
+		j.mu.Lock()
+		reached, failed := j.mu.ok, roaring.AndNot(j.mu.failed, j.mu.ok)
+		j.mu.Unlock()
+		j.outcome(reached, failed)
+		return
+	}
 	j.mu.Lock()
 	r := j.report
 	r.SentLive = uint32(j.mu.ok.GetCardinality())

@@ -195,3 +195,45 @@ func syncDir(path string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// TokenKeys returns the accepted token keys in token.keys' form (JSON,
+// newest first), for the edges of a cluster, which verify and sign client
+// tokens with them. They are secret.
+func (e *Engine) TokenKeys() ([]byte, error) {
+	return json.Marshal(tokenKeyFile{Keys: *e.tokenKeys.keys.Load()})
+}
+
+// KeyRing verifies and signs client tokens with keys an engine handed out
+// (Engine.TokenKeys). Its zero value holds no key: it answers ErrUnavailable
+// until Set.
+type KeyRing struct{ k tokenKeys }
+
+// Set replaces the keys by those in b (Engine.TokenKeys' form).
+func (r *KeyRing) Set(b []byte) error {
+	var f tokenKeyFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("%w: %v", ErrTokenKeys, err)
+	}
+	if err := validKeys(f.Keys); err != nil {
+		return fmt.Errorf("%w: %v", ErrTokenKeys, err)
+	}
+	r.k.keys.Store(&f.Keys)
+	return nil
+}
+
+// Verify checks a token against the keys accepted at now (ErrUnavailable
+// before Set).
+func (r *KeyRing) Verify(token string, now time.Time) (uint32, error) {
+	if r.k.keys.Load() == nil {
+		return 0, fmt.Errorf("%w: no token keys yet", ErrUnavailable)
+	}
+	return r.k.verify(token, now)
+}
+
+// Mint signs a token with the newest key (ErrUnavailable before Set).
+func (r *KeyRing) Mint(user uint32, expires time.Time) (string, error) {
+	if r.k.keys.Load() == nil {
+		return "", fmt.Errorf("%w: no token keys yet", ErrUnavailable)
+	}
+	return MintToken(r.k.signing(), user, expires), nil
+}

@@ -16,22 +16,33 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"herald/cluster"
 	"herald/fanout"
 	"herald/server"
 	"herald/wire"
 )
 
-// Config configures a node: the edge's listeners and limits, and the
-// engine with its data directory. Zero fields take the defaults.
+// Config configures a node: the edge's listeners and limits, the engine
+// with its data directory, and its place in a cluster (none: one whole
+// server). Zero fields take the defaults.
 type Config struct {
-	Edge   server.Config
-	Engine fanout.Config
+	Edge    server.Config
+	Engine  fanout.Config
+	Cluster ClusterConfig
 }
 
-// Node is a running Herald process.
+// Node is a running Herald process. Engine is nil on an edge, Edge on a
+// core.
 type Node struct {
 	Engine *fanout.Engine
 	Edge   *server.Server
+	// Core serves Engine to the cluster (a core); Remote is an edge's
+	// engine over the bus.
+	Core   *cluster.Core
+	Remote *cluster.Edge
+	nc     *nats.Conn
 	once   sync.Once
 	err    error
 }
@@ -45,6 +56,15 @@ const defaultMaxPayload = 256 << 10
 func Start(cfg Config) (*Node, error) {
 	if cfg.Engine.Logger == nil {
 		cfg.Engine.Logger = cfg.Edge.Logger
+	}
+	switch cfg.Cluster.Role {
+	case "", RoleAll:
+	case RoleCore:
+		return startCore(cfg)
+	case RoleEdge:
+		return startEdge(cfg)
+	default:
+		return nil, fmt.Errorf("%w: role %q: one of all, core, edge", server.ErrConfig, cfg.Cluster.Role)
 	}
 	// A PUSH is at most a few bytes longer than the PUBLISH it carries, so
 	// with this margin the edge sends no frame over its MaxFrame.
@@ -90,8 +110,76 @@ func Start(cfg Config) (*Node, error) {
 // Close stops the edge (every connection is told SHUTTING_DOWN), then the
 // engine, which saves acknowledged cursors and closes the store.
 func (n *Node) Close() error {
-	n.once.Do(func() { n.err = errors.Join(n.Edge.Close(), n.Engine.Close()) })
+	n.once.Do(func() {
+		if n.Edge != nil {
+			n.err = n.Edge.Close()
+		}
+		if n.Remote != nil {
+			n.Remote.Close()
+		}
+		if n.Engine != nil {
+			n.err = errors.Join(n.err, n.Engine.Close())
+		}
+		if n.Core != nil {
+			n.Core.Close()
+		}
+		if n.nc != nil {
+			n.nc.Close()
+		}
+	})
 	return n.err
+}
+
+// startCore opens the engine and serves it on the bus.
+func startCore(cfg Config) (*Node, error) {
+	nc, err := cfg.Cluster.connect(RoleCore)
+	if err != nil {
+		return nil, err
+	}
+	payload := cmp.Or(cfg.Engine.MaxPayload, defaultMaxPayload)
+	if cfg.Engine.CatchUpBytes, err = cluster.CatchUpBytes(nc.MaxPayload(), payload, cmp.Or(cfg.Engine.CatchUpPage, 1000)); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("%w: %v", server.ErrConfig, err)
+	}
+	eng, err := fanout.Open(cfg.Engine)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	core, err := cluster.StartCore(cluster.CoreConfig{Conn: nc, Cluster: cfg.Cluster.name(), Engine: eng, Logger: cfg.Engine.Logger})
+	if err != nil {
+		eng.Discard()
+		nc.Close()
+		return nil, err
+	}
+	return &Node{Engine: eng, Core: core, nc: nc}, nil
+}
+
+// startEdge starts the network edge on the core's engine over the bus.
+func startEdge(cfg Config) (*Node, error) {
+	nc, err := cfg.Cluster.connect(RoleEdge)
+	if err != nil {
+		return nil, err
+	}
+	remote, err := cluster.StartEdge(cluster.EdgeConfig{Conn: nc, Cluster: cfg.Cluster.name(), Name: cfg.Cluster.EdgeName, Logger: cfg.Edge.Logger})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if cfg.Edge.AdminToken == "" {
+		if cfg.Edge.AdminToken, err = server.RandomToken(); err != nil {
+			remote.Close()
+			nc.Close()
+			return nil, err
+		}
+	}
+	srv, err := server.Start(cfg.Edge, remote)
+	if err != nil {
+		remote.Close()
+		nc.Close()
+		return nil, err
+	}
+	return &Node{Edge: srv, Remote: remote, nc: nc}, nil
 }
 
 // adminToken returns the token in dir/admin.token, creating that file with

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -52,24 +53,8 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv := n.Edge
 			out := cmd.OutOrStdout()
-			if cfg.Engine.InMemory {
-				fmt.Fprintln(out, "herald: in memory: nothing is kept after it stops")
-			} else {
-				fmt.Fprintf(out, "herald: data directory %s\n", cfg.Engine.DataDir)
-			}
-			fmt.Fprintf(out, "herald: clients    tcp://%s\n", srv.ClientAddr())
-			fmt.Fprintf(out, "herald: publishers tcp://%s\n", srv.PublisherAddr())
-			where := "token in " + filepath.Join(cfg.Engine.DataDir, "admin.token")
-			switch {
-			case edge.AdminToken != "":
-				where = "token as given"
-			case cfg.Engine.InMemory:
-				where = "token " + srv.AdminToken()
-			}
-			fmt.Fprintf(out, "herald: admin      http://%s (%s)\n", srv.AdminAddr(), where)
-			fmt.Fprintln(out, "herald: serving; Ctrl-C stops")
+			printServing(out, cfg, n)
 			stop := make(chan os.Signal, 1)
 			signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 			defer signal.Stop(stop)
@@ -82,6 +67,14 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&cfg.Cluster.Role, "role", RoleAll, "all (one whole server), core (owns the data, serves edges over NATS) or edge (holds connections, owns no data); see docs/CLUSTER.md")
+	f.StringVar(&cfg.Cluster.NATS, "nats", "", "NATS server URL for a core or an edge, e.g. nats://127.0.0.1:4222")
+	f.StringVar(&cfg.Cluster.Name, "cluster", "herald", "cluster name: the first token of its NATS subjects")
+	f.StringVar(&cfg.Cluster.EdgeName, "edge-name", "", "this edge's name on the bus (default: random)")
+	f.StringVar(&cfg.Cluster.Creds, "nats-creds", "", "NATS credentials file (JWT and seed)")
+	f.StringVar(&cfg.Cluster.User, "nats-user", "", "NATS user")
+	f.StringVar(&cfg.Cluster.Password, "nats-password", "", "NATS password")
+	f.StringVar(&cfg.Cluster.CA, "nats-ca", "", "PEM file of the NATS server's certificate authority (TLS)")
 	f.StringVar(&cfg.Engine.DataDir, "data-dir", fanout.DefaultDataDir, "directory for the database, token keys and admin.token (created 0700)")
 	f.BoolVar(&cfg.Engine.InMemory, "in-memory", false, "keep everything in memory instead of --data-dir: nothing survives a stop (trials, benchmarks)")
 	f.StringVar(&edge.ClientAddr, "client-listen", "127.0.0.1:7400", "client listener address")
@@ -110,6 +103,36 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 	f.StringVar(&logFormat, "log-format", "text", "log lines as text (key=value) or json, on stderr")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info (a line per publish, delivery and import), warn or error")
 	return cmd
+}
+
+// printServing says where the node listens: the lines a person reads, and
+// that the load test and the tests parse (internal/child).
+func printServing(out io.Writer, cfg Config, n *Node) {
+	switch {
+	case cfg.Cluster.Role == RoleCore:
+		fmt.Fprintf(out, "herald: data directory %s\n", cfg.Engine.DataDir)
+		fmt.Fprintf(out, "herald: core of cluster %s on %s\n", cfg.Cluster.name(), cfg.Cluster.NATS)
+		fmt.Fprintln(out, "herald: serving; Ctrl-C stops")
+		return
+	case cfg.Cluster.Role == RoleEdge:
+		fmt.Fprintf(out, "herald: edge %s of cluster %s on %s\n", n.Remote.Name(), cfg.Cluster.name(), cfg.Cluster.NATS)
+	case cfg.Engine.InMemory:
+		fmt.Fprintln(out, "herald: in memory: nothing is kept after it stops")
+	default:
+		fmt.Fprintf(out, "herald: data directory %s\n", cfg.Engine.DataDir)
+	}
+	srv := n.Edge
+	fmt.Fprintf(out, "herald: clients    tcp://%s\n", srv.ClientAddr())
+	fmt.Fprintf(out, "herald: publishers tcp://%s\n", srv.PublisherAddr())
+	where := "token in " + filepath.Join(cfg.Engine.DataDir, "admin.token")
+	switch {
+	case cfg.Edge.AdminToken != "":
+		where = "token as given"
+	case cfg.Engine.InMemory, cfg.Cluster.Role == RoleEdge:
+		where = "token " + srv.AdminToken()
+	}
+	fmt.Fprintf(out, "herald: admin      http://%s (%s)\n", srv.AdminAddr(), where)
+	fmt.Fprintln(out, "herald: serving; Ctrl-C stops")
 }
 
 // tiersFrom builds the tier table: the defaults, or the tier file over

@@ -74,7 +74,7 @@ func engineStatus(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, engine.ErrBadRequest):
 		return http.StatusBadRequest
-	case errors.Is(err, engine.ErrClosed):
+	case errors.Is(err, engine.ErrClosed), errors.Is(err, engine.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, engine.ErrStorageFull):
 		return http.StatusInsufficientStorage

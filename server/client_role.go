@@ -19,6 +19,8 @@ func (cn *conn) authenticateClient(h wire.Hello) (uint32, error) {
 	switch {
 	case errors.Is(err, engine.ErrTokenExpired):
 		return 0, closeWith(wire.CodeTokenExpired, "token expired")
+	case errors.Is(err, engine.ErrUnavailable):
+		return 0, closeWith(wire.CodeUnavailable, "%v", err)
 	case err != nil:
 		return 0, closeWith(wire.CodeTokenInvalid, "token malformed or not signed by this server")
 	}

@@ -33,7 +33,7 @@ func codeFor(err error) wire.Code {
 		return wire.CodePayloadTooLarge
 	case errors.Is(err, engine.ErrBadRequest):
 		return wire.CodeBadRequest
-	case errors.Is(err, engine.ErrClosed):
+	case errors.Is(err, engine.ErrClosed), errors.Is(err, engine.ErrUnavailable):
 		return wire.CodeUnavailable
 	case errors.Is(err, engine.ErrUnknownMessage):
 		return wire.CodeUnknownMessage

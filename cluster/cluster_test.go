@@ -1,0 +1,196 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"herald/client"
+	"herald/internal/natstest"
+	"herald/internal/testserver"
+	"herald/internal/testtier"
+	"herald/node"
+)
+
+// testCluster is a NATS server, one core and some edges, each a node as
+// `herald serve --role …` starts it, in this process.
+type testCluster struct {
+	t     *testing.T
+	nats  *natstest.Server
+	dir   string
+	core  *node.Node
+	edges []*node.Node
+}
+
+func quiet() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+}
+
+func startCluster(t *testing.T, edges int) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, nats: natstest.Start(t, nil), dir: filepath.Join(t.TempDir(), "core")}
+	c.startCore()
+	for i := range edges {
+		cfg := node.Config{Cluster: node.ClusterConfig{Role: node.RoleEdge, NATS: c.nats.URL(), EdgeName: fmt.Sprint("edge", i)}}
+		cfg.Edge.ClientAddr, cfg.Edge.PublisherAddr, cfg.Edge.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+		cfg.Edge.Logger = quiet()
+		n, err := node.Start(cfg)
+		if err != nil {
+			t.Fatalf("edge %d: %v", i, err)
+		}
+		t.Cleanup(func() { _ = n.Close() })
+		c.edges = append(c.edges, n)
+	}
+	// Job reports count the edges the core knows: wait until it knows all.
+	c.waitEdges(edges)
+	return c
+}
+
+func (c *testCluster) startCore() {
+	c.t.Helper()
+	cfg := node.Config{Cluster: node.ClusterConfig{Role: node.RoleCore, NATS: c.nats.URL()}}
+	cfg.Engine.DataDir, cfg.Engine.Tiers, cfg.Engine.Logger = c.dir, testtier.Tiers(), quiet()
+	n, err := node.Start(cfg)
+	if err != nil {
+		c.t.Fatalf("core: %v", err)
+	}
+	c.core = n
+	c.t.Cleanup(func() { _ = n.Close() })
+}
+
+func (c *testCluster) waitEdges(n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.core.Core.Edges() < n {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the core knows %d edges, want %d", c.core.Core.Edges(), n)
+		}
+		time.Sleep(10 * time.Millisecond) // heartbeats are time-driven
+	}
+}
+
+func (c *testCluster) admin(edge int) *client.Admin {
+	s := c.edges[edge].Edge
+	return &client.Admin{BaseURL: "http://" + s.AdminAddr(), Token: s.AdminToken()}
+}
+
+// account creates an account of the unlimited tier followed by users
+// first..last, through edge 0's admin API.
+func (c *testCluster) account(first, last uint32) (uint32, string) {
+	c.t.Helper()
+	ctx := context.Background()
+	a, err := c.admin(0).CreateAccount(ctx, "test", testtier.Unlimited.Name)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var ids strings.Builder
+	for u := first; u <= last; u++ {
+		fmt.Fprintln(&ids, u)
+	}
+	if res, err := c.admin(0).ImportFollowers(ctx, a.ID, strings.NewReader(ids.String())); err != nil || res.Added != int(last-first+1) {
+		c.t.Fatalf("import: %+v %v", res, err)
+	}
+	return a.ID, a.Secret
+}
+
+// subscribe connects user to edge and waits until it is live.
+func (c *testCluster) subscribe(edge int, user uint32, cursor uint64) *client.Subscriber {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	token, err := c.admin(edge).MintToken(ctx, user, time.Hour)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: c.edges[edge].Edge.ClientAddr(), Token: token, Cursor: cursor})
+	if err != nil {
+		c.t.Fatalf("subscribe user %d on edge %d: %v", user, edge, err)
+	}
+	c.t.Cleanup(func() { _ = sub.Close() })
+	if err := sub.WaitLive(ctx); err != nil {
+		c.t.Fatalf("user %d never went live: %v", user, err)
+	}
+	return sub
+}
+
+func (c *testCluster) publisher(edge int, account uint32, secret string, onJob func(client.JobReport)) *client.Publisher {
+	c.t.Helper()
+	p, err := client.DialPublisher(context.Background(), client.PublisherConfig{Addr: c.edges[edge].Edge.PublisherAddr(), Account: account, Secret: secret, OnJobDone: onJob})
+	if err != nil {
+		c.t.Fatalf("publisher on edge %d: %v", edge, err)
+	}
+	c.t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// TestBroadcastReachesEveryEdgeOnce: a broadcast published on one edge
+// reaches every online follower on every edge once, in id order (a user
+// with a device on each edge on both); the job report counts recipients
+// across edges; an offline follower catches up on either edge.
+func TestBroadcastReachesEveryEdgeOnce(t *testing.T) {
+	c := startCluster(t, 2)
+	account, secret := c.account(1, 6)
+	subs := []*client.Subscriber{
+		c.subscribe(0, 1, 0), c.subscribe(0, 2, 0), c.subscribe(1, 3, 0), c.subscribe(1, 4, 0),
+		c.subscribe(0, 5, 0), c.subscribe(1, 5, 0),
+	}
+	var mu sync.Mutex
+	reports := map[uint64]client.JobReport{}
+	jobDone := make(chan struct{}, 16)
+	pub := c.publisher(1, account, secret, func(r client.JobReport) {
+		mu.Lock()
+		reports[r.MessageID] = r
+		mu.Unlock()
+		jobDone <- struct{}{}
+	})
+	ctx := context.Background()
+	var ids []uint64
+	for i := range 3 {
+		res, err := pub.Publish(ctx, client.Message{Payload: fmt.Appendf(nil, "m%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Recipients != 6 {
+			t.Fatalf("recipients %d, want 6", res.Recipients)
+		}
+		ids = append(ids, res.MessageID)
+	}
+	for _, sub := range subs {
+		for i, want := range ids {
+			if m := testserver.Receive(t, sub, 10*time.Second); m.ID != want || string(m.Payload) != fmt.Sprintf("m%d", i) {
+				t.Fatalf("user %d got %d %q, want %d", sub.User(), m.ID, m.Payload, want)
+			}
+		}
+		testserver.ExpectNone(t, sub)
+	}
+	for range ids {
+		select {
+		case <-jobDone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no job report")
+		}
+	}
+	mu.Lock()
+	for _, id := range ids {
+		if r := reports[id]; r.SentLive != 5 || r.PendingOffline != 1 || r.Errors != 0 {
+			t.Fatalf("job report of %d: %+v, want 5 sent live and 1 pending", id, r)
+		}
+	}
+	mu.Unlock()
+	if r, err := pub.Status(ctx, ids[0]); err != nil || r.SentLive != 5 {
+		t.Fatalf("status: %+v %v", r, err)
+	}
+	late := c.subscribe(0, 6, 0)
+	for _, want := range ids {
+		if m := testserver.Receive(t, late, 10*time.Second); m.ID != want {
+			t.Fatalf("catch-up got %d, want %d", m.ID, want)
+		}
+	}
+	testserver.ExpectNone(t, late)
+}

@@ -1,0 +1,423 @@
+package cluster
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/nats-io/nats.go"
+
+	"herald/engine"
+	"herald/fanout"
+)
+
+// EdgeConfig configures an edge's engine.
+type EdgeConfig struct {
+	// Conn is the edge's NATS connection; the caller closes it after
+	// Close. Cluster names the cluster's subjects (DefaultCluster).
+	Conn    *nats.Conn
+	Cluster string
+	// Name identifies the edge on the bus: letters, digits, '-' and '_'
+	// (default: a random one).
+	Name string
+	// Heartbeat is how often the edge says it is alive (1 s); a core
+	// silent for three heartbeats makes Health report it unavailable.
+	Heartbeat time.Duration
+	// RequestTimeout bounds a request to the core (5 s); a request that
+	// times out answers engine.ErrUnavailable.
+	RequestTimeout time.Duration
+	// AckFlush is how often acknowledgements go to the core (200 ms).
+	AckFlush time.Duration
+	// PendingBytes bounds the relays received and not yet delivered (64
+	// MiB); beyond it NATS drops them and the edge fetches them from the
+	// core once it has caught up.
+	PendingBytes int
+	Logger       *slog.Logger
+}
+
+// Edge is the engine as an edge process sees it: engine.Engine over the
+// bus. It owns no data: requests go to the core, and the core's relayed
+// broadcasts are delivered on the edge's own loops (fanout.Hub), with the
+// same per-loop path and the same going-live check as in one process.
+type Edge struct {
+	cfg  EdgeConfig
+	nc   *nats.Conn
+	subj subjects
+	hub  fanout.Hub
+	keys fanout.KeyRing
+	subs []*nats.Subscription
+	stop chan struct{}
+	done sync.WaitGroup
+	// retractions counts the RETRACTED notices injected (engine.Page.Epoch
+	// of this edge's pages).
+	retractions atomic.Uint64
+	// coreLast and coreSeen are the last heartbeat's id and time (Unix ns).
+	coreLast atomic.Uint64
+	coreSeen atomic.Int64
+	pos      position // owned by the bus goroutine
+	acks     struct {
+		sync.Mutex
+		m map[uint32]uint64
+	}
+	jobs struct {
+		sync.Mutex
+		next uint64
+		m    map[uint64]pendingPublish
+	}
+	refused, recovered, lost atomic.Uint64
+	closeOnce                sync.Once
+}
+
+type pendingPublish struct {
+	done  func(engine.JobReport)
+	asked time.Time
+}
+
+// position is how far the relays have been delivered: every broadcast up
+// to last, and of broadcast cur (when not 0) its parts below next of parts.
+type position struct {
+	known       bool
+	instance    uint64
+	last, cur   uint64
+	next, parts uint16
+}
+
+var _ engine.Engine = (*Edge)(nil)
+
+// StartEdge subscribes to the cluster's relays and fetches the token keys
+// (if the core answers; otherwise when its heartbeat arrives).
+func StartEdge(cfg EdgeConfig) (*Edge, error) {
+	cfg.Cluster = cmp.Or(cfg.Cluster, DefaultCluster)
+	cfg.Name = cmp.Or(cfg.Name, "edge-"+strconv.FormatUint(randomID(), 36))
+	cfg.Heartbeat = cmp.Or(cfg.Heartbeat, time.Second)
+	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, 5*time.Second)
+	cfg.AckFlush = cmp.Or(cfg.AckFlush, 200*time.Millisecond)
+	cfg.PendingBytes = cmp.Or(cfg.PendingBytes, 64<<20)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	for _, r := range cfg.Name {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+			return nil, fmt.Errorf("edge name %q: only letters, digits, '-' and '_'", cfg.Name)
+		}
+	}
+	e := &Edge{cfg: cfg, nc: cfg.Conn, subj: subjects{cfg.Cluster}, stop: make(chan struct{})}
+	e.acks.m = make(map[uint32]uint64)
+	e.jobs.m = make(map[uint64]pendingPublish)
+	bus, err := e.nc.Subscribe(e.subj.coreAll(), e.onCore)
+	if err == nil {
+		e.subs = append(e.subs, bus)
+		err = bus.SetPendingLimits(-1, cfg.PendingBytes)
+	}
+	if err == nil {
+		var jobs *nats.Subscription
+		if jobs, err = e.nc.Subscribe(e.subj.jobDone(cfg.Name), e.onJobDone); err == nil {
+			e.subs = append(e.subs, jobs)
+		}
+	}
+	if err == nil {
+		err = e.nc.Flush()
+	}
+	if err != nil {
+		e.unsubscribe()
+		return nil, fmt.Errorf("subscribing to the cluster: %w", err)
+	}
+	if err := e.fetchKeys(); err != nil {
+		cfg.Logger.Warn("the core did not give the token keys yet; clients wait for its heartbeat", "error", err)
+	}
+	e.alive(false)
+	e.done.Add(1)
+	go e.tick()
+	return e, nil
+}
+
+// Name is the edge's name on the bus.
+func (e *Edge) Name() string { return e.cfg.Name }
+
+// Close flushes the acknowledgements, says goodbye and unsubscribes. It
+// does not close the connection.
+func (e *Edge) Close() {
+	e.closeOnce.Do(func() {
+		close(e.stop)
+		e.done.Wait()
+		e.unsubscribe()
+		e.flushAcks()
+		e.alive(true)
+		_ = e.nc.Flush()
+	})
+}
+
+func (e *Edge) unsubscribe() {
+	for _, s := range e.subs {
+		_ = s.Unsubscribe()
+	}
+}
+
+// Stats are an edge's bus counters.
+type Stats struct {
+	// Refused: bus messages that did not decode or answered out of turn.
+	Refused uint64
+	// Recovered: broadcast parts fetched from the core after a gap.
+	Recovered uint64
+	// Lost: parts the core could not give (past retention, or it did not
+	// answer); their recipients on this edge get them on their next
+	// catch-up.
+	Lost uint64
+}
+
+// Stats returns the edge's bus counters.
+func (e *Edge) Stats() Stats {
+	return Stats{Refused: e.refused.Load(), Recovered: e.recovered.Load(), Lost: e.lost.Load()}
+}
+
+func (e *Edge) tick() {
+	defer e.done.Done()
+	beat := time.NewTicker(e.cfg.Heartbeat)
+	defer beat.Stop()
+	flush := time.NewTicker(e.cfg.AckFlush)
+	defer flush.Stop()
+	for {
+		select {
+		case <-beat.C:
+			e.alive(false)
+			e.forgetJobs(time.Now().Add(-10 * time.Minute))
+		case <-flush.C:
+			e.flushAcks()
+		case <-e.stop:
+			return
+		}
+	}
+}
+
+func (e *Edge) alive(leaving bool) {
+	_ = e.nc.Publish(e.subj.edgeAlive(), encodeEdgeAlive(edgeAlive{Edge: e.cfg.Name, Leaving: leaving}))
+}
+
+// onCore handles the core's relays and heartbeats, in the order sent.
+func (e *Edge) onCore(msg *nats.Msg) {
+	switch msg.Subject {
+	case e.subj.relay():
+		m, err := decodeRelay(msg.Data)
+		if err != nil {
+			e.refuse(msg.Subject, err)
+			return
+		}
+		e.onRelay(m)
+	case e.subj.coreAlive():
+		m, err := decodeCoreAlive(msg.Data)
+		if err != nil {
+			e.refuse(msg.Subject, err)
+			return
+		}
+		e.onCoreAlive(m)
+	case e.subj.keys():
+		if err := e.fetchKeys(); err != nil {
+			e.cfg.Logger.Error("fetching the new token keys", "error", err)
+		}
+	default:
+		e.refuse(msg.Subject, errMalformed("unknown subject"))
+	}
+}
+
+func (e *Edge) refuse(subject string, err error) {
+	e.refused.Add(1)
+	e.cfg.Logger.Warn("refused a bus message", "subject", subject, "error", err)
+}
+
+func (e *Edge) onCoreAlive(m coreAlive) {
+	e.coreLast.Store(m.Last)
+	e.coreSeen.Store(time.Now().UnixNano())
+	p := &e.pos
+	if p.instance != m.Instance {
+		if p.instance != 0 {
+			e.cfg.Logger.Info("the core restarted", "last_message_id", m.Last)
+		}
+		p.instance = m.Instance
+		if !e.hasKeys() {
+			if err := e.fetchKeys(); err != nil {
+				e.cfg.Logger.Error("fetching the token keys", "error", err)
+			}
+		}
+	}
+	if !p.known {
+		p.known, p.last = true, m.Last
+		return
+	}
+	if m.Last < p.last && p.cur == 0 {
+		e.cfg.Logger.Warn("the core's log is behind this edge's (restored from a backup?)", "core", m.Last, "edge", p.last)
+		p.last = m.Last
+		return
+	}
+	if m.Last > p.last || p.cur != 0 {
+		e.fill(m.Last+1, 0)
+	}
+}
+
+func (e *Edge) hasKeys() bool {
+	_, err := e.keys.Mint(0, time.Now())
+	return err == nil
+}
+
+// onRelay delivers one relayed part after everything before it.
+func (e *Edge) onRelay(m relayMsg) {
+	p := &e.pos
+	if m.ID == 0 {
+		e.hub.Inject(m.Relayed, e.retractions.Add(1), nil)
+		return
+	}
+	if !p.known {
+		p.known, p.last = true, m.ID-1
+	}
+	switch {
+	case m.ID <= p.last, m.ID == p.cur && m.Part < p.next:
+		return // delivered already (fetched after a gap)
+	}
+	e.fill(m.ID, m.Part)
+	e.inject(m)
+}
+
+// inject delivers one part on the edge's loops, reports its outcome to the
+// core, and advances the position.
+func (e *Edge) inject(m relayMsg) {
+	p := &e.pos
+	if !m.Retracted {
+		id, part, instance := m.ID, m.Part, m.Instance
+		e.hub.Inject(m.Relayed, 0, func(reached, failed *roaring.Bitmap) {
+			_ = e.nc.Publish(e.subj.report(), encodeReport(reportMsg{Edge: e.cfg.Name, Instance: instance, ID: id, Part: part, Reached: reached, Failed: failed}))
+		})
+	}
+	if p.cur != m.ID {
+		p.cur, p.parts = m.ID, m.Parts
+	}
+	p.next = m.Part + 1
+	if p.next >= p.parts {
+		p.last, p.cur, p.next, p.parts = m.ID, 0, 0, 0
+	}
+}
+
+// fill fetches and delivers every part before part of broadcast id that
+// has not been delivered.
+func (e *Edge) fill(id uint64, part uint16) {
+	p := &e.pos
+	for {
+		var want uint64
+		var wantPart uint16
+		if p.cur != 0 {
+			want, wantPart = p.cur, p.next
+		} else {
+			want = p.last + 1
+		}
+		if want > id || want == id && wantPart >= part {
+			return
+		}
+		m, err := e.fetch(want, wantPart)
+		if err != nil {
+			e.lost.Add(1)
+			e.cfg.Logger.Error("a broadcast missed on the bus could not be fetched; its recipients here get it on catch-up",
+				"message_id", want, "part", wantPart, "error", err)
+			if p.cur == want {
+				p.last, p.cur, p.next, p.parts = want, 0, 0, 0
+			} else {
+				p.last = want
+			}
+			continue
+		}
+		e.recovered.Add(1)
+		if p.cur == want && m.Parts != p.parts {
+			// The core split it differently (a restart with another
+			// payload limit): the parts delivered are a subset of some of
+			// these; deliver them all again, the sinks drop what they had.
+			p.next = 0
+		}
+		e.inject(m)
+	}
+}
+
+// fetch asks the core for one part of a committed broadcast, three times
+// at most.
+func (e *Edge) fetch(id uint64, part uint16) (relayMsg, error) {
+	q := newEnc(10)
+	q.u64(id)
+	q.u16(part)
+	var err error
+	for range 3 {
+		var raw []byte
+		raw, err = roundTrip(e, mFetch, q.b, func(d *dec) []byte { return d.ownBytes() })
+		if err != nil {
+			continue
+		}
+		m, derr := decodeRelay(raw)
+		if derr == nil && (m.ID != id || m.Part != part) && !m.Retracted {
+			derr = errMalformed("fetch answered another broadcast")
+		}
+		if derr != nil {
+			e.refused.Add(1)
+			return relayMsg{}, derr
+		}
+		if m.Retracted {
+			m.ID, m.Part, m.Parts = id, part, max(part+1, 1)
+		}
+		return m, nil
+	}
+	return relayMsg{}, err
+}
+
+func (e *Edge) fetchKeys() error {
+	keys, err := roundTrip(e, mKeys, newEnc(0).b, func(d *dec) []byte { return d.ownBytes() })
+	if err != nil {
+		return err
+	}
+	return e.keys.Set(keys)
+}
+
+func (e *Edge) onJobDone(msg *nats.Msg) {
+	m, err := decodeJobDone(msg.Data)
+	if err != nil {
+		e.refuse(msg.Subject, err)
+		return
+	}
+	e.jobs.Lock()
+	p, ok := e.jobs.m[m.Token]
+	delete(e.jobs.m, m.Token)
+	e.jobs.Unlock()
+	if !ok {
+		e.refuse(msg.Subject, errMalformed("job report for no publish of this edge"))
+		return
+	}
+	p.done(m.Report)
+}
+
+func (e *Edge) forgetJobs(before time.Time) {
+	e.jobs.Lock()
+	defer e.jobs.Unlock()
+	for token, p := range e.jobs.m {
+		if p.asked.Before(before) {
+			delete(e.jobs.m, token)
+		}
+	}
+}
+
+func (e *Edge) flushAcks() {
+	e.acks.Lock()
+	if len(e.acks.m) == 0 {
+		e.acks.Unlock()
+		return
+	}
+	batch := make([]ack, 0, len(e.acks.m))
+	for user, id := range e.acks.m {
+		batch = append(batch, ack{user, id})
+	}
+	clear(e.acks.m)
+	e.acks.Unlock()
+	const perMessage = 50_000
+	for len(batch) > 0 {
+		n := min(len(batch), perMessage)
+		_ = e.nc.Publish(e.subj.acks(), encodeAcks(batch[:n]))
+		batch = batch[n:]
+	}
+}

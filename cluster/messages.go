@@ -1,0 +1,410 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"herald/engine"
+	"herald/fanout"
+	"herald/wire"
+)
+
+// relayMsg is one part of a committed broadcast or retraction, from a core
+// to the edges (subject relay), or answering an edge's fetch.
+type relayMsg struct {
+	// Instance is the core process's random id (a restart changes it).
+	Instance uint64
+	// Part of Parts: a large audience is split by user id ranges, and each
+	// part carries the frames and its share of the audience.
+	Part, Parts uint16
+	// Retracted: a fetch of a broadcast withdrawn since; nothing to send.
+	Retracted bool
+	fanout.Relayed
+}
+
+func encodeRelay(m relayMsg) []byte {
+	r := m.Relayed
+	e := newEnc(64 + len(r.Plain) + len(r.Compressed) + int(r.Audience.GetSerializedSizeInBytes()))
+	e.u64(m.Instance)
+	e.u16(m.Part)
+	e.u16(m.Parts)
+	e.flag(m.Retracted)
+	e.u64(r.ID)
+	e.u64(r.Retracts)
+	e.u64(r.Expires)
+	e.u32(uint32(r.Payload))
+	e.bytes(r.Plain)
+	e.bytes(r.Compressed)
+	e.bitmap(r.Audience)
+	return e.b
+}
+
+func decodeRelay(msg []byte) (relayMsg, error) {
+	d, err := newDec(msg)
+	if err != nil {
+		return relayMsg{}, err
+	}
+	var m relayMsg
+	m.Instance = d.u64()
+	m.Part, m.Parts = d.u16(), d.u16()
+	m.Retracted = d.flag()
+	m.ID, m.Retracts, m.Expires = d.u64(), d.u64(), d.u64()
+	m.Payload = int(d.u32())
+	m.Plain, m.Compressed = d.ownBytes(), d.ownBytes()
+	m.Audience = d.bitmap()
+	if err := d.check("relay"); err != nil {
+		return relayMsg{}, err
+	}
+	// A part is within its count; a broadcast has frames unless it was
+	// retracted; a retraction names what it withdraws.
+	if m.Parts == 0 || m.Part >= m.Parts || (!m.Retracted && len(m.Plain) == 0) || (m.ID == 0) == (m.Retracts == 0) {
+		return relayMsg{}, errMalformed("relay fields")
+	}
+	return m, nil
+}
+
+func errMalformed(what string) error { return &malformed{what} }
+
+type malformed struct{ what string }
+
+func (m *malformed) Error() string { return ErrMalformed.Error() + ": " + m.what }
+func (m *malformed) Unwrap() error { return ErrMalformed }
+
+// reportMsg is an edge's outcome of one broadcast (subject report).
+type reportMsg struct {
+	Edge     string
+	Instance uint64 // the core instance that relayed it
+	ID       uint64
+	Part     uint16
+	Reached  *roaring.Bitmap
+	Failed   *roaring.Bitmap
+}
+
+func encodeReport(m reportMsg) []byte {
+	e := newEnc(64)
+	e.str(m.Edge)
+	e.u64(m.Instance)
+	e.u64(m.ID)
+	e.u16(m.Part)
+	e.bitmap(m.Reached)
+	e.bitmap(m.Failed)
+	return e.b
+}
+
+func decodeReport(msg []byte) (reportMsg, error) {
+	d, err := newDec(msg)
+	if err != nil {
+		return reportMsg{}, err
+	}
+	m := reportMsg{Edge: d.str(), Instance: d.u64(), ID: d.u64(), Part: d.u16(), Reached: d.bitmap(), Failed: d.bitmap()}
+	return m, d.check("report")
+}
+
+// coreAlive is a core's heartbeat: its instance and newest committed id.
+type coreAlive struct {
+	Instance, Last uint64
+}
+
+func encodeCoreAlive(m coreAlive) []byte {
+	e := newEnc(16)
+	e.u64(m.Instance)
+	e.u64(m.Last)
+	return e.b
+}
+
+func decodeCoreAlive(msg []byte) (coreAlive, error) {
+	d, err := newDec(msg)
+	if err != nil {
+		return coreAlive{}, err
+	}
+	m := coreAlive{Instance: d.u64(), Last: d.u64()}
+	return m, d.check("core heartbeat")
+}
+
+// edgeAlive is an edge's heartbeat (and its goodbye, with Leaving).
+type edgeAlive struct {
+	Edge    string
+	Leaving bool
+}
+
+func encodeEdgeAlive(m edgeAlive) []byte {
+	e := newEnc(16)
+	e.str(m.Edge)
+	e.flag(m.Leaving)
+	return e.b
+}
+
+func decodeEdgeAlive(msg []byte) (edgeAlive, error) {
+	d, err := newDec(msg)
+	if err != nil {
+		return edgeAlive{}, err
+	}
+	m := edgeAlive{Edge: d.str(), Leaving: d.flag()}
+	if err := d.check("edge heartbeat"); err != nil {
+		return edgeAlive{}, err
+	}
+	if m.Edge == "" {
+		return edgeAlive{}, errMalformed("edge heartbeat without a name")
+	}
+	return m, nil
+}
+
+// ack is one user's cumulative acknowledgement.
+type ack struct {
+	User uint32
+	ID   uint64
+}
+
+func encodeAcks(acks []ack) []byte {
+	e := newEnc(4 + 12*len(acks))
+	e.u32(uint32(len(acks)))
+	for _, a := range acks {
+		e.u32(a.User)
+		e.u64(a.ID)
+	}
+	return e.b
+}
+
+func decodeAcks(msg []byte) ([]ack, error) {
+	d, err := newDec(msg)
+	if err != nil {
+		return nil, err
+	}
+	n := d.u32()
+	if int64(n)*12 != int64(d.r.Len()) {
+		return nil, errMalformed("acks count")
+	}
+	out := make([]ack, n)
+	for i := range out {
+		out[i] = ack{User: d.u32(), ID: d.u64()}
+	}
+	return out, d.check("acks")
+}
+
+// The requests' bodies (subject req.<method>) and their answers. Each
+// answer starts with a status byte: answerOK and the result, or
+// answerError and the error (errors.go).
+const (
+	answerOK    = 0
+	answerError = 1
+)
+
+func encResume(q engine.ResumeRequest) []byte {
+	e := newEnc(24)
+	e.u32(q.User)
+	e.u64(q.Cursor)
+	e.flag(q.FromStored)
+	e.u64(q.Sent)
+	e.flag(q.Compress)
+	return e.b
+}
+
+func decResume(d *dec) engine.ResumeRequest {
+	return engine.ResumeRequest{User: d.u32(), Cursor: d.u64(), FromStored: d.flag(), Sent: d.u64(), Compress: d.flag()}
+}
+
+func encPage(e *enc, p engine.Page) {
+	e.u64(p.Last)
+	e.flag(p.More)
+	e.flag(p.HistoryMissed)
+	e.u64(p.Epoch)
+	e.u32(uint32(len(p.Frames)))
+	for _, f := range p.Frames {
+		e.bytes(f)
+	}
+}
+
+func decPage(d *dec) engine.Page {
+	p := engine.Page{Last: d.u64(), More: d.flag(), HistoryMissed: d.flag(), Epoch: d.u64()}
+	n := d.u32()
+	if int64(n)*4 > int64(d.r.Len()) {
+		d.r.Fail()
+		return p
+	}
+	if n > 0 {
+		p.Frames = make([][]byte, n)
+		for i := range p.Frames {
+			p.Frames[i] = d.ownBytes()
+		}
+	}
+	return p
+}
+
+func encMembership(q engine.Membership) []byte {
+	e := newEnc(8 + 4*len(q.Users))
+	e.u32(q.Account)
+	e.u32s(q.Users)
+	return e.b
+}
+
+func decMembership(d *dec) engine.Membership {
+	return engine.Membership{Account: d.u32(), Users: d.u32s()}
+}
+
+func encCredentials(q engine.Credentials) []byte {
+	e := newEnc(8 + len(q.Secret))
+	e.u32(q.Account)
+	e.str(q.Secret)
+	return e.b
+}
+
+func decCredentials(d *dec) engine.Credentials {
+	return engine.Credentials{Account: d.u32(), Secret: d.str()}
+}
+
+// publishMsg is a PublishRequest on the bus: OnJobDone becomes a subject
+// of the asking edge and a token it chose (JobDone "" asks for none).
+type publishMsg struct {
+	engine.PublishRequest
+	JobDone string
+	Token   uint64
+}
+
+func encPublish(q publishMsg) []byte {
+	e := newEnc(64 + len(q.Payload) + 4*(len(q.Preview)+len(q.Users)))
+	e.u32(q.Account)
+	e.str(q.ClientMsgID)
+	e.u32(q.TTLSeconds)
+	e.str(q.ContentType)
+	e.bytes(q.Payload)
+	e.u32s(q.Preview)
+	e.u32s(q.Users)
+	e.bytes(wire.AppendExpr(nil, q.Expr))
+	e.flag(q.DryRun)
+	e.str(q.JobDone)
+	e.u64(q.Token)
+	return e.b
+}
+
+func decPublish(d *dec) (publishMsg, error) {
+	var q publishMsg
+	q.Account, q.ClientMsgID, q.TTLSeconds, q.ContentType = d.u32(), d.str(), d.u32(), d.str()
+	q.Payload, q.Preview, q.Users = d.ownBytes(), d.u32s(), d.u32s()
+	expr := d.bytes()
+	q.DryRun, q.JobDone, q.Token = d.flag(), d.str(), d.u64()
+	if d.r.Short() {
+		return q, errMalformed("publish")
+	}
+	if len(expr) > 0 {
+		var err error
+		if q.Expr, err = wire.DecodeExpr(expr); err != nil {
+			return q, errMalformed("publish expression")
+		}
+	}
+	return q, nil
+}
+
+func encPublishResult(e *enc, r engine.PublishResult) {
+	e.u64(r.MessageID)
+	e.u32(r.Total)
+	e.u32(r.Filtered)
+	e.u32(r.Recipients)
+	e.flag(r.Duplicate)
+	e.flag(r.DryRun)
+}
+
+func decPublishResult(d *dec) engine.PublishResult {
+	return engine.PublishResult{MessageID: d.u64(), Total: d.u32(), Filtered: d.u32(), Recipients: d.u32(), Duplicate: d.flag(), DryRun: d.flag()}
+}
+
+func encMessageRef(q engine.MessageRef) []byte {
+	e := newEnc(12)
+	e.u32(q.Account)
+	e.u64(q.MessageID)
+	return e.b
+}
+
+func decMessageRef(d *dec) engine.MessageRef {
+	return engine.MessageRef{Account: d.u32(), MessageID: d.u64()}
+}
+
+func encJobReport(e *enc, r engine.JobReport) {
+	e.u64(r.MessageID)
+	e.u32(r.Total)
+	e.u32(r.Filtered)
+	e.u32(r.SentLive)
+	e.u32(r.PendingOffline)
+	e.u32(r.Errors)
+	e.flag(r.InProgress)
+	e.flag(r.Interrupted)
+}
+
+func decJobReport(d *dec) engine.JobReport {
+	return engine.JobReport{MessageID: d.u64(), Total: d.u32(), Filtered: d.u32(), SentLive: d.u32(),
+		PendingOffline: d.u32(), Errors: d.u32(), InProgress: d.flag(), Interrupted: d.flag()}
+}
+
+// jobDoneMsg answers a publish's OnJobDone on the asking edge's subject.
+type jobDoneMsg struct {
+	Token  uint64
+	Report engine.JobReport
+}
+
+func encJobDone(m jobDoneMsg) []byte {
+	e := newEnc(48)
+	e.u64(m.Token)
+	encJobReport(e, m.Report)
+	return e.b
+}
+
+func decodeJobDone(msg []byte) (jobDoneMsg, error) {
+	d, err := newDec(msg)
+	if err != nil {
+		return jobDoneMsg{}, err
+	}
+	m := jobDoneMsg{Token: d.u64(), Report: decJobReport(d)}
+	return m, d.check("job done")
+}
+
+func encTagRequest(q engine.TagRequest) []byte {
+	e := newEnc(16 + len(q.Name) + len(q.NewName) + 4*len(q.Users))
+	e.u32(q.Account)
+	e.u8(uint8(q.Op))
+	e.str(q.Name)
+	e.str(q.NewName)
+	e.u32s(q.Users)
+	return e.b
+}
+
+func decTagRequest(d *dec) engine.TagRequest {
+	return engine.TagRequest{Account: d.u32(), Op: engine.TagOp(d.u8()), Name: d.str(), NewName: d.str(), Users: d.u32s()}
+}
+
+func encTag(e *enc, t engine.Tag) {
+	e.u32(t.ID)
+	e.str(t.Name)
+	e.u64(t.Members)
+}
+
+func decTag(d *dec) engine.Tag { return engine.Tag{ID: d.u32(), Name: d.str(), Members: d.u64()} }
+
+func encAccount(e *enc, a engine.Account) {
+	e.u32(a.ID)
+	e.str(a.Name)
+	e.str(a.Tier)
+	e.u64(a.CreatedMillis)
+	e.u64(a.Followers)
+	e.str(a.Secret)
+}
+
+func decAccount(d *dec) engine.Account {
+	return engine.Account{ID: d.u32(), Name: d.str(), Tier: d.str(), CreatedMillis: d.u64(), Followers: d.u64(), Secret: d.str()}
+}
+
+// count reads a list length, failing it if the rest cannot hold n items of
+// at least min bytes each.
+func (d *dec) count(min int) int {
+	n := d.u32()
+	if int64(n)*int64(min) > int64(d.r.Len()) {
+		d.r.Fail()
+		return 0
+	}
+	return int(n)
+}
+
+func encDuration(d time.Duration) []byte {
+	e := newEnc(8)
+	e.i64(int64(d))
+	return e.b
+}
