@@ -25,6 +25,9 @@ type relayMsg struct {
 
 func encodeRelay(m relayMsg) []byte {
 	r := m.Relayed
+	if r.Audience == nil {
+		r.Audience = roaring.New()
+	}
 	e := newEnc(64 + len(r.Plain) + len(r.Compressed) + int(r.Audience.GetSerializedSizeInBytes()))
 	e.u64(m.Instance)
 	e.u16(m.Part)

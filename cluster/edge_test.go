@@ -1,0 +1,218 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"herald/engine"
+	"herald/fanout"
+	"herald/internal/natstest"
+	"herald/internal/testtier"
+)
+
+// pair is a core and an edge on one NATS server, with one loop on the
+// edge and a sink for user 7, which follows the account.
+type pair struct {
+	t       *testing.T
+	eng     *fanout.Engine
+	core    *Core
+	edge    *Edge
+	edgeNC  *nats.Conn
+	nats    *natstest.Server
+	account uint32
+	sink    *sink
+}
+
+// loop runs each function on its own goroutine, one at a time.
+type loop struct{ mu sync.Mutex }
+
+func (l *loop) Execute(fn func()) error {
+	go func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		fn()
+	}()
+	return nil
+}
+
+// sink records the ids delivered to it.
+type sink struct{ ids chan uint64 }
+
+func (s *sink) Deliver(_ [][]byte, ids []uint64) bool {
+	for _, id := range ids {
+		s.ids <- id
+	}
+	return true
+}
+
+func connect(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func startPair(t *testing.T) *pair {
+	t.Helper()
+	p := &pair{t: t, nats: natstest.Start(t, nil)}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))
+	var err error
+	if p.eng, err = fanout.Open(fanout.Config{InMemory: true, Tiers: testtier.Tiers(), Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.eng.Close() })
+	if p.core, err = StartCore(CoreConfig{Conn: connect(t, p.nats.URL()), Engine: p.eng, Heartbeat: 20 * time.Millisecond, Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.core.Close)
+	p.edgeNC = connect(t, p.nats.URL())
+	if p.edge, err = StartEdge(EdgeConfig{Conn: p.edgeNC, Heartbeat: 20 * time.Millisecond, Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.edge.Close)
+	ctx := context.Background()
+	a, err := engine.Call(ctx, p.eng.CreateAccount, engine.NewAccount{Name: "a", Tier: testtier.Unlimited.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.account = a.ID
+	if _, err := engine.Call(ctx, p.eng.Follow, engine.Membership{Account: a.ID, Users: []uint32{7}}); err != nil {
+		t.Fatal(err)
+	}
+	for p.edge.Health().StorageError != nil || p.core.Edges() == 0 {
+		time.Sleep(5 * time.Millisecond) // heartbeats are time-driven
+	}
+	l := &loop{}
+	index := p.edge.RegisterLoop(l)
+	p.sink = &sink{ids: make(chan uint64, 100)}
+	added := make(chan bool)
+	_ = l.Execute(func() { added <- index.Add(7, p.sink, false, 0, 0) })
+	if !<-added {
+		t.Fatal("the sink did not go online")
+	}
+	return p
+}
+
+func (p *pair) publish() uint64 {
+	p.t.Helper()
+	r, err := engine.Call(context.Background(), p.eng.Publish, engine.PublishRequest{Account: p.account, ClientMsgID: fmt.Sprint(time.Now().UnixNano()), Payload: []byte("x")})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return r.MessageID
+}
+
+func (p *pair) expect(ids ...uint64) {
+	p.t.Helper()
+	for _, want := range ids {
+		select {
+		case got := <-p.sink.ids:
+			if got != want {
+				p.t.Fatalf("delivered %d, want %d", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			p.t.Fatalf("%d not delivered", want)
+		}
+	}
+}
+
+// deaf makes the edge miss what the core relays while fn runs.
+func (p *pair) deaf(fn func()) {
+	p.t.Helper()
+	bus := p.edge.subs[0]
+	if err := bus.Unsubscribe(); err != nil {
+		p.t.Fatal(err)
+	}
+	fn()
+	// Wait until the core has put them on the bus, and the server has them.
+	for p.core.lastRelayed.Load() < p.eng.Health().LastMessageID {
+		time.Sleep(time.Millisecond)
+	}
+	if err := p.core.nc.Flush(); err != nil {
+		p.t.Fatal(err)
+	}
+	var err error
+	if p.edge.subs[0], err = p.edgeNC.Subscribe(p.edge.subj.coreAll(), p.edge.onCore); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.edgeNC.Flush(); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// TestEdgeFetchesWhatItMissed: broadcasts the edge missed on the bus are
+// fetched from the core and delivered in id order, before the next relay
+// (seen by its id) or at the core's next heartbeat (seen by its last id).
+func TestEdgeFetchesWhatItMissed(t *testing.T) {
+	p := startPair(t)
+	p.expect(p.publish())
+	var missed []uint64
+	p.deaf(func() { missed = append(missed, p.publish(), p.publish()) })
+	next := p.publish()
+	p.expect(append(missed, next)...)
+	if got := p.edge.Stats().Recovered; got != 2 {
+		t.Fatalf("recovered %d, want 2", got)
+	}
+	p.deaf(func() { missed = []uint64{p.publish()} })
+	p.expect(missed...) // no relay follows: the heartbeat shows the gap
+	if s := p.edge.Stats(); s.Recovered != 3 || s.Lost != 0 || s.Refused != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestRogueBusMessagesAreRefused: messages that do not decode, on every
+// subject the nodes read, are refused and counted; nothing is delivered
+// and a malformed request is answered BAD_REQUEST.
+func TestRogueBusMessagesAreRefused(t *testing.T) {
+	p := startPair(t)
+	rogue := connect(t, p.nats.URL())
+	s := subjects{DefaultCluster}
+	junk := [][]byte{nil, {busVersion}, {2, 0, 0}, {busVersion, 1, 2, 3, 4, 5, 6, 7, 8, 9}}
+	for _, b := range junk {
+		for _, subject := range []string{s.relay(), s.coreAlive(), s.report(), s.acks(), s.edgeAlive()} {
+			if err := rogue.Publish(subject, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// A relay that decodes but says nothing sensible: a part beyond its
+	// count.
+	bad := encodeRelay(relayMsg{Instance: 1, Part: 3, Parts: 2, Relayed: fanout.Relayed{ID: 99, Plain: []byte("x")}})
+	if err := rogue.Publish(s.relay(), bad); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range junk {
+		msg, err := rogue.Request(s.req(mPublish), b, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := newDec(msg.Data)
+		if err != nil || d.u8() != answerError {
+			t.Fatalf("answer to junk: %x", msg.Data)
+		}
+		if err := decError(d); !isBadRequest(err) {
+			t.Fatalf("answer to junk: %v", err)
+		}
+	}
+	id := p.publish()
+	p.expect(id) // and nothing before it
+	if err := rogue.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for p.edge.Stats().Refused < uint64(2*len(junk)+1) || p.core.Refused() < uint64(4*len(junk)) {
+		time.Sleep(5 * time.Millisecond) // the nodes count asynchronously
+	}
+}
+
+func isBadRequest(err error) bool { return err != nil && errors.Is(err, engine.ErrBadRequest) }
