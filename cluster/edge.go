@@ -73,9 +73,15 @@ type Edge struct {
 	closeOnce                sync.Once
 }
 
+// pendingPublish is a publish whose job report is to come. The report
+// and the publish's answer travel on different subjects, so the report may
+// arrive first: it then waits for the answer (the contract has OnJobDone
+// after done, and a publisher reads JOB_DONE after PUBLISH_ACK).
 type pendingPublish struct {
-	done  func(engine.JobReport)
-	asked time.Time
+	done     func(engine.JobReport)
+	asked    time.Time
+	answered bool
+	early    *engine.JobReport
 }
 
 // position is how far the relays have been delivered: every broadcast up
@@ -383,13 +389,41 @@ func (e *Edge) onJobDone(msg *nats.Msg) {
 	}
 	e.jobs.Lock()
 	p, ok := e.jobs.m[m.Token]
-	delete(e.jobs.m, m.Token)
+	switch {
+	case ok && !p.answered:
+		p.early = &m.Report
+		e.jobs.m[m.Token] = p
+		ok = false
+	case ok:
+		delete(e.jobs.m, m.Token)
+	}
 	e.jobs.Unlock()
 	if !ok {
-		e.refuse(msg.Subject, errMalformed("job report for no publish of this edge"))
+		if p.early == nil {
+			e.refuse(msg.Subject, errMalformed("job report for no publish of this edge"))
+		}
 		return
 	}
 	p.done(m.Report)
+}
+
+// answered marks a publish answered and hands over its job report if it
+// came first; failed publishes have none.
+func (e *Edge) answered(token uint64, failed bool) {
+	e.jobs.Lock()
+	p, ok := e.jobs.m[token]
+	switch {
+	case !ok:
+	case failed || p.early != nil:
+		delete(e.jobs.m, token)
+	default:
+		p.answered = true
+		e.jobs.m[token] = p
+	}
+	e.jobs.Unlock()
+	if ok && !failed && p.early != nil {
+		p.done(*p.early)
+	}
 }
 
 func (e *Edge) forgetJobs(before time.Time) {

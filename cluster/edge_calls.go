@@ -152,12 +152,10 @@ func (e *Edge) Publish(req engine.PublishRequest, done func(engine.PublishResult
 		q.JobDone, q.Token = e.subj.jobDone(e.cfg.Name), token
 	}
 	ask(e, mPublish, encPublish(q), decPublishResult, func(r engine.PublishResult, err error) {
-		if token != 0 && (err != nil || r.Duplicate) {
-			e.jobs.Lock()
-			delete(e.jobs.m, token)
-			e.jobs.Unlock()
-		}
 		done(r, err)
+		if token != 0 {
+			e.answered(token, err != nil || r.Duplicate)
+		}
 	})
 }
 

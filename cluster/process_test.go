@@ -1,0 +1,200 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"herald/client"
+	"herald/internal/natstest"
+	"herald/internal/serverproc"
+	"herald/internal/testtier"
+)
+
+// TestMain lets this test binary serve as the cluster's node processes.
+func TestMain(m *testing.M) {
+	serverproc.MaybeServe()
+	os.Exit(m.Run())
+}
+
+// receiver collects what one user receives, across the connections the
+// test gives it.
+type receiver struct {
+	user uint32
+	mu   sync.Mutex
+	sub  *client.Subscriber
+	got  map[uint64]int
+	last uint64
+	bad  error
+}
+
+func (r *receiver) follow(ctx context.Context, addr string, admin *client.Admin) error {
+	token, err := admin.MintToken(ctx, r.user, time.Hour)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	cursor := r.last
+	r.mu.Unlock()
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: addr, Token: token, Cursor: cursor})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.sub = sub
+	r.mu.Unlock()
+	go func() {
+		for m := range sub.Messages() {
+			r.mu.Lock()
+			if m.ID <= r.last && r.bad == nil {
+				r.bad = fmt.Errorf("user %d: %d after %d", r.user, m.ID, r.last)
+			}
+			r.got[m.ID]++
+			r.last = m.ID
+			r.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+func (r *receiver) missing(ids []uint64) []uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []uint64
+	for _, id := range ids {
+		if r.got[id] == 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// TestKillNineLosesNothing runs a core and two edges as processes on a
+// NATS server and publishes a stream while an edge is killed with
+// SIGKILL (its clients resume on the other), the core is killed with
+// SIGKILL and restarted (publishes get UNAVAILABLE meanwhile, and the
+// SDK retries them with their client_msg_id), and NATS is restarted. Every
+// acknowledged broadcast reaches every follower exactly once, in order.
+func TestKillNineLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	bus := natstest.Start(t, nil)
+	dir := filepath.Join(t.TempDir(), "core")
+	nodeFlags := func(role string, more ...string) []string {
+		return append([]string{"--role", role, "--nats", bus.URL()}, more...)
+	}
+	core, err := serverproc.StartWith(dir, nodeFlags("core"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { core.Stop() }()
+	var edges []*serverproc.Process
+	for i := range 2 {
+		e, err := serverproc.StartWith("", nodeFlags("edge", "--edge-name", fmt.Sprint("e", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Stop()
+		edges = append(edges, e)
+	}
+	admin := func(i int) *client.Admin {
+		a := edges[i].Addrs()
+		return &client.Admin{BaseURL: a.AdminURL, Token: a.AdminToken}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	account, err := admin(0).CreateAccount(ctx, "stream", testtier.Unlimited.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const users = 60
+	var ids strings.Builder
+	for u := 1; u <= users; u++ {
+		fmt.Fprintln(&ids, u)
+	}
+	if _, err := admin(0).ImportFollowers(ctx, account.ID, strings.NewReader(ids.String())); err != nil {
+		t.Fatal(err)
+	}
+	receivers := make([]*receiver, users)
+	for i := range receivers {
+		receivers[i] = &receiver{user: uint32(i + 1), got: map[uint64]int{}}
+		edge := i % 2
+		if err := receivers[i].follow(ctx, edges[edge].Addrs().ClientAddr, admin(edge)); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = receivers[i].sub.Close() }()
+	}
+	for _, r := range receivers {
+		if err := r.sub.WaitLive(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: edges[1].Addrs().PublisherAddr, Account: account.ID, Secret: account.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+
+	const total = 150
+	var acked []uint64
+	for i := range total {
+		switch i {
+		case 50: // an edge dies: its clients resume on the other
+			edges[0].Kill()
+			for j := 0; j < users; j += 2 {
+				_ = receivers[j].sub.Close()
+				if err := receivers[j].follow(ctx, edges[1].Addrs().ClientAddr, admin(1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case 90: // the core dies: publishes are UNAVAILABLE (the SDK
+			// retries them) until it is back on its data
+			core.Kill()
+			short, stop := context.WithTimeout(ctx, time.Second)
+			_, err := pub.Publish(short, client.Message{ClientMsgID: fmt.Sprint("m", i), Payload: fmt.Appendf(nil, "%d", i)})
+			stop()
+			if err == nil || !strings.Contains(err.Error(), "UNAVAILABLE") {
+				t.Fatalf("publish with the core away: %v, want UNAVAILABLE", err)
+			}
+			if core, err = serverproc.StartWith(dir, nodeFlags("core")); err != nil {
+				t.Fatal(err)
+			}
+		case 120: // NATS restarts
+			bus.Restart()
+		}
+		msg := client.Message{ClientMsgID: fmt.Sprint("m", i), Payload: fmt.Appendf(nil, "%d", i)}
+		res, err := pub.Publish(ctx, msg)
+		if err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		if res.MessageID == 0 {
+			t.Fatalf("publish %d: %+v", i, res)
+		}
+		acked = append(acked, res.MessageID)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, r := range receivers {
+		for len(r.missing(acked)) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("user %d is missing %v", r.user, r.missing(acked))
+			}
+			time.Sleep(20 * time.Millisecond) // delivery is asynchronous
+		}
+		r.mu.Lock()
+		for id, n := range r.got {
+			if n != 1 {
+				t.Errorf("user %d received %d %d times", r.user, id, n)
+			}
+		}
+		if r.bad != nil {
+			t.Error(r.bad)
+		}
+		r.mu.Unlock()
+	}
+}
