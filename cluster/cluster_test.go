@@ -11,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
 	"herald/client"
+	"herald/cluster"
 	"herald/internal/natstest"
 	"herald/internal/testserver"
 	"herald/internal/testtier"
@@ -26,18 +30,32 @@ type testCluster struct {
 	dir   string
 	core  *node.Node
 	edges []*node.Node
+	opts  clusterOptions
 }
 
 func quiet() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
+// clusterOptions change the cluster a test starts: the NATS server's
+// options, and the credentials of the core and of the edges.
+type clusterOptions struct {
+	nats       func(*natsserver.Options)
+	core, edge node.ClusterConfig
+}
+
 func startCluster(t *testing.T, edges int) *testCluster {
+	return startClusterWith(t, edges, clusterOptions{})
+}
+
+func startClusterWith(t *testing.T, edges int, opts clusterOptions) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, nats: natstest.Start(t, nil), dir: filepath.Join(t.TempDir(), "core")}
+	c := &testCluster{t: t, nats: natstest.Start(t, opts.nats), dir: filepath.Join(t.TempDir(), "core"), opts: opts}
 	c.startCore()
 	for i := range edges {
-		cfg := node.Config{Cluster: node.ClusterConfig{Role: node.RoleEdge, NATS: c.nats.URL(), EdgeName: fmt.Sprint("edge", i)}}
+		cc := opts.edge
+		cc.Role, cc.NATS, cc.EdgeName = node.RoleEdge, c.nats.URL(), fmt.Sprint("edge", i)
+		cfg := node.Config{Cluster: cc}
 		cfg.Edge.ClientAddr, cfg.Edge.PublisherAddr, cfg.Edge.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 		cfg.Edge.Logger = quiet()
 		n, err := node.Start(cfg)
@@ -54,7 +72,9 @@ func startCluster(t *testing.T, edges int) *testCluster {
 
 func (c *testCluster) startCore() {
 	c.t.Helper()
-	cfg := node.Config{Cluster: node.ClusterConfig{Role: node.RoleCore, NATS: c.nats.URL()}}
+	cc := c.opts.core
+	cc.Role, cc.NATS = node.RoleCore, c.nats.URL()
+	cfg := node.Config{Cluster: cc}
 	cfg.Engine.DataDir, cfg.Engine.Tiers, cfg.Engine.Logger = c.dir, testtier.Tiers(), quiet()
 	n, err := node.Start(cfg)
 	if err != nil {
@@ -193,4 +213,55 @@ func TestBroadcastReachesEveryEdgeOnce(t *testing.T) {
 		}
 	}
 	testserver.ExpectNone(t, late)
+}
+
+// TestBusPermissions runs the cluster on the NATS configuration of
+// docs/cluster/nats.conf: with it, a client holding an edge's credentials
+// cannot relay a broadcast (NATS refuses the publish, no edge receives
+// it), and one without credentials cannot connect.
+func TestBusPermissions(t *testing.T) {
+	conf, err := natsserver.ProcessConfigFile("../docs/cluster/nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startClusterWith(t, 1, clusterOptions{
+		nats: func(o *natsserver.Options) {
+			o.Users, o.MaxPayload = conf.Users, conf.MaxPayload
+		},
+		core: node.ClusterConfig{User: "core", Password: "change-me-core"},
+		edge: node.ClusterConfig{User: "edge", Password: "change-me-edge"},
+	})
+	account, secret := c.account(1, 2)
+	sub := c.subscribe(0, 1, 0)
+	if _, err := nats.Connect(c.nats.URL()); err == nil {
+		t.Fatal("connected to NATS without credentials")
+	}
+	violations := make(chan error, 4)
+	rogue, err := nats.Connect(c.nats.URL(), nats.UserInfo("edge", "change-me-edge"),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rogue.Close()
+	forged := cluster.ForgedRelayForTest(9999, []uint32{1})
+	if err := rogue.Publish("herald.core.relay", forged); err != nil {
+		t.Fatal(err)
+	}
+	_ = rogue.Flush()
+	select {
+	case err := <-violations:
+		if !strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+			t.Fatalf("NATS answered the forged relay with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("NATS accepted a relay from an edge's credentials")
+	}
+	res, err := c.publisher(0, account, secret, nil).Publish(context.Background(), client.Message{Payload: []byte("real")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := testserver.Receive(t, sub, 10*time.Second); m.ID != res.MessageID {
+		t.Fatalf("received %d, want %d (the real broadcast, not the forged one)", m.ID, res.MessageID)
+	}
+	testserver.ExpectNone(t, sub)
 }
