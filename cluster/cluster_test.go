@@ -2,8 +2,11 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +79,7 @@ func (c *testCluster) startCore() {
 	cc.Role, cc.NATS = node.RoleCore, c.nats.URL()
 	cfg := node.Config{Cluster: cc}
 	cfg.Engine.DataDir, cfg.Engine.Tiers, cfg.Engine.Logger = c.dir, testtier.Tiers(), quiet()
+	cfg.Edge.AdminAddr = "127.0.0.1:0" // the core's /healthz and /metrics
 	n, err := node.Start(cfg)
 	if err != nil {
 		c.t.Fatalf("core: %v", err)
@@ -264,4 +268,63 @@ func TestBusPermissions(t *testing.T) {
 		t.Fatalf("received %d, want %d (the real broadcast, not the forged one)", m.ID, res.MessageID)
 	}
 	testserver.ExpectNone(t, sub)
+}
+
+// TestNodesReportTheirBus: a core's /healthz counts the edges it hears
+// and what it relayed; an edge's /healthz and /metrics show its link.
+func TestNodesReportTheirBus(t *testing.T) {
+	c := startCluster(t, 2)
+	account, secret := c.account(1, 1)
+	sub := c.subscribe(1, 1, 0)
+	res, err := c.publisher(0, account, secret, nil).Publish(context.Background(), client.Message{Payload: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testserver.Receive(t, sub, 10*time.Second)
+	var core struct {
+		Status string
+		Bus    struct {
+			Connected   bool
+			Edges       int
+			LastRelayed uint64 `json:"last_relayed"`
+		}
+	}
+	getJSON(t, "http://"+c.core.CoreAddr()+"/healthz", &core)
+	if core.Status != "ok" || !core.Bus.Connected || core.Bus.Edges != 2 || core.Bus.LastRelayed != res.MessageID {
+		t.Fatalf("core health %+v", core)
+	}
+	var edge struct {
+		Status string
+		Bus    struct {
+			Connected bool
+			Lag       uint64 `json:"lag_messages"`
+		}
+	}
+	getJSON(t, "http://"+c.edges[1].Edge.AdminAddr()+"/healthz", &edge)
+	if edge.Status != "ok" || !edge.Bus.Connected {
+		t.Fatalf("edge health %+v", edge)
+	}
+	for _, addr := range []string{c.core.CoreAddr(), c.edges[0].Edge.AdminAddr()} {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), "herald_bus_connected 1") {
+			t.Fatalf("%s/metrics has no herald_bus_connected 1", addr)
+		}
+	}
+}
+
+func getJSON(t *testing.T, url string, out any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
 }

@@ -49,7 +49,10 @@ type Core struct {
 	instance uint64
 	subs     []*nats.Subscription
 	queue    chan relayed
-	stop     chan struct{}
+	// beat asks the sender for a heartbeat now (a new edge wants its
+	// starting point).
+	beat chan struct{}
+	stop chan struct{}
 	done     sync.WaitGroup
 	// lastRelayed is the newest broadcast id put on the bus.
 	lastRelayed atomic.Uint64
@@ -88,7 +91,7 @@ func StartCore(cfg CoreConfig) (*Core, error) {
 		cfg.Logger = slog.Default()
 	}
 	c := &Core{cfg: cfg, nc: cfg.Conn, eng: cfg.Engine, subj: subjects{cfg.Cluster},
-		instance: randomID(), queue: make(chan relayed, cfg.QueueLength), stop: make(chan struct{})}
+		instance: randomID(), queue: make(chan relayed, cfg.QueueLength), beat: make(chan struct{}, 1), stop: make(chan struct{})}
 	c.edges.init()
 	c.lastRelayed.Store(c.eng.Health().LastMessageID)
 	for subject, handle := range map[string]nats.MsgHandler{
@@ -134,6 +137,25 @@ func (c *Core) unsubscribe() {
 // Edges returns how many edges the core hears from.
 func (c *Core) Edges() int { return c.edges.count() }
 
+// CoreStats are a core's bus figures.
+type CoreStats struct {
+	// Connected: the NATS connection is up.
+	Connected bool
+	// Edges is how many edges the core hears from.
+	Edges int
+	// LastRelayed is the newest broadcast id put on the bus, Queued how
+	// many relays wait for it.
+	LastRelayed uint64
+	Queued      int
+	// Refused counts bus messages refused.
+	Refused uint64
+}
+
+// Stats returns the core's bus figures.
+func (c *Core) Stats() CoreStats {
+	return CoreStats{Connected: c.nc.IsConnected(), Edges: c.edges.count(), LastRelayed: c.lastRelayed.Load(), Queued: len(c.queue), Refused: c.refused.Load()}
+}
+
 // Refused counts bus messages the core refused (malformed, or from an
 // unknown sender).
 func (c *Core) Refused() uint64 { return c.refused.Load() }
@@ -168,6 +190,8 @@ func (c *Core) send() {
 		case <-tick.C:
 			c.heartbeat()
 			c.edges.expire(time.Now().Add(-c.cfg.EdgeTimeout), time.Now())
+		case <-c.beat:
+			c.heartbeat()
 		case <-c.stop:
 			for {
 				select {
@@ -424,7 +448,12 @@ func (c *Core) onEdgeAlive(msg *nats.Msg) {
 	}
 	if m.Leaving {
 		c.edges.leave(m.Edge)
-	} else {
-		c.edges.alive(m.Edge, time.Now())
+		return
+	}
+	if c.edges.alive(m.Edge, time.Now()) {
+		select {
+		case c.beat <- struct{}{}:
+		default:
+		}
 	}
 }

@@ -60,7 +60,9 @@ type Edge struct {
 	coreLast atomic.Uint64
 	coreSeen atomic.Int64
 	pos      position // owned by the bus goroutine
-	acks     struct {
+	// delivered is pos.last, for Health.
+	delivered atomic.Uint64
+	acks      struct {
 		sync.Mutex
 		m map[uint32]uint64
 	}
@@ -213,6 +215,7 @@ func (e *Edge) onCore(msg *nats.Msg) {
 			e.refuse(msg.Subject, err)
 			return
 		}
+		e.coreSeen.Store(time.Now().UnixNano())
 		e.onRelay(m)
 	case e.subj.coreAlive():
 		m, err := decodeCoreAlive(msg.Data)
@@ -303,6 +306,7 @@ func (e *Edge) inject(m relayMsg) {
 	p.next = m.Part + 1
 	if p.next >= p.parts {
 		p.last, p.cur, p.next, p.parts = m.ID, 0, 0, 0
+		e.delivered.Store(m.ID)
 	}
 }
 

@@ -65,13 +65,21 @@ func (e *Edge) RegisterLoop(loop engine.Loop) engine.LoopIndex { return e.hub.Re
 
 // Health reports the core unavailable when its heartbeat stopped.
 func (e *Edge) Health() engine.Health {
-	h := engine.Health{LastMessageID: e.coreLast.Load(), Delivered: e.hub.Delivered(), DeliveredBytes: e.hub.DeliveredBytes()}
-	seen := e.coreSeen.Load()
+	last := e.coreLast.Load()
+	s := e.Stats()
+	bus := &engine.BusHealth{Connected: e.nc.IsConnected(), CoreSilence: -1, Refused: s.Refused, Recovered: s.Recovered, Lost: s.Lost}
+	if done := e.delivered.Load(); last > done {
+		bus.Lag = last - done
+	}
+	h := engine.Health{LastMessageID: last, Delivered: e.hub.Delivered(), DeliveredBytes: e.hub.DeliveredBytes(), Bus: bus}
+	if seen := e.coreSeen.Load(); seen != 0 {
+		bus.CoreSilence = time.Since(time.Unix(0, seen))
+	}
 	switch {
-	case seen == 0:
+	case bus.CoreSilence < 0:
 		h.StorageError = fmt.Errorf("%w: no heartbeat from the core yet", engine.ErrUnavailable)
-	case time.Since(time.Unix(0, seen)) > 3*e.cfg.Heartbeat:
-		h.StorageError = fmt.Errorf("%w: no heartbeat from the core for %s", engine.ErrUnavailable, time.Since(time.Unix(0, seen)).Round(time.Millisecond))
+	case bus.CoreSilence > 3*e.cfg.Heartbeat:
+		h.StorageError = fmt.Errorf("%w: no heartbeat from the core for %s", engine.ErrUnavailable, bus.CoreSilence.Round(time.Millisecond))
 	}
 	return h
 }

@@ -100,10 +100,13 @@ func (s *edgeSet) finishLocked(id uint64, j *pendingJob) finished {
 	return finished{j.done, j.reached, roaring.AndNot(j.failed, j.reached)}
 }
 
-func (s *edgeSet) alive(edge string, now time.Time) {
+// alive records an edge's heartbeat and reports whether it is new.
+func (s *edgeSet) alive(edge string, now time.Time) bool {
 	s.mu.Lock()
+	_, known := s.seen[edge]
 	s.seen[edge] = now
 	s.mu.Unlock()
+	return !known
 }
 
 // leave forgets an edge: the broadcasts waiting for it stop waiting.

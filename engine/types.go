@@ -1,6 +1,10 @@
 package engine
 
-import "herald/wire"
+import (
+	"time"
+
+	"herald/wire"
+)
 
 // ResumeRequest asks for the broadcasts a user missed.
 type ResumeRequest struct {
@@ -194,4 +198,23 @@ type Health struct {
 	// Delivered and DeliveredBytes count the PUSH frames live delivery has
 	// handed to sinks.
 	Delivered, DeliveredBytes uint64
+	// Bus is the state of the link to the cluster, for an engine reached
+	// over one (a cluster's edge); nil otherwise.
+	Bus *BusHealth
+}
+
+// BusHealth is an edge's link to its cluster's bus.
+type BusHealth struct {
+	// Connected: the NATS connection is up.
+	Connected bool
+	// CoreSilence is how long since the core's last heartbeat (-1: none
+	// yet).
+	CoreSilence time.Duration
+	// Lag is how many broadcasts the core has relayed that this edge has
+	// not delivered yet.
+	Lag uint64
+	// Refused counts bus messages that did not decode; Recovered the
+	// broadcast parts fetched after a gap; Lost those the core could not
+	// give (their recipients here get them on catch-up).
+	Refused, Recovered, Lost uint64
 }

@@ -9,6 +9,8 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,8 +45,12 @@ type Node struct {
 	Core   *cluster.Core
 	Remote *cluster.Edge
 	nc     *nats.Conn
-	once   sync.Once
-	err    error
+	// A core's /healthz and /metrics.
+	coreHTTP *http.Server
+	coreAddr string
+	logger   *slog.Logger
+	once     sync.Once
+	err      error
 }
 
 // defaultMaxPayload is the engine's payload limit when none is set.
@@ -114,6 +120,9 @@ func (n *Node) Close() error {
 		if n.Edge != nil {
 			n.err = n.Edge.Close()
 		}
+		if n.coreHTTP != nil {
+			_ = n.coreHTTP.Close()
+		}
 		if n.Remote != nil {
 			n.Remote.Close()
 		}
@@ -152,7 +161,12 @@ func startCore(cfg Config) (*Node, error) {
 		nc.Close()
 		return nil, err
 	}
-	return &Node{Engine: eng, Core: core, nc: nc}, nil
+	n := &Node{Engine: eng, Core: core, nc: nc, logger: cmp.Or(cfg.Engine.Logger, slog.Default())}
+	if err := n.serveCoreHTTP(cmp.Or(cfg.Edge.AdminAddr, "127.0.0.1:7402")); err != nil {
+		_ = n.Close()
+		return nil, fmt.Errorf("core HTTP: %w", err)
+	}
+	return n, nil
 }
 
 // startEdge starts the network edge on the core's engine over the bus.

@@ -79,7 +79,7 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 	f.BoolVar(&cfg.Engine.InMemory, "in-memory", false, "keep everything in memory instead of --data-dir: nothing survives a stop (trials, benchmarks)")
 	f.StringVar(&edge.ClientAddr, "client-listen", "127.0.0.1:7400", "client listener address")
 	f.StringVar(&edge.PublisherAddr, "publisher-listen", "127.0.0.1:7401", "publisher listener address")
-	f.StringVar(&edge.AdminAddr, "admin-listen", "127.0.0.1:7402", "admin HTTP address")
+	f.StringVar(&edge.AdminAddr, "admin-listen", "127.0.0.1:7402", "admin HTTP address (a core serves only /healthz and /metrics there)")
 	f.StringVar(&edge.AdminToken, "admin-token", "", "admin token (default: data-dir/admin.token, created on first start)")
 	f.DurationVar(&cfg.Engine.TokenOverlap, "token-overlap", 24*time.Hour, "how long a token key replaced by 'herald token rotate' still verifies tokens")
 	f.IntVar(&edge.Loops, "loops", 0, "event loops (default: one per CPU)")
@@ -112,6 +112,7 @@ func printServing(out io.Writer, cfg Config, n *Node) {
 	case cfg.Cluster.Role == RoleCore:
 		fmt.Fprintf(out, "herald: data directory %s\n", cfg.Engine.DataDir)
 		fmt.Fprintf(out, "herald: core of cluster %s on %s\n", cfg.Cluster.name(), cfg.Cluster.NATS)
+		fmt.Fprintf(out, "herald: health     http://%s (/healthz, /metrics)\n", n.CoreAddr())
 		fmt.Fprintln(out, "herald: serving; Ctrl-C stops")
 		return
 	case cfg.Cluster.Role == RoleEdge:

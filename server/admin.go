@@ -100,7 +100,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	if h.StorageError != nil {
 		status, storageErr = "degraded", h.StorageError.Error()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"status":              status,
 		"storage_error":       storageErr,
 		"disk_free_bytes":     h.DiskFree,
@@ -113,7 +113,18 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		"closed_with_error":   s.metrics.closedWithError.Load(),
 		"last_message_id":     h.LastMessageID,
 		"partial_frame_bytes": s.partialBytes.Load(),
-	})
+	}
+	if b := h.Bus; b != nil {
+		out["bus"] = map[string]any{
+			"connected":            b.Connected,
+			"core_silence_seconds": b.CoreSilence.Seconds(),
+			"lag_messages":         b.Lag,
+			"refused":              b.Refused,
+			"recovered":            b.Recovered,
+			"lost":                 b.Lost,
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // AccountInfo is the admin API's view of an account.

@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"herald/engine"
 )
 
 // metrics are the server's counters. The hot paths only add to atomics;
@@ -90,6 +92,27 @@ func (s *Server) registry() *prometheus.Registry {
 		m.commitSeconds,
 		m.commitOps,
 	)
+	if health().Bus != nil {
+		bus := func() engine.BusHealth { return *health().Bus }
+		reg.MustRegister(
+			gauge("herald_bus_connected", "1 while this edge's NATS connection is up.", nil, func() float64 {
+				if bus().Connected {
+					return 1
+				}
+				return 0
+			}),
+			gauge("herald_bus_core_silence_seconds", "Time since the core's last heartbeat (-1: none yet).", nil,
+				func() float64 { return bus().CoreSilence.Seconds() }),
+			gauge("herald_bus_lag_messages", "Broadcasts the core has relayed that this edge has not delivered yet.", nil,
+				func() float64 { return float64(bus().Lag) }),
+			counter("herald_bus_refused_total", "Bus messages refused: malformed, or answers that do not fit their request.",
+				func() float64 { return float64(bus().Refused) }),
+			counter("herald_bus_recovered_total", "Broadcast parts missed on the bus and fetched from the core.",
+				func() float64 { return float64(bus().Recovered) }),
+			counter("herald_bus_lost_total", "Broadcast parts missed on the bus that the core could not give (delivered on catch-up instead).",
+				func() float64 { return float64(bus().Lost) }),
+		)
+	}
 	return reg
 }
 
