@@ -53,7 +53,7 @@ type Core struct {
 	// starting point).
 	beat chan struct{}
 	stop chan struct{}
-	done     sync.WaitGroup
+	done sync.WaitGroup
 	// lastRelayed is the newest broadcast id put on the bus.
 	lastRelayed atomic.Uint64
 	edges       edgeSet
