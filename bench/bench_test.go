@@ -6,12 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"herald/internal/natsproc"
 	"herald/internal/serverproc"
 )
 
-// TestMain lets this test binary run as the server and as the floor.
+// TestMain lets this test binary run as the server, NATS and the floor.
 func TestMain(m *testing.M) {
 	serverproc.MaybeServe()
+	natsproc.MaybeServe()
 	MaybeFloor()
 	os.Exit(m.Run())
 }
@@ -45,5 +47,24 @@ func TestSustainedMeasuresBothSides(t *testing.T) {
 		if len(side.Lag) != 10 || side.DeliveryRate(30) <= 0 {
 			t.Fatalf("%s: %d broadcasts, %.0f deliveries/s", name, len(side.Lag), side.DeliveryRate(30))
 		}
+	}
+}
+
+// TestClusterBurstMeasuresBothSides runs a small cluster beside one
+// server: both deliver every burst to every client, and the bus carried
+// the broadcasts.
+func TestClusterBurstMeasuresBothSides(t *testing.T) {
+	r, err := RunClusterBurst(context.Background(), ClusterConfig{BurstConfig: BurstConfig{Clients: 30, Broadcasts: 3}, Edges: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, side := range map[string]Side{"one server": r.AllInOne, "cluster": r.Cluster} {
+		if len(side.Completion) != 3 {
+			t.Fatalf("%s: %d bursts measured", name, len(side.Completion))
+		}
+	}
+	// At least the publish, its answer and a relay to each edge.
+	if r.Bus.OutMsgs < 4 || r.Bus.OutBytes < 2*256 {
+		t.Fatalf("bus traffic per broadcast %+v", r.Bus)
 	}
 }

@@ -28,8 +28,12 @@ type BurstConfig struct {
 // Side is one server's burst figures.
 type Side struct {
 	Completion []time.Duration // per measured burst, ack → last client (0 if all had it before the ack)
-	CPU        time.Duration   // process CPU over the measured bursts
-	RSSPerConn float64         // RSS delta across connecting, per client
+	// EndToEnd is per measured burst, publish sent → last client: the
+	// figure to compare where the acknowledgement takes other paths (a
+	// cluster's travels core → NATS → edge while the relays travel too).
+	EndToEnd   []time.Duration
+	CPU        time.Duration // process CPU over the measured bursts
+	RSSPerConn float64       // RSS delta across connecting, per client
 }
 
 // P returns the q-quantile of the completion times.
@@ -115,6 +119,7 @@ func runBursts(r *rig, cfg BurstConfig) (Side, error) {
 			// A small burst can be at every client before the sender has
 			// read its acknowledgement: it was complete when acknowledged.
 			side.Completion = append(side.Completion, max(last.Sub(acked), 0))
+			side.EndToEnd = append(side.EndToEnd, last.Sub(sent))
 		}
 	}
 	side.CPU = r.cpu() - cpuStart

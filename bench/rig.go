@@ -25,6 +25,9 @@ import (
 type rig struct {
 	clients *swarm
 	proc    *child.Process
+	// others are the rest of the side's processes (a cluster's): cpu
+	// counts them too.
+	others []*child.Process
 	// send delivers broadcast i (0-based) and returns when the sender got
 	// its acknowledgement: PUBLISH_ACK from Herald, the trigger's answer
 	// from the floor.
@@ -47,6 +50,10 @@ func (r *rig) close() {
 // cpu returns the process's CPU time so far.
 func (r *rig) cpu() time.Duration {
 	cpu, _ := r.proc.Usage()
+	for _, p := range r.others {
+		c, _ := p.Usage()
+		cpu += c
+	}
 	return cpu
 }
 
@@ -75,38 +82,52 @@ func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrappe
 	r.closers = append(r.closers, srv.Stop)
 	r.proc = srv.Proc()
 	target := srv.Addrs()
+	return r, r.connect(ctx, target, clients, broadcasts, payloadSize, func(int) string { return target.ClientAddr }, r.proc)
+}
+
+// connect makes the clients followers of a new account on the server
+// whose admin API and publisher listener target names, connects client i
+// to addr(i), and sets r up to publish through target. The processes in
+// rss hold the connections (their RSS growth is r.rssPerConn).
+func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, broadcasts, payloadSize int, addr func(int) string, rss ...*child.Process) error {
+	resident := func() (sum int64) {
+		for _, p := range rss {
+			_, b := p.Usage()
+			sum += b
+		}
+		return sum
+	}
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	account, err := admin.CreateAccount(ctx, "bench", testtier.Unlimited.Name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := importFollowers(ctx, admin, account.ID, 1, clients); err != nil {
-		return nil, err
+		return err
 	}
 	tokens, err := mintTokens(ctx, admin, clients)
 	if err != nil {
-		return nil, err
+		return err
 	}
 
-	_, rssBefore := r.proc.Usage()
-	r.clients, err = dialSwarm(target.ClientAddr, clients, broadcasts, func(i int) []byte {
+	rssBefore := resident()
+	r.clients, err = dialSpread(addr, clients, broadcasts, func(i int) []byte {
 		b := wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: tokens[i]})
 		return wire.AppendResume(b, wire.Resume{}, 0)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.closers = append(r.closers, r.clients.close)
 	stop := make(chan struct{})
 	r.closers = append(r.closers, func() { close(stop) })
 	go r.clients.keepAlive(10*time.Second, stop)
 	time.Sleep(200 * time.Millisecond)
-	_, rssAfter := r.proc.Usage()
-	r.rssPerConn = float64(rssAfter-rssBefore) / float64(clients)
+	r.rssPerConn = float64(resident()-rssBefore) / float64(clients)
 
 	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: target.PublisherAddr, Account: account.ID, Secret: account.Secret})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.closers = append(r.closers, func() { _ = pub.Close() })
 	r.clients.base.Store(1) // a fresh server: the first broadcast is id 1
@@ -133,7 +154,7 @@ func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrappe
 		})
 	}
 	r.settle = inflight.Wait
-	return r, nil
+	return nil
 }
 
 // floorRig starts the floor, connects the clients and returns a rig whose

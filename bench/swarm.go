@@ -35,12 +35,18 @@ type arrivals struct {
 // first sends handshake(i) and waits for RESUMED (Herald); otherwise it
 // only connects (the floor).
 func dialSwarm(addr string, n, bursts int, handshake func(i int) []byte) (*swarm, error) {
+	return dialSpread(func(int) string { return addr }, n, bursts, handshake)
+}
+
+// dialSpread is dialSwarm with client i connecting to addr(i) (the edges
+// of a cluster).
+func dialSpread(addr func(i int) string, n, bursts int, handshake func(i int) []byte) (*swarm, error) {
 	s := &swarm{conns: make([]net.Conn, n), bursts: make([]arrivals, bursts)}
 	var g errgroup.Group
 	g.SetLimit(64)
 	for i := range s.conns {
 		g.Go(func() error {
-			c, err := net.Dial("tcp", addr)
+			c, err := net.Dial("tcp", addr(i))
 			if err != nil {
 				return err
 			}

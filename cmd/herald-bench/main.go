@@ -4,6 +4,7 @@
 //	go run ./cmd/herald-bench burst --clients 1000,5000,10000,18000
 //	go run ./cmd/herald-bench sustained --clients 10000 --rates 10,15,20
 //	go run ./cmd/herald-bench storm --clients 18000 --broadcasts 100
+//	go run ./cmd/herald-bench cluster --clients 18000 --edges 3
 //
 // With --pin (the default where taskset exists and there are two or more
 // CPUs) the server and the floor run on CPU 0 and the clients on CPU 1.
@@ -22,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"herald/bench"
+	"herald/internal/natsproc"
 	"herald/internal/serverproc"
 )
 
@@ -30,6 +32,7 @@ const pinnedEnv = "HERALD_BENCH_PINNED"
 
 func main() {
 	serverproc.MaybeServe()
+	natsproc.MaybeServe()
 	bench.MaybeFloor()
 	if err := newRoot().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
@@ -81,7 +84,7 @@ func newRoot() *cobra.Command {
 	f.IntVar(&o.payload, "payload", 256, "payload bytes")
 	f.BoolVar(&o.pin, "pin", canPin, "server/floor on CPU 0, clients on CPU 1 (taskset)")
 	f.StringVar(&o.server, "server", "", "run Herald from this herald-bench binary (an older build, to compare in one run) instead of this one")
-	root.AddCommand(newBurst(o), newSustained(o), newStorm(o))
+	root.AddCommand(newBurst(o), newSustained(o), newStorm(o), newCluster(o))
 	return root
 }
 
@@ -255,5 +258,43 @@ func newStorm(o *options) *cobra.Command {
 	f.IntVar(&cfg.Online, "online", 500, "clients online throughout, receiving a live broadcast every --live-every")
 	f.DurationVar(&cfg.LiveEvery, "live-every", 20*time.Millisecond, "interval of the live broadcasts")
 	f.IntVar(&cfg.Dialers, "dialers", 200, "clients connecting at a time")
+	return cmd
+}
+
+func newCluster(o *options) *cobra.Command {
+	var broadcasts, edges int
+	var inMemory bool
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Burst completion of a cluster (NATS, a core, --edges edges) beside one whole server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			counts, err := o.clientCounts()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, "| clients | edges | one server: send → last client p50 / p99 | cluster: send → last client p50 / p99 | ratio p50 | one server: ack → last p50 | cluster: ack → last p50 | one server CPU/delivery | cluster CPU/delivery | NATS msgs in / out per broadcast | NATS bytes in / out per broadcast |")
+			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			for _, n := range counts {
+				r, err := bench.RunClusterBurst(cmd.Context(), bench.ClusterConfig{
+					BurstConfig: bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper(), InMemory: inMemory},
+					Edges:       edges,
+				}, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				a, c, b := r.AllInOne, r.Cluster, r.Bus
+				e2e := func(s bench.Side, q float64) time.Duration { return bench.Quantile(s.EndToEnd, q) }
+				fmt.Fprintf(out, "| %d | %d | %v / %v | %v / %v | %.2f | %v | %v | %v | %v | %d / %d | %d / %d |\n", n, edges,
+					round(e2e(a, 0.5)), round(e2e(a, 0.99)), round(e2e(c, 0.5)), round(e2e(c, 0.99)), ratio(e2e(c, 0.5), e2e(a, 0.5)),
+					round(a.P(0.5)), round(c.P(0.5)), a.CPUPerDelivery(n), c.CPUPerDelivery(n), b.InMsgs, b.OutMsgs, b.InBytes, b.OutBytes)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&broadcasts, "broadcasts", 20, "measured bursts per side and count (after 2 warm-up bursts)")
+	cmd.Flags().IntVar(&edges, "edges", 3, "edge processes in the cluster")
+	cmd.Flags().BoolVar(&inMemory, "in-memory", false, "run the stores in memory (no fsync)")
 	return cmd
 }
