@@ -18,6 +18,9 @@ import (
 type ClusterConfig struct {
 	BurstConfig
 	Edges int // 3
+	// Followers is how many users follow the account (Clients if less);
+	// the clients are users 1..Clients.
+	Followers int
 }
 
 // ClusterResult pairs the cluster with one whole server.
@@ -49,7 +52,7 @@ func RunClusterBurst(ctx context.Context, cfg ClusterConfig, progress io.Writer)
 		rig  func() (*rig, error)
 	}{
 		{"one server", &res.AllInOne, func() (*rig, error) {
-			return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper, cfg.InMemory)
+			return heraldRigFollowed(ctx, cfg.Clients, cfg.Followers, total, cfg.Payload, cfg.Wrapper, cfg.InMemory)
 		}},
 		{fmt.Sprintf("cluster of %d edges", cfg.Edges), &res.Cluster, func() (*rig, error) {
 			return clusterRig(ctx, cfg, total, &bus)
@@ -130,5 +133,5 @@ func clusterRig(ctx context.Context, cfg ClusterConfig, broadcasts int, bus **na
 		held = append(held, e.Proc())
 		edges = append(edges, e.Addrs())
 	}
-	return r, r.connect(ctx, edges[0], cfg.Clients, broadcasts, cfg.Payload, func(i int) string { return edges[i%len(edges)].ClientAddr }, held...)
+	return r, r.connect(ctx, edges[0], cfg.Clients, cfg.Followers, broadcasts, cfg.Payload, func(i int) string { return edges[i%len(edges)].ClientAddr }, held...)
 }

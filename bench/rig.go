@@ -60,6 +60,12 @@ func (r *rig) cpu() time.Duration {
 // heraldRig starts Herald with one account whose followers are the clients,
 // connects them and returns a rig whose send publishes.
 func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrapper []string, inMemory bool) (_ *rig, err error) {
+	return heraldRigFollowed(ctx, clients, clients, broadcasts, payloadSize, wrapper, inMemory)
+}
+
+// heraldRigFollowed is heraldRig with users 1..followers (at least the
+// clients) following the account.
+func heraldRigFollowed(ctx context.Context, clients, followers, broadcasts, payloadSize int, wrapper []string, inMemory bool) (_ *rig, err error) {
 	r := &rig{}
 	defer func() {
 		if err != nil {
@@ -82,14 +88,15 @@ func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrappe
 	r.closers = append(r.closers, srv.Stop)
 	r.proc = srv.Proc()
 	target := srv.Addrs()
-	return r, r.connect(ctx, target, clients, broadcasts, payloadSize, func(int) string { return target.ClientAddr }, r.proc)
+	return r, r.connect(ctx, target, clients, followers, broadcasts, payloadSize, func(int) string { return target.ClientAddr }, r.proc)
 }
 
-// connect makes the clients followers of a new account on the server
+// connect makes users 1..followers (the clients among them) followers of
+// a new account on the server
 // whose admin API and publisher listener target names, connects client i
 // to addr(i), and sets r up to publish through target. The processes in
 // rss hold the connections (their RSS growth is r.rssPerConn).
-func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, broadcasts, payloadSize int, addr func(int) string, rss ...*child.Process) error {
+func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, followers, broadcasts, payloadSize int, addr func(int) string, rss ...*child.Process) error {
 	resident := func() (sum int64) {
 		for _, p := range rss {
 			_, b := p.Usage()
@@ -102,7 +109,7 @@ func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, bro
 	if err != nil {
 		return err
 	}
-	if err := importFollowers(ctx, admin, account.ID, 1, clients); err != nil {
+	if err := importFollowers(ctx, admin, account.ID, 1, max(followers, clients)); err != nil {
 		return err
 	}
 	tokens, err := mintTokens(ctx, admin, clients)

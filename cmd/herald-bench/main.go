@@ -262,7 +262,7 @@ func newStorm(o *options) *cobra.Command {
 }
 
 func newCluster(o *options) *cobra.Command {
-	var broadcasts, edges int
+	var broadcasts, edges, followers int
 	var inMemory bool
 	cmd := &cobra.Command{
 		Use:   "cluster",
@@ -280,6 +280,7 @@ func newCluster(o *options) *cobra.Command {
 				r, err := bench.RunClusterBurst(cmd.Context(), bench.ClusterConfig{
 					BurstConfig: bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper(), InMemory: inMemory},
 					Edges:       edges,
+					Followers:   followers,
 				}, cmd.ErrOrStderr())
 				if err != nil {
 					return err
@@ -295,6 +296,7 @@ func newCluster(o *options) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&broadcasts, "broadcasts", 20, "measured bursts per side and count (after 2 warm-up bursts)")
 	cmd.Flags().IntVar(&edges, "edges", 3, "edge processes in the cluster")
+	cmd.Flags().IntVar(&followers, "followers", 0, "users following the account (default: the clients); the clients are users 1..clients")
 	cmd.Flags().BoolVar(&inMemory, "in-memory", false, "run the stores in memory (no fsync)")
 	return cmd
 }
