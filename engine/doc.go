@@ -1,7 +1,8 @@
 // Package engine is the seam between Herald's network edge and its engine:
 // the contract an edge (package server) holds the engine to, and nothing
 // else. Package fanout implements it in one process; an edge of a cluster
-// implements it over a message bus. The edge may depend on nothing but
+// implements it over NATS (package cluster, whose core serves a fanout
+// engine on the bus). The edge may depend on nothing but
 // this contract and the protocol (package wire), so it cannot tell which
 // implementation it talks to.
 //

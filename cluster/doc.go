@@ -1,0 +1,25 @@
+// Package cluster runs Herald on NATS: a core serves one engine (package
+// fanout) on the bus, and edges hold the connections, each with
+// engine.Engine over the bus (Edge), so package server runs on an edge
+// unchanged.
+//
+// A core answers the edges' requests (subject req.<method>: the contract's
+// methods, binary-encoded, errors mapped back to the engine's sentinels)
+// and relays every committed broadcast and retraction once, on a subject
+// every edge reads, as the frames live delivery sends and the frozen
+// audience (split into parts by user id ranges when the bitmap would not
+// fit one NATS message). It is a fanout.Relay: the engine counts it as one
+// loop, and a broadcast's job report waits for the edges' outcomes.
+//
+// An edge delivers each relay on its own loops through a fanout.Hub, with
+// the same encode-once path and the same going-live check as one process:
+// its pages' epoch is its own count of retractions. It knows the last
+// broadcast id it delivered; a relay or a core heartbeat with a higher one
+// shows a gap, and it fetches the missing broadcasts from the core and
+// delivers them in id order first. It verifies and mints client tokens
+// with the core's token keys, fetched at start and after a rotation, and
+// sends acknowledgements to the core in batches.
+//
+// docs/CLUSTER.md describes the subjects, the failure cases and the NATS
+// permissions each role needs.
+package cluster
