@@ -19,6 +19,7 @@ import (
 
 	"herald/client"
 	"herald/cluster"
+	"herald/fanout"
 	"herald/internal/natstest"
 	"herald/internal/testserver"
 	"herald/internal/testtier"
@@ -45,6 +46,7 @@ func quiet() *slog.Logger {
 type clusterOptions struct {
 	nats       func(*natsserver.Options)
 	core, edge node.ClusterConfig
+	engine     func(*fanout.Config)
 }
 
 func startCluster(t *testing.T, edges int) *testCluster {
@@ -80,6 +82,9 @@ func (c *testCluster) startCore() {
 	cfg := node.Config{Cluster: cc}
 	cfg.Engine.DataDir, cfg.Engine.Tiers, cfg.Engine.Logger = c.dir, testtier.Tiers(), quiet()
 	cfg.Edge.AdminAddr = "127.0.0.1:0" // the core's /healthz and /metrics
+	if c.opts.engine != nil {
+		c.opts.engine(&cfg.Engine)
+	}
 	n, err := node.Start(cfg)
 	if err != nil {
 		c.t.Fatalf("core: %v", err)
@@ -108,16 +113,22 @@ func (c *testCluster) admin(edge int) *client.Admin {
 // first..last, through edge 0's admin API.
 func (c *testCluster) account(first, last uint32) (uint32, string) {
 	c.t.Helper()
+	return c.accountOf(first, last, 1)
+}
+
+// accountOf is account with every step-th user of first..last.
+func (c *testCluster) accountOf(first, last, step uint32) (uint32, string) {
+	c.t.Helper()
 	ctx := context.Background()
 	a, err := c.admin(0).CreateAccount(ctx, "test", testtier.Unlimited.Name)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	var ids strings.Builder
-	for u := first; u <= last; u++ {
+	for u := first; u <= last; u += step {
 		fmt.Fprintln(&ids, u)
 	}
-	if res, err := c.admin(0).ImportFollowers(ctx, a.ID, strings.NewReader(ids.String())); err != nil || res.Added != int(last-first+1) {
+	if res, err := c.admin(0).ImportFollowers(ctx, a.ID, strings.NewReader(ids.String())); err != nil || res.Added != int((last-first)/step+1) {
 		c.t.Fatalf("import: %+v %v", res, err)
 	}
 	return a.ID, a.Secret
@@ -326,5 +337,50 @@ func getJSON(t *testing.T, url string, out any) {
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		t.Fatalf("%s: %v", url, err)
+	}
+}
+
+// TestLargeAudienceCrossesInParts: on a NATS server with a small payload
+// limit, an import larger than one message goes to the core in several,
+// and a broadcast whose audience bitmap does not fit one message is
+// relayed in parts; followers at both ends and in the middle of the id
+// range, on different edges, each get it once, and the job report counts
+// them.
+func TestLargeAudienceCrossesInParts(t *testing.T) {
+	c := startClusterWith(t, 2, clusterOptions{
+		nats: func(o *natsserver.Options) { o.MaxPayload = 128 << 10 },
+		engine: func(cfg *fanout.Config) {
+			cfg.MaxPayload, cfg.CatchUpPage = 4096, 100
+		},
+	})
+	const last = 1_200_000
+	account, secret := c.accountOf(2, last, 2) // 600,000 followers: a bitmap of about 150 KB
+	subs := []*client.Subscriber{c.subscribe(0, 2, 0), c.subscribe(1, last, 0), c.subscribe(0, last/2, 0)}
+	done := make(chan client.JobReport, 1)
+	pub := c.publisher(1, account, secret, func(r client.JobReport) { done <- r })
+	before := c.core.Core.Stats().Parts
+	res, err := pub.Publish(context.Background(), client.Message{Payload: []byte("to many")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Recipients != last/2 {
+		t.Fatalf("recipients %d", res.Recipients)
+	}
+	for _, sub := range subs {
+		if m := testserver.Receive(t, sub, 10*time.Second); m.ID != res.MessageID {
+			t.Fatalf("user %d got %d", sub.User(), m.ID)
+		}
+		testserver.ExpectNone(t, sub)
+	}
+	select {
+	case r := <-done:
+		if r.SentLive != 3 || r.PendingOffline != last/2-3 {
+			t.Fatalf("job report %+v", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no job report")
+	}
+	if parts := c.core.Core.Stats().Parts - before; parts < 2 {
+		t.Fatalf("relayed in %d parts", parts)
 	}
 }

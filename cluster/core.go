@@ -54,8 +54,10 @@ type Core struct {
 	beat chan struct{}
 	stop chan struct{}
 	done sync.WaitGroup
-	// lastRelayed is the newest broadcast id put on the bus.
+	// lastRelayed is the newest broadcast id put on the bus; parts counts
+	// the relay messages sent.
 	lastRelayed atomic.Uint64
+	parts       atomic.Uint64
 	edges       edgeSet
 	refused     atomic.Uint64
 	closeOnce   sync.Once
@@ -147,13 +149,16 @@ type CoreStats struct {
 	// many relays wait for it.
 	LastRelayed uint64
 	Queued      int
+	// Parts counts the relay messages sent (more than the broadcasts
+	// where large audiences were split).
+	Parts uint64
 	// Refused counts bus messages refused.
 	Refused uint64
 }
 
 // Stats returns the core's bus figures.
 func (c *Core) Stats() CoreStats {
-	return CoreStats{Connected: c.nc.IsConnected(), Edges: c.edges.count(), LastRelayed: c.lastRelayed.Load(), Queued: len(c.queue), Refused: c.refused.Load()}
+	return CoreStats{Connected: c.nc.IsConnected(), Edges: c.edges.count(), LastRelayed: c.lastRelayed.Load(), Queued: len(c.queue), Parts: c.parts.Load(), Refused: c.refused.Load()}
 }
 
 // Refused counts bus messages the core refused (malformed, or from an
@@ -228,6 +233,7 @@ func (c *Core) relay(q relayed) {
 		if err := c.nc.Publish(c.subj.relay(), msg); err != nil {
 			c.cfg.Logger.Error("relaying a broadcast", "message_id", q.r.ID, "error", err)
 		}
+		c.parts.Add(1)
 	}
 	if q.r.ID != 0 {
 		c.lastRelayed.Store(q.r.ID)

@@ -127,8 +127,24 @@ func (e *Edge) Acknowledge(user uint32, id uint64) {
 	e.acks.Unlock()
 }
 
+// membership sends a change of followers or blocklist in requests that fit
+// the bus's payload limit, one after the other; it answers how many users
+// changed in all, and on an error how many changed before it.
 func (e *Edge) membership(method string, req engine.Membership, done func(int, error)) {
-	ask(e, method, encMembership(req), func(d *dec) int { return int(d.u32()) }, done)
+	per := max(int(e.nc.MaxPayload()-64)/4, 1)
+	go func() {
+		changed := 0
+		for users := req.Users; ; {
+			part := users[:min(len(users), per)]
+			n, err := roundTrip(e, method, encMembership(engine.Membership{Account: req.Account, Users: part}), func(d *dec) int { return int(d.u32()) })
+			changed += n
+			users = users[len(part):]
+			if err != nil || len(users) == 0 {
+				done(changed, err)
+				return
+			}
+		}
+	}()
 }
 
 // Follow, Unfollow, Block and Unblock ask the core.
