@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -35,12 +36,18 @@ type frameConn struct {
 // dial connects (from local, when not nil), sends HELLO and then, in the
 // same write, after (a RESUME, say: the server handles it once WELCOME is
 // out), and waits for WELCOME (or the ERROR that refuses the session).
-func dial(ctx context.Context, addr string, local net.Addr, hello wire.Hello, after []byte) (*frameConn, error) {
+func dial(ctx context.Context, addr string, local net.Addr, tlsConfig *tls.Config, hello wire.Hello, after []byte) (*frameConn, error) {
 	d := net.Dialer{LocalAddr: local}
 	if local != nil {
 		d.Control = sockopt.BindNoPort
 	}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	var nc net.Conn
+	var err error
+	if tlsConfig != nil {
+		nc, err = (&tls.Dialer{NetDialer: &d, Config: tlsConfig}).DialContext(ctx, "tcp", addr)
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}

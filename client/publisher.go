@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +18,9 @@ type PublisherConfig struct {
 	Addr    string // publisher listener, host:port
 	Account uint32
 	Secret  string
+	// TLS, if set, speaks TLS to Addr (a front door such as HAProxy that
+	// terminates it).
+	TLS *tls.Config
 	// MinBackoff and MaxBackoff bound reconnect delays (50 ms, 5 s).
 	MinBackoff, MaxBackoff time.Duration
 	// OnJobDone, if set, receives the delivery report of each broadcast
@@ -143,7 +147,7 @@ func (p *Publisher) connection(ctx context.Context) (*pubConn, error) {
 	if pc != nil && pc.failed() == nil {
 		return pc, nil
 	}
-	fc, err := dial(ctx, p.cfg.Addr, nil, wire.Hello{Account: p.cfg.Account, Credential: p.cfg.Secret}, nil)
+	fc, err := dial(ctx, p.cfg.Addr, nil, p.cfg.TLS, wire.Hello{Account: p.cfg.Account, Credential: p.cfg.Secret}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,9 @@ import (
 // SubscriberConfig configures a Subscriber.
 type SubscriberConfig struct {
 	Addr string // client listener, host:port
+	// TLS, if set, speaks TLS to Addr (a front door such as HAProxy that
+	// terminates it).
+	TLS *tls.Config
 	// LocalAddr, if set, is the address connections are made from (a load
 	// test spreads clients over 127.0.0.x so that no source address runs
 	// out of ports).
@@ -306,7 +310,7 @@ func (s *Subscriber) connect(ctx context.Context) (*frameConn, error) {
 		flags = wire.FlagFromStored
 	}
 	resume := wire.AppendResume(nil, wire.Resume{Cursor: max(s.lastDelivered, s.lastCovered)}, flags)
-	fc, err := dial(ctx, s.cfg.Addr, s.cfg.LocalAddr, wire.Hello{Credential: token, Compress: !s.cfg.NoCompression}, resume)
+	fc, err := dial(ctx, s.cfg.Addr, s.cfg.LocalAddr, s.cfg.TLS, wire.Hello{Credential: token, Compress: !s.cfg.NoCompression}, resume)
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,7 @@ type clusterOptions struct {
 	nats       func(*natsserver.Options)
 	core, edge node.ClusterConfig
 	engine     func(*fanout.Config)
+	edgeConfig func(*node.Config)
 }
 
 func startCluster(t *testing.T, edges int) *testCluster {
@@ -63,6 +64,9 @@ func startClusterWith(t *testing.T, edges int, opts clusterOptions) *testCluster
 		cfg := node.Config{Cluster: cc}
 		cfg.Edge.ClientAddr, cfg.Edge.PublisherAddr, cfg.Edge.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 		cfg.Edge.Logger = quiet()
+		if opts.edgeConfig != nil {
+			opts.edgeConfig(&cfg)
+		}
 		n, err := node.Start(cfg)
 		if err != nil {
 			t.Fatalf("edge %d: %v", i, err)

@@ -50,6 +50,12 @@ type Config struct {
 	// MaxInflight caps one publisher connection's unacknowledged PUBLISHes
 	// (1024); past it PUBLISH gets UNAVAILABLE.
 	MaxInflight int
+	// ProxyProtocol: every connection on the client and publisher
+	// listeners starts with a PROXY protocol header (version 1 or 2, as
+	// HAProxy's send-proxy and send-proxy-v2 write it) naming the client's
+	// address; one that does not is closed with MALFORMED_FRAME. Set it
+	// only behind such a proxy.
+	ProxyProtocol bool
 	// Logger receives the server's log lines (slog.Default() when nil).
 	Logger *slog.Logger
 }

@@ -33,6 +33,12 @@ type conn struct {
 	role   role
 	state  connState
 	parser *wire.Parser
+	// proxyPending: a PROXY protocol header is still to come (Config.
+	// ProxyProtocol); proxyBuf holds its beginning, remote the client's
+	// address it gave.
+	proxyPending bool
+	proxyBuf     []byte
+	remote       net.Addr
 	// user (client role) or account (publisher role) once authenticated.
 	user    uint32
 	account uint32
@@ -84,7 +90,7 @@ type conn struct {
 
 func newConn(srv *Server, l *loopState, c gnet.Conn, r role) *conn {
 	now := time.Now().UnixNano()
-	return &conn{srv: srv, loop: l, c: c, role: r, parser: wire.NewParser(srv.cfg.maxFrame(r)), opened: now, lastFrame: now}
+	return &conn{srv: srv, loop: l, c: c, role: r, parser: wire.NewParser(srv.cfg.maxFrame(r)), opened: now, lastFrame: now, proxyPending: srv.cfg.ProxyProtocol}
 }
 
 // Deliver implements engine.Sink: it writes shared PUSH frames, several in
@@ -236,6 +242,12 @@ func (cn *conn) fail(err error) {
 // traffic feeds bytes read at now (Unix ns) to the parser, then brings the
 // liveness and partial-frame bookkeeping up to date.
 func (cn *conn) traffic(data []byte, now int64) {
+	if cn.proxyPending {
+		var ok bool
+		if data, ok = cn.proxyHeader(data); !ok {
+			return
+		}
+	}
 	frames := cn.frames
 	cn.cork()
 	if err := cn.parser.Feed(data, cn.handleFrame); err != nil {

@@ -73,7 +73,7 @@ func (cn *conn) logDisconnect(code wire.Code, text string) {
 	if cn.role == rolePublisher {
 		role = "publisher"
 	}
-	attrs := []any{"code", code.String(), "reason", text, "listener", role, "remote", cn.c.RemoteAddr().String()}
+	attrs := []any{"code", code.String(), "reason", text, "listener", role, "remote", cn.remoteAddr().String()}
 	if cn.state == stateReady {
 		attrs = append(attrs, role+"_id", cn.id())
 	}
