@@ -31,6 +31,10 @@ type Config struct {
 	Timeout time.Duration `json:"timeout_ns"`
 	// Target is an external server; nil starts the embedded one.
 	Target *Target `json:"target"`
+	// Cluster, if above 0, makes the embedded server a cluster: a NATS
+	// server, one core and this many edges, each its own process, with the
+	// clients spread over the edges (docs/CLUSTER.md).
+	Cluster int `json:"cluster_edges,omitempty"`
 	// SourceAddrs spreads the clients' connections over this many source
 	// addresses, 127.0.0.1 upwards, when the server is on loopback, so no
 	// source address runs out of ephemeral ports (default: one per 10,000
@@ -104,14 +108,25 @@ const (
 
 // Target names an external server.
 type Target struct {
-	ClientAddr    string `json:"client_addr"`
-	PublisherAddr string `json:"publisher_addr"`
-	AdminURL      string `json:"admin_url"`
-	AdminToken    string `json:"-"`
+	ClientAddr string `json:"client_addr"`
+	// ClientAddrs, if set, are several client listeners (a cluster's
+	// edges): user u connects to ClientAddrs[(u-1) % len].
+	ClientAddrs   []string `json:"client_addrs,omitempty"`
+	PublisherAddr string   `json:"publisher_addr"`
+	AdminURL      string   `json:"admin_url"`
+	AdminToken    string   `json:"-"`
 	// Tier is the tier of the accounts the run creates; it must publish
 	// without quotas (default "unlimited", which the embedded server
 	// defines; herald serve --tiers can define one).
 	Tier string `json:"tier,omitempty"`
+}
+
+// clientAddr is the client listener user connects to.
+func (t *Target) clientAddr(user uint32) string {
+	if len(t.ClientAddrs) == 0 {
+		return t.ClientAddr
+	}
+	return t.ClientAddrs[int(user-1)%len(t.ClientAddrs)]
 }
 
 // ErrTooManyClients: the run needs more open files than a process that
@@ -240,9 +255,18 @@ func (c *Config) fitFiles() error {
 		return fmt.Errorf("%w: the churn scenario runs its clients in one process, which may hold %d. Use --clients %d or fewer",
 			ErrTooManyClients, c.ClientsPerProcess, c.ClientsPerProcess)
 	}
-	if serverFit := int(min(lim.Cur, 1<<30)) - serverFDReserve; c.Target == nil && c.Scenario != ScenarioPublish && c.Clients > serverFit {
+	if c.Cluster < 0 || c.Cluster > 0 && c.Target != nil {
+		return fmt.Errorf("loadtest: --cluster is a number of edges for the embedded cluster, not with an external server")
+	}
+	serverFit := int(min(lim.Cur, 1<<30)) - serverFDReserve
+	switch {
+	case c.Target != nil || c.Scenario == ScenarioPublish:
+	case c.Cluster > 0 && (c.Clients+c.Cluster-1)/c.Cluster > serverFit:
+		return fmt.Errorf("%w: each edge of the embedded cluster is one process, which may open %d files (ulimit -n), so %d edges hold at most %d clients. "+
+			"Use --cluster %d or more", ErrTooManyClients, lim.Cur, c.Cluster, c.Cluster*max(serverFit, 0), (c.Clients+serverFit-1)/max(serverFit, 1))
+	case c.Cluster == 0 && c.Clients > serverFit:
 		return fmt.Errorf("%w: the embedded server is one process, which may open %d files (ulimit -n), so it holds at most %d clients. "+
-			"Use --clients %d or fewer, raise the limit, or target a server that holds more (--client-addr and the other external-server flags)",
+			"Use --clients %d or fewer, raise the limit, run an embedded cluster (--cluster N), or target a server that holds more (--client-addr and the other external-server flags)",
 			ErrTooManyClients, lim.Cur, max(serverFit, 0), max(serverFit, 0))
 	}
 	return nil

@@ -44,6 +44,13 @@ func Run(ctx context.Context, cfg Config, lines io.Writer) (*Report, error) {
 			fmt.Fprintf(lines, format+"\n", args...)
 		}
 	}
+	if e.target == nil && cfg.Cluster > 0 {
+		stop, err := e.startCluster(cfg.Cluster)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
 	if e.target == nil {
 		e.logf("starting the embedded server")
 		var err error
@@ -51,6 +58,7 @@ func Run(ctx context.Context, cfg Config, lines io.Writer) (*Report, error) {
 			return nil, err
 		}
 		defer e.server.Stop()
+		e.servers = append(e.servers, e.server.Usage)
 		e.logf("embedded server: pid %d, data in %s", e.server.Pid(), e.server.TempDir)
 		a := e.server.Addrs()
 		e.target = &Target{ClientAddr: a.ClientAddr, PublisherAddr: a.PublisherAddr, AdminURL: a.AdminURL, AdminToken: a.AdminToken}
@@ -72,11 +80,14 @@ func Run(ctx context.Context, cfg Config, lines io.Writer) (*Report, error) {
 // env is what every scenario starts from.
 type env struct {
 	target *Target
-	server *serverproc.Process // nil for an external server
-	admin  *client.Admin
-	report *Report
-	logf   func(format string, args ...any)
-	bar    *progress
+	server *serverproc.Process // nil for an external server or a cluster
+	// servers are the embedded processes' usage readers (the server's,
+	// or a cluster's NATS, core and edges'), for CPU and memory figures.
+	servers []func() (time.Duration, int64)
+	admin   *client.Admin
+	report  *Report
+	logf    func(format string, args ...any)
+	bar     *progress
 	// imported and importTime add up the run's follower imports.
 	imported   int
 	importTime time.Duration
@@ -87,7 +98,7 @@ type env struct {
 // accounts one burst at a time (each waited for until every client has
 // it), as fast as acknowledged, or at a fixed rate.
 func (e *env) fanout(ctx context.Context, cfg Config) error {
-	server, report, logf := e.server, e.report, e.logf
+	report, logf := e.report, e.logf
 	accounts := make([]client.Account, cfg.Accounts)
 	accountIDs := make([]uint32, cfg.Accounts)
 	for k := range accounts {
@@ -105,10 +116,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		}
 		accounts[k], accountIDs[k] = a, a.ID
 	}
-	var baseRSS int64
-	if server != nil {
-		_, baseRSS = server.Usage()
-	}
+	_, baseRSS := e.usage()
 	cursor, err := e.lastMessageID(ctx)
 	if err != nil {
 		return err
@@ -128,11 +136,11 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	}
 	report.ConnectRate = float64(cfg.Clients) / connectTime.Seconds()
 	logf("%d clients connected and live in %v (%.0f/s)", cfg.Clients, connectTime.Round(time.Millisecond), report.ConnectRate)
-	if server != nil {
+	if len(e.servers) > 0 {
 		// Clients connect before the followers are imported, so the RSS
 		// delta is the connections' alone, not the import's heap reused.
 		time.Sleep(200 * time.Millisecond)
-		_, rss := server.Usage()
+		_, rss := e.usage()
 		report.ServerRSSPerConn = float64(rss-baseRSS) / float64(cfg.Clients)
 	}
 	for _, a := range accounts {

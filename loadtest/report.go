@@ -255,7 +255,10 @@ func (r *Report) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	c := r.Config
 	server := "external"
-	if r.Embedded {
+	switch {
+	case r.Embedded && c.Cluster > 0:
+		server = fmt.Sprintf("embedded cluster: NATS, a core and %d edges (separate processes; CPU and RSS are theirs together)", c.Cluster)
+	case r.Embedded:
 		server = "embedded (separate process)"
 	}
 	fmt.Fprintf(tw, "scenario\t%s\n", c.Scenario)

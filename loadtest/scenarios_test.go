@@ -213,3 +213,22 @@ func TestCappedAudienceAndNonFollowers(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterTarget: the fanout and catchup scenarios verify every
+// delivery against an embedded cluster (NATS, a core, two edges), with
+// the clients spread over the edges and some in a worker process.
+func TestClusterTarget(t *testing.T) {
+	for _, cfg := range []Config{
+		{Scenario: ScenarioFanout, Clients: 60, ClientsPerProcess: 40, Broadcasts: 5, Payload: 64, Cluster: 2},
+		{Scenario: ScenarioCatchUp, Clients: 40, Followers: 50, Broadcasts: 10, Payload: 64, Cluster: 2},
+	} {
+		r, err := Run(context.Background(), cfg, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", cfg.Scenario, err)
+		}
+		requireOK(t, r)
+		if r.Deliveries != cfg.Clients*cfg.Broadcasts || !r.Embedded || r.ServerCPU < 0 {
+			t.Fatalf("%s: %d deliveries, embedded %v", cfg.Scenario, r.Deliveries, r.Embedded)
+		}
+	}
+}

@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"os"
 
+	"herald/internal/natsproc"
 	"herald/internal/serverproc"
 )
 
 // MaybeServe turns the process into the embedded server when it was started
-// with serverproc.Flag, or into a load-test worker with WorkerFlag, and
+// with serverproc.Flag (or NATS, natsproc.Flag), or into a load-test worker with WorkerFlag, and
 // never returns in those cases. Mains (and test mains) that
 // want the embedded mode call it first.
 func MaybeServe() {
@@ -16,6 +17,7 @@ func MaybeServe() {
 		return
 	}
 	serverproc.MaybeServe()
+	natsproc.MaybeServe()
 	if os.Args[1] != WorkerFlag {
 		return
 	}

@@ -110,22 +110,28 @@ func closeAll(followers []*follower) {
 	}
 }
 
-// serverCPU is the embedded server's CPU time so far (0 for an external
-// server).
-func (e *env) serverCPU() time.Duration {
-	if e.server == nil {
-		return 0
+// usage is the embedded processes' CPU time so far and resident memory
+// now, summed (0 for an external server).
+func (e *env) usage() (cpu time.Duration, rss int64) {
+	for _, u := range e.servers {
+		c, r := u()
+		cpu, rss = cpu+c, rss+r
 	}
-	cpu, _ := e.server.Usage()
+	return cpu, rss
+}
+
+// serverCPU is the embedded processes' CPU time so far.
+func (e *env) serverCPU() time.Duration {
+	cpu, _ := e.usage()
 	return cpu
 }
 
-// measureServer records the embedded server's CPU time since baseCPU and
-// its resident memory now.
+// measureServer records the embedded processes' CPU time since baseCPU
+// and their resident memory now.
 func (e *env) measureServer(baseCPU time.Duration) {
-	if e.server == nil {
+	if len(e.servers) == 0 {
 		return
 	}
-	cpu, rss := e.server.Usage()
+	cpu, rss := e.usage()
 	e.report.ServerCPU, e.report.ServerRSS = cpu-baseCPU, rss
 }
