@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -297,7 +298,7 @@ func (e *Edge) inject(m relayMsg) {
 	if !m.Retracted {
 		id, part, instance := m.ID, m.Part, m.Instance
 		e.hub.Inject(m.Relayed, 0, func(reached, failed *roaring.Bitmap) {
-			_ = e.nc.Publish(e.subj.report(), encodeReport(reportMsg{Edge: e.cfg.Name, Instance: instance, ID: id, Part: part, Reached: reached, Failed: failed}))
+			e.report(reportMsg{Edge: e.cfg.Name, Instance: instance, ID: id, Part: part, Reached: reached, Failed: failed})
 		})
 	}
 	if p.cur != m.ID {
@@ -307,6 +308,39 @@ func (e *Edge) inject(m relayMsg) {
 	if p.next >= p.parts {
 		p.last, p.cur, p.next, p.parts = m.ID, 0, 0, 0
 		e.delivered.Store(m.ID)
+	}
+}
+
+// report sends one part's outcome to the core: its bitmaps compacted
+// (users online on an edge are often ranges), and cut into user id ranges
+// over several messages if they would not fit one.
+func (e *Edge) report(m reportMsg) {
+	m.Reached.RunOptimize()
+	m.Failed.RunOptimize()
+	msg := encodeReport(m)
+	limit := e.nc.MaxPayload()
+	if int64(len(msg)) <= limit {
+		_ = e.nc.Publish(e.subj.report(), msg)
+		return
+	}
+	budget := (limit - 256 - int64(len(m.Edge))) / 2
+	reached, err1 := splitBitmap(m.Reached, budget)
+	failed, err2 := splitBitmap(m.Failed, budget)
+	if err := errors.Join(err1, err2); err != nil {
+		e.cfg.Logger.Error("reporting a broadcast's outcome", "message_id", m.ID, "error", err)
+		return // the core's report times out; its recipients here count as pending
+	}
+	n := max(len(reached), len(failed))
+	for i := range n {
+		chunk := m
+		chunk.Reached, chunk.Failed, chunk.More = roaring.New(), roaring.New(), i < n-1
+		if i < len(reached) {
+			chunk.Reached = reached[i]
+		}
+		if i < len(failed) {
+			chunk.Failed = failed[i]
+		}
+		_ = e.nc.Publish(e.subj.report(), encodeReport(chunk))
 	}
 }
 

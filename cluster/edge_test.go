@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"herald/engine"
@@ -29,6 +31,8 @@ type pair struct {
 	nats    *natstest.Server
 	account uint32
 	sink    *sink
+	loop    *loop
+	index   engine.LoopIndex
 }
 
 // loop runs each function on its own goroutine, one at a time.
@@ -63,9 +67,11 @@ func connect(t *testing.T, url string) *nats.Conn {
 	return nc
 }
 
-func startPair(t *testing.T) *pair {
+func startPair(t *testing.T) *pair { return startPairWith(t, nil) }
+
+func startPairWith(t *testing.T, configure func(*natsserver.Options)) *pair {
 	t.Helper()
-	p := &pair{t: t, nats: natstest.Start(t, nil)}
+	p := &pair{t: t, nats: natstest.Start(t, configure)}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError + 4}))
 	var err error
 	if p.eng, err = fanout.Open(fanout.Config{InMemory: true, Tiers: testtier.Tiers(), Logger: logger}); err != nil {
@@ -95,6 +101,7 @@ func startPair(t *testing.T) *pair {
 	}
 	l := &loop{}
 	index := p.edge.RegisterLoop(l)
+	p.loop, p.index = l, index
 	p.sink = &sink{ids: make(chan uint64, 100)}
 	added := make(chan bool)
 	_ = l.Execute(func() { added <- index.Add(7, p.sink, false, 0, 0) })
@@ -216,3 +223,56 @@ func TestRogueBusMessagesAreRefused(t *testing.T) {
 }
 
 func isBadRequest(err error) bool { return err != nil && errors.Is(err, engine.ErrBadRequest) }
+
+// counter counts what is delivered to it.
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) Deliver(frames [][]byte, _ []uint64) bool {
+	c.n.Add(int64(len(frames)))
+	return true
+}
+
+// TestLargeOutcomeIsReportedInParts: an edge whose online followers of a
+// broadcast form a bitmap larger than a bus message reports them in
+// several messages, and the job report counts every one.
+func TestLargeOutcomeIsReportedInParts(t *testing.T) {
+	p := startPairWith(t, func(o *natsserver.Options) { o.MaxPayload = 16 << 10 })
+	const followers = 200_000
+	users := make([]uint32, 0, followers)
+	for u := uint32(1); u <= followers; u++ {
+		users = append(users, u)
+	}
+	ctx := context.Background()
+	if _, err := engine.Call(ctx, p.eng.Follow, engine.Membership{Account: p.account, Users: users}); err != nil {
+		t.Fatal(err)
+	}
+	// Every other follower online: bitmap containers of 8 KiB each, about
+	// 24 KiB, while the audience (a run) is a few bytes.
+	sink := &counter{}
+	added := make(chan struct{})
+	_ = p.loop.Execute(func() {
+		for u := uint32(2); u <= followers; u += 2 {
+			p.index.Add(u, sink, false, 0, 0)
+		}
+		close(added)
+	})
+	<-added
+	online := int64(followers/2 + 1) // and user 7's sink
+	done := make(chan engine.JobReport, 1)
+	r, err := engine.Call(ctx, p.eng.Publish, engine.PublishRequest{Account: p.account, ClientMsgID: "big", Payload: []byte("x"),
+		OnJobDone: func(r engine.JobReport) { done <- r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case report := <-done:
+		if int64(report.SentLive) != online || report.MessageID != r.MessageID {
+			t.Fatalf("job report %+v, want %d sent live", report, online)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no job report")
+	}
+	if got := sink.n.Load(); got != online-1 {
+		t.Fatalf("delivered %d, want %d", got, online-1)
+	}
+}

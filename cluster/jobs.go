@@ -82,9 +82,13 @@ func (s *edgeSet) report(m reportMsg) {
 		s.mu.Unlock()
 		return
 	}
-	delete(j.waiting, k)
 	j.reached.Or(m.Reached)
 	j.failed.Or(m.Failed)
+	if m.More {
+		s.mu.Unlock()
+		return
+	}
+	delete(j.waiting, k)
 	var f []finished
 	if len(j.waiting) == 0 {
 		f = append(f, s.finishLocked(m.ID, j))

@@ -82,6 +82,9 @@ type reportMsg struct {
 	Part     uint16
 	Reached  *roaring.Bitmap
 	Failed   *roaring.Bitmap
+	// More: further reports of this part follow (outcomes too large for
+	// one message are sent in user id ranges).
+	More bool
 }
 
 func encodeReport(m reportMsg) []byte {
@@ -92,6 +95,7 @@ func encodeReport(m reportMsg) []byte {
 	e.u16(m.Part)
 	e.bitmap(m.Reached)
 	e.bitmap(m.Failed)
+	e.flag(m.More)
 	return e.b
 }
 
@@ -100,7 +104,7 @@ func decodeReport(msg []byte) (reportMsg, error) {
 	if err != nil {
 		return reportMsg{}, err
 	}
-	m := reportMsg{Edge: d.str(), Instance: d.u64(), ID: d.u64(), Part: d.u16(), Reached: d.bitmap(), Failed: d.bitmap()}
+	m := reportMsg{Edge: d.str(), Instance: d.u64(), ID: d.u64(), Part: d.u16(), Reached: d.bitmap(), Failed: d.bitmap(), More: d.flag()}
 	return m, d.check("report")
 }
 
