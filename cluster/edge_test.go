@@ -57,7 +57,7 @@ func (s *sink) Deliver(_ [][]byte, ids []uint64) bool {
 	return true
 }
 
-func connect(t *testing.T, url string) *nats.Conn {
+func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
