@@ -23,6 +23,7 @@ import (
 	"herald/internal/natstest"
 	"herald/internal/testserver"
 	"herald/internal/testtier"
+	"herald/internal/testutil"
 	"herald/node"
 )
 
@@ -386,5 +387,34 @@ func TestLargeAudienceCrossesInParts(t *testing.T) {
 	}
 	if parts := c.core.Core.Stats().Parts - before; parts < 2 {
 		t.Fatalf("relayed in %d parts", parts)
+	}
+}
+
+// TestTokenRotationReachesEveryEdge: a rotation asked on one edge gives
+// every edge the new key, so a token minted after it on one edge is
+// accepted on another, and one minted before it still is (the overlap).
+func TestTokenRotationReachesEveryEdge(t *testing.T) {
+	c := startCluster(t, 2)
+	ctx := context.Background()
+	before, err := c.admin(1).MintToken(ctx, 9, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.admin(0).RotateTokenKey(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	after, err := c.admin(0).MintToken(ctx, 9, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Fatal("the same token after a rotation")
+	}
+	testutil.WaitFor(t, 10*time.Second, "edge 1 to accept the new key", func() bool {
+		user, err := c.edges[1].Remote.VerifyToken(after, time.Now())
+		return err == nil && user == 9
+	})
+	if user, err := c.edges[1].Remote.VerifyToken(before, time.Now()); err != nil || user != 9 {
+		t.Fatalf("a token from before the rotation: %d %v", user, err)
 	}
 }

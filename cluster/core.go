@@ -273,8 +273,15 @@ func (c *Core) serve(msg *nats.Msg) {
 		if !c.checked(msg, d) {
 			return
 		}
-		change := map[string]func(engine.Membership, func(int, error)){
-			mFollow: c.eng.Follow, mUnfollow: c.eng.Unfollow, mBlock: c.eng.Block, mUnblock: c.eng.Unblock}[method]
+		change := c.eng.Follow
+		switch method {
+		case mUnfollow:
+			change = c.eng.Unfollow
+		case mBlock:
+			change = c.eng.Block
+		case mUnblock:
+			change = c.eng.Unblock
+		}
 		change(q, func(n int, err error) { answer(func(e *enc) { e.u32(uint32(n)) })(err) })
 	case mAuth:
 		q := decCredentials(d)

@@ -139,6 +139,15 @@ func StartEdge(cfg EdgeConfig) (*Edge, error) {
 	if err := e.fetchKeys(); err != nil {
 		cfg.Logger.Warn("the core did not give the token keys yet; clients wait for its heartbeat", "error", err)
 	}
+	// A key rotation's notice sent while NATS was away is lost: fetch the
+	// keys again on every reconnect.
+	e.nc.SetReconnectHandler(func(*nats.Conn) {
+		go func() {
+			if err := e.fetchKeys(); err != nil {
+				cfg.Logger.Warn("fetching the token keys after a reconnect", "error", err)
+			}
+		}()
+	})
 	e.alive(false)
 	e.done.Add(1)
 	go e.tick()
@@ -248,10 +257,10 @@ func (e *Edge) onCoreAlive(m coreAlive) {
 			e.cfg.Logger.Info("the core restarted", "last_message_id", m.Last)
 		}
 		p.instance = m.Instance
-		if !e.hasKeys() {
-			if err := e.fetchKeys(); err != nil {
-				e.cfg.Logger.Error("fetching the token keys", "error", err)
-			}
+		// A core that restarts may have been given other keys, and a
+		// rotation's notice may have been missed meanwhile.
+		if err := e.fetchKeys(); err != nil {
+			e.cfg.Logger.Error("fetching the token keys", "error", err)
 		}
 	}
 	if !p.known {
@@ -266,11 +275,6 @@ func (e *Edge) onCoreAlive(m coreAlive) {
 	if m.Last > p.last || p.cur != 0 {
 		e.fill(m.Last+1, 0)
 	}
-}
-
-func (e *Edge) hasKeys() bool {
-	_, err := e.keys.Mint(0, time.Now())
-	return err == nil
 }
 
 // onRelay delivers one relayed part after everything before it.
