@@ -15,7 +15,10 @@ import (
 
 // PublisherConfig configures a Publisher.
 type PublisherConfig struct {
-	Addr    string // publisher listener, host:port
+	Addr string // publisher listener, host:port
+	// Addrs, if set, replaces Addr with several listeners (a cluster's
+	// edges): each new connection goes to the next, round the list.
+	Addrs   []string
 	Account uint32
 	Secret  string
 	// TLS, if set, speaks TLS to Addr (a front door such as HAProxy that
@@ -100,8 +103,10 @@ type Publisher struct {
 		closed  bool
 		nextReq uint32
 	}
-	// dialing serialises reconnects.
+	// dialing serialises reconnects; dials counts them (under dialing),
+	// for Addrs.
 	dialing sync.Mutex
+	dials   int
 }
 
 // pubConn is one connection and its requests in flight.
@@ -147,7 +152,12 @@ func (p *Publisher) connection(ctx context.Context) (*pubConn, error) {
 	if pc != nil && pc.failed() == nil {
 		return pc, nil
 	}
-	fc, err := dial(ctx, p.cfg.Addr, nil, p.cfg.TLS, wire.Hello{Account: p.cfg.Account, Credential: p.cfg.Secret}, nil)
+	addr := p.cfg.Addr
+	if n := len(p.cfg.Addrs); n > 0 {
+		addr = p.cfg.Addrs[p.dials%n]
+	}
+	p.dials++
+	fc, err := dial(ctx, addr, nil, p.cfg.TLS, wire.Hello{Account: p.cfg.Account, Credential: p.cfg.Secret}, nil)
 	if err != nil {
 		return nil, err
 	}

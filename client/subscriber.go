@@ -17,6 +17,11 @@ import (
 // SubscriberConfig configures a Subscriber.
 type SubscriberConfig struct {
 	Addr string // client listener, host:port
+	// Addrs, if set, replaces Addr with several listeners (a cluster's
+	// edges): the first connection goes to Addrs[0], and each reconnect
+	// to the next, round the list, so a client whose edge is gone resumes
+	// on another. Give each client its own order to spread them.
+	Addrs []string
 	// TLS, if set, speaks TLS to Addr (a front door such as HAProxy that
 	// terminates it).
 	TLS *tls.Config
@@ -117,8 +122,9 @@ type Subscriber struct {
 	lastDelivered uint64
 	lastCovered   uint64
 	// resumed: a RESUME has been sent (only the first may use the stored
-	// cursor).
+	// cursor). dials counts connection attempts, for Addrs.
 	resumed bool
+	dials   int
 }
 
 // Subscribe connects (failing fast on a rejected token) and starts
@@ -310,7 +316,12 @@ func (s *Subscriber) connect(ctx context.Context) (*frameConn, error) {
 		flags = wire.FlagFromStored
 	}
 	resume := wire.AppendResume(nil, wire.Resume{Cursor: max(s.lastDelivered, s.lastCovered)}, flags)
-	fc, err := dial(ctx, s.cfg.Addr, s.cfg.LocalAddr, s.cfg.TLS, wire.Hello{Credential: token, Compress: !s.cfg.NoCompression}, resume)
+	addr := s.cfg.Addr
+	if n := len(s.cfg.Addrs); n > 0 {
+		addr = s.cfg.Addrs[s.dials%n]
+	}
+	s.dials++
+	fc, err := dial(ctx, addr, s.cfg.LocalAddr, s.cfg.TLS, wire.Hello{Credential: token, Compress: !s.cfg.NoCompression}, resume)
 	if err != nil {
 		return nil, err
 	}

@@ -418,3 +418,50 @@ func TestTokenRotationReachesEveryEdge(t *testing.T) {
 		t.Fatalf("a token from before the rotation: %d %v", user, err)
 	}
 }
+
+// TestSubscriberMovesToAnotherEdge: an SDK subscriber given every edge's
+// address (Addrs) whose edge stops reconnects to the next and resumes
+// there, missing nothing; so does a publisher.
+func TestSubscriberMovesToAnotherEdge(t *testing.T) {
+	c := startCluster(t, 2)
+	account, secret := c.account(1, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	token, err := c.admin(0).MintToken(ctx, 1, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{c.edges[1].Edge.ClientAddr(), c.edges[0].Edge.ClientAddr()}
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addrs: addrs, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := sub.WaitLive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Account: account, Secret: secret,
+		Addrs: []string{c.edges[1].Edge.PublisherAddr(), c.edges[0].Edge.PublisherAddr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	first, err := pub.Publish(ctx, client.Message{Payload: []byte("on edge 1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := testserver.Receive(t, sub, 10*time.Second); m.ID != first.MessageID {
+		t.Fatalf("got %d", m.ID)
+	}
+	_ = c.edges[1].Close() // both were on edge 1
+	second, err := pub.Publish(ctx, client.Message{Payload: []byte("after edge 1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := testserver.Receive(t, sub, 20*time.Second); m.ID != second.MessageID {
+		t.Fatalf("after moving got %d, want %d", m.ID, second.MessageID)
+	}
+	if c.edges[0].Edge.Connections() != 2 {
+		t.Fatalf("edge 0 holds %d connections, want the subscriber and the publisher", c.edges[0].Edge.Connections())
+	}
+}
