@@ -1,64 +1,159 @@
 package loadtest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"herald/internal/natsproc"
 	"herald/internal/serverproc"
 )
 
-// startCluster starts the embedded cluster (Config.Cluster): a NATS
-// server, a core on a temporary data directory and edges, each a child
-// process, and points e at it: the admin API and publishers use the first
-// edge, clients are spread over all. stop ends them all.
-func (e *env) startCluster(edges int) (stop func(), err error) {
-	var closers []func()
-	stop = func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
+// embedded is the embedded cluster (Config.Cluster): a NATS server, a
+// core and edges, each a child process. Chaos replaces processes, so the
+// fields are read under mu.
+type embedded struct {
+	mu    sync.Mutex
+	dir   string
+	bus   *natsproc.Process
+	core  *serverproc.Process
+	edges []*serverproc.Process
+	// restarting counts restarts in flight; settled waits for them.
+	restarting sync.WaitGroup
+	failures   []error
+}
+
+func (c *embedded) coreFlags() []string {
+	return []string{"--role", "core", "--nats", c.bus.URL}
+}
+
+// stop ends every process and removes the core's data.
+func (c *embedded) stop() {
+	c.restarting.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.edges {
+		e.Stop()
 	}
+	if c.core != nil {
+		c.core.Stop()
+	}
+	if c.bus != nil {
+		c.bus.Stop()
+	}
+	os.RemoveAll(c.dir)
+}
+
+// startCluster starts the embedded cluster and points e at it: the admin
+// API and publishers use the first edge, clients are spread over all.
+func (e *env) startCluster(edges int) (stop func(), err error) {
+	c := &embedded{}
 	defer func() {
 		if err != nil {
-			stop()
+			c.stop()
 		}
 	}()
 	e.logf("starting the embedded cluster: NATS, a core and %d edges", edges)
-	dir, err := os.MkdirTemp("", "herald-loadtest-")
-	if err != nil {
+	if c.dir, err = os.MkdirTemp("", "herald-loadtest-"); err != nil {
 		return nil, err
 	}
-	closers = append(closers, func() { os.RemoveAll(dir) })
-	bus, err := natsproc.Start()
-	if err != nil {
+	if c.bus, err = natsproc.Start(); err != nil {
 		return nil, fmt.Errorf("NATS: %w", err)
 	}
-	closers = append(closers, bus.Stop)
-	e.servers = append(e.servers, bus.Usage)
-	core, err := serverproc.StartWith(filepath.Join(dir, "core"), []string{"--role", "core", "--nats", bus.URL})
-	if err != nil {
+	if c.core, err = serverproc.StartWith(filepath.Join(c.dir, "core"), c.coreFlags()); err != nil {
 		return nil, fmt.Errorf("core: %w", err)
 	}
-	closers = append(closers, core.Stop)
-	e.servers = append(e.servers, core.Usage)
 	t := &Target{}
 	for i := range edges {
-		edge, err := serverproc.StartWith("", []string{"--role", "edge", "--nats", bus.URL, "--edge-name", fmt.Sprint("e", i)})
+		edge, err := serverproc.StartWith("", []string{"--role", "edge", "--nats", c.bus.URL, "--edge-name", fmt.Sprint("e", i)})
 		if err != nil {
 			return nil, fmt.Errorf("edge %d: %w", i, err)
 		}
-		closers = append(closers, edge.Stop)
-		e.servers = append(e.servers, edge.Usage)
+		c.edges = append(c.edges, edge)
 		a := edge.Addrs()
 		if i == 0 {
 			t.ClientAddr, t.PublisherAddr, t.AdminURL, t.AdminToken = a.ClientAddr, a.PublisherAddr, a.AdminURL, a.AdminToken
 		}
 		t.ClientAddrs = append(t.ClientAddrs, a.ClientAddr)
+		t.PublisherAddrs = append(t.PublisherAddrs, a.PublisherAddr)
 	}
-	e.logf("embedded cluster: NATS pid %d, core pid %d (data in %s), %d edges", bus.Pid(), core.Pid(), dir, edges)
-	e.target = t
+	e.servers = append(e.servers, c.bus.Usage, c.core.Usage)
+	for _, edge := range c.edges {
+		e.servers = append(e.servers, edge.Usage)
+	}
+	e.logf("embedded cluster: NATS pid %d, core pid %d (data in %s), %d edges", c.bus.Pid(), c.core.Pid(), c.dir, edges)
+	e.target, e.cluster = t, c
 	e.report.Embedded = true
-	return stop, nil
+	return c.stop, nil
+}
+
+// chaosAt returns the failure to inflict before broadcast i, if any: the
+// failures of cfg.Chaos spread evenly over the broadcasts.
+func chaosAt(cfg Config, i int) (string, bool) {
+	for k, kind := range cfg.Chaos {
+		if i == cfg.Broadcasts*(k+1)/(len(cfg.Chaos)+1) {
+			return kind, true
+		}
+	}
+	return "", false
+}
+
+// inflict kills part of the embedded cluster (Config.Chaos); the core and
+// NATS come back by themselves half a second later. Processes' CPU and
+// memory are no longer measured: the killed ones' are gone.
+func (e *env) inflict(ctx context.Context, kind string) error {
+	c := e.cluster
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.servers = nil
+	switch kind {
+	case ChaosEdge:
+		last := c.edges[len(c.edges)-1]
+		last.Kill()
+		c.edges = c.edges[:len(c.edges)-1]
+		e.logf("chaos: killed edge e%d (pid %d) with SIGKILL; its clients resume on the others", len(c.edges), last.Pid())
+	case ChaosCore:
+		c.core.Kill()
+		e.logf("chaos: killed the core (pid %d) with SIGKILL; it restarts on its data in 500ms", c.core.Pid())
+		c.restart(ctx, func() error {
+			core, err := serverproc.StartWith(filepath.Join(c.dir, "core"), c.coreFlags())
+			if err == nil {
+				c.core = core
+			}
+			return err
+		})
+	case ChaosNATS:
+		port := c.bus.Port()
+		c.bus.Kill()
+		e.logf("chaos: killed NATS (pid %d) with SIGKILL; it restarts on port %d in 500ms", c.bus.Pid(), port)
+		c.restart(ctx, func() error {
+			bus, err := natsproc.StartOn(port)
+			if err == nil {
+				c.bus = bus
+			}
+			return err
+		})
+	}
+	return nil
+}
+
+// restart runs start half a second from now (under mu).
+func (c *embedded) restart(ctx context.Context, start func() error) {
+	c.restarting.Add(1)
+	go func() {
+		defer c.restarting.Done()
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err := start(); err != nil {
+			c.failures = append(c.failures, err)
+		}
+	}()
 }

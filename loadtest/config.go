@@ -35,6 +35,14 @@ type Config struct {
 	// server, one core and this many edges, each its own process, with the
 	// clients spread over the edges (docs/CLUSTER.md).
 	Cluster int `json:"cluster_edges,omitempty"`
+	// Chaos are failures the fanout scenario inflicts on the embedded
+	// cluster while it publishes, spread evenly over its broadcasts:
+	// ChaosEdge kills an edge with SIGKILL (its clients resume on
+	// another), ChaosCore kills the core with SIGKILL and restarts it on
+	// its data half a second later (publishes are retried meanwhile),
+	// ChaosNATS kills the NATS server and restarts it on its port. The
+	// verification is the same: every broadcast exactly once, in order.
+	Chaos []string `json:"chaos,omitempty"`
 	// SourceAddrs spreads the clients' connections over this many source
 	// addresses, 127.0.0.1 upwards, when the server is on loopback, so no
 	// source address runs out of ephemeral ports (default: one per 10,000
@@ -106,27 +114,44 @@ const (
 	ScenarioChurn = "churn"
 )
 
+// The failures of Config.Chaos.
+const (
+	ChaosEdge = "edge"
+	ChaosCore = "core"
+	ChaosNATS = "nats"
+)
+
 // Target names an external server.
 type Target struct {
 	ClientAddr string `json:"client_addr"`
 	// ClientAddrs, if set, are several client listeners (a cluster's
 	// edges): user u connects to ClientAddrs[(u-1) % len].
-	ClientAddrs   []string `json:"client_addrs,omitempty"`
-	PublisherAddr string   `json:"publisher_addr"`
-	AdminURL      string   `json:"admin_url"`
-	AdminToken    string   `json:"-"`
+	ClientAddrs []string `json:"client_addrs,omitempty"`
+	// PublisherAddrs are a cluster's publisher listeners, the first
+	// PublisherAddr: a publisher whose edge is gone moves to the next.
+	PublisherAddrs []string `json:"publisher_addrs,omitempty"`
+	PublisherAddr  string   `json:"publisher_addr"`
+	AdminURL       string   `json:"admin_url"`
+	AdminToken     string   `json:"-"`
 	// Tier is the tier of the accounts the run creates; it must publish
 	// without quotas (default "unlimited", which the embedded server
 	// defines; herald serve --tiers can define one).
 	Tier string `json:"tier,omitempty"`
 }
 
-// clientAddr is the client listener user connects to.
-func (t *Target) clientAddr(user uint32) string {
+// clientAddrs are the client listeners user connects to: its own first
+// (users are spread over a cluster's edges), then the others, for the
+// SDK's reconnects.
+func (t *Target) clientAddrs(user uint32) []string {
 	if len(t.ClientAddrs) == 0 {
-		return t.ClientAddr
+		return []string{t.ClientAddr}
 	}
-	return t.ClientAddrs[int(user-1)%len(t.ClientAddrs)]
+	n := len(t.ClientAddrs)
+	out := make([]string, n)
+	for i := range out {
+		out[i] = t.ClientAddrs[(int(user-1)+i)%n]
+	}
+	return out
 }
 
 // ErrTooManyClients: the run needs more open files than a process that
@@ -257,6 +282,18 @@ func (c *Config) fitFiles() error {
 	}
 	if c.Cluster < 0 || c.Cluster > 0 && c.Target != nil {
 		return fmt.Errorf("loadtest: --cluster is a number of edges for the embedded cluster, not with an external server")
+	}
+	for _, kind := range c.Chaos {
+		switch {
+		case c.Cluster == 0:
+			return fmt.Errorf("loadtest: --chaos needs the embedded cluster (--cluster N)")
+		case c.Scenario != ScenarioFanout:
+			return fmt.Errorf("loadtest: --chaos runs with the fanout scenario")
+		case kind == ChaosEdge && c.Cluster < 2:
+			return fmt.Errorf("loadtest: --chaos edge needs two edges or more (--cluster 2), so its clients have another")
+		case kind != ChaosEdge && kind != ChaosCore && kind != ChaosNATS:
+			return fmt.Errorf("loadtest: --chaos %q: one of edge, core, nats", kind)
+		}
 	}
 	serverFit := int(min(lim.Cur, 1<<30)) - serverFDReserve
 	switch {

@@ -84,6 +84,8 @@ type env struct {
 	// servers are the embedded processes' usage readers (the server's,
 	// or a cluster's NATS, core and edges'), for CPU and memory figures.
 	servers []func() (time.Duration, int64)
+	// cluster is the embedded cluster, if the run started one.
+	cluster *embedded
 	admin   *client.Admin
 	report  *Report
 	logf    func(format string, args ...any)
@@ -190,6 +192,11 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 			due = runStart.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
 			time.Sleep(time.Until(due))
 		}
+		if kind, ok := chaosAt(cfg, i); ok {
+			if err := e.inflict(ctx, kind); err != nil {
+				return err
+			}
+		}
 		stampAt(payload, i, due)
 		m := client.Message{ContentType: "application/octet-stream", Payload: payload}
 		aud.message(&m)
@@ -222,6 +229,12 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 	}
 	report.Elapsed = time.Since(runStart)
 	e.measureServer(baseCPU)
+	if c := e.cluster; c != nil {
+		c.restarting.Wait()
+		for _, err := range c.failures {
+			report.Problems = append(report.Problems, fmt.Sprintf("chaos: a restart failed: %v", err))
+		}
+	}
 	if cfg.Audience == AudienceCapped && time.Now().UTC().Month() != aud.month {
 		report.Problems = append(report.Problems, "the run crossed the start of a month (UTC), when the monthly cap resets: run it again")
 	}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -320,7 +321,10 @@ func (r *Report) Print(w io.Writer) {
 		}
 		fmt.Fprintf(tw, "errors %s\t%d (%s)\n", code, r.Errors[code], note)
 	}
-	if r.Embedded {
+	if len(c.Chaos) > 0 {
+		fmt.Fprintf(tw, "chaos	%s, spread over the broadcasts (server CPU and memory not measured: processes were replaced)\n", strings.Join(c.Chaos, ", "))
+	}
+	if r.Embedded && len(c.Chaos) == 0 {
 		if r.Deliveries > 0 {
 			fmt.Fprintf(tw, "server CPU\t%v (%v per delivery)\n", r.ServerCPU.Round(time.Millisecond), r.ServerCPU/time.Duration(r.Deliveries))
 		} else {

@@ -232,3 +232,21 @@ func TestClusterTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterChaos: with an edge, the core and NATS killed with SIGKILL
+// during the run (the core and NATS restarted), every client still gets
+// every broadcast exactly once, in order.
+func TestClusterChaos(t *testing.T) {
+	cfg := Config{Scenario: ScenarioFanout, Clients: 90, Broadcasts: 12, Payload: 64, Cluster: 3, Chaos: []string{ChaosEdge, ChaosCore, ChaosNATS}}
+	r, err := Run(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireOK(t, r)
+	if r.Deliveries != cfg.Clients*cfg.Broadcasts {
+		t.Fatalf("%d deliveries", r.Deliveries)
+	}
+	if _, err := Run(context.Background(), Config{Scenario: ScenarioFanout, Clients: 10, Cluster: 1, Chaos: []string{ChaosEdge}}, nil); err == nil {
+		t.Fatal("chaos edge ran with one edge")
+	}
+}

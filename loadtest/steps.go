@@ -71,7 +71,7 @@ func (e *env) lastMessageID(ctx context.Context) (uint64, error) {
 
 // publisher connects a publisher for account.
 func (e *env) publisher(ctx context.Context, account client.Account) (*client.Publisher, error) {
-	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: e.target.PublisherAddr, Account: account.ID, Secret: account.Secret})
+	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: e.target.PublisherAddr, Addrs: e.target.PublisherAddrs, Account: account.ID, Secret: account.Secret})
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: publisher: %w", err)
 	}

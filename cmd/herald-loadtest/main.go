@@ -131,6 +131,7 @@ func newRoot() *cobra.Command {
 	f.IntVar(&cfg.Broadcasts, "broadcasts", 0, "broadcasts published (default 20; 4 with --audience capped)")
 	f.IntVar(&cfg.Payload, "payload", 256, "payload bytes (at least 16)")
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "longest wait for one burst to reach every client")
+	f.StringSliceVar(&cfg.Chaos, "chaos", nil, "with --cluster, the fanout scenario: failures inflicted while it publishes, spread over its broadcasts: edge (SIGKILL an edge), core (SIGKILL the core, restarted 500ms later), nats (SIGKILL NATS, restarted on its port)")
 	f.IntVar(&cfg.Cluster, "cluster", 0, "run against an embedded cluster of this many edges (with a NATS server and one core, each its own process; docs/CLUSTER.md), clients spread over the edges")
 	f.StringVar(&target.ClientAddr, "client-addr", "", "external server's client listener (default: start an embedded server)")
 	f.StringVar(&target.PublisherAddr, "publisher-addr", "", "external server's publisher listener")

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
@@ -26,7 +28,16 @@ func MaybeServe() {
 	if len(os.Args) < 2 || os.Args[1] != Flag {
 		return
 	}
-	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, HTTPHost: "127.0.0.1", HTTPPort: -1, NoLog: true, NoSigs: true})
+	port := -1
+	if len(os.Args) > 2 {
+		p, err := strconv.Atoi(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error: port:", err)
+			os.Exit(1)
+		}
+		port = p
+	}
+	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, HTTPHost: "127.0.0.1", HTTPPort: -1, NoLog: true, NoSigs: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
@@ -52,12 +63,30 @@ type Process struct {
 
 // Start runs this executable as a NATS server under wrapper (say taskset
 // -c 0) if given, and waits until it serves.
-func Start(wrapper ...string) (*Process, error) {
-	p, err := child.Start(wrapper, Flag)
+func Start(wrapper ...string) (*Process, error) { return StartOn(0, wrapper...) }
+
+// StartOn is Start on a given port of 127.0.0.1 (0: a free one), for a
+// server restarted where its clients reconnect.
+func StartOn(port int, wrapper ...string) (*Process, error) {
+	args := []string{Flag}
+	if port > 0 {
+		args = append(args, strconv.Itoa(port))
+	}
+	p, err := child.Start(wrapper, args...)
 	if err != nil {
 		return nil, err
 	}
 	return &Process{Process: p, URL: p.Announced["url"], Monitor: p.Announced["monitor"]}, nil
+}
+
+// Port is the port the server listens on.
+func (p *Process) Port() int {
+	u, err := url.Parse(p.URL)
+	if err != nil {
+		return 0
+	}
+	port, _ := strconv.Atoi(u.Port())
+	return port
 }
 
 // Traffic is what the server has carried so far.
