@@ -50,10 +50,11 @@ type Core struct {
 	subs     []*nats.Subscription
 	queue    chan relayed
 	// beat asks the sender for a heartbeat now (a new edge wants its
-	// starting point).
-	beat chan struct{}
-	stop chan struct{}
-	done sync.WaitGroup
+	// starting point); fetching bounds the fetches running.
+	beat     chan struct{}
+	fetching chan struct{}
+	stop     chan struct{}
+	done     sync.WaitGroup
 	// lastRelayed is the newest broadcast id put on the bus; parts counts
 	// the relay messages sent.
 	lastRelayed atomic.Uint64
@@ -67,6 +68,10 @@ type relayed struct {
 	r    fanout.Relayed
 	done func(reached, failed *roaring.Bitmap)
 }
+
+// maxFetches bounds the edges' fetches of missed broadcasts a core reads at
+// once.
+const maxFetches = 16
 
 // CatchUpBytes returns the page size (fanout.Config.CatchUpBytes) that keeps
 // every catch-up answer under the bus's payload limit, for an engine whose
@@ -93,7 +98,7 @@ func StartCore(cfg CoreConfig) (*Core, error) {
 		cfg.Logger = slog.Default()
 	}
 	c := &Core{cfg: cfg, nc: cfg.Conn, eng: cfg.Engine, subj: subjects{cfg.Cluster},
-		instance: randomID(), queue: make(chan relayed, cfg.QueueLength), beat: make(chan struct{}, 1), stop: make(chan struct{})}
+		instance: randomID(), queue: make(chan relayed, cfg.QueueLength), beat: make(chan struct{}, 1), fetching: make(chan struct{}, maxFetches), stop: make(chan struct{})}
 	c.edges.init()
 	c.lastRelayed.Store(c.eng.Health().LastMessageID)
 	for subject, handle := range map[string]nats.MsgHandler{
@@ -380,7 +385,13 @@ func (c *Core) serve(msg *nats.Msg) {
 	case mFetch:
 		id, part := d.u64(), d.u16()
 		if c.checked(msg, d) {
-			go c.fetch(id, part, answer)
+			// Reads of the log, off the subscription's goroutine; at most
+			// maxFetches at once, and the rest wait their turn.
+			c.fetching <- struct{}{}
+			go func() {
+				defer func() { <-c.fetching }()
+				c.fetch(id, part, answer)
+			}()
 		}
 	default:
 		c.refuse(msg, errMalformed("unknown method "+method))
