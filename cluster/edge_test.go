@@ -78,7 +78,9 @@ func startPairWith(t *testing.T, configure func(*natsserver.Options)) *pair {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.eng.Close() })
-	if p.core, err = StartCore(CoreConfig{Conn: connect(t, p.nats.URL()), Engine: p.eng, Heartbeat: 20 * time.Millisecond, Logger: logger}); err != nil {
+	// Heartbeats every 20 ms find gaps fast; an edge is not given up on
+	// for a slow heartbeat on a loaded machine.
+	if p.core, err = StartCore(CoreConfig{Conn: connect(t, p.nats.URL()), Engine: p.eng, Heartbeat: 20 * time.Millisecond, EdgeTimeout: time.Minute, Logger: logger}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.core.Close)
