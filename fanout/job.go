@@ -45,24 +45,16 @@ func (j *job) start(loops int) {
 // loopDone records one loop's outcome: reached are the recipients online
 // on it, failed those among them whose writes all failed there.
 func (j *job) loopDone(reached *roaring.Bitmap, failed []uint32) {
-	j.mu.Lock()
-	if reached != nil {
-		if len(failed) > 0 {
-			bad := roaring.BitmapOf(failed...)
-			reached.AndNot(bad)
-			j.mu.failed.Or(bad)
-		}
-		j.mu.ok.Or(reached)
+	var bad *roaring.Bitmap
+	if reached != nil && len(failed) > 0 {
+		bad = roaring.BitmapOf(failed...)
+		reached.AndNot(bad)
 	}
-	j.mu.remaining--
-	last := j.mu.remaining == 0
-	j.mu.Unlock()
-	if last {
-		j.finish()
-	}
+	j.merge(reached, bad)
 }
 
-// merge records a relay's outcome (see Relay): it counts as one loop.
+// merge records the outcome of one loop, or of a relay (see Relay), which
+// counts as one: reached written, failed every write failed.
 func (j *job) merge(reached, failed *roaring.Bitmap) {
 	j.mu.Lock()
 	if reached != nil {
