@@ -95,7 +95,7 @@ type Hub struct {
 
 // Register adds a loop and returns its index. Call once per loop.
 func (h *Hub) Register(loop Loop) *LoopIndex {
-	x := &LoopIndex{hub: h, loop: loop, online: roaring.New(), sinks: make(map[uint32][]sinkEntry)}
+	x := &LoopIndex{hub: h, loop: loop, online: roaring.New(), slot: make(map[uint32]int32)}
 	x.drainFn = x.drain
 	h.mu.Lock()
 	h.mu.loops = append(h.mu.loops, x)
@@ -156,9 +156,12 @@ type LoopIndex struct {
 		scheduled bool
 	}
 	drainFn func()
-	// The rest is owned by the loop.
+	// The rest is owned by the loop. online is the users online; users
+	// holds each with its sinks, in no order, and slot is a user's index
+	// in it: a walk over every online user scans users without a lookup.
 	online *roaring.Bitmap
-	sinks  map[uint32][]sinkEntry
+	users  []onlineUser
+	slot   map[uint32]int32
 	// delivering is set while a drain walks the online users; changes made
 	// by sinks closing during the walk wait in deferred.
 	delivering bool
@@ -169,6 +172,8 @@ type LoopIndex struct {
 	failed     [][]uint32 // per delivery of the batch: users whose writes all failed
 	iter       roaring.ManyIntIterator
 	buf        [256]uint32
+	// sent and bytes count a drain's PUSH frames and their bytes.
+	sent, bytes int
 	// seen is the highest message id drained on this loop; controls are
 	// the last retractions drained (at most maxControls), for connections
 	// that go online after a catch-up scan that began before them.
@@ -187,6 +192,12 @@ const maxControls = 256
 type sinkEntry struct {
 	sink     Sink
 	compress bool
+}
+
+// onlineUser is a user online on a loop, with its sinks (devices).
+type onlineUser struct {
+	user  uint32
+	sinks []sinkEntry
 }
 
 type sinkChange struct {
@@ -226,7 +237,12 @@ func (x *LoopIndex) add(user uint32, sink Sink, compress bool) {
 		x.deferred = append(x.deferred, sinkChange{user: user, entry: entry, add: true})
 		return
 	}
-	x.sinks[user] = append(x.sinks[user], entry)
+	if i, ok := x.slot[user]; ok {
+		x.users[i].sinks = append(x.users[i].sinks, entry)
+		return
+	}
+	x.slot[user] = int32(len(x.users))
+	x.users = append(x.users, onlineUser{user: user, sinks: []sinkEntry{entry}})
 	x.online.Add(user)
 }
 
@@ -236,19 +252,31 @@ func (x *LoopIndex) Remove(user uint32, sink Sink) {
 		x.deferred = append(x.deferred, sinkChange{user: user, entry: sinkEntry{sink: sink}})
 		return
 	}
-	list := x.sinks[user]
-	for i, s := range list {
+	i, ok := x.slot[user]
+	if !ok {
+		return
+	}
+	list := x.users[i].sinks
+	for j, s := range list {
 		if s.sink == sink {
-			list = append(list[:i], list[i+1:]...)
+			list = append(list[:j], list[j+1:]...)
 			break
 		}
 	}
-	if len(list) == 0 {
-		delete(x.sinks, user)
-		x.online.Remove(user)
+	if len(list) > 0 {
+		x.users[i].sinks = list
 		return
 	}
-	x.sinks[user] = list
+	// The last user takes its place.
+	last := int32(len(x.users) - 1)
+	if i != last {
+		x.users[i] = x.users[last]
+		x.slot[x.users[i].user] = i
+	}
+	x.users[last] = onlineUser{}
+	x.users = x.users[:last]
+	delete(x.slot, user)
+	x.online.Remove(user)
 }
 
 // Online returns how many users are online on this loop.
@@ -291,59 +319,33 @@ func (x *LoopIndex) drain() {
 }
 
 // deliver writes each broadcast of ds (in id order) to every sink of
-// audience ∧ online, all of a sink's frames in one Deliver call. It walks
-// the smaller of the online users and the audience, probes the other, and
-// allocates nothing.
+// audience ∧ online, all of a sink's frames in one Deliver call. It scans
+// the online users, or walks the audience when that is smaller, probes the
+// other, and allocates nothing.
 func (x *LoopIndex) deliver(ds []*delivery) {
 	if len(ds) == 0 {
 		return
 	}
-	walk := x.online
-	if len(ds) == 1 && ds[0].cardinality < x.online.GetCardinality() {
-		walk = ds[0].audience
-	}
 	x.delivering = true
-	sent, bytes := 0, 0
+	x.sent, x.bytes = 0, 0
 	for len(x.failed) < len(ds) {
 		x.failed = append(x.failed, nil)
 	}
-	x.iter.Initialize(walk)
-	for n := x.iter.NextMany(x.buf[:]); n > 0; n = x.iter.NextMany(x.buf[:]) {
-		for _, user := range x.buf[:n] {
-			sinks := x.sinks[user]
-			if len(sinks) == 0 {
-				continue
-			}
-			attempted, written := false, false
-			for _, entry := range sinks {
-				x.frames, x.ids = x.frames[:0], x.ids[:0]
-				for _, d := range ds {
-					if d.audience.Contains(user) {
-						frame := d.push.pick(entry.compress)
-						x.frames = append(x.frames, frame)
-						x.ids = append(x.ids, d.id)
-						bytes += len(frame)
-						if d.id != 0 {
-							sent++
-						}
-					}
-				}
-				if len(x.frames) > 0 {
-					attempted = true
-					if entry.sink.Deliver(x.frames, x.ids) {
-						written = true
-					}
-				}
-			}
-			if attempted && !written {
-				for i, d := range ds {
-					if d.audience.Contains(user) {
-						x.failed[i] = append(x.failed[i], user)
-					}
+	if len(ds) == 1 && ds[0].cardinality < uint64(len(x.users)) {
+		x.iter.Initialize(ds[0].audience)
+		for n := x.iter.NextMany(x.buf[:]); n > 0; n = x.iter.NextMany(x.buf[:]) {
+			for _, user := range x.buf[:n] {
+				if i, ok := x.slot[user]; ok {
+					x.deliverTo(user, x.users[i].sinks, ds)
 				}
 			}
 		}
+	} else {
+		for i := range x.users {
+			x.deliverTo(x.users[i].user, x.users[i].sinks, ds)
+		}
 	}
+	sent, bytes := x.sent, x.bytes
 	for _, d := range ds {
 		x.seen = max(x.seen, d.id)
 		if d.id == 0 {
@@ -372,4 +374,38 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 	}
 	clear(x.deferred)
 	x.deferred = x.deferred[:0]
+}
+
+// deliverTo writes to one online user's sinks the broadcasts of ds its
+// audience holds, and notes the user as failed for them if every write
+// failed.
+func (x *LoopIndex) deliverTo(user uint32, sinks []sinkEntry, ds []*delivery) {
+	attempted, written := false, false
+	for _, entry := range sinks {
+		x.frames, x.ids = x.frames[:0], x.ids[:0]
+		for _, d := range ds {
+			if d.audience.Contains(user) {
+				frame := d.push.pick(entry.compress)
+				x.frames = append(x.frames, frame)
+				x.ids = append(x.ids, d.id)
+				x.bytes += len(frame)
+				if d.id != 0 {
+					x.sent++
+				}
+			}
+		}
+		if len(x.frames) > 0 {
+			attempted = true
+			if entry.sink.Deliver(x.frames, x.ids) {
+				written = true
+			}
+		}
+	}
+	if attempted && !written {
+		for i, d := range ds {
+			if d.audience.Contains(user) {
+				x.failed[i] = append(x.failed[i], user)
+			}
+		}
+	}
 }
