@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"herald/internal/child"
 	"herald/internal/natsproc"
@@ -99,11 +97,10 @@ func clusterRig(ctx context.Context, cfg ClusterConfig, broadcasts int, bus **na
 			r.close()
 		}
 	}()
-	dir, err := os.MkdirTemp("", "herald-bench-")
+	dataDir, err := r.dataDir(cfg.InMemory)
 	if err != nil {
 		return nil, err
 	}
-	r.closers = append(r.closers, func() { os.RemoveAll(dir) })
 	nats, err := natsproc.Start(cfg.Wrapper...)
 	if err != nil {
 		return nil, err
@@ -111,10 +108,6 @@ func clusterRig(ctx context.Context, cfg ClusterConfig, broadcasts int, bus **na
 	r.closers = append(r.closers, nats.Stop)
 	r.others = append(r.others, nats.Process)
 	*bus = nats
-	dataDir := filepath.Join(dir, "data")
-	if cfg.InMemory {
-		dataDir = ""
-	}
 	core, err := serverproc.StartWith(dataDir, []string{"--role", "core", "--nats", nats.URL}, cfg.Wrapper...)
 	if err != nil {
 		return nil, err

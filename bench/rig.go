@@ -41,6 +41,20 @@ type rig struct {
 	closers    []func()
 }
 
+// dataDir makes a temporary data directory for a server of the rig,
+// removed when it closes ("" for a store in memory).
+func (r *rig) dataDir(inMemory bool) (string, error) {
+	if inMemory {
+		return "", nil
+	}
+	dir, err := os.MkdirTemp("", "herald-bench-")
+	if err != nil {
+		return "", err
+	}
+	r.closers = append(r.closers, func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "data"), nil
+}
+
 func (r *rig) close() {
 	for i := len(r.closers) - 1; i >= 0; i-- {
 		r.closers[i]()
@@ -72,14 +86,9 @@ func heraldRigFollowed(ctx context.Context, clients, followers, broadcasts, payl
 			r.close()
 		}
 	}()
-	dir, err := os.MkdirTemp("", "herald-bench-")
+	dataDir, err := r.dataDir(inMemory)
 	if err != nil {
 		return nil, err
-	}
-	r.closers = append(r.closers, func() { os.RemoveAll(dir) })
-	dataDir := filepath.Join(dir, "data")
-	if inMemory {
-		dataDir = ""
 	}
 	srv, err := serverproc.Start(dataDir, wrapper...)
 	if err != nil {
