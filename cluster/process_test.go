@@ -14,6 +14,8 @@ import (
 	"herald/internal/natstest"
 	"herald/internal/serverproc"
 	"herald/internal/testtier"
+	"herald/internal/testutil"
+	"herald/wire"
 )
 
 // TestMain lets this test binary serve as the cluster's node processes.
@@ -154,13 +156,19 @@ func TestKillNineLosesNothing(t *testing.T) {
 				}
 			}
 		case 90: // the core dies: publishes are UNAVAILABLE (the SDK
-			// retries them) until it is back on its data
+			// retries them) until it is back on its data. A raw publisher
+			// sees the code: at once when NATS knows the core is gone, or
+			// after the edge's request timeout (5 s) when it does not yet.
+			raw := testutil.DialRaw(t, edges[1].Addrs().PublisherAddr)
+			raw.Welcome(account.ID, account.Secret)
 			core.Kill()
-			short, stop := context.WithTimeout(ctx, time.Second)
-			_, err := pub.Publish(short, client.Message{ClientMsgID: fmt.Sprint("m", i), Payload: fmt.Appendf(nil, "%d", i)})
-			stop()
-			if err == nil || !strings.Contains(err.Error(), "UNAVAILABLE") {
-				t.Fatalf("publish with the core away: %v, want UNAVAILABLE", err)
+			raw.Send(wire.AppendPublish(nil, wire.Publish{RequestID: 7, Account: account.ID, ClientMsgID: "probe", Payload: []byte("x")}))
+			f, err := raw.Next(15 * time.Second)
+			if err != nil || f.Type != wire.TypeError {
+				t.Fatalf("publish with the core away: %v %v, want ERROR", f.Type, err)
+			}
+			if m, err := wire.DecodeError(f.Body); err != nil || m.Code != wire.CodeUnavailable || m.RequestID != 7 {
+				t.Fatalf("publish with the core away: %+v %v, want UNAVAILABLE", m, err)
 			}
 			if core, err = serverproc.StartWith(dir, nodeFlags("core")); err != nil {
 				t.Fatal(err)
