@@ -330,12 +330,7 @@ func (c *Core) serve(msg *nats.Msg) {
 		account := d.u32()
 		if c.checked(msg, d) {
 			c.eng.Tags(account, func(ts []engine.Tag, err error) {
-				answer(func(e *enc) {
-					e.u32(uint32(len(ts)))
-					for _, t := range ts {
-						encTag(e, t)
-					}
-				})(err)
+				answer(func(e *enc) { encList(e, ts, encTag) })(err)
 			})
 		}
 	case mCreate:
@@ -352,12 +347,7 @@ func (c *Core) serve(msg *nats.Msg) {
 		q := engine.PageRequest{From: d.u32(), Limit: int(d.u32())}
 		if c.checked(msg, d) {
 			c.eng.Accounts(q, func(as []engine.Account, err error) {
-				answer(func(e *enc) {
-					e.u32(uint32(len(as)))
-					for _, a := range as {
-						encAccount(e, a)
-					}
-				})(err)
+				answer(func(e *enc) { encList(e, as, encAccount) })(err)
 			})
 		}
 	case mFollowers:

@@ -202,13 +202,7 @@ func (e *Edge) Tag(req engine.TagRequest, done func(engine.Tag, error)) {
 func (e *Edge) Tags(account uint32, done func([]engine.Tag, error)) {
 	q := newEnc(4)
 	q.u32(account)
-	ask(e, mTags, q.b, func(d *dec) []engine.Tag {
-		out := make([]engine.Tag, d.count(14))
-		for i := range out {
-			out[i] = decTag(d)
-		}
-		return out
-	}, done)
+	ask(e, mTags, q.b, func(d *dec) []engine.Tag { return decList(d, minTag, decTag) }, done)
 }
 
 // CreateAccount asks the core.
@@ -231,13 +225,7 @@ func (e *Edge) Accounts(req engine.PageRequest, done func([]engine.Account, erro
 	q := newEnc(8)
 	q.u32(req.From)
 	q.u32(uint32(max(req.Limit, 0)))
-	ask(e, mAccounts, q.b, func(d *dec) []engine.Account {
-		out := make([]engine.Account, d.count(26))
-		for i := range out {
-			out[i] = decAccount(d)
-		}
-		return out
-	}, done)
+	ask(e, mAccounts, q.b, func(d *dec) []engine.Account { return decList(d, minAccount, decAccount) }, done)
 }
 
 // Followers asks the core.

@@ -399,6 +399,29 @@ func decAccount(d *dec) engine.Account {
 	return engine.Account{ID: d.u32(), Name: d.str(), Tier: d.str(), CreatedMillis: d.u64(), Followers: d.u64(), Secret: d.str()}
 }
 
+// encList writes a list: its length, then each item.
+func encList[T any](e *enc, items []T, one func(*enc, T)) {
+	e.u32(uint32(len(items)))
+	for _, item := range items {
+		one(e, item)
+	}
+}
+
+// decList reads what encList wrote, each item at least min bytes.
+func decList[T any](d *dec, min int, one func(*dec) T) []T {
+	out := make([]T, d.count(min))
+	for i := range out {
+		out[i] = one(d)
+	}
+	return out
+}
+
+// Least sizes of a Tag and an Account on the bus, for decList.
+const (
+	minTag     = 4 + 2 + 8
+	minAccount = 4 + 2 + 2 + 8 + 8 + 2
+)
+
 // count reads a list length, failing it if the rest cannot hold n items of
 // at least min bytes each.
 func (d *dec) count(min int) int {
