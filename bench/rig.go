@@ -128,7 +128,7 @@ func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, fol
 
 	rssBefore := resident()
 	r.clients, err = dialSpread(addr, clients, broadcasts, func(i int) []byte {
-		b := wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: tokens[i]})
+		b := wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: tokens[i]})
 		return wire.AppendResume(b, wire.Resume{}, 0)
 	})
 	if err != nil {

@@ -123,7 +123,7 @@ func RunStorm(ctx context.Context, cfg StormConfig, progress io.Writer) (*StormR
 
 // handshake is what a storm client sends: HELLO and RESUME in one write.
 func handshake(token string, cursor uint64) []byte {
-	b := wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token})
+	b := wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: token})
 	return wire.AppendResume(b, wire.Resume{Cursor: cursor}, 0)
 }
 

@@ -208,7 +208,7 @@ func TestSubscriberIsToldItMissedHistory(t *testing.T) {
 	}
 	testutil.WaitFor(t, 5*time.Second, "retention", func() bool { return h.Engine.Health().FirstRetained == kept.MessageID })
 	missed := make(chan struct{}, 1)
-	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: h.Server.ClientAddr(), Token: h.Token(3), Cursor: 1,
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: h.Server.ClientAddr(), Token: h.Token(3), Cursor: client.CursorAt(1),
 		OnHistoryMissed: func() { missed <- struct{}{} }})
 	if err != nil {
 		t.Fatal(err)

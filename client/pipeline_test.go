@@ -41,8 +41,8 @@ func TestSubscriberSendsResumeWithHello(t *testing.T) {
 			_ = parser.Feed(buf[:n], func(f wire.Frame) error {
 				got = append(got, f.Type)
 				if f.Type == wire.TypeResume {
-					r, _ := wire.DecodeResume(f.Body)
-					cursor = r.Cursor
+					r, _ := wire.DecodeResumeV2(f.Body)
+					cursor = r.Cursor.At(0)
 				}
 				return nil
 			})
@@ -52,7 +52,7 @@ func TestSubscriberSendsResumeWithHello(t *testing.T) {
 		}
 		reply := wire.AppendWelcome(nil, wire.Welcome{Version: wire.Version, ID: 7, HeartbeatMillis: 30000, MaxFrame: 4096})
 		reply = wire.AppendPush(reply, wire.Push{MessageID: 42, Account: 1, Payload: []byte("missed")})
-		reply = wire.AppendResumed(reply, wire.Resumed{Count: 1, LastID: 42}, 0)
+		reply = wire.AppendResumedV2(reply, wire.ResumedV2{Count: 1, Last: wire.Cursor{42}}, 0)
 		_, err = c.Write(reply) // one write: one read on the other side
 		served <- err
 		for { // answer the PING of the subscriber's Close, until it is gone
@@ -70,7 +70,7 @@ func TestSubscriberSendsResumeWithHello(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: ln.Addr().String(), Token: "t", Cursor: 41})
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: ln.Addr().String(), Token: "t", Cursor: client.CursorAt(41)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,10 +33,12 @@ type SubscriberConfig struct {
 	// one on every connect instead.
 	Token     string
 	TokenFunc func(ctx context.Context) (string, error)
-	// Cursor is the last message id the application already has; the first
-	// connect replays what came after it. With StoredCursor the server's
-	// copy of the user's last acknowledgement is used instead.
-	Cursor       uint64
+	// Cursor is where the application is: per shard, the last message id
+	// it already has (Subscriber.Handled, stored as its String and read
+	// back with ParseCursor; CursorAt(id) for a single server's id). The
+	// first connect replays what came after it. With StoredCursor the
+	// server's copy of the user's last acknowledgements is used instead.
+	Cursor       Cursor
 	StoredCursor bool
 	// Buffer is the capacity of the Messages channel (1024).
 	Buffer int
@@ -60,6 +62,18 @@ type SubscriberConfig struct {
 	MinBackoff, MaxBackoff time.Duration
 }
 
+// Cursor is a position in every shard's log (see wire.Cursor): a single
+// server has one shard, a cluster one per core, and message ids increase
+// within a shard. Store it as its String; ParseCursor reads it back.
+type Cursor = wire.Cursor
+
+// CursorAt is the cursor at message id in its shard (for a single server,
+// simply at id).
+func CursorAt(id uint64) Cursor { return wire.CursorAt(id) }
+
+// ParseCursor reads a Cursor's String (a single message id too).
+func ParseCursor(s string) (Cursor, error) { return wire.ParseCursor(s) }
+
 // Push is one broadcast received, or the news that one was withdrawn.
 type Push struct {
 	ID          uint64
@@ -74,7 +88,8 @@ type Push struct {
 }
 
 // Subscriber keeps one user's connection: catch-up on every connect, live
-// pushes after, each message delivered once on Messages in id order.
+// pushes after, each message delivered once on Messages, in id order within
+// each shard (a cluster's core; a single server is one shard).
 //
 // # Acknowledgement
 //
@@ -115,12 +130,13 @@ type Subscriber struct {
 		// the ones it has received are the first len(queued) -
 		// len(messages).
 		queued []uint64
-		// handled is the highest id the application is done with.
-		handled uint64
+		// handled is, per shard, the highest id the application is done
+		// with.
+		handled Cursor
 	}
 	// Touched only by the run goroutine (and by Subscribe before it).
-	lastDelivered uint64
-	lastCovered   uint64
+	lastDelivered Cursor
+	lastCovered   Cursor
 	// resumed: a RESUME has been sent (only the first may use the stored
 	// cursor). dials counts connection attempts, for Addrs.
 	resumed bool
@@ -141,9 +157,9 @@ func Subscribe(ctx context.Context, cfg SubscriberConfig) (*Subscriber, error) {
 	}
 	s := &Subscriber{cfg: cfg, messages: make(chan Push, cfg.Buffer), live: make(chan struct{}), done: make(chan struct{}), closing: make(chan struct{})}
 	s.mu.waiters = make(map[uint32]chan error)
-	s.lastCovered = cfg.Cursor
-	s.lastDelivered = cfg.Cursor
-	s.mu.handled = cfg.Cursor
+	s.lastCovered = cfg.Cursor.Clone()
+	s.lastDelivered = cfg.Cursor.Clone()
+	s.mu.handled = cfg.Cursor.Clone()
 	fc, err := s.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -185,20 +201,30 @@ func (s *Subscriber) Err() error {
 	return s.mu.err
 }
 
-// Ack acknowledges every message up to id (cumulative): the application
-// is done with them. It is what ManualAck subscribers call; without
-// ManualAck it may still be used to acknowledge sooner. The acknowledgement
-// reaches the server within AckEvery, or on Close.
+// Ack acknowledges every message up to id in id's shard (cumulative): the
+// application is done with them. It is what ManualAck subscribers call;
+// without ManualAck it may still be used to acknowledge sooner. The
+// acknowledgement reaches the server within AckEvery, or on Close.
 func (s *Subscriber) Ack(id uint64) {
 	s.mu.Lock()
-	s.mu.handled = max(s.mu.handled, id)
+	s.mu.handled = s.mu.handled.Advance(id)
 	s.mu.Unlock()
 }
 
-// handledLocked returns the highest id the application is done with: what
-// it acknowledged, and without ManualAck every message it received before
-// the last one it received (all it received, once closing).
-func (s *Subscriber) handledLocked(closing bool) uint64 {
+// Handled returns where the application is: per shard, the highest id it
+// is done with (as for acknowledgement). It is the cursor to store and
+// give back as SubscriberConfig.Cursor after a restart.
+func (s *Subscriber) Handled() Cursor {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.handledLocked(false).Clone()
+}
+
+// handledLocked returns, per shard, the highest id the application is done
+// with: what it acknowledged, and without ManualAck every message it
+// received before the last one it received (all it received, once
+// closing). The cursor is the Subscriber's own: copy it to keep it.
+func (s *Subscriber) handledLocked(closing bool) Cursor {
 	if s.cfg.ManualAck {
 		return s.mu.handled
 	}
@@ -207,7 +233,9 @@ func (s *Subscriber) handledLocked(closing bool) uint64 {
 		received-- // the last one received may be in hand still
 	}
 	for _, id := range s.mu.queued[:max(received, 0)] {
-		s.mu.handled = max(s.mu.handled, id)
+		if id != 0 {
+			s.mu.handled = s.mu.handled.Advance(id)
+		}
 	}
 	if received > 0 {
 		s.mu.queued = append(s.mu.queued[:0], s.mu.queued[received:]...)
@@ -222,9 +250,9 @@ func (s *Subscriber) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.mu.Lock()
 	fc := s.mu.conn
-	handled := s.handledLocked(true)
+	acks := appendAcks(nil, s.handledLocked(true), nil)
 	s.mu.Unlock()
-	if fc != nil && handled > 0 && fc.write(wire.AppendAck(nil, handled)) == nil {
+	if fc != nil && len(acks) > 0 && fc.write(acks) == nil {
 		// The server answers frames in order: its PONG says the ACK is in.
 		// The reader still runs (deliver no longer waits) to see it.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -315,7 +343,7 @@ func (s *Subscriber) connect(ctx context.Context) (*frameConn, error) {
 	if !s.resumed && s.cfg.StoredCursor {
 		flags = wire.FlagFromStored
 	}
-	resume := wire.AppendResume(nil, wire.Resume{Cursor: max(s.lastDelivered, s.lastCovered)}, flags)
+	resume := wire.AppendResumeV2(nil, wire.ResumeV2{Cursor: s.resumeFrom()}, flags)
 	addr := s.cfg.Addr
 	if n := len(s.cfg.Addrs); n > 0 {
 		addr = s.cfg.Addrs[s.dials%n]
@@ -408,7 +436,7 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 		if err != nil {
 			return err
 		}
-		if p.MessageID <= s.lastDelivered {
+		if s.lastDelivered.Covers(p.MessageID) {
 			return nil // a duplicate after reconnecting
 		}
 		payload, err := s.payload(p.Payload, f.Flags&wire.FlagCompressed != 0)
@@ -420,7 +448,7 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 		if err := s.deliver(msg); err != nil {
 			return err
 		}
-		s.lastDelivered = p.MessageID
+		s.lastDelivered = s.lastDelivered.Advance(p.MessageID)
 	case wire.TypeRetracted:
 		r, err := wire.DecodeRetracted(f.Body)
 		if err != nil {
@@ -430,16 +458,16 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 			return err
 		}
 	case wire.TypeResumed:
-		r, err := wire.DecodeResumed(f.Body)
+		r, err := wire.DecodeResumedV2(f.Body)
 		if err != nil {
 			return err
 		}
 		if f.Flags&wire.FlagHistoryMissed != 0 && s.cfg.OnHistoryMissed != nil {
 			s.cfg.OnHistoryMissed()
 		}
-		s.lastCovered = max(s.lastCovered, r.LastID)
+		s.lastCovered = s.lastCovered.Merge(r.Last)
 		if f.Flags&wire.FlagMore != 0 {
-			return fc.write(wire.AppendResume(nil, wire.Resume{Cursor: max(s.lastDelivered, s.lastCovered)}, 0))
+			return fc.write(wire.AppendResumeV2(nil, wire.ResumeV2{Cursor: s.resumeFrom()}, 0))
 		}
 		s.liveOnce.Do(func() { close(s.live) })
 	case wire.TypeOK:
@@ -473,9 +501,9 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 // says the cursor is beyond its newest message, so its log is not the one
 // the ids came from, and ids already seen say nothing about new ones.
 func (s *Subscriber) forgetHistory() {
-	s.lastDelivered, s.lastCovered = 0, 0
+	s.lastDelivered, s.lastCovered = nil, nil
 	s.mu.Lock()
-	s.mu.handled, s.mu.queued = 0, nil
+	s.mu.handled, s.mu.queued = nil, nil
 	s.mu.Unlock()
 	if s.cfg.OnHistoryMissed != nil {
 		s.cfg.OnHistoryMissed()
@@ -529,18 +557,36 @@ func (s *Subscriber) payload(p []byte, compressed bool) ([]byte, error) {
 func (s *Subscriber) acknowledge(fc *frameConn, stop <-chan struct{}) {
 	t := time.NewTicker(s.cfg.AckEvery)
 	defer t.Stop()
-	var acked uint64 // per connection: re-acknowledging after a reconnect is harmless
+	var acked Cursor // per connection: re-acknowledging after a reconnect is harmless
 	for {
 		select {
 		case <-t.C:
 			s.mu.Lock()
-			last := s.handledLocked(false)
+			acks := appendAcks(nil, s.handledLocked(false), acked)
+			handled := s.mu.handled.Clone()
 			s.mu.Unlock()
-			if last > acked && fc.write(wire.AppendAck(nil, last)) == nil {
-				acked = last
+			if len(acks) > 0 && fc.write(acks) == nil {
+				acked = handled
 			}
 		case <-stop:
 			return
 		}
 	}
+}
+
+// resumeFrom is the cursor the next RESUME carries: per shard, the later
+// of what was delivered and what the server said it covered.
+func (s *Subscriber) resumeFrom() Cursor {
+	return s.lastDelivered.Clone().Merge(s.lastCovered)
+}
+
+// appendAcks appends an ACK for each shard in which handled is past
+// acked (ACK is cumulative within one shard).
+func appendAcks(dst []byte, handled, acked Cursor) []byte {
+	for _, id := range handled {
+		if !acked.Covers(id) {
+			dst = wire.AppendAck(dst, id)
+		}
+	}
+	return dst
 }

@@ -148,7 +148,7 @@ func (c *testCluster) subscribe(edge int, user uint32, cursor uint64) *client.Su
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: c.edges[edge].Edge.ClientAddr(), Token: token, Cursor: cursor})
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: c.edges[edge].Edge.ClientAddr(), Token: token, Cursor: client.CursorAt(cursor)})
 	if err != nil {
 		c.t.Fatalf("subscribe user %d on edge %d: %v", user, edge, err)
 	}

@@ -9,12 +9,13 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"herald/internal/binread"
+	"herald/wire"
 )
 
 // Every message on the bus is binary, big-endian, and starts with the bus
 // version; what follows depends on the subject (see bus.go). Strings carry
 // a one- or two-byte length, byte strings and lists a four-byte count.
-const busVersion = 1
+const busVersion = 2
 
 // ErrMalformed: a bus message that does not decode. It is refused and
 // counted, never acted on.
@@ -62,6 +63,14 @@ func (e *enc) u32s(v []uint32) {
 	e.u32(uint32(len(v)))
 	for _, x := range v {
 		e.u32(x)
+	}
+}
+
+// cursor writes a count byte and the ids.
+func (e *enc) cursor(c wire.Cursor) {
+	e.u8(uint8(len(c)))
+	for _, id := range c {
+		e.u64(id)
 	}
 }
 
@@ -149,6 +158,24 @@ func (d *dec) u32s() []uint32 {
 		out[i] = d.r.U32()
 	}
 	return out
+}
+
+// cursor decodes what enc.cursor wrote; a cursor that breaks its rules
+// (wire.Cursor.Check) fails the message.
+func (d *dec) cursor() wire.Cursor {
+	n := int(d.u8())
+	if n > wire.MaxShards || d.r.Len() < 8*n {
+		d.r.Fail()
+		return nil
+	}
+	var c wire.Cursor
+	for range n {
+		c = append(c, d.u64())
+	}
+	if c.Check() != nil {
+		d.r.Fail()
+	}
+	return c
 }
 
 // bitmap decodes a roaring bitmap; one that does not decode or validate

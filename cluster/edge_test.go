@@ -106,7 +106,7 @@ func startPairWith(t *testing.T, configure func(*natsserver.Options)) *pair {
 	p.loop, p.index = l, index
 	p.sink = &sink{ids: make(chan uint64, 100)}
 	added := make(chan bool)
-	_ = l.Execute(func() { added <- index.Add(7, p.sink, false, 0, 0) })
+	_ = l.Execute(func() { added <- index.Add(7, p.sink, false, nil, 0) })
 	if !<-added {
 		t.Fatal("the sink did not go online")
 	}
@@ -254,7 +254,7 @@ func TestLargeOutcomeIsReportedInParts(t *testing.T) {
 	added := make(chan struct{})
 	_ = p.loop.Execute(func() {
 		for u := uint32(2); u <= followers; u += 2 {
-			p.index.Add(u, sink, false, 0, 0)
+			p.index.Add(u, sink, false, nil, 0)
 		}
 		close(added)
 	})

@@ -200,19 +200,19 @@ const (
 func encResume(q engine.ResumeRequest) []byte {
 	e := newEnc(24)
 	e.u32(q.User)
-	e.u64(q.Cursor)
+	e.cursor(q.Cursor)
 	e.flag(q.FromStored)
-	e.u64(q.Sent)
+	e.cursor(q.Sent)
 	e.flag(q.Compress)
 	return e.b
 }
 
 func decResume(d *dec) engine.ResumeRequest {
-	return engine.ResumeRequest{User: d.u32(), Cursor: d.u64(), FromStored: d.flag(), Sent: d.u64(), Compress: d.flag()}
+	return engine.ResumeRequest{User: d.u32(), Cursor: d.cursor(), FromStored: d.flag(), Sent: d.cursor(), Compress: d.flag()}
 }
 
 func encPage(e *enc, p engine.Page) {
-	e.u64(p.Last)
+	e.cursor(p.Last)
 	e.flag(p.More)
 	e.flag(p.HistoryMissed)
 	e.u64(p.Epoch)
@@ -223,7 +223,7 @@ func encPage(e *enc, p engine.Page) {
 }
 
 func decPage(d *dec) engine.Page {
-	p := engine.Page{Last: d.u64(), More: d.flag(), HistoryMissed: d.flag(), Epoch: d.u64()}
+	p := engine.Page{Last: d.cursor(), More: d.flag(), HistoryMissed: d.flag(), Epoch: d.u64()}
 	n := d.u32()
 	if int64(n)*4 > int64(d.r.Len()) {
 		d.r.Fail()

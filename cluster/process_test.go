@@ -43,7 +43,7 @@ func (r *receiver) follow(ctx context.Context, addr string, admin *client.Admin)
 	r.mu.Lock()
 	cursor := r.last
 	r.mu.Unlock()
-	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: addr, Token: token, Cursor: cursor})
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: addr, Token: token, Cursor: client.CursorAt(cursor)})
 	if err != nil {
 		return err
 	}

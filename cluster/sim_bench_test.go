@@ -87,7 +87,7 @@ func BenchmarkSimulatedOnline(b *testing.B) {
 			_ = l.Execute(func() {
 				defer wg.Done()
 				for u := uint32(1 + i*loopsPerEdge + j); u <= users; u += edges * loopsPerEdge {
-					index.Add(u, s, false, 0, 0)
+					index.Add(u, s, false, nil, 0)
 				}
 			})
 			wg.Wait()

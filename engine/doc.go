@@ -43,4 +43,9 @@
 // broadcast reaches the connection live, and a Sink drops ids at or below
 // the last it sent, so the overlap between a page and live delivery is
 // harmless: a connection never sees ids out of order and misses none.
+//
+// Ids, cursors and Last are per shard (wire.Cursor): a single engine is
+// one shard (0 unless configured otherwise) and a cluster's edge as many
+// as the cluster has cores; each rule above holds in each shard, and ids
+// of different shards are not ordered.
 package engine

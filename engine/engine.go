@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"time"
+
+	"herald/wire"
 )
 
 // Engine is what an edge asks of the engine. See the package doc for the
@@ -77,7 +79,8 @@ type Loop interface {
 // called only on the goroutine of the loop it was added to.
 type Sink interface {
 	// Deliver writes shared, read-only frames, ideally with one writev.
-	// ids[i] is the message id of PUSH frames[i], increasing; an id of 0
+	// ids[i] is the message id of PUSH frames[i], increasing within each
+	// shard (wire.ShardOf); an id of 0
 	// marks a control frame (RETRACTED) that must be written whatever the
 	// sink has sent before. Both slices are the loop's scratch, rebuilt for
 	// each sink: the sink may reorder or reslice their elements but must
@@ -91,12 +94,13 @@ type Sink interface {
 type LoopIndex interface {
 	// Add puts sink online for user after a catch-up: covered is the last
 	// page's Last, since the first page's Epoch. It refuses (false) if the
-	// loop has been handed a delivery with an id above covered since the
-	// scan: the caller then resumes again from covered, keeping since. It
+	// loop has been handed a delivery with an id above covered in its
+	// shard since the scan: the caller then resumes again from covered,
+	// keeping since. It
 	// first writes the RETRACTED notices for the user that the scan may
 	// have missed. compress says whether the sink accepts compressed
 	// frames.
-	Add(user uint32, sink Sink, compress bool, covered, since uint64) bool
+	Add(user uint32, sink Sink, compress bool, covered wire.Cursor, since uint64) bool
 	// Remove takes sink offline; a no-op for a sink that is not online.
 	Remove(user uint32, sink Sink)
 	// Online returns how many users are online on this loop.

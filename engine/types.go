@@ -9,13 +9,14 @@ import (
 // ResumeRequest asks for the broadcasts a user missed.
 type ResumeRequest struct {
 	User uint32
-	// Cursor is the last id the user has; FromStored replaces it by the
-	// cursor the engine stored for the user.
-	Cursor     uint64
+	// Cursor is the last id the user has in each shard (wire.Cursor);
+	// FromStored replaces it by the cursor the engine stored for the user.
+	Cursor     wire.Cursor
 	FromStored bool
-	// Sent is the highest id the connection has been sent (or told it need
-	// not be): the scan starts after the larger of it and the cursor.
-	Sent uint64
+	// Sent is, per shard, the highest id the connection has been sent (or
+	// told it need not be): the scan starts after the larger of it and the
+	// cursor.
+	Sent wire.Cursor
 	// Compress: the connection accepts S2-compressed frames.
 	Compress bool
 }
@@ -25,9 +26,10 @@ type Page struct {
 	// Frames are PUSH frames in message-id order, the same bytes live
 	// delivery sends. They are shared: the edge must not modify them.
 	Frames [][]byte
-	// Last is the id the scan covered: nothing at or below it remains for
-	// the user. A connection treats it as already sent.
-	Last uint64
+	// Last is, per shard, the id the scan covered: nothing at or below it
+	// remains for the user. A connection treats it as already sent. It
+	// names every shard the engine holds, and no other.
+	Last wire.Cursor
 	// More: the page limit was reached; RESUME again from Last.
 	More bool
 	// HistoryMissed: the cursor is older than the oldest retained

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"herald/engine"
+	"herald/wire"
 )
 
 // Resume answers one page of the broadcasts addressed to the user after
@@ -29,7 +30,15 @@ func (e *Engine) Resume(req engine.ResumeRequest, done func(engine.Page, error))
 // reports ok false where it would have to (a stored cursor not in memory,
 // a cursor older than the recent broadcasts).
 func (e *Engine) resume(req engine.ResumeRequest, memoryOnly bool) (_ engine.Page, ok bool, _ error) {
-	cursor := req.Cursor
+	shard := e.store.Shard()
+	for _, id := range req.Cursor {
+		if wire.ShardOf(id) != shard && id != wire.ShardBase(wire.ShardOf(id)) {
+			// Another shard's id: this engine's log is not the one it
+			// came from.
+			return engine.Page{}, true, &engine.CursorAheadError{Cursor: id, Newest: e.store.LastMessageID()}
+		}
+	}
+	cursor := req.Cursor.At(shard)
 	if req.FromStored {
 		var known bool
 		if cursor, known = e.cursors.get(req.User); !known {
@@ -41,6 +50,9 @@ func (e *Engine) resume(req engine.ResumeRequest, memoryOnly bool) (_ engine.Pag
 				return engine.Page{}, true, fmt.Errorf("reading the stored cursor: %w", err)
 			}
 		}
+		if cursor == 0 {
+			cursor = wire.ShardBase(shard) // never acknowledged
+		}
 	}
 	if newest := e.store.LastMessageID(); cursor > newest {
 		return engine.Page{}, true, &engine.CursorAheadError{Cursor: cursor, Newest: newest}
@@ -48,7 +60,7 @@ func (e *Engine) resume(req engine.ResumeRequest, memoryOnly bool) (_ engine.Pag
 	// Read before the scan: a retraction counted later may have been
 	// missed by it, and LoopIndex.Add sends its notice.
 	epoch := e.retractions.Load()
-	cursor = max(cursor, req.Sent)
+	cursor = max(cursor, req.Sent.At(shard))
 	page, inMemory := e.catchUpFromMemory(req.User, cursor, req.Compress)
 	if !inMemory {
 		if memoryOnly {
@@ -79,12 +91,15 @@ func (e *Engine) catchUp(user uint32, cursor uint64, compress bool) (Page, error
 func (e *Engine) catchUpFromMemory(user uint32, cursor uint64, compress bool) (_ Page, ok bool) {
 	floor := e.store.FirstRetained()
 	frames, last, more, ok := e.recent.page(user, cursor, e.cfg.CatchUpPage, e.cfg.CatchUpBytes, e.nowMillis(), floor, compress)
-	return Page{Frames: frames, Last: last, More: more, HistoryMissed: historyMissed(cursor, floor)}, ok
+	return Page{Frames: frames, Last: wire.Cursor{last}, More: more, HistoryMissed: e.historyMissed(cursor, floor)}, ok
 }
 
-// historyMissed: cursor 0 is a client with no history, which has missed
-// nothing it is owed; any other cursor below the retained log has.
-func historyMissed(cursor, floor uint64) bool { return cursor != 0 && cursor+1 < floor }
+// historyMissed: a cursor at the shard's base (0 for a single server) is a
+// client with no history, which has missed nothing it is owed; any other
+// cursor below the retained log has.
+func (e *Engine) historyMissed(cursor, floor uint64) bool {
+	return cursor != wire.ShardBase(e.store.Shard()) && cursor+1 < floor
+}
 
 // catchUpFromLog is catchUp reading the stored log.
 func (e *Engine) catchUpFromLog(user uint32, cursor uint64, compress bool) (Page, error) {
@@ -92,7 +107,7 @@ func (e *Engine) catchUpFromLog(user uint32, cursor uint64, compress bool) (Page
 	if err != nil {
 		return Page{}, err
 	}
-	page := Page{Frames: make([][]byte, len(found)), Last: last, More: more, HistoryMissed: historyMissed(cursor, e.store.FirstRetained())}
+	page := Page{Frames: make([][]byte, len(found)), Last: wire.Cursor{last}, More: more, HistoryMissed: e.historyMissed(cursor, e.store.FirstRetained())}
 	for i, m := range found {
 		var packed []byte
 		if compress {

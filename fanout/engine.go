@@ -19,6 +19,10 @@ type Config struct {
 	// DefaultDataDir). InMemory keeps everything in memory (tests).
 	DataDir  string
 	InMemory bool
+	// Shard is the cluster shard this engine's core owns (Open only; 0, a
+	// single server, by default): its message and account ids are in that
+	// shard's range (wire.ShardOf). New takes the store's.
+	Shard uint8
 	// DiskReserve is the free space kept on the data directory's
 	// filesystem; below it writes fail with ErrStorageFull (0: 5% of the
 	// filesystem, 32 MiB to 512 MiB; negative: none). DiskUsage replaces

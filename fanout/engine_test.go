@@ -179,11 +179,11 @@ func TestCatchUpPagesAndCursor(t *testing.T) {
 		}
 	}
 	page, err := e.catchUp(5, 0, false)
-	if err != nil || len(page.Frames) != 2 || !page.More || page.Last != 2 {
+	if err != nil || len(page.Frames) != 2 || !page.More || page.Last.At(0) != 2 {
 		t.Fatalf("page 1: %d frames more=%v last=%d %v", len(page.Frames), page.More, page.Last, err)
 	}
-	page, err = e.catchUp(5, page.Last, false)
-	if err != nil || len(page.Frames) != 1 || page.More || page.Last != 3 {
+	page, err = e.catchUp(5, page.Last.At(0), false)
+	if err != nil || len(page.Frames) != 1 || page.More || page.Last.At(0) != 3 {
 		t.Fatalf("page 2: %d frames more=%v last=%d %v", len(page.Frames), page.More, page.Last, err)
 	}
 	var p wire.Push

@@ -174,10 +174,11 @@ type LoopIndex struct {
 	buf        [256]uint32
 	// sent and bytes count a drain's PUSH frames and their bytes.
 	sent, bytes int
-	// seen is the highest message id drained on this loop; controls are
+	// seen is, per shard, the highest message id drained on this loop;
+	// controls are
 	// the last retractions drained (at most maxControls), for connections
 	// that go online after a catch-up scan that began before them.
-	seen     uint64
+	seen     wire.Cursor
 	controls []*delivery
 }
 
@@ -207,14 +208,17 @@ type sinkChange struct {
 }
 
 // Add puts sink online for user after a catch-up that covered the ids up
-// to covered and began at retraction count since (engine.Page's Last and
-// Epoch); compress says whether it accepts compressed frames. A user may
-// have several sinks (devices). It refuses if the loop drained a broadcast
-// above covered meanwhile (the caller resumes again from covered); it
-// first writes the RETRACTED notices for the user drained since the scan.
-func (x *LoopIndex) Add(user uint32, sink Sink, compress bool, covered, since uint64) bool {
-	if x.seen > covered {
-		return false
+// to covered in each shard and began at retraction count since
+// (engine.Page's Last and Epoch); compress says whether it accepts
+// compressed frames. A user may have several sinks (devices). It refuses
+// if the loop drained a broadcast above covered in its shard meanwhile
+// (the caller resumes again from covered); it first writes the RETRACTED
+// notices for the user drained since the scan.
+func (x *LoopIndex) Add(user uint32, sink Sink, compress bool, covered wire.Cursor, since uint64) bool {
+	for _, seen := range x.seen {
+		if !covered.Covers(seen) {
+			return false
+		}
 	}
 	x.frames, x.ids = x.frames[:0], x.ids[:0]
 	for _, d := range x.controls {
@@ -347,7 +351,9 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 	}
 	sent, bytes := x.sent, x.bytes
 	for _, d := range ds {
-		x.seen = max(x.seen, d.id)
+		if d.id != 0 {
+			x.seen = x.seen.Advance(d.id)
+		}
 		if d.id == 0 {
 			if len(x.controls) == maxControls {
 				x.controls = append(x.controls[:0], x.controls[1:]...)

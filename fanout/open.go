@@ -32,7 +32,7 @@ func Open(cfg Config) (_ *Engine, err error) {
 		}
 	}()
 	if store, err = storage.Open(dbPath, storage.Options{InMemory: cfg.InMemory, Logger: cfg.Logger,
-		DiskReserve: cfg.DiskReserve, DiskUsage: cfg.DiskUsage}); err != nil {
+		DiskReserve: cfg.DiskReserve, DiskUsage: cfg.DiskUsage, Shard: cfg.Shard}); err != nil {
 		return nil, err
 	}
 	legacy, err := store.LegacyTokenSecret()

@@ -86,7 +86,7 @@ func compare(t *testing.T, e *Engine, cacheBytes int, last uint64) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got.Last != want.Last || got.More != want.More || len(got.Frames) != len(want.Frames) {
+				if !got.Last.Equal(want.Last) || got.More != want.More || len(got.Frames) != len(want.Frames) {
 					t.Fatalf("user %d after %d (compress %v): %d frames, last %d, more %v; the log: %d, %d, %v",
 						user, cursor, compress, len(got.Frames), got.Last, got.More, len(want.Frames), want.Last, want.More)
 				}

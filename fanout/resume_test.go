@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"herald/engine"
+	"herald/wire"
 )
 
 // TestGoingLiveAfterAScanMissesNothing: a broadcast delivered on the loop
@@ -30,20 +31,20 @@ func TestGoingLiveAfterAScanMissesNothing(t *testing.T) {
 	}
 	first := publish("1")
 	page, err := engine.Call(ctx, e.Resume, engine.ResumeRequest{User: 5})
-	if err != nil || len(page.Frames) != 1 || page.Last != first || page.More {
+	if err != nil || len(page.Frames) != 1 || page.Last.At(0) != first || page.More {
 		t.Fatalf("first page: %+v, %v", page, err)
 	}
 	second := publish("2") // after the scan, before going online
 	sink := &recordingSink{}
-	add := func(covered uint64) (ok bool) {
+	add := func(covered wire.Cursor) (ok bool) {
 		_ = loop.Execute(func() { ok = index.Add(5, sink, false, covered, page.Epoch) })
 		return ok
 	}
 	if add(page.Last) {
-		t.Fatalf("went online at %d though broadcast %d was delivered after the scan", page.Last, second)
+		t.Fatalf("went online at %v though broadcast %d was delivered after the scan", page.Last, second)
 	}
 	gap, err := engine.Call(ctx, e.Resume, engine.ResumeRequest{User: 5, Cursor: page.Last, Sent: page.Last})
-	if err != nil || len(gap.Frames) != 1 || gap.Last != second {
+	if err != nil || len(gap.Frames) != 1 || gap.Last.At(0) != second {
 		t.Fatalf("the gap's page: %+v, %v", gap, err)
 	}
 	if !add(gap.Last) {

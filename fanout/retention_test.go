@@ -45,7 +45,7 @@ func TestRetentionAndHistoryMissed(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint("cursor=", tc.cursor), func(t *testing.T) {
 			page, err := e.catchUp(5, tc.cursor, false)
-			if err != nil || page.HistoryMissed != tc.missed || len(page.Frames) != 1 || page.Last != kept {
+			if err != nil || page.HistoryMissed != tc.missed || len(page.Frames) != 1 || page.Last.At(0) != kept {
 				t.Fatalf("page: missed=%v frames=%d last=%d err=%v", page.HistoryMissed, len(page.Frames), page.Last, err)
 			}
 		})

@@ -81,25 +81,25 @@ func TestBadInputGetsItsCodeAndOthersAreServed(t *testing.T) {
 		}},
 		{"forged token", func(t *testing.T) {
 			r := testutil.DialRaw(t, clientAddr)
-			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: fanout.MintToken([]byte("not the secret"), 2, time.Now().Add(time.Hour))}))
+			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: fanout.MintToken([]byte("not the secret"), 2, time.Now().Add(time.Hour))}))
 			r.ExpectError(wire.CodeTokenInvalid, 0)
 			r.ExpectClosed()
 		}},
 		{"garbage token", func(t *testing.T) {
 			r := testutil.DialRaw(t, clientAddr)
-			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: "garbage"}))
+			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: "garbage"}))
 			r.ExpectError(wire.CodeTokenInvalid, 0)
 			r.ExpectClosed()
 		}},
 		{"expired token", func(t *testing.T) {
 			r := testutil.DialRaw(t, clientAddr)
-			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: expiredToken(t, h, 2)}))
+			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: expiredToken(t, h, 2)}))
 			r.ExpectError(wire.CodeTokenExpired, 0)
 			r.ExpectClosed()
 		}},
 		{"wrong publisher secret", func(t *testing.T) {
 			r := testutil.DialRaw(t, publisherAddr)
-			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Account: other, Credential: secret}))
+			r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Account: other, Credential: secret}))
 			r.ExpectError(wire.CodeAuthFailed, 0)
 			r.ExpectClosed()
 		}},

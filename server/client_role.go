@@ -38,7 +38,11 @@ func (cn *conn) clientFrame(f wire.Frame) error {
 		if err != nil {
 			return closeWith(wire.CodeMalformedFrame, "%v", err)
 		}
-		cn.srv.engine.Acknowledge(cn.user, min(id, cn.lastSent))
+		// An ACK covers only what this connection was sent.
+		if !cn.lastSent.Covers(id) {
+			id = cn.lastSent.At(wire.ShardOf(id))
+		}
+		cn.srv.engine.Acknowledge(cn.user, id)
 		return nil
 	case wire.TypeFollow, wire.TypeUnfollow:
 		return cn.follow(f)
@@ -51,15 +55,25 @@ func (cn *conn) clientFrame(f wire.Frame) error {
 // wait for it (see conn.hold). The scan runs off the loop; page writes the
 // answer and, on the last page, puts the connection online.
 func (cn *conn) resume(f wire.Frame) error {
-	r, err := wire.DecodeResume(f.Body)
-	if err != nil {
-		return closeWith(wire.CodeMalformedFrame, "%v", err)
+	var cursor wire.Cursor
+	if cn.version == wire.Version1 {
+		r, err := wire.DecodeResume(f.Body)
+		if err != nil {
+			return closeWith(wire.CodeMalformedFrame, "%v", err)
+		}
+		cursor = wire.CursorAt(r.Cursor)
+	} else {
+		r, err := wire.DecodeResumeV2(f.Body)
+		if err != nil {
+			return closeWith(wire.CodeMalformedFrame, "%v", err)
+		}
+		cursor = r.Cursor
 	}
 	if cn.online {
 		return closeWith(wire.CodeUnexpectedFrame, "RESUME on a connection that is already live")
 	}
 	cn.resuming = resumeState{first: true}
-	cn.askPage(engine.ResumeRequest{User: cn.user, Cursor: r.Cursor, FromStored: f.Flags&wire.FlagFromStored != 0})
+	cn.askPage(engine.ResumeRequest{User: cn.user, Cursor: cursor, FromStored: f.Flags&wire.FlagFromStored != 0})
 	return nil
 }
 
@@ -73,7 +87,9 @@ type resumeState struct {
 // askPage sends req (completed with what the connection was sent) to the
 // engine; page handles the answer on the loop.
 func (cn *conn) askPage(req engine.ResumeRequest) {
-	req.Sent, req.Compress = cn.lastSent, cn.compress
+	// A copy: the engine may read it on another goroutine while live
+	// deliveries move the connection's own.
+	req.Sent, req.Compress = cn.lastSent.Clone(), cn.compress
 	cn.waiting = true
 	// The engine answers a page it holds in memory within the call: that
 	// answer is handled here, on the loop, without a round trip through
@@ -119,6 +135,12 @@ func (cn *conn) page(p engine.Page, err error) {
 		cn.fail(closeWith(wire.CodeUnavailable, "catch-up: %v", err))
 		return
 	}
+	if cn.version == wire.Version1 && !p.Last.Equal(wire.CursorAt(p.Last.At(0))) {
+		// A cluster of several shards: one id cannot say where this
+		// connection is in each.
+		cn.fail(closeWith(wire.CodeUnsupportedVersion, "this server is a cluster of several shards: speak protocol version %d", wire.Version2))
+		return
+	}
 	st := &cn.resuming
 	if st.first {
 		st.first, st.epoch, st.historyMissed = false, p.Epoch, p.HistoryMissed
@@ -130,7 +152,7 @@ func (cn *conn) page(p engine.Page, err error) {
 		cn.srv.metrics.caughtUp.Add(uint64(len(p.Frames)))
 		st.count += uint32(len(p.Frames))
 	}
-	cn.lastSent = max(cn.lastSent, p.Last)
+	cn.lastSent = cn.lastSent.Merge(p.Last)
 	if !p.More {
 		if !cn.loop.index.Add(cn.user, cn, cn.compress, p.Last, st.epoch) {
 			cn.uncork() // this page now; the gap's with RESUMED
@@ -147,9 +169,12 @@ func (cn *conn) page(p engine.Page, err error) {
 	if st.historyMissed {
 		flags |= wire.FlagHistoryMissed
 	}
-	count := st.count
+	count, version := st.count, cn.version
 	cn.send(func(dst []byte) []byte {
-		return wire.AppendResumed(dst, wire.Resumed{Count: count, LastID: p.Last}, flags)
+		if version == wire.Version1 {
+			return wire.AppendResumed(dst, wire.Resumed{Count: count, LastID: p.Last.At(0)}, flags)
+		}
+		return wire.AppendResumedV2(dst, wire.ResumedV2{Count: count, Last: p.Last}, flags)
 	})
 	cn.uncork() // the page goes out now, under the cap, whatever follows
 	cn.proceed()

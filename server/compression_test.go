@@ -34,7 +34,7 @@ func TestCompressionIsNegotiated(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := testutil.DialRaw(t, h.Server.ClientAddr())
-	raw.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: h.Token(3), Compress: true}))
+	raw.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: h.Token(3), Compress: true}))
 	if f, err := raw.Next(5 * time.Second); err != nil || f.Type != wire.TypeWelcome {
 		t.Fatalf("HELLO: %s %v", f.Type, err)
 	}
@@ -91,7 +91,7 @@ func TestCompressionIsNegotiated(t *testing.T) {
 
 	// Catch-up compresses the same way.
 	late := testutil.DialRaw(t, h.Server.ClientAddr())
-	late.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: h.Token(4), Compress: true}))
+	late.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: h.Token(4), Compress: true}))
 	if f, err := late.Next(5 * time.Second); err != nil || f.Type != wire.TypeWelcome {
 		t.Fatalf("HELLO: %s %v", f.Type, err)
 	}

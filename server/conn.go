@@ -59,10 +59,13 @@ type conn struct {
 	online bool
 	// compress: the client accepts S2-compressed PUSH payloads (HELLO).
 	compress bool
-	// lastSent is the highest message id this connection has been sent or
-	// told it need not be sent (catch-up coverage); live pushes at or below
-	// it are dropped, which keeps per-connection order by id.
-	lastSent uint64
+	// version is the protocol version HELLO chose.
+	version uint8
+	// lastSent is, per shard, the highest message id this connection has
+	// been sent or told it need not be sent (catch-up coverage); live
+	// pushes at or below it are dropped, which keeps per-connection order
+	// by id in each shard.
+	lastSent wire.Cursor
 	// inflight counts PUBLISHes waiting for the engine (publisher role).
 	inflight int
 	// waiting: a publisher's HELLO or a RESUME waits for the engine, and
@@ -101,22 +104,25 @@ func (cn *conn) Deliver(frames [][]byte, ids []uint64) bool {
 	}
 	// Drop pushes that catch-up already covered; keep control frames (id
 	// 0). The slices are the loop's scratch, so compact them in place.
-	kept, last := 0, cn.lastSent
+	kept := 0
 	for i, id := range ids {
-		if id == 0 || id > cn.lastSent {
-			frames[kept] = frames[i]
+		if id == 0 || !cn.lastSent.Covers(id) {
+			frames[kept], ids[kept] = frames[i], id
 			kept++
-			last = max(last, id)
 		}
 	}
-	frames = frames[:kept]
+	frames, ids = frames[:kept], ids[:kept]
 	if len(frames) == 0 {
 		return true // catch-up already sent them
 	}
 	if !cn.enqueue(frames) {
 		return false
 	}
-	cn.lastSent = last
+	for _, id := range ids {
+		if id != 0 {
+			cn.lastSent = cn.lastSent.Advance(id)
+		}
+	}
 	return !cn.closed
 }
 
@@ -420,9 +426,10 @@ func (cn *conn) hello(f wire.Frame) error {
 	if err != nil {
 		return closeWith(wire.CodeMalformedFrame, "%v", err)
 	}
-	if h.Version != wire.Version {
-		return closeWith(wire.CodeUnsupportedVersion, "version %d; this server speaks %d", h.Version, wire.Version)
+	if h.Version != wire.Version1 && h.Version != wire.Version2 {
+		return closeWith(wire.CodeUnsupportedVersion, "version %d; this server speaks %d and %d", h.Version, wire.Version1, wire.Version2)
 	}
+	cn.version = h.Version
 	if cn.role == rolePublisher {
 		cn.authenticatePublisher(h)
 		return nil
@@ -449,7 +456,7 @@ func (cn *conn) welcome(id uint32, compress bool) error {
 	cn.state = stateReady
 	cn.send(func(dst []byte) []byte {
 		return wire.AppendWelcome(dst, wire.Welcome{
-			Version:         wire.Version,
+			Version:         cn.version,
 			ID:              id,
 			HeartbeatMillis: uint32(cn.srv.cfg.Heartbeat.Milliseconds()),
 			MaxFrame:        uint32(cn.srv.cfg.maxFrame(cn.role)),

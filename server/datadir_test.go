@@ -124,7 +124,7 @@ func TestTokenKeyRotation(t *testing.T) {
 	hello := func(token string) wire.Code {
 		t.Helper()
 		r := testutil.DialRaw(t, h.Server.ClientAddr())
-		r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token}))
+		r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: token}))
 		f, err := r.Next(5 * time.Second)
 		if err != nil {
 			t.Fatal(err)

@@ -56,7 +56,7 @@ func TestEveryFieldLimit(t *testing.T) {
 		{"publisher frame on the client listener", client, false, publish(func(*wire.Publish) {}), wire.CodeUnexpectedFrame, 0, true},
 		{"HELLO that does not decode", client, true, wire.AppendFrame(nil, wire.TypeHello, 0, []byte{1}), wire.CodeMalformedFrame, 0, true},
 		{"HELLO credential over 1024 bytes", client, true, wire.AppendHello(nil, wire.Hello{Version: 1, Credential: strings.Repeat("a", 1025)}), wire.CodeMalformedFrame, 0, true},
-		{"HELLO version 2", client, true, wire.AppendHello(nil, wire.Hello{Version: 2, Credential: token}), wire.CodeUnsupportedVersion, 0, true},
+		{"HELLO version 3", client, true, wire.AppendHello(nil, wire.Hello{Version: 3, Credential: token}), wire.CodeUnsupportedVersion, 0, true},
 		{"HELLO undefined flag", client, true, withFlags(wire.AppendHello(nil, wire.Hello{Version: 1, Credential: token}), 1<<1), wire.CodeMalformedFrame, 0, true},
 		{"HELLO account on the client listener", client, true, wire.AppendHello(nil, wire.Hello{Version: 1, Account: 1, Credential: token}), wire.CodeMalformedFrame, 0, true},
 		{"HELLO token with a trailing newline", client, true, wire.AppendHello(nil, wire.Hello{Version: 1, Credential: token + "\n"}), wire.CodeTokenInvalid, 0, true},

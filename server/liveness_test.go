@@ -74,7 +74,7 @@ func TestClientFramesAreSmall(t *testing.T) {
 		{h.Server.PublisherAddr(), secret, account, wire.DefaultMaxFrame},
 	} {
 		r := testutil.DialRaw(t, tc.addr)
-		r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Account: tc.account, Credential: tc.credential}))
+		r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Account: tc.account, Credential: tc.credential}))
 		f, err := r.Next(5 * time.Second)
 		if err != nil || f.Type != wire.TypeWelcome {
 			t.Fatalf("HELLO: %s, %v", f.Type, err)
@@ -101,7 +101,7 @@ func TestConnectionsPerUserAreLimited(t *testing.T) {
 	first.Welcome(0, token)
 	testutil.DialRaw(t, h.Server.ClientAddr()).Welcome(0, token)
 	third := testutil.DialRaw(t, h.Server.ClientAddr())
-	third.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token}))
+	third.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: token}))
 	third.ExpectError(wire.CodeConnectionLimit, 0)
 	third.ExpectClosed()
 	if !wire.CodeConnectionLimit.Reconnect() {

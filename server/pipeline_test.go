@@ -30,7 +30,7 @@ func pipelined(t *testing.T, cfg node.Config) {
 
 	pub := testutil.DialRaw(t, h.Server.PublisherAddr())
 	var burst []byte
-	burst = wire.AppendHello(burst, wire.Hello{Version: wire.Version, Account: account, Credential: secret})
+	burst = wire.AppendHello(burst, wire.Hello{Version: wire.Version1, Account: account, Credential: secret})
 	burst = wire.AppendPublish(burst, wire.Publish{RequestID: 1, Account: account, ClientMsgID: "pipelined", Payload: []byte("p")})
 	burst = wire.AppendEmpty(burst, wire.TypePing)
 	pub.Send(burst)
@@ -42,7 +42,7 @@ func pipelined(t *testing.T, cfg node.Config) {
 	}
 
 	sub := testutil.DialRaw(t, h.Server.ClientAddr())
-	burst = wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: h.Token(2)})
+	burst = wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: h.Token(2)})
 	burst = wire.AppendResume(burst, wire.Resume{Cursor: 0}, 0)
 	burst = wire.AppendEmpty(burst, wire.TypePing)
 	sub.Send(burst)
@@ -62,7 +62,7 @@ func TestFramesHeldForAnAnswerAreBounded(t *testing.T) {
 	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{CatchUpCache: -1}})
 	account, secret := h.Account(1, 3)
 	r := testutil.DialRaw(t, h.Server.ClientAddr())
-	burst := wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: h.Token(2)})
+	burst := wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: h.Token(2)})
 	burst = wire.AppendResume(burst, wire.Resume{Cursor: 0}, 0)
 	for len(burst) < 60<<10 { // one read; the client listener holds 4 KiB + 16 KiB
 		burst = wire.AppendEmpty(burst, wire.TypePing)

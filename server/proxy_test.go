@@ -27,7 +27,7 @@ func TestProxyProtocol(t *testing.T) {
 	header := "PROXY TCP4 203.0.113.7 127.0.0.1 5555 7400\r\n"
 	r.Send([]byte(header[:10]))
 	r.Send([]byte(header[10:30]))
-	r.Send(append([]byte(header[30:]), wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token})...))
+	r.Send(append([]byte(header[30:]), wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: token})...))
 	if f, err := r.Next(5 * time.Second); err != nil || f.Type != wire.TypeWelcome {
 		t.Fatalf("after the header: %v %v", f.Type, err)
 	}
@@ -39,7 +39,7 @@ func TestProxyProtocol(t *testing.T) {
 	}
 
 	direct := testutil.DialRaw(t, h.Server.ClientAddr())
-	direct.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token}))
+	direct.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: token}))
 	direct.ExpectError(wire.CodeMalformedFrame, 0)
 	direct.ExpectClosed()
 }

@@ -62,7 +62,7 @@ func TestTricklersAreClosedInBoundedMemory(t *testing.T) {
 			}
 			conns[i] = nc
 			token := fanout.MintToken(key, uint32(i+1), time.Now().Add(time.Hour))
-			if _, err := nc.Write(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Credential: token})); err != nil {
+			if _, err := nc.Write(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: token})); err != nil {
 				return err
 			}
 			welcome := make([]byte, wire.HeaderSize+13)

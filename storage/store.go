@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"herald/storage/internal/codec"
+	"herald/wire"
 )
 
 // Options configures Open.
@@ -37,9 +38,17 @@ type Options struct {
 	// DiskUsage, if set, is asked for the filesystem's free and total
 	// bytes instead of statfs (tests that fill a disk).
 	DiskUsage func() (avail, total uint64, err error)
+	// Shard is the cluster shard whose data this is (0: a single server):
+	// message and account ids are allocated in its range (wire.ShardOf,
+	// wire.AccountShard), and a database holding another shard's ids is
+	// refused with ErrWrongShard.
+	Shard uint8
 	// fs overrides the filesystem (crash tests in this package).
 	fs vfs.FS
 }
+
+// ErrWrongShard: the database holds ids of a shard other than Options'.
+var ErrWrongShard = errors.New("storage: the database belongs to another shard")
 
 // Store is the opened database. Its methods are safe for concurrent use;
 // mutations go through a Batch (see NewBatch) owned by a single writer.
@@ -51,8 +60,10 @@ type Store struct {
 	lastMessage atomic.Uint64
 	lastAccount atomic.Uint32
 	lastTag     atomic.Uint32 // also stored under meta "last-tag", so ids are never reused
-	// floor is the highest message id removed by retention.
+	// floor is the highest message id removed by retention (at least the
+	// shard's base).
 	floor  atomic.Uint64
+	shard  uint8
 	closed atomic.Bool
 	// failed is set by the first commit Pebble could not complete; every
 	// later commit returns it.
@@ -89,7 +100,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Store{audiences: newAudienceCache(opts.AudienceCacheBytes), log: log, repeats: newRepeats()}
+	s := &Store{audiences: newAudienceCache(opts.AudienceCacheBytes), log: log, repeats: newRepeats(), shard: opts.Shard}
 	if err := fs.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
@@ -157,8 +168,36 @@ func (s *Store) load() error {
 	}); err != nil {
 		return err
 	}
-	return s.loadFloor()
+	if err := s.loadFloor(); err != nil {
+		return err
+	}
+	return s.claimShard()
 }
+
+// claimShard checks that the ids loaded are the shard's and starts both
+// sequences at its base when it has none yet.
+func (s *Store) claimShard() error {
+	msgBase, acctBase := wire.ShardBase(s.shard), wire.AccountBase(s.shard)
+	if last := s.lastMessage.Load(); last != 0 && wire.ShardOf(last) != s.shard {
+		return fmt.Errorf("%w: message id %d is shard %d's, not %d's", ErrWrongShard, last, wire.ShardOf(last), s.shard)
+	}
+	if last := s.lastAccount.Load(); last != 0 && wire.AccountShard(last) != s.shard {
+		return fmt.Errorf("%w: account %d is shard %d's, not %d's", ErrWrongShard, last, wire.AccountShard(last), s.shard)
+	}
+	if s.lastMessage.Load() < msgBase {
+		s.lastMessage.Store(msgBase)
+	}
+	if s.floor.Load() < msgBase {
+		s.floor.Store(msgBase)
+	}
+	if s.lastAccount.Load() < acctBase {
+		s.lastAccount.Store(acctBase)
+	}
+	return nil
+}
+
+// Shard returns the shard the store was opened as.
+func (s *Store) Shard() uint8 { return s.shard }
 
 // LegacyTokenSecret returns the client-token key that databases made
 // before the server kept its token keys in a file of their own stored

@@ -2,8 +2,15 @@ package wire
 
 import "encoding/binary"
 
-// Version is the protocol version a HELLO carries.
-const Version = 1
+// Protocol versions. A server speaks both: version 1 carries a single
+// cursor id (a single server's, shard 0), version 2 a Cursor of one id per
+// shard (RESUME and RESUMED); every other frame is the same in both.
+// Version is the newest, the one the Go SDK speaks.
+const (
+	Version1 = 1
+	Version2 = 2
+	Version  = Version2
+)
 
 // HeaderSize is the length prefix plus the type and flags bytes.
 const HeaderSize = 6

@@ -115,6 +115,12 @@ type Resume struct {
 	Cursor uint64
 }
 
+// ResumeV2 is RESUME in protocol version 2: the cursor names a place in
+// every shard.
+type ResumeV2 struct {
+	Cursor Cursor
+}
+
 // Push carries one broadcast to a client.
 type Push struct {
 	MessageID   uint64
@@ -133,6 +139,13 @@ type Push struct {
 type Resumed struct {
 	Count  uint32
 	LastID uint64
+}
+
+// ResumedV2 is RESUMED in protocol version 2: Last is where the scan got
+// to in every shard.
+type ResumedV2 struct {
+	Count uint32
+	Last  Cursor
 }
 
 // done reports a decoder's verdict: no shortfall and no trailing bytes.
@@ -271,6 +284,44 @@ func DecodeResume(body []byte) (Resume, error) {
 	return m, done(r, TypeResume)
 }
 
+// AppendResumeV2 appends a version 2 RESUME frame.
+func AppendResumeV2(dst []byte, m ResumeV2, flags uint8) []byte {
+	dst = AppendHeader(dst, TypeResume, flags, 1+8*len(m.Cursor))
+	return appendCursor(dst, m.Cursor)
+}
+
+// DecodeResumeV2 decodes a version 2 RESUME body.
+func DecodeResumeV2(body []byte) (ResumeV2, error) {
+	r := binread.New(body)
+	m := ResumeV2{Cursor: readCursor(r)}
+	if err := done(r, TypeResume); err != nil {
+		return ResumeV2{}, err
+	}
+	return m, m.Cursor.Check()
+}
+
+func appendCursor(dst []byte, c Cursor) []byte {
+	dst = append(dst, byte(len(c)))
+	for _, id := range c {
+		dst = binary.BigEndian.AppendUint64(dst, id)
+	}
+	return dst
+}
+
+// readCursor reads a count byte and that many ids; the caller checks them.
+func readCursor(r *binread.Reader) Cursor {
+	n := int(r.U8())
+	if n > MaxShards || r.Len() < 8*n {
+		r.Fail()
+		return nil
+	}
+	c := make(Cursor, n)
+	for i := range c {
+		c[i] = r.U64()
+	}
+	return c
+}
+
 // AppendPush appends a PUSH frame.
 func AppendPush(dst []byte, m Push) []byte {
 	start := len(dst)
@@ -347,6 +398,23 @@ func DecodeResumed(body []byte) (Resumed, error) {
 	r := binread.New(body)
 	m := Resumed{Count: r.U32(), LastID: r.U64()}
 	return m, done(r, TypeResumed)
+}
+
+// AppendResumedV2 appends a version 2 RESUMED frame.
+func AppendResumedV2(dst []byte, m ResumedV2, flags uint8) []byte {
+	dst = AppendHeader(dst, TypeResumed, flags, 5+8*len(m.Last))
+	dst = binary.BigEndian.AppendUint32(dst, m.Count)
+	return appendCursor(dst, m.Last)
+}
+
+// DecodeResumedV2 decodes a version 2 RESUMED body.
+func DecodeResumedV2(body []byte) (ResumedV2, error) {
+	r := binread.New(body)
+	m := ResumedV2{Count: r.U32(), Last: readCursor(r)}
+	if err := done(r, TypeResumed); err != nil {
+		return ResumedV2{}, err
+	}
+	return m, m.Last.Check()
 }
 
 // AppendEmpty appends a frame with no body (PING, PONG).

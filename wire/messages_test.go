@@ -78,6 +78,14 @@ func TestMessagesRoundTrip(t *testing.T) {
 			want:   Resume{Cursor: 77},
 		},
 		{
+			name:   "resume v2",
+			frame:  AppendResumeV2(nil, ResumeV2{Cursor: Cursor{77, ShardBase(3) + 5}}, FlagFromStored),
+			typ:    TypeResume,
+			flags:  FlagFromStored,
+			decode: func(b []byte) (any, error) { return DecodeResumeV2(b) },
+			want:   ResumeV2{Cursor: Cursor{77, ShardBase(3) + 5}},
+		},
+		{
 			name:   "push",
 			frame:  AppendPush(nil, Push{MessageID: 5, Account: 2, TimeMillis: 1234, ContentType: "a/b", Payload: []byte{1, 2, 3}}),
 			typ:    TypePush,
@@ -134,6 +142,14 @@ func TestMessagesRoundTrip(t *testing.T) {
 			flags:  FlagMore,
 			decode: func(b []byte) (any, error) { return DecodeResumed(b) },
 			want:   Resumed{Count: 3, LastID: 10},
+		},
+		{
+			name:   "resumed v2",
+			frame:  AppendResumedV2(nil, ResumedV2{Count: 3, Last: Cursor{10, ShardBase(1)}}, FlagMore),
+			typ:    TypeResumed,
+			flags:  FlagMore,
+			decode: func(b []byte) (any, error) { return DecodeResumedV2(b) },
+			want:   ResumedV2{Count: 3, Last: Cursor{10, ShardBase(1)}},
 		},
 	}
 	for _, tc := range tests {

@@ -56,6 +56,9 @@ func decodeAny(f Frame) {
 		_, _ = DecodePublishAck(f.Body)
 	case TypeResume:
 		_, _ = DecodeResume(f.Body)
+		if m, err := DecodeResumeV2(f.Body); err == nil {
+			roundTripCursor(m.Cursor)
+		}
 	case TypePush:
 		_, _ = DecodePush(f.Body)
 	case TypeAck:
@@ -66,6 +69,9 @@ func decodeAny(f Frame) {
 		_, _ = DecodeOK(f.Body)
 	case TypeResumed:
 		_, _ = DecodeResumed(f.Body)
+		if m, err := DecodeResumedV2(f.Body); err == nil {
+			roundTripCursor(m.Last)
+		}
 	case TypeRetract:
 		_, _ = DecodeRetract(f.Body)
 	case TypeRetracted:
@@ -84,5 +90,14 @@ func decodeAny(f Frame) {
 		}
 	case TypeTags:
 		_, _ = DecodeTags(f.Body)
+	}
+}
+
+// roundTripCursor checks that a cursor a decoder accepted survives its
+// text form; it panics (failing the fuzz run) if not.
+func roundTripCursor(c Cursor) {
+	back, err := ParseCursor(c.String())
+	if err != nil || !back.Equal(c) || len(back) != len(c) {
+		panic(fmt.Sprintf("cursor %v: parsed back as %v, %v", c, back, err))
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"herald/client"
 )
 
 // Flag values of Herald's own kinds. Each prints nothing as its default
@@ -62,24 +64,24 @@ func (v *idsValue) Type() string { return "ids" }
 
 // cursorValue is an optional message id.
 type cursorValue struct {
-	id  uint64
-	set bool
+	cursor client.Cursor
+	set    bool
 }
 
 func (v *cursorValue) String() string {
 	if !v.set {
 		return ""
 	}
-	return strconv.FormatUint(v.id, 10)
+	return v.cursor.String()
 }
 
 func (v *cursorValue) Set(s string) error {
-	n, err := strconv.ParseUint(s, 10, 64)
+	c, err := client.ParseCursor(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a message id (0 or more)", s)
+		return fmt.Errorf("%q is not a cursor (a message id, or a cluster's ids separated by commas)", s)
 	}
-	v.id, v.set = n, true
+	v.cursor, v.set = c, true
 	return nil
 }
 
-func (v *cursorValue) Type() string { return "id" }
+func (v *cursorValue) Type() string { return "cursor" }

@@ -45,7 +45,7 @@ func newSubscribe(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			cfg := client.SubscriberConfig{Addr: g.clientAddr, Token: token, StoredCursor: !cursor.set, Cursor: cursor.id}
+			cfg := client.SubscriberConfig{Addr: g.clientAddr, Token: token, StoredCursor: !cursor.set, Cursor: cursor.cursor}
 			dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			sub, err := client.Subscribe(dialCtx, cfg)
@@ -78,7 +78,7 @@ func newSubscribe(g *globals) *cobra.Command {
 	g.adminFlags(f)
 	f.Var(&user, "user", "user id; a token is minted through the admin API")
 	f.StringVar(&token, "token", "", "client token (instead of --user)")
-	f.Var(&cursor, "cursor", "replay broadcasts after this message id (default: after the last acknowledged; 0: all retained)")
+	f.Var(&cursor, "cursor", "replay broadcasts after this cursor: a message id, or a cluster's ids separated by commas (default: after the last acknowledged; 0: all retained)")
 	f.IntVar(&count, "count", 0, "exit after this many broadcasts (default: run until stopped)")
 	return cmd
 }

@@ -125,7 +125,7 @@ func (h *Harness) Subscribe(user uint32, cursor uint64) *client.Subscriber {
 	h.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: h.Server.ClientAddr(), Token: h.Token(user), Cursor: cursor})
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: h.Server.ClientAddr(), Token: h.Token(user), Cursor: client.CursorAt(cursor)})
 	if err != nil {
 		h.T.Fatalf("subscribe user %d: %v", user, err)
 	}

@@ -108,7 +108,7 @@ func IsReset(err error) bool {
 // Welcome sends HELLO and expects WELCOME.
 func (r *RawConn) Welcome(account uint32, credential string) {
 	r.t.Helper()
-	r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version, Account: account, Credential: credential}))
+	r.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Account: account, Credential: credential}))
 	f, err := r.Next(5 * time.Second)
 	if err != nil || f.Type != wire.TypeWelcome {
 		r.t.Fatalf("HELLO answered by %s, %v", f.Type, err)
