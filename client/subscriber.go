@@ -212,8 +212,9 @@ func (s *Subscriber) Ack(id uint64) {
 }
 
 // Handled returns where the application is: per shard, the highest id it
-// is done with (as for acknowledgement). It is the cursor to store and
-// give back as SubscriberConfig.Cursor after a restart.
+// is done with (as for acknowledgement; after Close, everything it
+// received). It is the cursor to store and give back as
+// SubscriberConfig.Cursor after a restart.
 func (s *Subscriber) Handled() Cursor {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -27,13 +27,15 @@ import (
 	"herald/node"
 )
 
-// testCluster is a NATS server, one core and some edges, each a node as
-// `herald serve --role …` starts it, in this process.
+// testCluster is a NATS server, its cores (one per shard; core is shard
+// 0's) and some edges, each a node as `herald serve --role …` starts it,
+// in this process.
 type testCluster struct {
 	t     *testing.T
 	nats  *natstest.Server
 	dir   string
 	core  *node.Node
+	cores []*node.Node
 	edges []*node.Node
 	opts  clusterOptions
 }
@@ -49,6 +51,8 @@ type clusterOptions struct {
 	core, edge node.ClusterConfig
 	engine     func(*fanout.Config)
 	edgeConfig func(*node.Config)
+	// shards is how many cores (1).
+	shards int
 }
 
 func startCluster(t *testing.T, edges int) *testCluster {
@@ -57,11 +61,15 @@ func startCluster(t *testing.T, edges int) *testCluster {
 
 func startClusterWith(t *testing.T, edges int, opts clusterOptions) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, nats: natstest.Start(t, opts.nats), dir: filepath.Join(t.TempDir(), "core"), opts: opts}
-	c.startCore()
+	opts.shards = max(opts.shards, 1)
+	c := &testCluster{t: t, nats: natstest.Start(t, opts.nats), dir: t.TempDir(), opts: opts}
+	for k := range opts.shards {
+		c.cores = append(c.cores, c.startCore(uint8(k)))
+	}
+	c.core = c.cores[0]
 	for i := range edges {
 		cc := opts.edge
-		cc.Role, cc.NATS, cc.EdgeName = node.RoleEdge, c.nats.URL(), fmt.Sprint("edge", i)
+		cc.Role, cc.NATS, cc.EdgeName, cc.Shards = node.RoleEdge, c.nats.URL(), fmt.Sprint("edge", i), opts.shards
 		cfg := node.Config{Cluster: cc}
 		cfg.Edge.ClientAddr, cfg.Edge.PublisherAddr, cfg.Edge.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 		cfg.Edge.Logger = quiet()
@@ -80,32 +88,36 @@ func startClusterWith(t *testing.T, edges int, opts clusterOptions) *testCluster
 	return c
 }
 
-func (c *testCluster) startCore() {
+// startCore starts the core of shard k (again, after a restart).
+func (c *testCluster) startCore(k uint8) *node.Node {
 	c.t.Helper()
 	cc := c.opts.core
 	cc.Role, cc.NATS = node.RoleCore, c.nats.URL()
 	cfg := node.Config{Cluster: cc}
-	cfg.Engine.DataDir, cfg.Engine.Tiers, cfg.Engine.Logger = c.dir, testtier.Tiers(), quiet()
+	cfg.Engine.DataDir, cfg.Engine.Tiers, cfg.Engine.Logger = filepath.Join(c.dir, fmt.Sprint("core", k)), testtier.Tiers(), quiet()
+	cfg.Engine.Shard = k
 	cfg.Edge.AdminAddr = "127.0.0.1:0" // the core's /healthz and /metrics
 	if c.opts.engine != nil {
 		c.opts.engine(&cfg.Engine)
 	}
 	n, err := node.Start(cfg)
 	if err != nil {
-		c.t.Fatalf("core: %v", err)
+		c.t.Fatalf("core %d: %v", k, err)
 	}
-	c.core = n
 	c.t.Cleanup(func() { _ = n.Close() })
+	return n
 }
 
 func (c *testCluster) waitEdges(n int) {
 	c.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for c.core.Core.Edges() < n {
-		if time.Now().After(deadline) {
-			c.t.Fatalf("the core knows %d edges, want %d", c.core.Core.Edges(), n)
+	for _, core := range c.cores {
+		for core.Core.Edges() < n {
+			if time.Now().After(deadline) {
+				c.t.Fatalf("a core knows %d edges, want %d", core.Core.Edges(), n)
+			}
+			time.Sleep(10 * time.Millisecond) // heartbeats are time-driven
 		}
-		time.Sleep(10 * time.Millisecond) // heartbeats are time-driven
 	}
 }
 
@@ -142,13 +154,20 @@ func (c *testCluster) accountOf(first, last, step uint32) (uint32, string) {
 // subscribe connects user to edge and waits until it is live.
 func (c *testCluster) subscribe(edge int, user uint32, cursor uint64) *client.Subscriber {
 	c.t.Helper()
+	return c.subscribeFrom(edge, user, client.SubscriberConfig{Cursor: client.CursorAt(cursor)})
+}
+
+// subscribeFrom is subscribe with cfg's cursor (or stored cursor).
+func (c *testCluster) subscribeFrom(edge int, user uint32, cfg client.SubscriberConfig) *client.Subscriber {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	token, err := c.admin(edge).MintToken(ctx, user, time.Hour)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: c.edges[edge].Edge.ClientAddr(), Token: token, Cursor: client.CursorAt(cursor)})
+	cfg.Addr, cfg.Token = c.edges[edge].Edge.ClientAddr(), token
+	sub, err := client.Subscribe(ctx, cfg)
 	if err != nil {
 		c.t.Fatalf("subscribe user %d on edge %d: %v", user, edge, err)
 	}
@@ -264,7 +283,7 @@ func TestBusPermissions(t *testing.T) {
 	}
 	defer rogue.Close()
 	forged := cluster.ForgedRelayForTest(9999, []uint32{1})
-	if err := rogue.Publish("herald.core.relay", forged); err != nil {
+	if err := rogue.Publish("herald.core.0.relay", forged); err != nil {
 		t.Fatal(err)
 	}
 	_ = rogue.Flush()

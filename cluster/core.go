@@ -15,6 +15,7 @@ import (
 
 	"herald/engine"
 	"herald/fanout"
+	"herald/wire"
 )
 
 // CoreConfig configures a core: the engine it serves and the bus.
@@ -40,12 +41,14 @@ type CoreConfig struct {
 }
 
 // Core serves one engine to the cluster: it answers the edges' requests
-// and relays every committed broadcast to them.
+// for its shard (the engine's, fanout.Engine.Shard) and relays every
+// committed broadcast to them.
 type Core struct {
 	cfg      CoreConfig
 	nc       *nats.Conn
 	eng      *fanout.Engine
 	subj     subjects
+	shard    uint8
 	instance uint64
 	subs     []*nats.Subscription
 	queue    chan relayed
@@ -97,15 +100,15 @@ func StartCore(cfg CoreConfig) (*Core, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Core{cfg: cfg, nc: cfg.Conn, eng: cfg.Engine, subj: subjects{cfg.Cluster},
+	c := &Core{cfg: cfg, nc: cfg.Conn, eng: cfg.Engine, subj: subjects{cfg.Cluster}, shard: cfg.Engine.Shard(),
 		instance: randomID(), queue: make(chan relayed, cfg.QueueLength), beat: make(chan struct{}, 1), fetching: make(chan struct{}, maxFetches), stop: make(chan struct{})}
 	c.edges.init()
 	c.lastRelayed.Store(c.eng.Health().LastMessageID)
 	for subject, handle := range map[string]nats.MsgHandler{
-		c.subj.reqAll():    c.serve,
-		c.subj.report():    c.onReport,
-		c.subj.acks():      c.onAcks,
-		c.subj.edgeAlive(): c.onEdgeAlive,
+		c.subj.reqAll(c.shard): c.serve,
+		c.subj.report(c.shard): c.onReport,
+		c.subj.acks(c.shard):   c.onAcks,
+		c.subj.edgeAlive():     c.onEdgeAlive,
 	} {
 		sub, err := c.nc.Subscribe(subject, handle)
 		if err != nil {
@@ -218,7 +221,7 @@ func (c *Core) send() {
 }
 
 func (c *Core) heartbeat() {
-	_ = c.nc.Publish(c.subj.coreAlive(), encodeCoreAlive(coreAlive{Instance: c.instance, Last: c.lastRelayed.Load()}))
+	_ = c.nc.Publish(c.subj.coreAlive(c.shard), encodeCoreAlive(coreAlive{Instance: c.instance, Last: c.lastRelayed.Load()}))
 }
 
 func (c *Core) relay(q relayed) {
@@ -235,7 +238,7 @@ func (c *Core) relay(q relayed) {
 	}
 	for i, p := range parts {
 		msg := encodeRelay(relayMsg{Instance: c.instance, Part: uint16(i), Parts: uint16(len(parts)), Relayed: p})
-		if err := c.nc.Publish(c.subj.relay(), msg); err != nil {
+		if err := c.nc.Publish(c.subj.relay(c.shard), msg); err != nil {
 			c.cfg.Logger.Error("relaying a broadcast", "message_id", q.r.ID, "error", err)
 		}
 		c.parts.Add(1)
@@ -247,7 +250,7 @@ func (c *Core) relay(q relayed) {
 
 // serve answers one request of an edge.
 func (c *Core) serve(msg *nats.Msg) {
-	method := c.subj.method(msg.Subject)
+	method := c.subj.method(c.shard, msg.Subject)
 	d, err := newDec(msg.Data)
 	if err != nil {
 		c.refuse(msg, err)
@@ -362,7 +365,7 @@ func (c *Core) serve(msg *nats.Msg) {
 		if c.checked(msg, d) {
 			c.eng.RotateTokenKey(overlap, func(t time.Time, err error) {
 				if err == nil {
-					_ = c.nc.Publish(c.subj.keys(), newEnc(0).b)
+					_ = c.nc.Publish(c.subj.keys(c.shard), newEnc(0).b)
 				}
 				answer(func(e *enc) { e.i64(t.UnixMilli()) })(err)
 			})
@@ -413,7 +416,7 @@ func (c *Core) fetch(id uint64, part uint16, answer func(func(*enc)) func(error)
 
 // checked reports whether the request decoded whole; if not it is refused.
 func (c *Core) checked(msg *nats.Msg, d *dec) bool {
-	if err := d.check(c.subj.method(msg.Subject)); err != nil {
+	if err := d.check(c.subj.method(c.shard, msg.Subject)); err != nil {
 		c.refuse(msg, err)
 		return false
 	}
@@ -448,6 +451,12 @@ func (c *Core) onAcks(msg *nats.Msg) {
 	if err != nil {
 		c.refuse(msg, err)
 		return
+	}
+	for _, a := range acks {
+		if wire.ShardOf(a.ID) != c.shard {
+			c.refuse(msg, errMalformed("an acknowledgement of another shard's message"))
+			return
+		}
 	}
 	for _, a := range acks {
 		c.eng.Acknowledge(a.User, a.ID)

@@ -15,6 +15,7 @@ import (
 
 	"herald/engine"
 	"herald/fanout"
+	"herald/wire"
 )
 
 // EdgeConfig configures an edge's engine.
@@ -23,6 +24,9 @@ type EdgeConfig struct {
 	// Close. Cluster names the cluster's subjects (DefaultCluster).
 	Conn    *nats.Conn
 	Cluster string
+	// Shards is how many cores the cluster has (1): they own shards 0 to
+	// Shards-1, and a catch-up asks each.
+	Shards int
 	// Name identifies the edge on the bus: letters, digits, '-' and '_'
 	// (default: a random one).
 	Name string
@@ -42,30 +46,29 @@ type EdgeConfig struct {
 }
 
 // Edge is the engine as an edge process sees it: engine.Engine over the
-// bus. It owns no data: requests go to the core, and the core's relayed
-// broadcasts are delivered on the edge's own loops (fanout.Hub), with the
-// same per-loop path and the same going-live check as in one process.
+// bus. It owns no data: requests go to the core that owns their account
+// (or, for catch-up, to every core), and the cores' relayed broadcasts are
+// delivered on the edge's own loops (fanout.Hub), with the same per-loop
+// path and the same going-live check as in one process.
 type Edge struct {
-	cfg  EdgeConfig
-	nc   *nats.Conn
-	subj subjects
-	hub  fanout.Hub
-	keys fanout.KeyRing
-	subs []*nats.Subscription
-	stop chan struct{}
-	done sync.WaitGroup
+	cfg   EdgeConfig
+	nc    *nats.Conn
+	subj  subjects
+	hub   fanout.Hub
+	links []*link // one per core, by shard
+	subs  []*nats.Subscription
+	stop  chan struct{}
+	done  sync.WaitGroup
 	// retractions counts the RETRACTED notices injected (engine.Page.Epoch
-	// of this edge's pages).
+	// of this edge's pages); notices take a number and are injected under
+	// notice, so the loops see them in that order.
 	retractions atomic.Uint64
-	// coreLast and coreSeen are the last heartbeat's id and time (Unix ns).
-	coreLast atomic.Uint64
-	coreSeen atomic.Int64
-	pos      position // owned by the bus goroutine
-	// delivered is pos.last, for Health.
-	delivered atomic.Uint64
-	acks      struct {
+	notice      sync.Mutex
+	// created spreads CreateAccount over the cores.
+	created atomic.Uint32
+	acks    struct {
 		sync.Mutex
-		m map[uint32]uint64
+		m map[ackKey]uint64
 	}
 	jobs struct {
 		sync.Mutex
@@ -85,6 +88,24 @@ type pendingPublish struct {
 	asked    time.Time
 	answered bool
 	early    *engine.JobReport
+}
+
+// link is the edge's side of one core.
+type link struct {
+	shard uint8
+	keys  fanout.KeyRing
+	// coreLast and coreSeen are the last heartbeat's id and time (Unix ns).
+	coreLast atomic.Uint64
+	coreSeen atomic.Int64
+	pos      position // owned by the link's subscription goroutine
+	// delivered is pos.last, for Health.
+	delivered atomic.Uint64
+}
+
+// ackKey is a user's acknowledgement in one shard.
+type ackKey struct {
+	user  uint32
+	shard uint8
 }
 
 // position is how far the relays have been delivered: every broadcast up
@@ -107,6 +128,10 @@ func StartEdge(cfg EdgeConfig) (*Edge, error) {
 	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, 5*time.Second)
 	cfg.AckFlush = cmp.Or(cfg.AckFlush, 200*time.Millisecond)
 	cfg.PendingBytes = cmp.Or(cfg.PendingBytes, 64<<20)
+	cfg.Shards = cmp.Or(cfg.Shards, 1)
+	if cfg.Shards < 1 || cfg.Shards > wire.MaxShards {
+		return nil, fmt.Errorf("a cluster of %d shards: 1 to %d", cfg.Shards, wire.MaxShards)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -116,12 +141,20 @@ func StartEdge(cfg EdgeConfig) (*Edge, error) {
 		}
 	}
 	e := &Edge{cfg: cfg, nc: cfg.Conn, subj: subjects{cfg.Cluster}, stop: make(chan struct{})}
-	e.acks.m = make(map[uint32]uint64)
+	e.acks.m = make(map[ackKey]uint64)
 	e.jobs.m = make(map[uint64]pendingPublish)
-	bus, err := e.nc.Subscribe(e.subj.coreAll(), e.onCore)
-	if err == nil {
+	var err error
+	for k := range cfg.Shards {
+		l := &link{shard: uint8(k)}
+		e.links = append(e.links, l)
+		var bus *nats.Subscription
+		if bus, err = e.nc.Subscribe(e.subj.coreAll(l.shard), func(msg *nats.Msg) { e.onCore(l, msg) }); err != nil {
+			break
+		}
 		e.subs = append(e.subs, bus)
-		err = bus.SetPendingLimits(-1, cfg.PendingBytes)
+		if err = bus.SetPendingLimits(-1, cfg.PendingBytes); err != nil {
+			break
+		}
 	}
 	if err == nil {
 		var jobs *nats.Subscription
@@ -136,15 +169,19 @@ func StartEdge(cfg EdgeConfig) (*Edge, error) {
 		e.unsubscribe()
 		return nil, fmt.Errorf("subscribing to the cluster: %w", err)
 	}
-	if err := e.fetchKeys(); err != nil {
-		cfg.Logger.Warn("the core did not give the token keys yet; clients wait for its heartbeat", "error", err)
+	for _, l := range e.links {
+		if err := e.fetchKeys(l); err != nil {
+			cfg.Logger.Warn("a core did not give its token keys yet; its tokens wait for its heartbeat", "shard", l.shard, "error", err)
+		}
 	}
 	// A key rotation's notice sent while NATS was away is lost: fetch the
 	// keys again on every reconnect.
 	e.nc.SetReconnectHandler(func(*nats.Conn) {
 		go func() {
-			if err := e.fetchKeys(); err != nil {
-				cfg.Logger.Warn("fetching the token keys after a reconnect", "error", err)
+			for _, l := range e.links {
+				if err := e.fetchKeys(l); err != nil {
+					cfg.Logger.Warn("fetching the token keys after a reconnect", "shard", l.shard, "error", err)
+				}
 			}
 		}()
 	})
@@ -216,27 +253,34 @@ func (e *Edge) alive(leaving bool) {
 	_ = e.nc.Publish(e.subj.edgeAlive(), encodeEdgeAlive(edgeAlive{Edge: e.cfg.Name, Leaving: leaving}))
 }
 
-// onCore handles the core's relays and heartbeats, in the order sent.
-func (e *Edge) onCore(msg *nats.Msg) {
+// onCore handles a core's relays and heartbeats, in the order sent. A
+// message naming another shard's ids is refused.
+func (e *Edge) onCore(l *link, msg *nats.Msg) {
 	switch msg.Subject {
-	case e.subj.relay():
+	case e.subj.relay(l.shard):
 		m, err := decodeRelay(msg.Data)
+		if err == nil && m.ID != 0 && wire.ShardOf(m.ID) != l.shard {
+			err = errMalformed("a relay of another shard's broadcast")
+		}
 		if err != nil {
 			e.refuse(msg.Subject, err)
 			return
 		}
-		e.coreSeen.Store(time.Now().UnixNano())
-		e.onRelay(m)
-	case e.subj.coreAlive():
+		l.coreSeen.Store(time.Now().UnixNano())
+		e.onRelay(l, m)
+	case e.subj.coreAlive(l.shard):
 		m, err := decodeCoreAlive(msg.Data)
+		if err == nil && wire.ShardOf(m.Last) != l.shard {
+			err = errMalformed("a heartbeat with another shard's id")
+		}
 		if err != nil {
 			e.refuse(msg.Subject, err)
 			return
 		}
-		e.onCoreAlive(m)
-	case e.subj.keys():
-		if err := e.fetchKeys(); err != nil {
-			e.cfg.Logger.Error("fetching the new token keys", "error", err)
+		e.onCoreAlive(l, m)
+	case e.subj.keys(l.shard):
+		if err := e.fetchKeys(l); err != nil {
+			e.cfg.Logger.Error("fetching the new token keys", "shard", l.shard, "error", err)
 		}
 	default:
 		e.refuse(msg.Subject, errMalformed("unknown subject"))
@@ -248,19 +292,19 @@ func (e *Edge) refuse(subject string, err error) {
 	e.cfg.Logger.Warn("refused a bus message", "subject", subject, "error", err)
 }
 
-func (e *Edge) onCoreAlive(m coreAlive) {
-	e.coreLast.Store(m.Last)
-	e.coreSeen.Store(time.Now().UnixNano())
-	p := &e.pos
+func (e *Edge) onCoreAlive(l *link, m coreAlive) {
+	l.coreLast.Store(m.Last)
+	l.coreSeen.Store(time.Now().UnixNano())
+	p := &l.pos
 	if p.instance != m.Instance {
 		if p.instance != 0 {
-			e.cfg.Logger.Info("the core restarted", "last_message_id", m.Last)
+			e.cfg.Logger.Info("a core restarted", "shard", l.shard, "last_message_id", m.Last)
 		}
 		p.instance = m.Instance
 		// A core that restarts may have been given other keys, and a
 		// rotation's notice may have been missed meanwhile.
-		if err := e.fetchKeys(); err != nil {
-			e.cfg.Logger.Error("fetching the token keys", "error", err)
+		if err := e.fetchKeys(l); err != nil {
+			e.cfg.Logger.Error("fetching the token keys", "shard", l.shard, "error", err)
 		}
 	}
 	if !p.known {
@@ -268,20 +312,22 @@ func (e *Edge) onCoreAlive(m coreAlive) {
 		return
 	}
 	if m.Last < p.last && p.cur == 0 {
-		e.cfg.Logger.Warn("the core's log is behind this edge's (restored from a backup?)", "core", m.Last, "edge", p.last)
+		e.cfg.Logger.Warn("a core's log is behind this edge's (restored from a backup?)", "shard", l.shard, "core", m.Last, "edge", p.last)
 		p.last = m.Last
 		return
 	}
 	if m.Last > p.last || p.cur != 0 {
-		e.fill(m.Last+1, 0)
+		e.fill(l, m.Last+1, 0)
 	}
 }
 
 // onRelay delivers one relayed part after everything before it.
-func (e *Edge) onRelay(m relayMsg) {
-	p := &e.pos
+func (e *Edge) onRelay(l *link, m relayMsg) {
+	p := &l.pos
 	if m.ID == 0 {
+		e.notice.Lock()
 		e.hub.Inject(m.Relayed, e.retractions.Add(1), nil)
+		e.notice.Unlock()
 		return
 	}
 	if !p.known {
@@ -291,18 +337,18 @@ func (e *Edge) onRelay(m relayMsg) {
 	case m.ID <= p.last, m.ID == p.cur && m.Part < p.next:
 		return // delivered already (fetched after a gap)
 	}
-	e.fill(m.ID, m.Part)
-	e.inject(m)
+	e.fill(l, m.ID, m.Part)
+	e.inject(l, m)
 }
 
 // inject delivers one part on the edge's loops, reports its outcome to the
 // core, and advances the position.
-func (e *Edge) inject(m relayMsg) {
-	p := &e.pos
+func (e *Edge) inject(l *link, m relayMsg) {
+	p := &l.pos
 	if !m.Retracted {
 		id, part, instance := m.ID, m.Part, m.Instance
 		e.hub.Inject(m.Relayed, 0, func(reached, failed *roaring.Bitmap) {
-			e.report(reportMsg{Edge: e.cfg.Name, Instance: instance, ID: id, Part: part, Reached: reached, Failed: failed})
+			e.report(l.shard, reportMsg{Edge: e.cfg.Name, Instance: instance, ID: id, Part: part, Reached: reached, Failed: failed})
 		})
 	}
 	if p.cur != m.ID {
@@ -311,20 +357,20 @@ func (e *Edge) inject(m relayMsg) {
 	p.next = m.Part + 1
 	if p.next >= p.parts {
 		p.last, p.cur, p.next, p.parts = m.ID, 0, 0, 0
-		e.delivered.Store(m.ID)
+		l.delivered.Store(m.ID)
 	}
 }
 
 // report sends one part's outcome to the core: its bitmaps compacted
 // (users online on an edge are often ranges), and cut into user id ranges
 // over several messages if they would not fit one.
-func (e *Edge) report(m reportMsg) {
+func (e *Edge) report(shard uint8, m reportMsg) {
 	m.Reached.RunOptimize()
 	m.Failed.RunOptimize()
 	msg := encodeReport(m)
 	limit := e.nc.MaxPayload()
 	if int64(len(msg)) <= limit {
-		_ = e.nc.Publish(e.subj.report(), msg)
+		_ = e.nc.Publish(e.subj.report(shard), msg)
 		return
 	}
 	budget := (limit - 256 - int64(len(m.Edge))) / 2
@@ -344,14 +390,14 @@ func (e *Edge) report(m reportMsg) {
 		if i < len(failed) {
 			chunk.Failed = failed[i]
 		}
-		_ = e.nc.Publish(e.subj.report(), encodeReport(chunk))
+		_ = e.nc.Publish(e.subj.report(shard), encodeReport(chunk))
 	}
 }
 
 // fill fetches and delivers every part before part of broadcast id that
 // has not been delivered.
-func (e *Edge) fill(id uint64, part uint16) {
-	p := &e.pos
+func (e *Edge) fill(l *link, id uint64, part uint16) {
+	p := &l.pos
 	for {
 		var want uint64
 		var wantPart uint16
@@ -363,7 +409,7 @@ func (e *Edge) fill(id uint64, part uint16) {
 		if want > id || want == id && wantPart >= part {
 			return
 		}
-		m, err := e.fetch(want, wantPart)
+		m, err := e.fetch(l.shard, want, wantPart)
 		if err != nil {
 			e.lost.Add(1)
 			e.cfg.Logger.Error("a broadcast missed on the bus could not be fetched; its recipients here get it on catch-up",
@@ -382,20 +428,20 @@ func (e *Edge) fill(id uint64, part uint16) {
 			// these; deliver them all again, the sinks drop what they had.
 			p.next = 0
 		}
-		e.inject(m)
+		e.inject(l, m)
 	}
 }
 
 // fetch asks the core for one part of a committed broadcast, three times
 // at most.
-func (e *Edge) fetch(id uint64, part uint16) (relayMsg, error) {
+func (e *Edge) fetch(shard uint8, id uint64, part uint16) (relayMsg, error) {
 	q := newEnc(10)
 	q.u64(id)
 	q.u16(part)
 	var err error
 	for range 3 {
 		var raw []byte
-		raw, err = roundTrip(e, mFetch, q.b, func(d *dec) []byte { return d.ownBytes() })
+		raw, err = roundTrip(e, shard, mFetch, q.b, func(d *dec) []byte { return d.ownBytes() })
 		if err != nil {
 			continue
 		}
@@ -415,12 +461,12 @@ func (e *Edge) fetch(id uint64, part uint16) (relayMsg, error) {
 	return relayMsg{}, err
 }
 
-func (e *Edge) fetchKeys() error {
-	keys, err := roundTrip(e, mKeys, newEnc(0).b, func(d *dec) []byte { return d.ownBytes() })
+func (e *Edge) fetchKeys(l *link) error {
+	keys, err := roundTrip(e, l.shard, mKeys, newEnc(0).b, func(d *dec) []byte { return d.ownBytes() })
 	if err != nil {
 		return err
 	}
-	return e.keys.Set(keys)
+	return l.keys.Set(keys)
 }
 
 func (e *Edge) onJobDone(msg *nats.Msg) {
@@ -484,16 +530,18 @@ func (e *Edge) flushAcks() {
 		e.acks.Unlock()
 		return
 	}
-	batch := make([]ack, 0, len(e.acks.m))
-	for user, id := range e.acks.m {
-		batch = append(batch, ack{user, id})
+	batches := make(map[uint8][]ack)
+	for k, id := range e.acks.m {
+		batches[k.shard] = append(batches[k.shard], ack{k.user, id})
 	}
 	clear(e.acks.m)
 	e.acks.Unlock()
 	const perMessage = 50_000
-	for len(batch) > 0 {
-		n := min(len(batch), perMessage)
-		_ = e.nc.Publish(e.subj.acks(), encodeAcks(batch[:n]))
-		batch = batch[n:]
+	for shard, batch := range batches {
+		for len(batch) > 0 {
+			n := min(len(batch), perMessage)
+			_ = e.nc.Publish(e.subj.acks(shard), encodeAcks(batch[:n]))
+			batch = batch[n:]
+		}
 	}
 }

@@ -8,21 +8,24 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"herald/engine"
+	"herald/wire"
 )
 
 // The contract's methods on an edge: memory-only ones answer here, the
-// rest are requests to the core, each answered from its own goroutine.
+// rest are requests to the core that owns the account (its shard,
+// wire.AccountShard), each answered from its own goroutine; catch-up and
+// key rotation ask every core.
 
-// roundTrip sends one request to the core and decodes its answer with
-// read. A core that does not answer is engine.ErrUnavailable.
-func roundTrip[R any](e *Edge, method string, body []byte, read func(*dec) R) (R, error) {
+// roundTrip sends one request to the core of shard and decodes its answer
+// with read. A core that does not answer is engine.ErrUnavailable.
+func roundTrip[R any](e *Edge, shard uint8, method string, body []byte, read func(*dec) R) (R, error) {
 	var zero R
-	msg, err := e.nc.Request(e.subj.req(method), body, e.cfg.RequestTimeout)
+	msg, err := e.nc.Request(e.subj.req(shard, method), body, e.cfg.RequestTimeout)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
-			return zero, fmt.Errorf("%w: no core is serving the cluster", engine.ErrUnavailable)
+			return zero, fmt.Errorf("%w: no core is serving shard %d", engine.ErrUnavailable, shard)
 		}
-		return zero, fmt.Errorf("%w: the core did not answer (%v)", engine.ErrUnavailable, err)
+		return zero, fmt.Errorf("%w: the core of shard %d did not answer (%v)", engine.ErrUnavailable, shard, err)
 	}
 	d, err := newDec(msg.Data)
 	if err != nil {
@@ -54,8 +57,20 @@ func roundTrip[R any](e *Edge, method string, body []byte, read func(*dec) R) (R
 }
 
 // ask is roundTrip on its own goroutine, answering done.
-func ask[R any](e *Edge, method string, body []byte, read func(*dec) R, done func(R, error)) {
-	go func() { done(roundTrip(e, method, body, read)) }()
+func ask[R any](e *Edge, shard uint8, method string, body []byte, read func(*dec) R, done func(R, error)) {
+	go func() { done(roundTrip(e, shard, method, body, read)) }()
+}
+
+// askOwner is ask to the core that owns account; an account of no shard
+// of this cluster answers missing, as a core would.
+func askOwner[R any](e *Edge, account uint32, missing error, method string, body []byte, read func(*dec) R, done func(R, error)) {
+	shard := wire.AccountShard(account)
+	if int(shard) >= len(e.links) {
+		var zero R
+		done(zero, fmt.Errorf("%w: account %d is of shard %d; this cluster has %d", missing, account, shard, len(e.links)))
+		return
+	}
+	ask(e, shard, method, body, read, done)
 }
 
 func noResult(*dec) struct{} { return struct{}{} }
@@ -63,66 +78,102 @@ func noResult(*dec) struct{} { return struct{}{} }
 // RegisterLoop adds an event loop to the edge's online index.
 func (e *Edge) RegisterLoop(loop engine.Loop) engine.LoopIndex { return e.hub.Register(loop) }
 
-// Health reports the core unavailable when its heartbeat stopped.
+// Health reports the cluster unavailable while any core's heartbeat has
+// stopped; CoreSilence is the longest silence, Lag the sum over cores, and
+// LastMessageID the newest of the last shard heard from.
 func (e *Edge) Health() engine.Health {
-	last := e.coreLast.Load()
 	s := e.Stats()
-	bus := &engine.BusHealth{Connected: e.nc.IsConnected(), CoreSilence: -1, Refused: s.Refused, Recovered: s.Recovered, Lost: s.Lost}
-	if done := e.delivered.Load(); last > done {
-		bus.Lag = last - done
-	}
-	h := engine.Health{LastMessageID: last, Delivered: e.hub.Delivered(), DeliveredBytes: e.hub.DeliveredBytes(), Bus: bus}
-	if seen := e.coreSeen.Load(); seen != 0 {
-		bus.CoreSilence = time.Since(time.Unix(0, seen))
+	bus := &engine.BusHealth{Connected: e.nc.IsConnected(), Refused: s.Refused, Recovered: s.Recovered, Lost: s.Lost}
+	h := engine.Health{Shards: len(e.links), Delivered: e.hub.Delivered(), DeliveredBytes: e.hub.DeliveredBytes(), Bus: bus}
+	var unheard []uint8
+	for _, l := range e.links {
+		last := l.coreLast.Load()
+		if done := l.delivered.Load(); last > done && done != 0 {
+			bus.Lag += last - done
+		}
+		seen := l.coreSeen.Load()
+		if seen == 0 {
+			unheard = append(unheard, l.shard)
+			continue
+		}
+		h.LastMessageID = max(h.LastMessageID, last)
+		bus.CoreSilence = max(bus.CoreSilence, time.Since(time.Unix(0, seen)))
 	}
 	switch {
-	case bus.CoreSilence < 0:
-		h.StorageError = fmt.Errorf("%w: no heartbeat from the core yet", engine.ErrUnavailable)
+	case len(unheard) > 0:
+		bus.CoreSilence = -1
+		h.StorageError = fmt.Errorf("%w: no heartbeat yet from the core of shard %v", engine.ErrUnavailable, unheard)
 	case bus.CoreSilence > 3*e.cfg.Heartbeat:
-		h.StorageError = fmt.Errorf("%w: no heartbeat from the core for %s", engine.ErrUnavailable, bus.CoreSilence.Round(time.Millisecond))
+		h.StorageError = fmt.Errorf("%w: a core has sent no heartbeat for %s", engine.ErrUnavailable, bus.CoreSilence.Round(time.Millisecond))
 	}
 	return h
 }
 
-// VerifyToken checks a client token with the keys the core handed out.
+// VerifyToken checks a client token with the keys the cores handed out: a
+// token any core's keys verify is good.
 func (e *Edge) VerifyToken(token string, now time.Time) (uint32, error) {
-	return e.keys.Verify(token, now)
-}
-
-// MintToken signs a client token with the newest key the core handed out.
-func (e *Edge) MintToken(user uint32, expires time.Time) (string, error) {
-	return e.keys.Mint(user, expires)
-}
-
-// RotateTokenKey asks the core to rotate; every edge then fetches the new
-// keys.
-func (e *Edge) RotateTokenKey(overlap time.Duration, done func(time.Time, error)) {
-	ask(e, mRotate, encDuration(overlap), func(d *dec) time.Time { return time.UnixMilli(d.i64()) }, func(t time.Time, err error) {
+	var first error
+	for _, l := range e.links {
+		user, err := l.keys.Verify(token, now)
 		if err == nil {
-			err = e.fetchKeys()
+			return user, nil
 		}
-		done(t, err)
-	})
+		// An expired token of one ring says more than another ring's
+		// invalid, and either more than a ring with no keys yet.
+		if first == nil || errors.Is(err, engine.ErrTokenExpired) || errors.Is(first, engine.ErrUnavailable) {
+			first = err
+		}
+	}
+	return 0, first
 }
 
-// Resume asks the core for a page. Its epoch is the edge's own count of
-// retractions, read before the request: the loops' notices are numbered
-// by the edge.
-func (e *Edge) Resume(req engine.ResumeRequest, done func(engine.Page, error)) {
-	epoch := e.retractions.Load()
-	ask(e, mResume, encResume(req), decPage, func(p engine.Page, err error) {
-		p.Epoch = epoch
-		done(p, err)
-	})
+// MintToken signs a client token with the newest key of the first core
+// whose keys the edge has.
+func (e *Edge) MintToken(user uint32, expires time.Time) (string, error) {
+	var err error
+	for _, l := range e.links {
+		var token string
+		if token, err = l.keys.Mint(user, expires); err == nil {
+			return token, nil
+		}
+	}
+	return "", err
 }
 
-// Acknowledge keeps the newest acknowledgement per user; they go to the
-// core every AckFlush. An edge killed meanwhile loses them: its clients
-// resume from their previous cursor and drop what they had by id.
+// RotateTokenKey asks every core to rotate and fetches the new keys; it
+// answers the latest time a replaced key stops verifying.
+func (e *Edge) RotateTokenKey(overlap time.Duration, done func(time.Time, error)) {
+	go func() {
+		var latest time.Time
+		for _, l := range e.links {
+			t, err := roundTrip(e, l.shard, mRotate, encDuration(overlap), func(d *dec) time.Time { return time.UnixMilli(d.i64()) })
+			if err == nil {
+				err = e.fetchKeys(l)
+			}
+			if err != nil {
+				done(time.Time{}, fmt.Errorf("rotating the token key of shard %d: %w", l.shard, err))
+				return
+			}
+			if t.After(latest) {
+				latest = t
+			}
+		}
+		done(latest, nil)
+	}()
+}
+
+// Acknowledge keeps the newest acknowledgement per user and shard; they go
+// to the cores every AckFlush. An edge killed meanwhile loses them: its
+// clients resume from their previous cursor and drop what they had by id.
 func (e *Edge) Acknowledge(user uint32, id uint64) {
+	shard := wire.ShardOf(id)
+	if int(shard) >= len(e.links) || id == wire.ShardBase(shard) {
+		return // no core's: nothing to acknowledge
+	}
+	k := ackKey{user, shard}
 	e.acks.Lock()
-	if id > e.acks.m[user] {
-		e.acks.m[user] = id
+	if id > e.acks.m[k] {
+		e.acks.m[k] = id
 	}
 	e.acks.Unlock()
 }
@@ -132,11 +183,16 @@ func (e *Edge) Acknowledge(user uint32, id uint64) {
 // changed in all, and on an error how many changed before it.
 func (e *Edge) membership(method string, req engine.Membership, done func(int, error)) {
 	per := max(int(e.nc.MaxPayload()-64)/4, 1)
+	shard := wire.AccountShard(req.Account)
+	if int(shard) >= len(e.links) {
+		done(0, fmt.Errorf("%w: account %d is of shard %d; this cluster has %d", engine.ErrUnknownAccount, req.Account, shard, len(e.links)))
+		return
+	}
 	go func() {
 		changed := 0
 		for users := req.Users; ; {
 			part := users[:min(len(users), per)]
-			n, err := roundTrip(e, method, encMembership(engine.Membership{Account: req.Account, Users: part}), func(d *dec) int { return int(d.u32()) })
+			n, err := roundTrip(e, shard, method, encMembership(engine.Membership{Account: req.Account, Users: part}), func(d *dec) int { return int(d.u32()) })
 			changed += n
 			users = users[len(part):]
 			if err != nil || len(users) == 0 {
@@ -159,7 +215,7 @@ func (e *Edge) Unblock(req engine.Membership, done func(int, error)) {
 
 // Authenticate asks the core.
 func (e *Edge) Authenticate(req engine.Credentials, done func(struct{}, error)) {
-	ask(e, mAuth, encCredentials(req), noResult, done)
+	askOwner(e, req.Account, engine.ErrAuth, mAuth, encCredentials(req), noResult, done)
 }
 
 // Publish asks the core; its job report comes back on the edge's own
@@ -175,7 +231,7 @@ func (e *Edge) Publish(req engine.PublishRequest, done func(engine.PublishResult
 		e.jobs.Unlock()
 		q.JobDone, q.Token = e.subj.jobDone(e.cfg.Name), token
 	}
-	ask(e, mPublish, encPublish(q), decPublishResult, func(r engine.PublishResult, err error) {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mPublish, encPublish(q), decPublishResult, func(r engine.PublishResult, err error) {
 		done(r, err)
 		if token != 0 {
 			e.answered(token, err != nil || r.Duplicate)
@@ -185,47 +241,72 @@ func (e *Edge) Publish(req engine.PublishRequest, done func(engine.PublishResult
 
 // Retract asks the core.
 func (e *Edge) Retract(req engine.MessageRef, done func(struct{}, error)) {
-	ask(e, mRetract, encMessageRef(req), noResult, done)
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mRetract, encMessageRef(req), noResult, done)
 }
 
 // Status asks the core.
 func (e *Edge) Status(req engine.MessageRef, done func(engine.JobReport, error)) {
-	ask(e, mStatus, encMessageRef(req), decJobReport, done)
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mStatus, encMessageRef(req), decJobReport, done)
 }
 
 // Tag asks the core.
 func (e *Edge) Tag(req engine.TagRequest, done func(engine.Tag, error)) {
-	ask(e, mTag, encTagRequest(req), decTag, done)
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mTag, encTagRequest(req), decTag, done)
 }
 
 // Tags asks the core.
 func (e *Edge) Tags(account uint32, done func([]engine.Tag, error)) {
 	q := newEnc(4)
 	q.u32(account)
-	ask(e, mTags, q.b, func(d *dec) []engine.Tag { return decList(d, minTag, decTag) }, done)
+	askOwner(e, account, engine.ErrUnknownAccount, mTags, q.b, func(d *dec) []engine.Tag { return decList(d, minTag, decTag) }, done)
 }
 
-// CreateAccount asks the core.
+// CreateAccount asks the cores in turn, so accounts spread over the
+// shards; a core that cannot be reached passes its turn to the next.
 func (e *Edge) CreateAccount(req engine.NewAccount, done func(engine.Account, error)) {
 	q := newEnc(8 + len(req.Name) + len(req.Tier))
 	q.str(req.Name)
 	q.str(req.Tier)
-	ask(e, mCreate, q.b, decAccount, done)
+	first := int(e.created.Add(1)-1) % len(e.links)
+	go func() {
+		var err error
+		for i := range e.links {
+			var a engine.Account
+			a, err = roundTrip(e, uint8((first+i)%len(e.links)), mCreate, q.b, decAccount)
+			if !errors.Is(err, engine.ErrUnavailable) {
+				done(a, err)
+				return
+			}
+		}
+		done(engine.Account{}, err)
+	}()
 }
 
 // Account asks the core.
 func (e *Edge) Account(id uint32, done func(engine.Account, error)) {
 	q := newEnc(4)
 	q.u32(id)
-	ask(e, mAccount, q.b, decAccount, done)
+	askOwner(e, id, engine.ErrUnknownAccount, mAccount, q.b, decAccount, done)
 }
 
-// Accounts asks the core.
+// Accounts asks the cores in shard order (account ids are ordered by
+// shard), from the shard of req.From on, until the page is full.
 func (e *Edge) Accounts(req engine.PageRequest, done func([]engine.Account, error)) {
-	q := newEnc(8)
-	q.u32(req.From)
-	q.u32(uint32(max(req.Limit, 0)))
-	ask(e, mAccounts, q.b, func(d *dec) []engine.Account { return decList(d, minAccount, decAccount) }, done)
+	go func() {
+		var page []engine.Account
+		for shard := int(wire.AccountShard(req.From)); shard < len(e.links) && len(page) < req.Limit; shard++ {
+			q := newEnc(8)
+			q.u32(max(req.From, wire.AccountBase(uint8(shard))))
+			q.u32(uint32(req.Limit - len(page)))
+			as, err := roundTrip(e, uint8(shard), mAccounts, q.b, func(d *dec) []engine.Account { return decList(d, minAccount, decAccount) })
+			if err != nil {
+				done(nil, err)
+				return
+			}
+			page = append(page, as...)
+		}
+		done(page, nil)
+	}()
 }
 
 // Followers asks the core.
@@ -234,7 +315,7 @@ func (e *Edge) Followers(req engine.FollowersRequest, done func(engine.FollowerP
 	q.u32(req.Account)
 	q.u32(req.From)
 	q.u32(uint32(max(req.Limit, 0)))
-	ask(e, mFollowers, q.b, func(d *dec) engine.FollowerPage {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mFollowers, q.b, func(d *dec) engine.FollowerPage {
 		return engine.FollowerPage{IDs: d.u32s(), Total: d.u64()}
 	}, done)
 }

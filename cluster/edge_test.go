@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
@@ -18,6 +19,7 @@ import (
 	"herald/fanout"
 	"herald/internal/natstest"
 	"herald/internal/testtier"
+	"herald/wire"
 )
 
 // pair is a core and an edge on one NATS server, with one loop on the
@@ -152,7 +154,7 @@ func (p *pair) deaf(fn func()) {
 		p.t.Fatal(err)
 	}
 	var err error
-	if p.edge.subs[0], err = p.edgeNC.Subscribe(p.edge.subj.coreAll(), p.edge.onCore); err != nil {
+	if p.edge.subs[0], err = p.edgeNC.Subscribe(p.edge.subj.coreAll(0), func(m *nats.Msg) { p.edge.onCore(p.edge.links[0], m) }); err != nil {
 		p.t.Fatal(err)
 	}
 	if err := p.edgeNC.Flush(); err != nil {
@@ -189,7 +191,7 @@ func TestRogueBusMessagesAreRefused(t *testing.T) {
 	s := subjects{DefaultCluster}
 	junk := [][]byte{nil, {busVersion}, {2, 0, 0}, {busVersion, 1, 2, 3, 4, 5, 6, 7, 8, 9}}
 	for _, b := range junk {
-		for _, subject := range []string{s.relay(), s.coreAlive(), s.report(), s.acks(), s.edgeAlive()} {
+		for _, subject := range []string{s.relay(0), s.coreAlive(0), s.report(0), s.acks(0), s.edgeAlive()} {
 			if err := rogue.Publish(subject, b); err != nil {
 				t.Fatal(err)
 			}
@@ -198,11 +200,23 @@ func TestRogueBusMessagesAreRefused(t *testing.T) {
 	// A relay that decodes but says nothing sensible: a part beyond its
 	// count.
 	bad := encodeRelay(relayMsg{Instance: 1, Part: 3, Parts: 2, Relayed: fanout.Relayed{ID: 99, Plain: []byte("x")}})
-	if err := rogue.Publish(s.relay(), bad); err != nil {
+	if err := rogue.Publish(s.relay(0), bad); err != nil {
 		t.Fatal(err)
 	}
+	// Well formed, but another shard's broadcast and heartbeat on shard
+	// 0's subjects; and an acknowledgement of another shard's id.
+	foreign := encodeRelay(relayMsg{Instance: 1, Parts: 1, Relayed: fanout.Relayed{ID: wire.ShardBase(1) + 1, Plain: []byte("x"), Audience: roaring.BitmapOf(7)}})
+	for subject, b := range map[string][]byte{
+		s.relay(0):     foreign,
+		s.coreAlive(0): encodeCoreAlive(coreAlive{Instance: 1, Last: wire.ShardBase(1) + 1}),
+		s.acks(0):      encodeAcks([]ack{{7, wire.ShardBase(1) + 1}}),
+	} {
+		if err := rogue.Publish(subject, b); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, b := range junk {
-		msg, err := rogue.Request(s.req(mPublish), b, 5*time.Second)
+		msg, err := rogue.Request(s.req(0, mPublish), b, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +233,7 @@ func TestRogueBusMessagesAreRefused(t *testing.T) {
 	if err := rogue.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	for p.edge.Stats().Refused < uint64(2*len(junk)+1) || p.core.Refused() < uint64(4*len(junk)) {
+	for p.edge.Stats().Refused < uint64(2*len(junk)+3) || p.core.Refused() < uint64(4*len(junk)+1) {
 		time.Sleep(5 * time.Millisecond) // the nodes count asynchronously
 	}
 }

@@ -200,6 +200,10 @@ type Health struct {
 	// Delivered and DeliveredBytes count the PUSH frames live delivery has
 	// handed to sinks.
 	Delivered, DeliveredBytes uint64
+	// Shards is how many shards the engine's message ids span (see
+	// wire.Cursor): 1 for one engine, a cluster's cores for its edge. It
+	// never changes.
+	Shards int
 	// Bus is the state of the link to the cluster, for an engine reached
 	// over one (a cluster's edge); nil otherwise.
 	Bus *BusHealth

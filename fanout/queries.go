@@ -62,6 +62,7 @@ func (e *Engine) Followers(req engine.FollowersRequest, done func(engine.Followe
 func (e *Engine) Health() engine.Health {
 	free, reserve := e.store.DiskFree()
 	return engine.Health{
+		Shards:         1,
 		StorageError:   contract(e.store.Health()),
 		DiskFree:       free,
 		DiskReserve:    reserve,
@@ -93,3 +94,7 @@ func (e *Engine) RotateTokenKey(overlap time.Duration, done func(time.Time, erro
 
 // RegisterLoop adds an event loop to the online index.
 func (e *Engine) RegisterLoop(loop engine.Loop) engine.LoopIndex { return e.hub.Register(loop) }
+
+// Shard is the cluster shard the engine's store holds (0 for a single
+// server).
+func (e *Engine) Shard() uint8 { return e.store.Shard() }

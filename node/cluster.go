@@ -32,6 +32,10 @@ type ClusterConfig struct {
 	Name string
 	// EdgeName identifies an edge on the bus (default: random).
 	EdgeName string
+	// Shards is how many cores the cluster has (an edge's; 1 by default):
+	// they own shards 0 to Shards-1. A core's own shard is
+	// Engine.Shard (--shard).
+	Shards int
 	// Credentials: a NATS credentials file (JWT and seed), or a user and
 	// password; CA is a PEM file of the NATS server's certificate
 	// authority, for TLS.

@@ -145,6 +145,10 @@ func startCore(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if int(cfg.Engine.Shard) >= wire.MaxShards {
+		nc.Close()
+		return nil, fmt.Errorf("%w: shard %d: 0 to %d", server.ErrConfig, cfg.Engine.Shard, wire.MaxShards-1)
+	}
 	payload := cmp.Or(cfg.Engine.MaxPayload, defaultMaxPayload)
 	if cfg.Engine.CatchUpBytes, err = cluster.CatchUpBytes(nc.MaxPayload(), payload, cmp.Or(cfg.Engine.CatchUpPage, 1000)); err != nil {
 		nc.Close()
@@ -175,7 +179,7 @@ func startEdge(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	remote, err := cluster.StartEdge(cluster.EdgeConfig{Conn: nc, Cluster: cfg.Cluster.name(), Name: cfg.Cluster.EdgeName, Logger: cfg.Edge.Logger})
+	remote, err := cluster.StartEdge(cluster.EdgeConfig{Conn: nc, Cluster: cfg.Cluster.name(), Shards: cfg.Cluster.Shards, Name: cfg.Cluster.EdgeName, Logger: cfg.Edge.Logger})
 	if err != nil {
 		nc.Close()
 		return nil, err

@@ -71,6 +71,8 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 	f.StringVar(&cfg.Cluster.NATS, "nats", "", "NATS server URL for a core or an edge, e.g. nats://127.0.0.1:4222")
 	f.StringVar(&cfg.Cluster.Name, "cluster", "herald", "cluster name: the first token of its NATS subjects")
 	f.StringVar(&cfg.Cluster.EdgeName, "edge-name", "", "this edge's name on the bus (default: random)")
+	f.Uint8Var(&cfg.Engine.Shard, "shard", 0, "a core's shard, 0 to 63: the accounts and broadcasts it owns (one core per shard; see docs/CLUSTER.md)")
+	f.IntVar(&cfg.Cluster.Shards, "shards", 1, "an edge's: how many cores (shards 0 to N-1) the cluster has")
 	f.StringVar(&cfg.Cluster.Creds, "nats-creds", "", "NATS credentials file (JWT and seed)")
 	f.StringVar(&cfg.Cluster.User, "nats-user", "", "NATS user")
 	f.StringVar(&cfg.Cluster.Password, "nats-password", "", "NATS password")
@@ -112,12 +114,12 @@ func printServing(out io.Writer, cfg Config, n *Node) {
 	switch {
 	case cfg.Cluster.Role == RoleCore:
 		fmt.Fprintf(out, "herald: data directory %s\n", cfg.Engine.DataDir)
-		fmt.Fprintf(out, "herald: core of cluster %s on %s\n", cfg.Cluster.name(), cfg.Cluster.NATS)
+		fmt.Fprintf(out, "herald: core of shard %d of cluster %s on %s\n", cfg.Engine.Shard, cfg.Cluster.name(), cfg.Cluster.NATS)
 		fmt.Fprintf(out, "herald: health     http://%s (/healthz, /metrics)\n", n.CoreAddr())
 		fmt.Fprintln(out, "herald: serving; Ctrl-C stops")
 		return
 	case cfg.Cluster.Role == RoleEdge:
-		fmt.Fprintf(out, "herald: edge %s of cluster %s on %s\n", n.Remote.Name(), cfg.Cluster.name(), cfg.Cluster.NATS)
+		fmt.Fprintf(out, "herald: edge %s of cluster %s (%d shards) on %s\n", n.Remote.Name(), cfg.Cluster.name(), max(cfg.Cluster.Shards, 1), cfg.Cluster.NATS)
 	case cfg.Engine.InMemory:
 		fmt.Fprintln(out, "herald: in memory: nothing is kept after it stops")
 	default:

@@ -430,6 +430,9 @@ func (cn *conn) hello(f wire.Frame) error {
 		return closeWith(wire.CodeUnsupportedVersion, "version %d; this server speaks %d and %d", h.Version, wire.Version1, wire.Version2)
 	}
 	cn.version = h.Version
+	if h.Version == wire.Version1 && cn.role == roleClient && cn.srv.shards > 1 {
+		return closeWith(wire.CodeUnsupportedVersion, "this server is a cluster of %d shards: one cursor id cannot say where a client is in each; speak version %d", cn.srv.shards, wire.Version2)
+	}
 	if cn.role == rolePublisher {
 		cn.authenticatePublisher(h)
 		return nil

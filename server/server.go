@@ -31,8 +31,11 @@ type Server struct {
 	admin      *http.Server
 	adminLn    net.Listener
 	adminToken string
-	tick       time.Duration
-	metrics    metrics
+	// shards is how many shards the engine spans (engine.Health.Shards):
+	// a version 1 client cannot resume on more than one.
+	shards  int
+	tick    time.Duration
+	metrics metrics
 	// partialBytes is what every connection's parser holds for frames
 	// received in part or waiting for an earlier request's answer (bounded
 	// by Config.MaxPartialBytes); conns counts authenticated connections
@@ -59,7 +62,7 @@ func Start(cfg Config, eng engine.Engine) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, engine: eng, gnetDone: make(chan error, 1), tick: time.Second, adminToken: cfg.AdminToken}
+	s := &Server{cfg: cfg, engine: eng, gnetDone: make(chan error, 1), tick: time.Second, adminToken: cfg.AdminToken, shards: eng.Health().Shards}
 	if s.adminToken == "" {
 		if s.adminToken, err = RandomToken(); err != nil {
 			return nil, err

@@ -1,0 +1,147 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"herald/client"
+	"herald/fanout"
+	"herald/internal/testserver"
+	"herald/internal/testutil"
+	"herald/wire"
+)
+
+// TestCatchUpAcrossShards: with two cores, accounts created through an
+// edge land on both shards; a user following an account of each receives
+// both live on any edge, and resumes once on any edge to get every missed
+// broadcast of both shards, each shard's in id order, nothing twice: from
+// no cursor, from the cursor its application stored, and from the
+// acknowledgements the cores stored (each shard's ACK reaches its core).
+// Pages are small here, so a resume takes several RESUMEs per shard.
+func TestCatchUpAcrossShards(t *testing.T) {
+	c := startClusterWith(t, 2, clusterOptions{shards: 2, engine: func(cfg *fanout.Config) { cfg.CatchUpPage = 4 }})
+	a, secretA := c.account(1, 4)
+	b, secretB := c.account(1, 4)
+	if wire.AccountShard(a) == wire.AccountShard(b) {
+		t.Fatalf("accounts %#x and %#x are both of shard %d", a, b, wire.AccountShard(a))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pubs := []*client.Publisher{c.publisher(0, a, secretA, nil), c.publisher(1, b, secretB, nil)}
+	publish := func(n int) []uint64 {
+		t.Helper()
+		var ids []uint64
+		for i := range n {
+			res, err := pubs[i%2].Publish(ctx, client.Message{Payload: fmt.Appendf(nil, "m%d", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Recipients != 4 {
+				t.Fatalf("recipients %d, want 4", res.Recipients)
+			}
+			ids = append(ids, res.MessageID)
+		}
+		return ids
+	}
+	// receive takes n messages and checks them against want: each shard's
+	// in id order, all of them once.
+	receive := func(sub *client.Subscriber, want []uint64) {
+		t.Helper()
+		var got []uint64
+		last := map[uint8]uint64{}
+		for range want {
+			m := testserver.Receive(t, sub, 10*time.Second)
+			if shard := wire.ShardOf(m.ID); m.ID <= last[shard] {
+				t.Fatalf("user %d: %#x after %#x in shard %d", sub.User(), m.ID, last[shard], shard)
+			}
+			last[wire.ShardOf(m.ID)] = m.ID
+			got = append(got, m.ID)
+		}
+		testserver.ExpectNone(t, sub)
+		slices.Sort(got)
+		sorted := slices.Sorted(slices.Values(want))
+		if !slices.Equal(got, sorted) {
+			t.Fatalf("user %d got %x, want %x", sub.User(), got, sorted)
+		}
+	}
+
+	live := c.subscribe(0, 1, 0)
+	first := publish(10)
+	receive(live, first)
+	shards := map[uint8]bool{}
+	for _, id := range first {
+		shards[wire.ShardOf(id)] = true
+	}
+	if len(shards) != 2 {
+		t.Fatalf("ids %x are not of two shards", first)
+	}
+
+	// User 2 was never online: everything, on the other edge.
+	fresh := c.subscribe(1, 2, 0)
+	receive(fresh, first)
+
+	// User 3 stores its cursor, goes away and comes back with it.
+	three := c.subscribe(0, 3, 0)
+	receive(three, first)
+	_ = three.Close() // everything received counts as handled
+	stored := three.Handled()
+	if len(stored) != 2 || !stored.Covers(slices.Max(first)) {
+		t.Fatalf("user 3's cursor %v, want one id of each shard covering %x", stored, first)
+	}
+	second := publish(9)
+	receive(live, second)
+	back := c.subscribeFrom(1, 3, client.SubscriberConfig{Cursor: stored})
+	receive(back, second)
+
+	// User 4 acknowledges everything and resumes from what the cores
+	// stored.
+	four := c.subscribe(1, 4, 0)
+	receive(four, append(slices.Clone(first), second...))
+	_ = four.Close() // acknowledges what was handled, and waits for it
+	testutil.WaitFor(t, 10*time.Second, "both cores to hold user 4's acknowledgements", func() bool {
+		for _, core := range c.cores {
+			id, err := core.Engine.StoredCursor(4)
+			if err != nil || id == wire.ShardBase(core.Engine.Shard()) || id == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	third := publish(5)
+	receive(live, third)
+	again := c.subscribeFrom(0, 4, client.SubscriberConfig{StoredCursor: true})
+	receive(again, third)
+}
+
+// TestVersionOneOnSeveralShards: a protocol version 1 client of an edge
+// of two shards cannot say where it is in each: its HELLO is answered
+// UNSUPPORTED_VERSION (a publisher's is not); a cursor naming a shard the cluster does not have
+// is CURSOR_AHEAD.
+func TestVersionOneOnSeveralShards(t *testing.T) {
+	c := startClusterWith(t, 1, clusterOptions{shards: 2})
+	ctx := context.Background()
+	token, err := c.admin(0).MintToken(ctx, 1, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := testutil.DialRaw(t, c.edges[0].Edge.ClientAddr())
+	v1.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: token}))
+	v1.ExpectError(wire.CodeUnsupportedVersion, 0)
+	v1.ExpectClosed()
+
+	account, secret := c.account(1, 1)
+	publisher := testutil.DialRaw(t, c.edges[0].Edge.PublisherAddr())
+	publisher.Welcome(account, secret) // version 1
+
+	v2 := testutil.DialRaw(t, c.edges[0].Edge.ClientAddr())
+	v2.Send(wire.AppendHello(nil, wire.Hello{Version: wire.Version2, Credential: token}))
+	if f, err := v2.Next(5 * time.Second); err != nil || f.Type != wire.TypeWelcome {
+		t.Fatalf("HELLO: %s %v", f.Type, err)
+	}
+	v2.Send(wire.AppendResumeV2(nil, wire.ResumeV2{Cursor: wire.Cursor{wire.ShardBase(5) + 1}}, 0))
+	v2.ExpectError(wire.CodeCursorAhead, 0)
+	v2.ExpectClosed()
+}
