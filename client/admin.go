@@ -243,6 +243,10 @@ type Health struct {
 	SlowConsumers     uint64 `json:"slow_consumers"`
 	ClosedWithError   uint64 `json:"closed_with_error"`
 	LastMessageID     uint64 `json:"last_message_id"`
+	// Cursor is, per shard, the newest message id (wire.Cursor's String;
+	// ParseCursor reads it): clients that start from it get only what is
+	// published after.
+	Cursor string `json:"cursor"`
 }
 
 // Health reads the server's counters.

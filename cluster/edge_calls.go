@@ -97,6 +97,7 @@ func (e *Edge) Health() engine.Health {
 			continue
 		}
 		h.LastMessageID = max(h.LastMessageID, last)
+		h.Newest = h.Newest.Advance(last)
 		bus.CoreSilence = max(bus.CoreSilence, time.Since(time.Unix(0, seen)))
 	}
 	switch {

@@ -195,8 +195,10 @@ type Health struct {
 	// last reading, DiskReserve the bytes kept free (0 when unknown).
 	DiskFree, DiskReserve int64
 	// LastMessageID is the highest committed message id, FirstRetained the
-	// lowest id catch-up can still replay.
+	// lowest id catch-up can still replay. Newest is, per shard, the
+	// highest committed id (a cluster's edge: what each core last said).
 	LastMessageID, FirstRetained uint64
+	Newest                       wire.Cursor
 	// Delivered and DeliveredBytes count the PUSH frames live delivery has
 	// handed to sinks.
 	Delivered, DeliveredBytes uint64

@@ -7,6 +7,7 @@ import (
 
 	"herald/engine"
 	"herald/storage"
+	"herald/wire"
 )
 
 // Account answers one account with its follower count, on a reader.
@@ -61,12 +62,14 @@ func (e *Engine) Followers(req engine.FollowersRequest, done func(engine.Followe
 // Health reports the store's state and the delivery counters from memory.
 func (e *Engine) Health() engine.Health {
 	free, reserve := e.store.DiskFree()
+	last := e.store.LastMessageID()
 	return engine.Health{
+		Newest:         wire.CursorAt(last),
 		Shards:         1,
 		StorageError:   contract(e.store.Health()),
 		DiskFree:       free,
 		DiskReserve:    reserve,
-		LastMessageID:  e.store.LastMessageID(),
+		LastMessageID:  last,
 		FirstRetained:  e.store.FirstRetained(),
 		Delivered:      e.hub.Delivered(),
 		DeliveredBytes: e.hub.DeliveredBytes(),

@@ -17,7 +17,7 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	cursor, err := e.lastMessageID(ctx)
+	cursor, err := e.newest(ctx)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (e *env) catchUp(ctx context.Context, cfg Config) error {
 	}
 	e.bar.phase("catching up", cfg.Clients)
 	all := func(uint32) bool { return true }
-	if err := clients.expect(ctx, ids[0], len(ids), all, e.bar); err != nil {
+	if err := clients.expect(ctx, ids, all, e.bar); err != nil {
 		return err
 	}
 	baseCPU := e.serverCPU()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"herald/client"
+	"herald/wire"
 )
 
 // churn is the churn scenario: while broadcasts are published one every
@@ -18,7 +19,7 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	base, err := e.lastMessageID(ctx)
+	base, err := e.newest(ctx)
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 // churnClients disconnects and reconnects clients round-robin at
 // cfg.ChurnRate a second until stop, each resuming after the last
 // broadcast it received.
-func (e *env) churnClients(ctx context.Context, cfg Config, followers []*follower, base uint64, listening []chan struct{}, mu *sync.Mutex, listen func(*follower), stop <-chan struct{}) error {
+func (e *env) churnClients(ctx context.Context, cfg Config, followers []*follower, base wire.Cursor, listening []chan struct{}, mu *sync.Mutex, listen func(*follower), stop <-chan struct{}) error {
 	if cfg.ChurnRate <= 0 {
 		return nil
 	}
@@ -131,16 +132,16 @@ func (e *env) churnClients(ctx context.Context, cfg Config, followers []*followe
 		done := listening[next]
 		mu.Unlock()
 		<-done // f.got is now complete for that connection
-		cursor := base
+		cursor := base.Clone()
 		if n := len(f.got); n > 0 {
-			cursor = max(cursor, f.got[n-1].id)
+			cursor = cursor.Advance(f.got[n-1].id)
 		}
 		token, err := mintToken(ctx, e.admin, f.user)
 		if err != nil {
 			return err
 		}
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addrs: e.target.clientAddrs(f.user), LocalAddr: sourceAddr(cfg, e.target, next), Token: token, Cursor: client.CursorAt(cursor)})
+		sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addrs: e.target.clientAddrs(f.user), LocalAddr: sourceAddr(cfg, e.target, next), Token: token, Cursor: cursor})
 		if err != nil {
 			cancel()
 			return fmt.Errorf("loadtest: reconnect user %d: %w", f.user, err)

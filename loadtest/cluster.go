@@ -12,22 +12,23 @@ import (
 	"herald/internal/serverproc"
 )
 
-// embedded is the embedded cluster (Config.Cluster): a NATS server, a
-// core and edges, each a child process. Chaos replaces processes, so the
-// fields are read under mu.
+// embedded is the embedded cluster (Config.Cluster): a NATS server, the
+// cores (cores[k] owns shard k) and edges, each a child process. Chaos
+// replaces processes, so the fields are read under mu.
 type embedded struct {
 	mu    sync.Mutex
 	dir   string
 	bus   *natsproc.Process
-	core  *serverproc.Process
+	cores []*serverproc.Process
 	edges []*serverproc.Process
 	// restarting counts restarts in flight; settled waits for them.
 	restarting sync.WaitGroup
 	failures   []error
 }
 
-func (c *embedded) coreFlags() []string {
-	return []string{"--role", "core", "--nats", c.bus.URL}
+// startCore starts the core of shard k on its data directory.
+func (c *embedded) startCore(k int) (*serverproc.Process, error) {
+	return serverproc.StartWith(filepath.Join(c.dir, fmt.Sprint("core", k)), []string{"--role", "core", "--nats", c.bus.URL, "--shard", fmt.Sprint(k)})
 }
 
 // stop ends every process and removes the core's data.
@@ -38,8 +39,8 @@ func (c *embedded) stop() {
 	for _, e := range c.edges {
 		e.Stop()
 	}
-	if c.core != nil {
-		c.core.Stop()
+	for _, core := range c.cores {
+		core.Stop()
 	}
 	if c.bus != nil {
 		c.bus.Stop()
@@ -49,26 +50,30 @@ func (c *embedded) stop() {
 
 // startCluster starts the embedded cluster and points e at it: the admin
 // API and publishers use the first edge, clients are spread over all.
-func (e *env) startCluster(edges int) (stop func(), err error) {
+func (e *env) startCluster(cores, edges int) (stop func(), err error) {
 	c := &embedded{}
 	defer func() {
 		if err != nil {
 			c.stop()
 		}
 	}()
-	e.logf("starting the embedded cluster: NATS, a core and %d edges", edges)
+	e.logf("starting the embedded cluster: NATS, %d cores and %d edges", cores, edges)
 	if c.dir, err = os.MkdirTemp("", "herald-loadtest-"); err != nil {
 		return nil, err
 	}
 	if c.bus, err = natsproc.Start(); err != nil {
 		return nil, fmt.Errorf("NATS: %w", err)
 	}
-	if c.core, err = serverproc.StartWith(filepath.Join(c.dir, "core"), c.coreFlags()); err != nil {
-		return nil, fmt.Errorf("core: %w", err)
+	for k := range cores {
+		core, err := c.startCore(k)
+		if err != nil {
+			return nil, fmt.Errorf("core %d: %w", k, err)
+		}
+		c.cores = append(c.cores, core)
 	}
 	t := &Target{}
 	for i := range edges {
-		edge, err := serverproc.StartWith("", []string{"--role", "edge", "--nats", c.bus.URL, "--edge-name", fmt.Sprint("e", i)})
+		edge, err := serverproc.StartWith("", []string{"--role", "edge", "--nats", c.bus.URL, "--edge-name", fmt.Sprint("e", i), "--shards", fmt.Sprint(cores)})
 		if err != nil {
 			return nil, fmt.Errorf("edge %d: %w", i, err)
 		}
@@ -80,11 +85,14 @@ func (e *env) startCluster(edges int) (stop func(), err error) {
 		t.ClientAddrs = append(t.ClientAddrs, a.ClientAddr)
 		t.PublisherAddrs = append(t.PublisherAddrs, a.PublisherAddr)
 	}
-	e.servers = append(e.servers, c.bus.Usage, c.core.Usage)
+	e.servers = append(e.servers, c.bus.Usage)
+	for _, core := range c.cores {
+		e.servers = append(e.servers, core.Usage)
+	}
 	for _, edge := range c.edges {
 		e.servers = append(e.servers, edge.Usage)
 	}
-	e.logf("embedded cluster: NATS pid %d, core pid %d (data in %s), %d edges", c.bus.Pid(), c.core.Pid(), c.dir, edges)
+	e.logf("embedded cluster: NATS pid %d, %d cores (data in %s), %d edges", c.bus.Pid(), cores, c.dir, edges)
 	e.target, e.cluster = t, c
 	e.report.Embedded = true
 	return c.stop, nil
@@ -101,10 +109,11 @@ func chaosAt(cfg Config, i int) (string, bool) {
 	return "", false
 }
 
-// inflict kills part of the embedded cluster (Config.Chaos); the core and
-// NATS come back by themselves half a second later. Processes' CPU and
-// memory are no longer measured: the killed ones' are gone.
-func (e *env) inflict(ctx context.Context, kind string) error {
+// inflict kills part of the embedded cluster (Config.Chaos); a core and
+// NATS come back by themselves half a second later. The core killed is
+// shard's, the one the next broadcast goes to. Processes' CPU and memory
+// are no longer measured: the killed ones' are gone.
+func (e *env) inflict(ctx context.Context, kind string, shard uint8) error {
 	c := e.cluster
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -116,12 +125,13 @@ func (e *env) inflict(ctx context.Context, kind string) error {
 		c.edges = c.edges[:len(c.edges)-1]
 		e.logf("chaos: killed edge e%d (pid %d) with SIGKILL; its clients resume on the others", len(c.edges), last.Pid())
 	case ChaosCore:
-		c.core.Kill()
-		e.logf("chaos: killed the core (pid %d) with SIGKILL; it restarts on its data in 500ms", c.core.Pid())
+		k := int(shard) % len(c.cores)
+		c.cores[k].Kill()
+		e.logf("chaos: killed the core of shard %d (pid %d) with SIGKILL; it restarts on its data in 500ms", k, c.cores[k].Pid())
 		c.restart(ctx, func() error {
-			core, err := serverproc.StartWith(filepath.Join(c.dir, "core"), c.coreFlags())
+			core, err := c.startCore(k)
 			if err == nil {
-				c.core = core
+				c.cores[k] = core
 			}
 			return err
 		})

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+
+	"herald/wire"
 )
 
 // Config describes one fan-out run. Zero fields take the defaults shown.
@@ -32,9 +34,11 @@ type Config struct {
 	// Target is an external server; nil starts the embedded one.
 	Target *Target `json:"target"`
 	// Cluster, if above 0, makes the embedded server a cluster: a NATS
-	// server, one core and this many edges, each its own process, with the
-	// clients spread over the edges (docs/CLUSTER.md).
+	// server, Cores cores (1; one per shard) and this many edges, each its
+	// own process, with the clients spread over the edges
+	// (docs/CLUSTER.md). Accounts are spread over the cores in turn.
 	Cluster int `json:"cluster_edges,omitempty"`
+	Cores   int `json:"cluster_cores,omitempty"`
 	// Chaos are failures the fanout scenario inflicts on the embedded
 	// cluster while it publishes, spread evenly over its broadcasts:
 	// ChaosEdge kills an edge with SIGKILL (its clients resume on
@@ -279,6 +283,12 @@ func (c *Config) fitFiles() error {
 	if c.Scenario == ScenarioChurn && c.Clients > c.ClientsPerProcess {
 		return fmt.Errorf("%w: the churn scenario runs its clients in one process, which may hold %d. Use --clients %d or fewer",
 			ErrTooManyClients, c.ClientsPerProcess, c.ClientsPerProcess)
+	}
+	if c.Cores < 0 || c.Cores > 0 && c.Cluster == 0 || c.Cores > wire.MaxShards {
+		return fmt.Errorf("loadtest: --cores is for the embedded cluster (--cluster N), 1 to %d", wire.MaxShards)
+	}
+	if c.Cluster > 0 {
+		c.Cores = max(c.Cores, 1)
 	}
 	if c.Cluster < 0 || c.Cluster > 0 && c.Target != nil {
 		return fmt.Errorf("loadtest: --cluster is a number of edges for the embedded cluster, not with an external server")

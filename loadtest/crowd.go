@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"herald/wire"
 )
 
 // clientShare is one process's share of a run's clients: this process's
@@ -13,13 +15,13 @@ import (
 type clientShare interface {
 	// users is the share's range of user ids.
 	users() (lo, hi uint32)
-	// expect sets the broadcasts to count, n from first, each for want of
-	// the share's clients.
-	expect(ctx context.Context, first uint64, n, want int) error
+	// expect sets the broadcasts to count, ids, each for want of the
+	// share's clients.
+	expect(ctx context.Context, ids []uint64, want int) error
 	// mint mints every client's token ahead of connect.
 	mint(ctx context.Context) error
 	// connect connects every client of the share from cursor.
-	connect(ctx context.Context, cursor uint64) error
+	connect(ctx context.Context, cursor wire.Cursor) error
 	// finish closes the clients and returns what each received.
 	finish(ctx context.Context) ([]*follower, error)
 }
@@ -105,7 +107,7 @@ func (c *crowd) mint(ctx context.Context) error {
 
 // connect connects every client from cursor, all shares at once; bar
 // counts clients going live.
-func (c *crowd) connect(ctx context.Context, cursor uint64, bar *progress) (time.Duration, error) {
+func (c *crowd) connect(ctx context.Context, cursor wire.Cursor, bar *progress) (time.Duration, error) {
 	c.liveBar.Store(bar)
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
@@ -116,11 +118,10 @@ func (c *crowd) connect(ctx context.Context, cursor uint64, bar *progress) (time
 	return time.Since(start), err
 }
 
-// expect sets the broadcasts to count: n from first, for the users wants
-// accepts. bar counts clients that have them all. Call it before they
-// can arrive.
-func (c *crowd) expect(ctx context.Context, first uint64, n int, wants func(user uint32) bool, bar *progress) error {
-	complete := make([]atomic.Int32, n)
+// expect sets the broadcasts to count, ids, for the users wants accepts.
+// bar counts clients that have them all. Call it before they can arrive.
+func (c *crowd) expect(ctx context.Context, ids []uint64, wants func(user uint32) bool, bar *progress) error {
+	complete := make([]atomic.Int32, len(ids))
 	c.complete.Store(&complete)
 	c.caughtBar.Store(bar)
 	for _, s := range c.shares {
@@ -131,7 +132,7 @@ func (c *crowd) expect(ctx context.Context, first uint64, n int, wants func(user
 				want++
 			}
 		}
-		if err := s.expect(ctx, first, n, want); err != nil {
+		if err := s.expect(ctx, ids, want); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"herald/client"
 	"herald/internal/serverproc"
+	"herald/wire"
 )
 
 // follower is one connected client and what it received.
@@ -45,7 +46,7 @@ func Run(ctx context.Context, cfg Config, lines io.Writer) (*Report, error) {
 		}
 	}
 	if e.target == nil && cfg.Cluster > 0 {
-		stop, err := e.startCluster(cfg.Cluster)
+		stop, err := e.startCluster(cfg.Cores, cfg.Cluster)
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +120,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		accounts[k], accountIDs[k] = a, a.ID
 	}
 	_, baseRSS := e.usage()
-	cursor, err := e.lastMessageID(ctx)
+	cursor, err := e.newest(ctx)
 	if err != nil {
 		return err
 	}
@@ -167,15 +168,16 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 		}
 		pubs[k] = pub
 	}
-	// Ids are allocated in commit order across the server, so on an idle
-	// server this run's broadcasts are the next Broadcasts ids; clients
-	// count per burst against that, and a gap fails the run.
-	last, err := e.lastMessageID(ctx)
+	// Ids are allocated in commit order in each shard, so on an idle
+	// server this run's broadcasts are the next ids of their accounts'
+	// shards; clients count per burst against that, and a gap fails the
+	// run.
+	newest, err := e.newest(ctx)
 	if err != nil {
 		return err
 	}
-	firstID := last + 1
-	if err := clients.expect(ctx, firstID, cfg.Broadcasts, aud.wants, nil); err != nil {
+	expected := expectedIDs(newest, accountIDs, cfg.Broadcasts)
+	if err := clients.expect(ctx, expected, aud.wants, nil); err != nil {
 		return err
 	}
 	payload := make([]byte, cfg.Payload)
@@ -193,7 +195,7 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 			time.Sleep(time.Until(due))
 		}
 		if kind, ok := chaosAt(cfg, i); ok {
-			if err := e.inflict(ctx, kind); err != nil {
+			if err := e.inflict(ctx, kind, wire.AccountShard(accountIDs[i%len(accountIDs)])); err != nil {
 				return err
 			}
 		}
@@ -205,8 +207,8 @@ func (e *env) fanout(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("loadtest: publish %d: %w", i, err)
 		}
 		acks[i], ids[i] = time.Now(), res.MessageID
-		if res.MessageID != firstID+uint64(i) {
-			return fmt.Errorf("loadtest: broadcast got id %d, expected %d: another publisher is active on this server; run against an idle one", res.MessageID, firstID+uint64(i))
+		if res.MessageID != expected[i] {
+			return fmt.Errorf("loadtest: broadcast got id %d, expected %d: another publisher is active on this server; run against an idle one", res.MessageID, expected[i])
 		}
 		if res.Recipients != uint32(aud.followers) || res.Filtered != uint32(aud.filtered) {
 			report.Problems = append(report.Problems, fmt.Sprintf("broadcast %d addressed to %d users with %d filtered by quota, want %d and %d",

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"herald/wire"
 )
 
 // ReportSchema is the version of the JSON report (WriteJSON): it changes
@@ -194,6 +196,10 @@ func (r *Report) verifyFor(followers []*follower, ids []uint64, acks []time.Time
 	var latencies []time.Duration
 	var times []time.Time
 	last := make([]time.Time, len(ids))
+	index := make(map[uint64]int, len(ids))
+	for i, id := range ids {
+		index[id] = i
+	}
 	for _, f := range followers {
 		if !wants(f.user) {
 			for _, got := range f.got {
@@ -205,9 +211,10 @@ func (r *Report) verifyFor(followers []*follower, ids []uint64, acks []time.Time
 			continue
 		}
 		seen := make(map[uint64]int, len(ids))
-		var prev uint64
+		var prev wire.Cursor // ids increase within each shard
 		for _, got := range f.got {
-			if got.id < ids[0] || got.id > ids[len(ids)-1] {
+			i, ok := index[got.id]
+			if !ok {
 				r.Problems = append(r.Problems, fmt.Sprintf("user %d received broadcast %d, not published by this run", f.user, got.id))
 				continue
 			}
@@ -216,13 +223,12 @@ func (r *Report) verifyFor(followers []*follower, ids []uint64, acks []time.Time
 				r.Duplicates++
 				continue
 			}
-			if got.id < prev {
+			if prev.Covers(got.id) {
 				r.OutOfOrder++
 			}
-			prev = got.id
+			prev = prev.Advance(got.id)
 			latencies = append(latencies, got.latency)
 			times = append(times, got.at)
-			i := got.id - ids[0]
 			if got.at.After(last[i]) {
 				last[i] = got.at
 			}
@@ -258,7 +264,7 @@ func (r *Report) Print(w io.Writer) {
 	server := "external"
 	switch {
 	case r.Embedded && c.Cluster > 0:
-		server = fmt.Sprintf("embedded cluster: NATS, a core and %d edges (separate processes; CPU and RSS are theirs together)", c.Cluster)
+		server = fmt.Sprintf("embedded cluster: NATS, %d cores and %d edges (separate processes; CPU and RSS are theirs together)", max(c.Cores, 1), c.Cluster)
 	case r.Embedded:
 		server = "embedded (separate process)"
 	}

@@ -221,6 +221,8 @@ func TestClusterTarget(t *testing.T) {
 	for _, cfg := range []Config{
 		{Scenario: ScenarioFanout, Clients: 60, ClientsPerProcess: 40, Broadcasts: 5, Payload: 64, Cluster: 2},
 		{Scenario: ScenarioCatchUp, Clients: 40, Followers: 50, Broadcasts: 10, Payload: 64, Cluster: 2},
+		// Two shards: an account on each, broadcasts in turn.
+		{Scenario: ScenarioFanout, Clients: 40, Accounts: 2, Broadcasts: 6, Payload: 64, Cluster: 2, Cores: 2},
 	} {
 		r, err := Run(context.Background(), cfg, nil)
 		if err != nil {
@@ -233,11 +235,12 @@ func TestClusterTarget(t *testing.T) {
 	}
 }
 
-// TestClusterChaos: with an edge, the core and NATS killed with SIGKILL
-// during the run (the core and NATS restarted), every client still gets
-// every broadcast exactly once, in order.
+// TestClusterChaos: with two cores and three edges, an edge, a core and
+// NATS killed with SIGKILL during the run (the core and NATS restarted),
+// every client still gets every broadcast of both shards exactly once, in
+// order.
 func TestClusterChaos(t *testing.T) {
-	cfg := Config{Scenario: ScenarioFanout, Clients: 90, Broadcasts: 12, Payload: 64, Cluster: 3, Chaos: []string{ChaosEdge, ChaosCore, ChaosNATS}}
+	cfg := Config{Scenario: ScenarioFanout, Clients: 90, Accounts: 2, Broadcasts: 12, Payload: 64, Cluster: 3, Cores: 2, Chaos: []string{ChaosEdge, ChaosCore, ChaosNATS}}
 	r, err := Run(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)

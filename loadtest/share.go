@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"herald/client"
+	"herald/wire"
 )
 
 // share is the clients one process holds: users lo..hi of a run. The
@@ -42,11 +43,11 @@ type events struct {
 	caughtUp func()
 }
 
-// expectation is which broadcasts a share's clients are to receive: n
-// consecutive ids from first, each for want of the share's clients.
+// expectation is which broadcasts a share's clients are to receive: ids
+// (index maps each to its place), each for want of the share's clients.
 type expectation struct {
-	first  uint64
-	n      int
+	ids    []uint64
+	index  map[uint64]int
 	want   int64
 	counts []atomic.Int64
 }
@@ -54,10 +55,14 @@ type expectation struct {
 func (s *share) users() (lo, hi uint32) { return s.lo, s.hi }
 
 // expect sets the broadcasts to count; set it before they can arrive.
-func (s *share) expect(_ context.Context, first uint64, n, want int) error {
-	s.exp.Store(&expectation{first: first, n: n, want: int64(want), counts: make([]atomic.Int64, n)})
+func (s *share) expect(_ context.Context, ids []uint64, want int) error {
+	index := make(map[uint64]int, len(ids))
+	for i, id := range ids {
+		index[id] = i
+	}
+	s.exp.Store(&expectation{ids: ids, index: index, want: int64(want), counts: make([]atomic.Int64, len(ids))})
 	if want == 0 {
-		for i := range n {
+		for i := range ids {
 			s.ev.burst(i)
 		}
 	}
@@ -93,7 +98,7 @@ func (s *share) token(ctx context.Context, user uint32) (string, error) {
 
 // connect connects the share's clients from cursor; each records what it
 // receives from then on.
-func (s *share) connect(ctx context.Context, cursor uint64) error {
+func (s *share) connect(ctx context.Context, cursor wire.Cursor) error {
 	// A catch-up's reconnect rate is shared out by clients held.
 	rate := 0.0
 	if s.cfg.Scenario == ScenarioCatchUp {
@@ -115,13 +120,17 @@ func (s *share) receive(f *follower) {
 				continue
 			}
 			x := s.exp.Load()
-			if x == nil || m.ID < x.first || m.ID >= x.first+uint64(x.n) {
+			if x == nil {
 				continue
 			}
-			if x.counts[m.ID-x.first].Add(1) == x.want {
-				s.ev.burst(int(m.ID - x.first))
+			i, ok := x.index[m.ID]
+			if !ok {
+				continue
 			}
-			if have++; have == x.n {
+			if x.counts[i].Add(1) == x.want {
+				s.ev.burst(i)
+			}
+			if have++; have == len(x.ids) {
 				f.caughtUp = f.got[len(f.got)-1].at
 				s.ev.caughtUp()
 			}
@@ -167,7 +176,7 @@ func sourceAddr(cfg Config, target *Target, i int) net.Addr {
 // token, rate a second (0: as fast as it can, 64 at a time). started, if
 // not nil, is called for each client as soon as it is subscribed, before
 // it is live (a catch-up must be read to go live); live, when it is live.
-func connect(ctx context.Context, cfg Config, target *Target, token func(context.Context, uint32) (string, error), lo, hi uint32, cursor uint64, rate float64, started func(*follower), live func()) ([]*follower, error) {
+func connect(ctx context.Context, cfg Config, target *Target, token func(context.Context, uint32) (string, error), lo, hi uint32, cursor wire.Cursor, rate float64, started func(*follower), live func()) ([]*follower, error) {
 	followers := make([]*follower, hi-lo+1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(64)
@@ -187,7 +196,7 @@ func connect(ctx context.Context, cfg Config, target *Target, token func(context
 			}
 			cctx, cancel := context.WithTimeout(gctx, 30*time.Second)
 			defer cancel()
-			sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addrs: target.clientAddrs(user), LocalAddr: sourceAddr(cfg, target, int(user-1)), Token: token, Cursor: client.CursorAt(cursor)})
+			sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addrs: target.clientAddrs(user), LocalAddr: sourceAddr(cfg, target, int(user-1)), Token: token, Cursor: cursor})
 			if err != nil {
 				return fmt.Errorf("loadtest: connect user %d: %w", user, err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"herald/client"
 	"herald/internal/testtier"
+	"herald/wire"
 )
 
 // Steps the scenarios share.
@@ -59,14 +60,34 @@ func (e *env) mint(ctx context.Context, clients *crowd) error {
 	return nil
 }
 
-// lastMessageID is the server's newest message id: clients start after it,
-// so history from other runs is not replayed.
-func (e *env) lastMessageID(ctx context.Context) (uint64, error) {
+// newest is where the server's log ends, per shard: clients start after
+// it, so history from other runs is not replayed.
+func (e *env) newest(ctx context.Context) (wire.Cursor, error) {
 	health, err := e.admin.Health(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("loadtest: healthz: %w", err)
+		return nil, fmt.Errorf("loadtest: healthz: %w", err)
 	}
-	return health.LastMessageID, nil
+	if health.Cursor == "" && health.LastMessageID != 0 {
+		return wire.CursorAt(health.LastMessageID), nil // a server before cursors
+	}
+	c, err := wire.ParseCursor(health.Cursor)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: healthz: %w", err)
+	}
+	return c, nil
+}
+
+// expectedIDs are the ids of n broadcasts published in turn by accounts
+// on an idle server whose log ends at newest: each shard (an account's,
+// wire.AccountShard) numbers its own in commit order.
+func expectedIDs(newest wire.Cursor, accounts []uint32, n int) []uint64 {
+	next := newest.Clone()
+	ids := make([]uint64, n)
+	for i := range ids {
+		ids[i] = next.At(wire.AccountShard(accounts[i%len(accounts)])) + 1
+		next = next.Advance(ids[i])
+	}
+	return ids
 }
 
 // publisher connects a publisher for account.

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/gob"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 
 	"herald/client"
 	"herald/internal/child"
+	"herald/wire"
 )
 
 // WorkerFlag is the hidden first argument with which a binary whose main
@@ -24,9 +26,9 @@ import (
 // The protocol is lines of text. The run's process sends the job as one
 // line of JSON, then commands:
 //
-//	expect FIRST N WANT   count broadcasts FIRST..FIRST+N-1, each for WANT clients
+//	expect WANT IDS       count broadcasts IDS (comma-separated), each for WANT clients
 //	mint                  mint every client's token, ahead of connecting
-//	connect CURSOR        connect every client of the share from CURSOR
+//	connect CURSOR        connect every client of the share from CURSOR (its String, "-" for none)
 //	finish                close the clients and send their records
 //
 // The worker answers the job and each command with "ok" or "error
@@ -88,8 +90,12 @@ func startWorker(job workerJob, ev events) (*worker, error) {
 
 func (w *worker) users() (lo, hi uint32) { return w.lo, w.hi }
 
-func (w *worker) expect(ctx context.Context, first uint64, n, want int) error {
-	_, err := w.call(ctx, fmt.Sprintf("expect %d %d %d", first, n, want))
+func (w *worker) expect(ctx context.Context, ids []uint64, want int) error {
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = strconv.FormatUint(id, 10)
+	}
+	_, err := w.call(ctx, fmt.Sprintf("expect %d %s", want, strings.Join(list, ",")))
 	return err
 }
 
@@ -98,8 +104,8 @@ func (w *worker) mint(ctx context.Context) error {
 	return err
 }
 
-func (w *worker) connect(ctx context.Context, cursor uint64) error {
-	_, err := w.call(ctx, fmt.Sprintf("connect %d", cursor))
+func (w *worker) connect(ctx context.Context, cursor wire.Cursor) error {
+	_, err := w.call(ctx, "connect "+cmp.Or(cursor.String(), "-"))
 	return err
 }
 
@@ -222,18 +228,23 @@ func runWorker(in io.Reader, out io.Writer) error {
 		}
 		f := strings.Fields(line)
 		switch {
-		case len(f) == 4 && f[0] == "expect":
-			first, err1 := strconv.ParseUint(f[1], 10, 64)
-			n, err2 := strconv.Atoi(f[2])
-			want, err3 := strconv.Atoi(f[3])
-			if err = errors.Join(err1, err2, err3); err == nil {
-				err = s.expect(ctx, first, n, want)
+		case len(f) == 3 && f[0] == "expect":
+			var want int
+			var ids []uint64
+			if want, err = strconv.Atoi(f[1]); err == nil {
+				ids, err = parseIDs(f[2])
+			}
+			if err == nil {
+				err = s.expect(ctx, ids, want)
 			}
 		case len(f) == 1 && f[0] == "mint":
 			err = s.mint(ctx)
 		case len(f) == 2 && f[0] == "connect":
-			var cursor uint64
-			if cursor, err = strconv.ParseUint(f[1], 10, 64); err == nil {
+			var cursor wire.Cursor
+			if f[1] != "-" {
+				cursor, err = wire.ParseCursor(f[1])
+			}
+			if err == nil {
 				err = s.connect(ctx, cursor)
 			}
 		case len(f) == 1 && f[0] == "finish":
@@ -251,6 +262,19 @@ func runWorker(in io.Reader, out io.Writer) error {
 			emit("ok")
 		}
 	}
+}
+
+// parseIDs reads the ids of an expect command.
+func parseIDs(s string) ([]uint64, error) {
+	parts := strings.Split(s, ",")
+	ids := make([]uint64, len(parts))
+	for i, p := range parts {
+		var err error
+		if ids[i], err = strconv.ParseUint(p, 10, 64); err != nil {
+			return nil, fmt.Errorf("expect: %w", err)
+		}
+	}
+	return ids, nil
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }

@@ -102,8 +102,8 @@ func TestWorkerAnswersBadCommands(t *testing.T) {
 	in := strings.NewReader(`{"Config":{},"Target":{"ClientAddr":"127.0.0.1:1","AdminURL":"http://127.0.0.1:1"},"AdminToken":"x","Accounts":[1],"Lo":1,"Hi":2}
 launch
 mint
-expect one 2 3
-expect 5 2 0
+expect 3 one,2
+expect 0 5,6
 finish
 `)
 	var out bytes.Buffer
@@ -123,7 +123,7 @@ finish
 		}
 	}
 	// Minting fails: no admin API listens on port 1.
-	want := []string{"ok", `error unknown command "launch"`, "error loadtest: token for user ", "error strconv.ParseUint: parsing \"one\": invalid syntax", "burst 0", "burst 1", "ok", "result"}
+	want := []string{"ok", `error unknown command "launch"`, "error loadtest: token for user ", "error expect: strconv.ParseUint: parsing \"one\": invalid syntax", "burst 0", "burst 1", "ok", "result"}
 	if len(lines) != len(want) || !strings.HasPrefix(lines[2], want[2]) {
 		t.Fatalf("worker said:\n%s", strings.Join(lines, "\n"))
 	}

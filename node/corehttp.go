@@ -53,6 +53,7 @@ func (n *Node) coreHealthz(w http.ResponseWriter, _ *http.Request) {
 		"disk_free_bytes":    h.DiskFree,
 		"disk_reserve_bytes": h.DiskReserve,
 		"last_message_id":    h.LastMessageID,
+		"shard":              n.Engine.Shard(),
 		"first_retained":     h.FirstRetained,
 		"bus": map[string]any{
 			"connected":    s.Connected,

@@ -112,6 +112,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 		"slow_consumers":      s.metrics.slowConsumers.Load(),
 		"closed_with_error":   s.metrics.closedWithError.Load(),
 		"last_message_id":     h.LastMessageID,
+		"cursor":              h.Newest.String(),
 		"partial_frame_bytes": s.partialBytes.Load(),
 	}
 	if b := h.Bus; b != nil {
