@@ -1,4 +1,4 @@
-// Package wire is Herald's protocol, version 1: frames and their layouts,
+// Package wire is Herald's protocol, versions 1 and 2: frames and their layouts,
 // error codes, field limits, and the rules of a valid request (rules.go),
 // in one place for the Go SDK, the network edge and the engine. It does no
 // I/O: the server feeds it bytes from gnet's inbound buffer, the SDK bytes
