@@ -31,7 +31,7 @@ type receiver struct {
 	mu   sync.Mutex
 	sub  *client.Subscriber
 	got  map[uint64]int
-	last uint64
+	last wire.Cursor // per shard
 	bad  error
 }
 
@@ -41,9 +41,9 @@ func (r *receiver) follow(ctx context.Context, addr string, admin *client.Admin)
 		return err
 	}
 	r.mu.Lock()
-	cursor := r.last
+	cursor := r.last.Clone()
 	r.mu.Unlock()
-	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: addr, Token: token, Cursor: client.CursorAt(cursor)})
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: addr, Token: token, Cursor: cursor})
 	if err != nil {
 		return err
 	}
@@ -53,11 +53,11 @@ func (r *receiver) follow(ctx context.Context, addr string, admin *client.Admin)
 	go func() {
 		for m := range sub.Messages() {
 			r.mu.Lock()
-			if m.ID <= r.last && r.bad == nil {
-				r.bad = fmt.Errorf("user %d: %d after %d", r.user, m.ID, r.last)
+			if r.last.Covers(m.ID) && r.bad == nil {
+				r.bad = fmt.Errorf("user %d: %d after %v", r.user, m.ID, r.last)
 			}
 			r.got[m.ID]++
-			r.last = m.ID
+			r.last = r.last.Advance(m.ID)
 			r.mu.Unlock()
 		}
 	}()
@@ -76,29 +76,38 @@ func (r *receiver) missing(ids []uint64) []uint64 {
 	return out
 }
 
-// TestKillNineLosesNothing runs a core and two edges as processes on a
-// NATS server and publishes a stream while an edge is killed with
-// SIGKILL (its clients resume on the other), the core is killed with
-// SIGKILL and restarted (publishes get UNAVAILABLE meanwhile, and the
-// SDK retries them with their client_msg_id), and NATS is restarted. Every
-// acknowledged broadcast reaches every follower exactly once, in order.
+// TestKillNineLosesNothing runs two cores and two edges as processes on a
+// NATS server, with an account on each core, and publishes a stream from
+// both while an edge is killed with SIGKILL (its clients resume on the
+// other), a core is killed with SIGKILL and restarted (its publishes get
+// UNAVAILABLE meanwhile, and the SDK retries them with their
+// client_msg_id), and NATS is restarted. Every acknowledged broadcast of
+// both shards reaches every follower exactly once, each shard's in order.
 func TestKillNineLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
 	bus := natstest.Start(t, nil)
-	dir := filepath.Join(t.TempDir(), "core")
+	dir := t.TempDir()
 	nodeFlags := func(role string, more ...string) []string {
 		return append([]string{"--role", role, "--nats", bus.URL()}, more...)
 	}
-	core, err := serverproc.StartWith(dir, nodeFlags("core"))
-	if err != nil {
-		t.Fatal(err)
+	startCore := func(k int) *serverproc.Process {
+		core, err := serverproc.StartWith(filepath.Join(dir, fmt.Sprint("core", k)), nodeFlags("core", "--shard", fmt.Sprint(k)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return core
 	}
-	defer func() { core.Stop() }()
+	cores := []*serverproc.Process{startCore(0), startCore(1)}
+	defer func() {
+		for _, core := range cores {
+			core.Stop()
+		}
+	}()
 	var edges []*serverproc.Process
 	for i := range 2 {
-		e, err := serverproc.StartWith("", nodeFlags("edge", "--edge-name", fmt.Sprint("e", i)))
+		e, err := serverproc.StartWith("", nodeFlags("edge", "--edge-name", fmt.Sprint("e", i), "--shards", "2"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,17 +120,24 @@ func TestKillNineLosesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	account, err := admin(0).CreateAccount(ctx, "stream", testtier.Unlimited.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const users = 60
 	var ids strings.Builder
 	for u := 1; u <= users; u++ {
 		fmt.Fprintln(&ids, u)
 	}
-	if _, err := admin(0).ImportFollowers(ctx, account.ID, strings.NewReader(ids.String())); err != nil {
-		t.Fatal(err)
+	var accounts []client.Account // one per shard: an edge creates them on the cores in turn
+	for range cores {
+		account, err := admin(0).CreateAccount(ctx, "stream", testtier.Unlimited.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin(0).ImportFollowers(ctx, account.ID, strings.NewReader(ids.String())); err != nil {
+			t.Fatal(err)
+		}
+		accounts = append(accounts, account)
+	}
+	if wire.AccountShard(accounts[1].ID) != 1 {
+		t.Fatalf("the second account %#x is not shard 1's", accounts[1].ID)
 	}
 	receivers := make([]*receiver, users)
 	for i := range receivers {
@@ -137,11 +153,15 @@ func TestKillNineLosesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: edges[1].Addrs().PublisherAddr, Account: account.ID, Secret: account.Secret})
-	if err != nil {
-		t.Fatal(err)
+	var pubs []*client.Publisher
+	for _, account := range accounts {
+		pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: edges[1].Addrs().PublisherAddr, Account: account.ID, Secret: account.Secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pub.Close()
+		pubs = append(pubs, pub)
 	}
-	defer pub.Close()
 
 	const total = 150
 	var acked []uint64
@@ -155,13 +175,15 @@ func TestKillNineLosesNothing(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-		case 90: // the core dies: publishes are UNAVAILABLE (the SDK
-			// retries them) until it is back on its data. A raw publisher
-			// sees the code: at once when NATS knows the core is gone, or
-			// after the edge's request timeout (5 s) when it does not yet.
+		case 91: // shard 1's core dies: its publishes are UNAVAILABLE (the
+			// SDK retries them) until it is back on its data. A raw
+			// publisher sees the code: at once when NATS knows the core is
+			// gone, or after the edge's request timeout (5 s) when it does
+			// not yet.
+			account := accounts[1]
 			raw := testutil.DialRaw(t, edges[1].Addrs().PublisherAddr)
 			raw.Welcome(account.ID, account.Secret)
-			core.Kill()
+			cores[1].Kill()
 			raw.Send(wire.AppendPublish(nil, wire.Publish{RequestID: 7, Account: account.ID, ClientMsgID: "probe", Payload: []byte("x")}))
 			f, err := raw.Next(15 * time.Second)
 			if err != nil || f.Type != wire.TypeError {
@@ -170,14 +192,12 @@ func TestKillNineLosesNothing(t *testing.T) {
 			if m, err := wire.DecodeError(f.Body); err != nil || m.Code != wire.CodeUnavailable || m.RequestID != 7 {
 				t.Fatalf("publish with the core away: %+v %v, want UNAVAILABLE", m, err)
 			}
-			if core, err = serverproc.StartWith(dir, nodeFlags("core")); err != nil {
-				t.Fatal(err)
-			}
+			cores[1] = startCore(1)
 		case 120: // NATS restarts
 			bus.Restart()
 		}
 		msg := client.Message{ClientMsgID: fmt.Sprint("m", i), Payload: fmt.Appendf(nil, "%d", i)}
-		res, err := pub.Publish(ctx, msg)
+		res, err := pubs[i%2].Publish(ctx, msg)
 		if err != nil {
 			t.Fatalf("publish %d: %v", i, err)
 		}
