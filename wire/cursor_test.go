@@ -67,3 +67,25 @@ func TestResumeV2RefusesBadCursors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCursorOnDelivery is what a connection does per PUSH it is
+// handed: the cursor check and the advance, for a single server (one
+// shard) and for a cluster's edge of four.
+func BenchmarkCursorOnDelivery(b *testing.B) {
+	for _, shards := range []int{1, 4} {
+		b.Run(map[int]string{1: "one shard", 4: "four shards"}[shards], func(b *testing.B) {
+			var c Cursor
+			for k := range shards {
+				c = c.Advance(ShardBase(uint8(k)) + 1)
+			}
+			b.ReportAllocs()
+			id := ShardBase(uint8(shards-1)) + 1
+			for b.Loop() {
+				id++
+				if !c.Covers(id) {
+					c = c.Advance(id)
+				}
+			}
+		})
+	}
+}
