@@ -94,6 +94,7 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 	f.Var(size(&edge.MaxPartialBytes), "max-partial-bytes", "memory for frames received in part, all connections together")
 	f.Var(size(&cfg.Engine.MaxPayload), "max-payload", "largest broadcast payload (default 256KiB, at most --max-frame less 1KiB)")
 	f.Var(size(&cfg.Engine.DiskReserve), "disk-reserve", "free space kept on the data directory's disk: writes get STORAGE_FULL below it (default: 5% of the disk, 32MiB to 512MiB)")
+	f.StringSliceVar(&edge.WebSocketOrigins, "ws-origins", nil, "origins (https://example.com; * for any) whose web pages may open a WebSocket to the client listener; connections without an Origin header are always let in (docs/PROTOCOL.md, WebSocket)")
 	f.BoolVar(&edge.ProxyProtocol, "proxy-protocol", false, "every client and publisher connection starts with a PROXY protocol header (v1 or v2) naming the client's address: set it behind HAProxy's send-proxy (see docs/CLUSTER.md), never otherwise")
 	f.IntVar(&edge.MaxConnsPerUser, "max-conns-per-user", 16, "connections one user may hold on the client listener")
 	f.IntVar(&edge.MaxConnsPerAccount, "max-conns-per-account", 64, "connections one account may hold on the publisher listener")

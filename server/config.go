@@ -56,6 +56,11 @@ type Config struct {
 	// address; one that does not is closed with MALFORMED_FRAME. Set it
 	// only behind such a proxy.
 	ProxyProtocol bool
+	// WebSocketOrigins are the origins ("https://example.com", scheme, host
+	// and port as a browser sends them; "*" for any) whose pages may open a
+	// WebSocket to the client listener. An upgrade request without an
+	// Origin header (not a browser's) is always let in.
+	WebSocketOrigins []string
 	// Logger receives the server's log lines (slog.Default() when nil).
 	Logger *slog.Logger
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
 
 	"herald/wire"
@@ -61,6 +62,10 @@ type conn struct {
 	compress bool
 	// version is the protocol version HELLO chose.
 	version uint8
+	// sniffed: the connection's first bytes were looked at; ws is set if
+	// they began a WebSocket upgrade (client listener).
+	sniffed bool
+	ws      *wsConn
 	// lastSent is, per shard, the highest message id this connection has
 	// been sent or told it need not be sent (catch-up coverage); live
 	// pushes at or below it are dropped, which keeps per-connection order
@@ -138,8 +143,28 @@ func (cn *conn) enqueue(frames [][]byte) bool {
 		cn.gathered = append(cn.gathered, frames...)
 		return true
 	}
+	return cn.put(frames, cn.ws.framing())
+}
+
+// put writes frames now, as enqueue does; wrap puts them in one binary
+// WebSocket message (a WebSocket connection's Herald frames; not its
+// handshake answer or control frames).
+func (cn *conn) put(frames [][]byte, wrap bool) bool {
+	if cn.closing || cn.closed {
+		return false
+	}
 	buffered := cn.c.OutboundBuffered()
-	pieces, charge := split(cn.loop.pieces[:0], frames)
+	pieces, extra := cn.loop.pieces[:0], 0
+	if wrap {
+		size := 0
+		for _, f := range frames {
+			size += len(f)
+		}
+		header := cn.ws.w.header(ws.OpBinary, size)
+		pieces, extra = append(pieces, header), cost(len(header))
+	}
+	pieces, charge := split(pieces, frames)
+	charge += extra
 	cn.loop.pieces = pieces[:0]
 	if held := cn.out.held(buffered); held+charge > cn.srv.cfg.MaxOutbound {
 		cn.srv.metrics.slowConsumers.Add(1)
@@ -240,6 +265,12 @@ func (cn *conn) fail(err error) {
 	// what was gathered (a WELCOME, say; never more than a page).
 	frames := append(cn.gathered, wire.AppendError(nil, wire.Error{Code: ce.code, Text: ce.text}))
 	cn.gathered, cn.corked = nil, false
+	switch {
+	case cn.ws.framing():
+		frames = cn.wsWrapClose(frames, ce.code, ce.text)
+	case cn.ws != nil:
+		frames = nil // not upgraded: nothing to say in Herald's words
+	}
 	_, _ = cn.c.Writev(frames)
 	cn.srv.metrics.closedWithError.Add(1)
 	_ = cn.c.Close()
@@ -251,6 +282,18 @@ func (cn *conn) traffic(data []byte, now int64) {
 	if cn.proxyPending {
 		var ok bool
 		if data, ok = cn.proxyHeader(data); !ok {
+			return
+		}
+	}
+	if !cn.sniffed {
+		cn.sniffed = true
+		if cn.role == roleClient && wsStarts(data) {
+			cn.ws = &wsConn{}
+		}
+	}
+	if cn.ws != nil {
+		var ok bool
+		if data, ok = cn.wsTraffic(data); !ok {
 			return
 		}
 	}
