@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	jssdk "herald/client/js"
 	"herald/engine"
 )
 
@@ -38,11 +39,13 @@ func (s *Server) startAdmin() error {
 	mux.HandleFunc("POST /v1/tokens", s.authorized(s.mintToken))
 	mux.HandleFunc("POST /v1/token-keys/rotate", s.authorized(s.rotateTokenKey))
 	s.observability(mux)
+	mux.Handle("GET /demo/", jssdk.Handler("/demo/", s.demoWebSocketURL))
 	ln, err := net.Listen("tcp", s.cfg.AdminAddr)
 	if err != nil {
 		return fmt.Errorf("server: admin listen: %w", err)
 	}
 	s.adminLn = ln
+	s.allowDemoOrigins(ln.Addr().String())
 	s.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.admin.Serve(ln) }()
 	return nil

@@ -31,6 +31,8 @@ type Server struct {
 	admin      *http.Server
 	adminLn    net.Listener
 	adminToken string
+	// demoOrigins are the demo page's origins (allowDemoOrigins).
+	demoOrigins atomic.Pointer[[]string]
 	// shards is how many shards the engine spans (engine.Health.Shards):
 	// a version 1 client cannot resume on more than one.
 	shards  int

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
+	"net/http"
 	"strings"
 
 	"github.com/gobwas/ws"
@@ -111,7 +113,7 @@ func (cn *conn) wsUpgrade(data []byte) (rest []byte, ok bool) {
 	w.request = nil
 	var response bytes.Buffer
 	u := ws.Upgrader{OnHeader: func(key, value []byte) error {
-		if strings.EqualFold(string(key), "Origin") && !cn.srv.cfg.originAllowed(string(value)) {
+		if strings.EqualFold(string(key), "Origin") && !cn.srv.originAllowed(string(value)) {
 			return ws.RejectConnectionError(ws.RejectionStatus(403), ws.RejectionReason("origin not allowed: "+string(value)))
 		}
 		return nil
@@ -192,12 +194,51 @@ func wsCloseCode(code wire.Code) ws.StatusCode {
 	return ws.StatusInternalServerError
 }
 
-// originAllowed reports whether a browser page of origin may connect.
-func (c *Config) originAllowed(origin string) bool {
-	for _, o := range c.WebSocketOrigins {
+// originAllowed reports whether a browser page of origin may connect: one
+// of Config.WebSocketOrigins, or the demo page's own (the admin
+// listener's).
+func (s *Server) originAllowed(origin string) bool {
+	for _, o := range s.cfg.WebSocketOrigins {
 		if o == "*" || strings.EqualFold(o, origin) {
 			return true
 		}
 	}
+	if own := s.demoOrigins.Load(); own != nil {
+		for _, o := range *own {
+			if strings.EqualFold(o, origin) {
+				return true
+			}
+		}
+	}
 	return false
+}
+
+// allowDemoOrigins lets the demo page (/demo/ on the admin listener at
+// addr) open WebSockets: its origin as the listener's address, and as
+// localhost for a loopback one.
+func (s *Server) allowDemoOrigins(addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return
+	}
+	origins := []string{"http://" + net.JoinHostPort(host, port)}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		origins = append(origins, "http://localhost:"+port)
+	}
+	s.demoOrigins.Store(&origins)
+}
+
+// demoWebSocketURL is where the demo page, loaded by r, finds the client
+// listener: its address, with the page's host name in place of an
+// unspecified one (0.0.0.0).
+func (s *Server) demoWebSocketURL(r *http.Request) string {
+	host, port, _ := net.SplitHostPort(s.cfg.ClientAddr)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			host = h
+		} else {
+			host = r.Host
+		}
+	}
+	return "ws://" + net.JoinHostPort(host, port) + "/"
 }
