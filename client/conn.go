@@ -43,9 +43,12 @@ func dial(ctx context.Context, addr string, local net.Addr, tlsConfig *tls.Confi
 	}
 	var nc net.Conn
 	var err error
-	if tlsConfig != nil {
+	switch {
+	case isWebSocket(addr):
+		nc, err = dialWebSocket(ctx, addr, &d, tlsConfig)
+	case tlsConfig != nil:
 		nc, err = (&tls.Dialer{NetDialer: &d, Config: tlsConfig}).DialContext(ctx, "tcp", addr)
-	} else {
+	default:
 		nc, err = d.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {

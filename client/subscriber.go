@@ -16,7 +16,10 @@ import (
 
 // SubscriberConfig configures a Subscriber.
 type SubscriberConfig struct {
-	Addr string // client listener, host:port
+	// Addr is the client listener, host:port; or a WebSocket URL of it
+	// (ws://host:port/, wss:// through a TLS proxy) to speak the protocol
+	// over WebSocket, as a browser does.
+	Addr string
 	// Addrs, if set, replaces Addr with several listeners (a cluster's
 	// edges): the first connection goes to Addrs[0], and each reconnect
 	// to the next, round the list, so a client whose edge is gone resumes

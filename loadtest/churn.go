@@ -141,7 +141,7 @@ func (e *env) churnClients(ctx context.Context, cfg Config, followers []*followe
 			return err
 		}
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addrs: e.target.clientAddrs(f.user), LocalAddr: sourceAddr(cfg, e.target, next), Token: token, Cursor: cursor})
+		sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addrs: e.target.dialAddrs(cfg, f.user), LocalAddr: sourceAddr(cfg, e.target, next), Token: token, Cursor: cursor})
 		if err != nil {
 			cancel()
 			return fmt.Errorf("loadtest: reconnect user %d: %w", f.user, err)

@@ -62,6 +62,10 @@ type Config struct {
 	// Audience is the fanout scenario's mix: AudienceAll (default),
 	// AudienceTags, AudienceList or AudienceCapped.
 	Audience string `json:"audience"`
+	// Transport is how clients reach the client listener: TransportTCP
+	// (default) or TransportWebSocket (the same protocol in WebSocket
+	// messages, as browsers speak it).
+	Transport string `json:"transport"`
 	// ReconnectRate paces the catchup scenario's reconnects, clients per
 	// second over all processes; 0 reconnects them all at once.
 	ReconnectRate float64 `json:"reconnect_rate"`
@@ -146,6 +150,24 @@ type Target struct {
 // clientAddrs are the client listeners user connects to: its own first
 // (users are spread over a cluster's edges), then the others, for the
 // SDK's reconnects.
+// Transports (Config.Transport).
+const (
+	TransportTCP       = "tcp"
+	TransportWebSocket = "ws"
+)
+
+// dialAddrs are the addresses user's client dials, in its order: the
+// client listeners, as WebSocket URLs over TransportWebSocket.
+func (t *Target) dialAddrs(cfg Config, user uint32) []string {
+	addrs := t.clientAddrs(user)
+	if cfg.Transport == TransportWebSocket {
+		for i, a := range addrs {
+			addrs[i] = "ws://" + a + "/"
+		}
+	}
+	return addrs
+}
+
 func (t *Target) clientAddrs(user uint32) []string {
 	if len(t.ClientAddrs) == 0 {
 		return []string{t.ClientAddr}
@@ -177,6 +199,13 @@ func (c *Config) fill() error {
 	case ScenarioFanout, ScenarioCatchUp, ScenarioPublish, ScenarioChurn:
 	default:
 		return fmt.Errorf("loadtest: unknown scenario %q (fanout, catchup, churn or publish)", c.Scenario)
+	}
+	switch c.Transport {
+	case "":
+		c.Transport = TransportTCP
+	case TransportTCP, TransportWebSocket:
+	default:
+		return fmt.Errorf("loadtest: unknown transport %q (tcp or ws)", c.Transport)
 	}
 	switch c.Audience {
 	case "":

@@ -285,6 +285,9 @@ func (r *Report) Print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(tw, "broadcasts × payload\t%d × %d B\n", c.Broadcasts, c.Payload)
+	if c.Transport == TransportWebSocket {
+		fmt.Fprintf(tw, "transport\tWebSocket (the client listener's port, binary messages)\n")
+	}
 	if c.Scenario == ScenarioFanout {
 		fmt.Fprintf(tw, "audience\t%s\n", c.Audience)
 		switch c.Pace {

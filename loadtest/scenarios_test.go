@@ -216,6 +216,28 @@ func TestCappedAudienceAndNonFollowers(t *testing.T) {
 
 // TestClusterTarget: the fanout and catchup scenarios verify every
 // delivery against an embedded cluster (NATS, a core, two edges), with
+// TestWebSocketTransport: the fanout and catch-up scenarios over WebSocket
+// verify the same way: every broadcast at every client exactly once, in
+// order.
+func TestWebSocketTransport(t *testing.T) {
+	for _, cfg := range []Config{
+		{Scenario: ScenarioFanout, Clients: 50, Broadcasts: 5, Payload: 64, Transport: TransportWebSocket},
+		{Scenario: ScenarioCatchUp, Clients: 40, Followers: 50, Broadcasts: 10, Payload: 64, Transport: TransportWebSocket},
+	} {
+		r, err := Run(context.Background(), cfg, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", cfg.Scenario, err)
+		}
+		requireOK(t, r)
+		if r.Deliveries != cfg.Clients*cfg.Broadcasts {
+			t.Fatalf("%s: %d deliveries", cfg.Scenario, r.Deliveries)
+		}
+	}
+	if _, err := Run(context.Background(), Config{Transport: "carrier pigeon"}, nil); err == nil {
+		t.Fatal("an unknown transport ran")
+	}
+}
+
 // the clients spread over the edges and some in a worker process.
 func TestClusterTarget(t *testing.T) {
 	for _, cfg := range []Config{

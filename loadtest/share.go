@@ -196,7 +196,7 @@ func connect(ctx context.Context, cfg Config, target *Target, token func(context
 			}
 			cctx, cancel := context.WithTimeout(gctx, 30*time.Second)
 			defer cancel()
-			sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addrs: target.clientAddrs(user), LocalAddr: sourceAddr(cfg, target, int(user-1)), Token: token, Cursor: cursor})
+			sub, err := client.Subscribe(cctx, client.SubscriberConfig{Addrs: target.dialAddrs(cfg, user), LocalAddr: sourceAddr(cfg, target, int(user-1)), Token: token, Cursor: cursor})
 			if err != nil {
 				return fmt.Errorf("loadtest: connect user %d: %w", user, err)
 			}

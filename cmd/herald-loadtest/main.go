@@ -113,6 +113,7 @@ func newRoot() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (bursts to connected clients), catchup (offline clients reconnect at once), churn (clients reconnect while broadcasts flow) or publish (publisher throughput, retries, quota)")
 	f.IntVar(&cfg.Clients, "clients", 1000, "connected followers")
+	f.StringVar(&cfg.Transport, "transport", "tcp", "how clients connect: tcp, or ws (WebSocket on the same port, as a browser does)")
 	f.StringVar(&cfg.Audience, "audience", "all", `fanout scenario: all followers, tags ("even AND NOT seventh" minus a blocklist), list (10,000 listed ids minus a blocklist) or capped (a service-tier account whose every fifth follower has had this month's 4 broadcasts)`)
 	f.IntVar(&cfg.ClientsPerProcess, "clients-per-process", 0, "most clients one process holds; more are spread over worker processes (default: the open-file limit less 200)")
 	f.IntVar(&cfg.SourceAddrs, "source-addrs", 0, "spread client connections over 127.0.0.1..127.0.0.N (default: one per 10,000 clients)")
