@@ -37,6 +37,20 @@ func TestBurstMeasuresBothSides(t *testing.T) {
 	}
 }
 
+// TestWebSocketBurstMeasuresBothSides: Herald delivers every burst to
+// every client over TCP and over WebSocket.
+func TestWebSocketBurstMeasuresBothSides(t *testing.T) {
+	r, err := RunWebSocketBurst(context.Background(), BurstConfig{Clients: 40, Broadcasts: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, side := range map[string]Side{"tcp": r.TCP, "websocket": r.WS} {
+		if len(side.Completion) != 3 {
+			t.Fatalf("%s: %d bursts measured", name, len(side.Completion))
+		}
+	}
+}
+
 // TestSustainedMeasuresBothSides runs a short fixed-rate measurement.
 func TestSustainedMeasuresBothSides(t *testing.T) {
 	r, err := RunSustained(context.Background(), SustainedConfig{Clients: 30, Rate: 20, Duration: 500 * time.Millisecond}, nil)

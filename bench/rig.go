@@ -80,6 +80,12 @@ func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrappe
 // heraldRigFollowed is heraldRig with users 1..followers (at least the
 // clients) following the account.
 func heraldRigFollowed(ctx context.Context, clients, followers, broadcasts, payloadSize int, wrapper []string, inMemory bool) (_ *rig, err error) {
+	return heraldRigOver(ctx, clients, followers, broadcasts, payloadSize, wrapper, inMemory, false)
+}
+
+// heraldRigOver is heraldRigFollowed with the clients over WebSocket when
+// ws is set.
+func heraldRigOver(ctx context.Context, clients, followers, broadcasts, payloadSize int, wrapper []string, inMemory, ws bool) (_ *rig, err error) {
 	r := &rig{}
 	defer func() {
 		if err != nil {
@@ -97,7 +103,11 @@ func heraldRigFollowed(ctx context.Context, clients, followers, broadcasts, payl
 	r.closers = append(r.closers, srv.Stop)
 	r.proc = srv.Proc()
 	target := srv.Addrs()
-	return r, r.connect(ctx, target, clients, followers, broadcasts, payloadSize, func(int) string { return target.ClientAddr }, r.proc)
+	addr := target.ClientAddr
+	if ws {
+		addr = "ws://" + addr + "/"
+	}
+	return r, r.connect(ctx, target, clients, followers, broadcasts, payloadSize, func(int) string { return addr }, r.proc)
 }
 
 // connect makes users 1..followers (the clients among them) followers of

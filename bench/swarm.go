@@ -1,14 +1,17 @@
 package bench
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
 	"golang.org/x/sync/errgroup"
 
 	"herald/wire"
@@ -46,7 +49,7 @@ func dialSpread(addr func(i int) string, n, bursts int, handshake func(i int) []
 	g.SetLimit(64)
 	for i := range s.conns {
 		g.Go(func() error {
-			c, err := net.Dial("tcp", addr(i))
+			c, err := dialClient(addr(i))
 			if err != nil {
 				return err
 			}
@@ -172,4 +175,21 @@ func (s *swarm) keepAlive(every time.Duration, stop <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// dialClient connects to addr: host:port over TCP, or a ws:// URL over
+// WebSocket (github.com/coder/websocket), as a byte stream of Herald
+// frames either way.
+func dialClient(addr string) (net.Conn, error) {
+	if !strings.HasPrefix(addr, "ws://") {
+		return net.Dial("tcp", addr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, addr, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(-1)
+	return websocket.NetConn(context.Background(), c, websocket.MessageBinary), nil
 }

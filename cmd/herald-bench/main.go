@@ -5,6 +5,7 @@
 //	go run ./cmd/herald-bench sustained --clients 10000 --rates 10,15,20
 //	go run ./cmd/herald-bench storm --clients 18000 --broadcasts 100
 //	go run ./cmd/herald-bench cluster --clients 18000 --edges 3
+//	go run ./cmd/herald-bench websocket --clients 1000,10000
 //
 // With --pin (the default where taskset exists and there are two or more
 // CPUs) the server and the floor run on CPU 0 and the clients on CPU 1.
@@ -84,7 +85,7 @@ func newRoot() *cobra.Command {
 	f.IntVar(&o.payload, "payload", 256, "payload bytes")
 	f.BoolVar(&o.pin, "pin", canPin, "server/floor on CPU 0, clients on CPU 1 (taskset)")
 	f.StringVar(&o.server, "server", "", "run Herald from this herald-bench binary (an older build, to compare in one run) instead of this one")
-	root.AddCommand(newBurst(o), newSustained(o), newStorm(o), newCluster(o))
+	root.AddCommand(newBurst(o), newSustained(o), newStorm(o), newCluster(o), newWebSocket(o))
 	return root
 }
 
@@ -152,6 +153,38 @@ func newBurst(o *options) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&broadcasts, "broadcasts", 20, "measured bursts per side and count (after 2 warm-up bursts)")
 	cmd.Flags().BoolVar(&inMemory, "in-memory", false, "run Herald on an in-memory store (no fsync), to separate storage from delivery")
+	return cmd
+}
+
+func newWebSocket(o *options) *cobra.Command {
+	var broadcasts int
+	cmd := &cobra.Command{
+		Use:   "websocket",
+		Short: "Bursts to the same clients over TCP and over WebSocket, in one run",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			counts, err := o.clientCounts()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, "| clients | TCP p50 | TCP p99 | WebSocket p50 | WebSocket p99 | ratio p50 | ratio p99 | TCP CPU/delivery | WebSocket CPU/delivery | TCP RSS/conn | WebSocket RSS/conn |")
+			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			for _, n := range counts {
+				r, err := bench.RunWebSocketBurst(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper()}, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				t, w := r.TCP, r.WS
+				fmt.Fprintf(out, "| %d | %v | %v | %v | %v | %.2f | %.2f | %v | %v | %.0f B | %.0f B |\n", n,
+					round(t.P(0.5)), round(t.P(0.99)), round(w.P(0.5)), round(w.P(0.99)),
+					ratio(w.P(0.5), t.P(0.5)), ratio(w.P(0.99), t.P(0.99)),
+					t.CPUPerDelivery(n), w.CPUPerDelivery(n), t.RSSPerConn, w.RSSPerConn)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&broadcasts, "broadcasts", 20, "measured bursts per side and count (after 2 warm-up bursts)")
 	return cmd
 }
 
