@@ -13,6 +13,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -135,18 +136,13 @@ func newBurst(o *options) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, "| clients | Herald p50 | Herald p99 | floor p50 | floor p99 | ratio p50 | ratio p99 | Herald CPU/delivery | floor CPU/delivery | Herald RSS/conn | floor RSS/conn |")
-			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			burstHeader(out, "Herald", "floor")
 			for _, n := range counts {
 				r, err := bench.RunBurst(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper(), InMemory: inMemory}, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
-				h, f := r.Herald, r.Floor
-				fmt.Fprintf(out, "| %d | %v | %v | %v | %v | %.2f | %.2f | %v | %v | %.0f B | %.0f B |\n", n,
-					round(h.P(0.5)), round(h.P(0.99)), round(f.P(0.5)), round(f.P(0.99)),
-					ratio(h.P(0.5), f.P(0.5)), ratio(h.P(0.99), f.P(0.99)),
-					h.CPUPerDelivery(n), f.CPUPerDelivery(n), h.RSSPerConn, f.RSSPerConn)
+				burstRow(out, n, r.Herald, r.Floor)
 			}
 			return nil
 		},
@@ -168,24 +164,33 @@ func newWebSocket(o *options) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, "| clients | TCP p50 | TCP p99 | WebSocket p50 | WebSocket p99 | ratio p50 | ratio p99 | TCP CPU/delivery | WebSocket CPU/delivery | TCP RSS/conn | WebSocket RSS/conn |")
-			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			burstHeader(out, "WebSocket", "TCP")
 			for _, n := range counts {
 				r, err := bench.RunWebSocketBurst(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper()}, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
-				t, w := r.TCP, r.WS
-				fmt.Fprintf(out, "| %d | %v | %v | %v | %v | %.2f | %.2f | %v | %v | %.0f B | %.0f B |\n", n,
-					round(t.P(0.5)), round(t.P(0.99)), round(w.P(0.5)), round(w.P(0.99)),
-					ratio(w.P(0.5), t.P(0.5)), ratio(w.P(0.99), t.P(0.99)),
-					t.CPUPerDelivery(n), w.CPUPerDelivery(n), t.RSSPerConn, w.RSSPerConn)
+				burstRow(out, n, r.WS, r.TCP)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().IntVar(&broadcasts, "broadcasts", 20, "measured bursts per side and count (after 2 warm-up bursts)")
 	return cmd
+}
+
+// burstHeader and burstRow print a burst table: a side measured beside a
+// baseline, with the ratios of the first to the second.
+func burstHeader(out io.Writer, side, baseline string) {
+	fmt.Fprintf(out, "| clients | %[1]s p50 | %[1]s p99 | %[2]s p50 | %[2]s p99 | ratio p50 | ratio p99 | %[1]s CPU/delivery | %[2]s CPU/delivery | %[1]s RSS/conn | %[2]s RSS/conn |\n", side, baseline)
+	fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+}
+
+func burstRow(out io.Writer, n int, side, baseline bench.Side) {
+	fmt.Fprintf(out, "| %d | %v | %v | %v | %v | %.2f | %.2f | %v | %v | %.0f B | %.0f B |\n", n,
+		round(side.P(0.5)), round(side.P(0.99)), round(baseline.P(0.5)), round(baseline.P(0.99)),
+		ratio(side.P(0.5), baseline.P(0.5)), ratio(side.P(0.99), baseline.P(0.99)),
+		side.CPUPerDelivery(n), baseline.CPUPerDelivery(n), side.RSSPerConn, baseline.RSSPerConn)
 }
 
 func newSustained(o *options) *cobra.Command {
