@@ -279,11 +279,16 @@ func dialControl(addr string, clients int) (net.Conn, error) {
 // by its function and closed after it; progress, if set, is told which
 // side of label is running.
 func bothSides[S any](progress io.Writer, label string, herald, floor func() (*rig, error), run func(*rig) (S, error)) (h, f S, err error) {
+	return twoSides(progress, label, [2]string{"Herald", "floor"}, herald, floor, run)
+}
+
+// twoSides is bothSides with the sides named (for progress and errors).
+func twoSides[S any](progress io.Writer, label string, names [2]string, first, second func() (*rig, error), run func(*rig) (S, error)) (h, f S, err error) {
 	for _, side := range []struct {
 		name string
 		out  *S
 		rig  func() (*rig, error)
-	}{{"Herald", &h, herald}, {"floor", &f, floor}} {
+	}{{names[0], &h, first}, {names[1], &f, second}} {
 		if progress != nil {
 			fmt.Fprintf(progress, "%s: %s\n", label, side.name)
 		}

@@ -27,7 +27,7 @@ func RunWebSocketBurst(ctx context.Context, cfg BurstConfig, progress io.Writer)
 		}
 	}
 	var err error
-	res.TCP, res.WS, err = bothSides(progress, fmt.Sprintf("websocket, %d clients", cfg.Clients), over(false), over(true),
+	res.TCP, res.WS, err = twoSides(progress, fmt.Sprintf("websocket, %d clients", cfg.Clients), [2]string{"Herald over TCP", "Herald over WebSocket"}, over(false), over(true),
 		func(r *rig) (Side, error) { return runBursts(r, cfg) })
 	return res, err
 }
