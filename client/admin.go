@@ -70,9 +70,43 @@ func (a *Admin) Account(ctx context.Context, id uint32) (Account, error) {
 }
 
 // ImportFollowers streams user ids, one per line, as followers of account,
-// zstd-compressed on the fly if Compress is set.
+// zstd-compressed on the fly if Compress is set; their source in the
+// account's figures is "import".
 func (a *Admin) ImportFollowers(ctx context.Context, account uint32, ids io.Reader) (ImportResult, error) {
 	return a.streamIDs(ctx, fmt.Sprintf("/v1/accounts/%d/followers", account), ids)
+}
+
+// ImportFollowersFrom is ImportFollowers with the follows' source (a short
+// code: letters, digits, '-', '_', '.', ':'; at most 32 bytes).
+func (a *Admin) ImportFollowersFrom(ctx context.Context, account uint32, source string, ids io.Reader) (ImportResult, error) {
+	return a.streamIDs(ctx, fmt.Sprintf("/v1/accounts/%d/followers?source=%s", account, url.QueryEscape(source)), ids)
+}
+
+// FollowerDay is one UTC day of an account's follower figures.
+type FollowerDay struct {
+	Day        string            `json:"day"` // 2026-12-02
+	New        uint64            `json:"new"`
+	Unfollows  uint64            `json:"unfollows"`
+	Net        int64             `json:"net"`
+	Cumulative uint64            `json:"cumulative"` // followers at the day's end
+	BySource   map[string]uint64 `json:"by_source"`  // new follows by source ("" for none)
+}
+
+// FollowerStats reads an account's follower figures for the UTC days from
+// to to (YYYY-MM-DD; "" for the server's defaults: the 30 days to today).
+func (a *Admin) FollowerStats(ctx context.Context, account uint32, from, to string) ([]FollowerDay, error) {
+	q := url.Values{}
+	if from != "" {
+		q.Set("from", from)
+	}
+	if to != "" {
+		q.Set("to", to)
+	}
+	var out struct {
+		Days []FollowerDay `json:"days"`
+	}
+	err := a.do(ctx, http.MethodGet, fmt.Sprintf("/v1/accounts/%d/stats/followers?%s", account, q.Encode()), "", nil, &out)
+	return out.Days, err
 }
 
 // streamIDs posts a body of user ids to path.

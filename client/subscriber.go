@@ -291,12 +291,29 @@ func (s *Subscriber) Follow(ctx context.Context, account uint32) error {
 	return s.follow(ctx, wire.TypeFollow, account)
 }
 
+// FollowFrom is Follow giving where the follow came from (a short code such
+// as "qr", "search", "share", or one of the account's own: letters,
+// digits, '-', '_', '.', ':'; at most 32 bytes), counted in the account's
+// daily figures.
+func (s *Subscriber) FollowFrom(ctx context.Context, account uint32, source string) error {
+	if err := wire.ValidSource(source); err != nil {
+		return err
+	}
+	return s.request(ctx, func(id uint32) []byte { return wire.AppendFollowFrom(nil, id, account, source) })
+}
+
 // Unfollow is the inverse of Follow.
 func (s *Subscriber) Unfollow(ctx context.Context, account uint32) error {
 	return s.follow(ctx, wire.TypeUnfollow, account)
 }
 
 func (s *Subscriber) follow(ctx context.Context, t wire.Type, account uint32) error {
+	return s.request(ctx, func(id uint32) []byte { return wire.AppendFollow(nil, t, id, account) })
+}
+
+// request sends the frame build makes for a new request id and waits for
+// its OK or ERROR.
+func (s *Subscriber) request(ctx context.Context, build func(id uint32) []byte) error {
 	s.mu.Lock()
 	fc := s.mu.conn
 	if fc == nil {
@@ -310,7 +327,7 @@ func (s *Subscriber) follow(ctx context.Context, t wire.Type, account uint32) er
 	done := make(chan error, 1)
 	s.mu.waiters[id] = done
 	s.mu.Unlock()
-	if err := fc.write(wire.AppendFollow(nil, t, id, account)); err != nil {
+	if err := fc.write(build(id)); err != nil {
 		s.answer(id, err)
 	}
 	select {

@@ -58,6 +58,7 @@ const (
 	mAccount   = "account"
 	mAccounts  = "accounts"
 	mFollowers = "followers"
+	mStats     = "stats"
 	mRotate    = "rotate"
 	mKeys      = "keys"
 	mFetch     = "fetch"

@@ -360,6 +360,13 @@ func (c *Core) serve(msg *nats.Msg) {
 				answer(func(e *enc) { e.u32s(p.IDs); e.u64(p.Total) })(err)
 			})
 		}
+	case mStats:
+		q := decStatsRequest(d)
+		if c.checked(msg, d) {
+			c.eng.FollowerStats(q, func(days []engine.FollowerDay, err error) {
+				answer(func(e *enc) { encList(e, days, encFollowerDay) })(err)
+			})
+		}
 	case mRotate:
 		overlap := time.Duration(d.i64())
 		if c.checked(msg, d) {

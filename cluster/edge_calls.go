@@ -193,7 +193,7 @@ func (e *Edge) membership(method string, req engine.Membership, done func(int, e
 		changed := 0
 		for users := req.Users; ; {
 			part := users[:min(len(users), per)]
-			n, err := roundTrip(e, shard, method, encMembership(engine.Membership{Account: req.Account, Users: part}), func(d *dec) int { return int(d.u32()) })
+			n, err := roundTrip(e, shard, method, encMembership(engine.Membership{Account: req.Account, Users: part, Source: req.Source}), func(d *dec) int { return int(d.u32()) })
 			changed += n
 			users = users[len(part):]
 			if err != nil || len(users) == 0 {
@@ -318,5 +318,12 @@ func (e *Edge) Followers(req engine.FollowersRequest, done func(engine.FollowerP
 	q.u32(uint32(max(req.Limit, 0)))
 	askOwner(e, req.Account, engine.ErrUnknownAccount, mFollowers, q.b, func(d *dec) engine.FollowerPage {
 		return engine.FollowerPage{IDs: d.u32s(), Total: d.u64()}
+	}, done)
+}
+
+// FollowerStats asks the core that owns the account.
+func (e *Edge) FollowerStats(req engine.FollowerStatsRequest, done func([]engine.FollowerDay, error)) {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mStats, encStatsRequest(req), func(d *dec) []engine.FollowerDay {
+		return decList(d, minFollowerDay, decFollowerDay)
 	}, done)
 }

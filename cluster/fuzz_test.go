@@ -37,6 +37,8 @@ func FuzzBusMessages(f *testing.F) {
 			func(d *dec) { decResume(d) },
 			func(d *dec) { decPage(d) },
 			func(d *dec) { decMembership(d) },
+			func(d *dec) { decStatsRequest(d) },
+			func(d *dec) { decList(d, minFollowerDay, decFollowerDay) },
 			func(d *dec) { decCredentials(d) },
 			func(d *dec) { _, _ = decPublish(d) },
 			func(d *dec) { decPublishResult(d) },

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -239,14 +240,58 @@ func decPage(d *dec) engine.Page {
 }
 
 func encMembership(q engine.Membership) []byte {
-	e := newEnc(8 + 4*len(q.Users))
+	e := newEnc(10 + 4*len(q.Users) + len(q.Source))
 	e.u32(q.Account)
 	e.u32s(q.Users)
+	e.str(q.Source)
 	return e.b
 }
 
 func decMembership(d *dec) engine.Membership {
-	return engine.Membership{Account: d.u32(), Users: d.u32s()}
+	return engine.Membership{Account: d.u32(), Users: d.u32s(), Source: d.str()}
+}
+
+func encStatsRequest(q engine.FollowerStatsRequest) []byte {
+	e := newEnc(12)
+	e.u32(q.Account)
+	e.u32(q.From)
+	e.u32(q.To)
+	return e.b
+}
+
+func decStatsRequest(d *dec) engine.FollowerStatsRequest {
+	return engine.FollowerStatsRequest{Account: d.u32(), From: d.u32(), To: d.u32()}
+}
+
+func encFollowerDay(e *enc, day engine.FollowerDay) {
+	e.u32(day.Day)
+	e.u64(day.Follows)
+	e.u64(day.Unfollows)
+	e.u64(day.Cumulative)
+	sources := make([]string, 0, len(day.BySource))
+	for s := range day.BySource {
+		sources = append(sources, s)
+	}
+	slices.Sort(sources)
+	encList(e, sources, func(e *enc, s string) {
+		e.str(s)
+		e.u64(day.BySource[s])
+	})
+}
+
+func decFollowerDay(d *dec) engine.FollowerDay {
+	day := engine.FollowerDay{Day: d.u32(), Follows: d.u64(), Unfollows: d.u64(), Cumulative: d.u64()}
+	type bySource struct {
+		s string
+		n uint64
+	}
+	for _, b := range decList(d, 2+8, func(d *dec) bySource { return bySource{d.str(), d.u64()} }) {
+		if day.BySource == nil {
+			day.BySource = map[string]uint64{}
+		}
+		day.BySource[b.s] += b.n
+	}
+	return day
 }
 
 func encCredentials(q engine.Credentials) []byte {
@@ -416,10 +461,12 @@ func decList[T any](d *dec, min int, one func(*dec) T) []T {
 	return out
 }
 
-// Least sizes of a Tag and an Account on the bus, for decList.
+// Least sizes of a Tag, an Account and a FollowerDay on the bus, for
+// decList.
 const (
-	minTag     = 4 + 2 + 8
-	minAccount = 4 + 2 + 2 + 8 + 8 + 2
+	minTag         = 4 + 2 + 8
+	minAccount     = 4 + 2 + 2 + 8 + 8 + 2
+	minFollowerDay = 4 + 8 + 8 + 8 + 4
 )
 
 // count reads a list length, failing it if the rest cannot hold n items of

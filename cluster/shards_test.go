@@ -114,6 +114,28 @@ func TestCatchUpAcrossShards(t *testing.T) {
 	receive(live, third)
 	again := c.subscribeFrom(0, 4, client.SubscriberConfig{StoredCursor: true})
 	receive(again, third)
+
+	// Each account's figures come from its own core, through any edge.
+	if err := again.FollowFrom(ctx, b, "qr"); err != nil { // follows already: counts nothing
+		t.Fatal(err)
+	}
+	if err := again.Unfollow(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, account := range []uint32{a, b} {
+		days, err := c.admin(1).FollowerStats(ctx, account, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		today := days[len(days)-1]
+		want := uint64(0)
+		if account == b {
+			want = 1
+		}
+		if today.New != 4 || today.BySource["import"] != 4 || today.Unfollows != want || today.Cumulative != 4-want {
+			t.Fatalf("account %#x today: %+v", account, today)
+		}
+	}
 }
 
 // TestVersionOneOnSeveralShards: a protocol version 1 client of an edge

@@ -66,6 +66,9 @@ type Engine interface {
 	Accounts(req PageRequest, done func([]Account, error))
 	// Followers answers a page of an account's followers in id order.
 	Followers(req FollowersRequest, done func(FollowerPage, error))
+	// FollowerStats answers the account's follower figures for each day
+	// of the request, in day order.
+	FollowerStats(req FollowerStatsRequest, done func([]FollowerDay, error))
 }
 
 // Loop is an event loop as the engine sees it.

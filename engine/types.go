@@ -45,6 +45,29 @@ type Page struct {
 type Membership struct {
 	Account uint32
 	Users   []uint32
+	// Source is where new follows came from (a short code,
+	// wire.ValidSource: "import", "qr", "search", or the account's own;
+	// "" for none), counted in the account's daily figures. Follow only.
+	Source string
+}
+
+// FollowerStatsRequest asks for an account's follower figures of days
+// From to To (days since the Unix epoch, UTC), at most 366 of them.
+type FollowerStatsRequest struct {
+	Account  uint32
+	From, To uint32
+}
+
+// FollowerDay is one UTC day's follower figures of an account, exact:
+// counted in the same commit as the follows they count.
+type FollowerDay struct {
+	Day                uint32
+	Follows, Unfollows uint64
+	// Cumulative is the follower count at the end of the day.
+	Cumulative uint64
+	// BySource splits Follows by their sources ("" for follows that gave
+	// none); nil on a day without follows.
+	BySource map[string]uint64
 }
 
 // Credentials are a publisher's.

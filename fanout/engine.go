@@ -240,6 +240,9 @@ func (e *Engine) save() {
 
 func (e *Engine) nowMillis() uint64 { return uint64(e.cfg.Now().UnixMilli()) }
 
+// today is the UTC day (days since the Unix epoch) by the engine's clock.
+func (e *Engine) today() uint32 { return dayOf(e.nowMillis()) }
+
 // submit hands an op to the writer. It fails with ErrClosed once Close has
 // begun, and at once while the store's commits are stalled behind a disk
 // that fails (rather than queue behind them); an op accepted here is always

@@ -43,7 +43,7 @@ func mergeFollows(group []op) []op {
 	return out
 }
 
-func (r *followRun) apply(_ *Engine, b *storage.Batch, _ uint64) error {
+func (r *followRun) apply(e *Engine, b *storage.Batch, _ uint64) error {
 	first := r.ops[0]
 	if _, err := accountIn(b, first.account); err != nil {
 		return err
@@ -60,8 +60,20 @@ func (r *followRun) apply(_ *Engine, b *storage.Batch, _ uint64) error {
 		}
 		users = append(users, o.users...)
 	}
-	_, err := b.ChangeFollowers(first.account, users, first.add, func(u uint32) { owner[u].changed++ })
-	return err
+	if _, err := b.ChangeFollowers(first.account, users, first.add, func(u uint32) { owner[u].changed++ }); err != nil {
+		return err
+	}
+	// The day's figures, one write per source.
+	bySource := map[string]int{}
+	for _, o := range r.ops {
+		bySource[o.countedSource()] += o.changed
+	}
+	for source, n := range bySource {
+		if err := countFollows(e, b, first.account, first.add, source, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *followRun) finish(err error) {

@@ -10,6 +10,7 @@ import (
 
 	"herald/engine"
 	"herald/storage"
+	"herald/wire"
 )
 
 // accountOp creates an account.
@@ -97,6 +98,7 @@ func (e *Engine) authenticate(account uint32, secret string) error {
 type followOp struct {
 	account   uint32
 	users     []uint32
+	source    string
 	add       bool
 	blocklist bool
 	changed   int
@@ -113,7 +115,7 @@ func accountIn(b *storage.Batch, id uint32) (storage.Account, error) {
 	return a, err
 }
 
-func (o *followOp) apply(_ *Engine, b *storage.Batch, _ uint64) (err error) {
+func (o *followOp) apply(e *Engine, b *storage.Batch, _ uint64) (err error) {
 	if _, err := accountIn(b, o.account); err != nil {
 		return err
 	}
@@ -123,11 +125,37 @@ func (o *followOp) apply(_ *Engine, b *storage.Batch, _ uint64) (err error) {
 	case o.blocklist:
 		o.changed, err = b.Unblock(o.account, o.users)
 	case o.add:
-		o.changed, err = b.AddFollowers(o.account, o.users)
+		if o.changed, err = b.AddFollowers(o.account, o.users); err == nil {
+			err = countFollows(e, b, o.account, true, o.countedSource(), o.changed)
+		}
 	default:
-		o.changed, err = b.RemoveFollowers(o.account, o.users)
+		if o.changed, err = b.RemoveFollowers(o.account, o.users); err == nil {
+			err = countFollows(e, b, o.account, false, "", o.changed)
+		}
 	}
 	return err
+}
+
+// countedSource is the source the op's changes count under: its own for
+// follows, "" for unfollows.
+func (o *followOp) countedSource() string {
+	if !o.add {
+		return ""
+	}
+	return o.source
+}
+
+// countFollows adds n follows from source (add) or n unfollows to the
+// account's figures of today, in the batch that makes them.
+func countFollows(e *Engine, b *storage.Batch, account uint32, add bool, source string, n int) error {
+	switch {
+	case n == 0:
+		return nil
+	case add:
+		return b.CountFollows(account, e.today(), source, uint64(n), 0)
+	default:
+		return b.CountFollows(account, e.today(), "", 0, uint64(n))
+	}
 }
 
 func (o *followOp) finish(err error)    { o.reply(o.changed, err) }
@@ -151,7 +179,11 @@ func (e *Engine) Unblock(req engine.Membership, done func(int, error)) {
 }
 
 func (e *Engine) changeUsers(req engine.Membership, add, blocklist bool, done func(int, error)) {
-	if err := e.submit(&followOp{account: req.Account, users: req.Users, add: add, blocklist: blocklist, reply: done}); err != nil {
+	if err := wire.ValidSource(req.Source); err != nil {
+		done(0, fmt.Errorf("%w: %v", ErrBadRequest, err))
+		return
+	}
+	if err := e.submit(&followOp{account: req.Account, users: req.Users, source: req.Source, add: add, blocklist: blocklist, reply: done}); err != nil {
 		done(0, err)
 	}
 }

@@ -101,3 +101,59 @@ func (e *Engine) RegisterLoop(loop engine.Loop) engine.LoopIndex { return e.hub.
 // Shard is the cluster shard the engine's store holds (0 for a single
 // server).
 func (e *Engine) Shard() uint8 { return e.store.Shard() }
+
+// maxStatsDays bounds a FollowerStats request.
+const maxStatsDays = 366
+
+// FollowerStats answers the account's follower figures for days From to
+// To, on a reader: every day of the range (days with nothing are zero),
+// each with the follower count at its end.
+func (e *Engine) FollowerStats(req engine.FollowerStatsRequest, done func([]engine.FollowerDay, error)) {
+	if req.To < req.From || req.To-req.From >= maxStatsDays {
+		done(nil, fmt.Errorf("%w: days %d to %d: at most %d days, in order", ErrBadRequest, req.From, req.To, maxStatsDays))
+		return
+	}
+	read(e, done, func() ([]engine.FollowerDay, error) {
+		if _, err := e.store.Account(req.Account); errors.Is(err, storage.ErrNotFound) {
+			return nil, fmt.Errorf("%w: account %d does not exist", ErrUnknownAccount, req.Account)
+		}
+		count, rows, err := e.store.FollowStats(req.Account, req.From)
+		if err != nil {
+			return nil, err
+		}
+		return followerDays(req, count, rows), nil
+	})
+}
+
+// followerDays lays rows (from req.From on, in day order) out as the days
+// of req; count is the follower count now, so a day's cumulative count is
+// it less the net change of every later day.
+func followerDays(req engine.FollowerStatsRequest, count uint64, rows []storage.FollowDay) []engine.FollowerDay {
+	days := make([]engine.FollowerDay, req.To-req.From+1)
+	for i := range days {
+		days[i].Day = req.From + uint32(i)
+	}
+	var later int64 // net change after the day being filled, walking back
+	net := func(r storage.FollowDay) int64 { return int64(r.Follows) - int64(r.Unfollows) }
+	for _, r := range rows {
+		if r.Day > req.To {
+			later += net(r)
+			continue
+		}
+		d := &days[r.Day-req.From]
+		d.Follows += r.Follows
+		d.Unfollows += r.Unfollows
+		if r.Follows > 0 {
+			if d.BySource == nil {
+				d.BySource = map[string]uint64{}
+			}
+			d.BySource[r.Source] += r.Follows
+		}
+	}
+	for i := len(days) - 1; i >= 0; i-- {
+		d := &days[i]
+		d.Cumulative = uint64(max(int64(count)-later, 0))
+		later += int64(d.Follows) - int64(d.Unfollows)
+	}
+	return days
+}

@@ -36,6 +36,7 @@ func (s *Server) startAdmin() error {
 	mux.HandleFunc("POST /v1/accounts/{id}/followers", s.authorized(s.changeFollowers(true)))
 	mux.HandleFunc("POST /v1/accounts/{id}/followers/remove", s.authorized(s.changeFollowers(false)))
 	mux.HandleFunc("GET /v1/accounts/{id}/followers", s.authorized(s.listFollowers))
+	mux.HandleFunc("GET /v1/accounts/{id}/stats/followers", s.authorized(s.followerStats))
 	mux.HandleFunc("POST /v1/tokens", s.authorized(s.mintToken))
 	mux.HandleFunc("POST /v1/token-keys/rotate", s.authorized(s.rotateTokenKey))
 	s.observability(mux)

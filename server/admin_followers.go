@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"herald/engine"
+	"herald/wire"
 )
 
 // changeFollowers returns the handler that streams a body of user ids, one
@@ -29,6 +30,18 @@ func (s *Server) changeFollowers(add bool) http.HandlerFunc {
 			return
 		}
 		account := a.ID
+		// A follow's source is counted in the account's daily figures:
+		// ?source=CODE, "import" when not given.
+		source := "import"
+		if q := r.URL.Query(); q.Has("source") {
+			source = q.Get("source")
+		}
+		if !add {
+			source = ""
+		} else if err := wire.ValidSource(source); err != nil {
+			writeError(w, http.StatusBadRequest, "source: %v", err)
+			return
+		}
 		changed, began := 0, time.Now()
 		fail := func(status int, format string, args ...any) {
 			msg := fmt.Sprintf(format, args...)
@@ -46,7 +59,7 @@ func (s *Server) changeFollowers(add bool) http.HandlerFunc {
 			change = s.engine.Follow
 		}
 		commit := func(ctx context.Context, ids []uint32) error {
-			n, err := engine.Call(ctx, change, engine.Membership{Account: account, Users: ids})
+			n, err := engine.Call(ctx, change, engine.Membership{Account: account, Users: ids, Source: source})
 			changed += n
 			return err
 		}

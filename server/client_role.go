@@ -183,7 +183,7 @@ func (cn *conn) page(p engine.Page, err error) {
 // follow makes the user follow or unfollow an account, answering OK once
 // the change is durable.
 func (cn *conn) follow(f wire.Frame) error {
-	requestID, account, err := wire.DecodeFollow(f.Body)
+	requestID, account, source, err := wire.DecodeFollowFrom(f.Body, f.Flags)
 	if err != nil {
 		return cn.invalid(f, err)
 	}
@@ -192,6 +192,6 @@ func (cn *conn) follow(f wire.Frame) error {
 		change = cn.srv.engine.Follow
 	}
 	answer := cn.answerOK(requestID)
-	change(engine.Membership{Account: account, Users: []uint32{cn.user}}, func(_ int, err error) { answer(err) })
+	change(engine.Membership{Account: account, Users: []uint32{cn.user}, Source: source}, func(_ int, err error) { answer(err) })
 	return nil
 }

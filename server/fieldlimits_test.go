@@ -73,7 +73,8 @@ func TestEveryFieldLimit(t *testing.T) {
 
 		// Requests: the request's id, the connection kept.
 		{"FOLLOW cut short", client, false, cutTail(wire.AppendFollow(nil, wire.TypeFollow, 7, account), 2), wire.CodeBadRequest, 7, false},
-		{"FOLLOW undefined flag", client, false, withFlags(wire.AppendFollow(nil, wire.TypeFollow, 7, account), 1), wire.CodeBadRequest, 7, false},
+		{"FOLLOW undefined flag", client, false, withFlags(wire.AppendFollow(nil, wire.TypeFollow, 7, account), 2), wire.CodeBadRequest, 7, false},
+		{"FOLLOW with a bad source", client, false, wire.AppendFollowFrom(nil, 7, account, "two words"), wire.CodeBadRequest, 7, false},
 		{"FOLLOW of an unknown account", client, false, wire.AppendFollow(nil, wire.TypeFollow, 7, 999), wire.CodeUnknownAccount, 7, false},
 		{"PUBLISH empty client_msg_id", publisher, false, publish(func(m *wire.Publish) { m.ClientMsgID = "" }), wire.CodeBadRequest, 7, false},
 		{"PUBLISH client_msg_id of 65 bytes", publisher, false, publish(func(m *wire.Publish) { m.ClientMsgID = strings.Repeat("k", 65) }), wire.CodeBadRequest, 7, false},

@@ -27,6 +27,8 @@
 //	0x10    account u32 | month u32 | level u8 | high16 u16
 //	                                              chunk of the followers who received at least
 //	                                              level of the account's broadcasts that month
+//	0x11    account u32 | day u32 | source        that day's follows from source u64, unfollows u64
+//	                                              (unfollows only under source "")
 //
 // A set of uint32 user ids is stored chunked by the high 16 bits: one key
 // per Roaring container, so a value is at most one container (8 KiB plus a

@@ -23,6 +23,7 @@ const (
 	prefixTagName     byte = 0x0e
 	prefixTagMembers  byte = 0x0f
 	prefixReceived    byte = 0x10
+	prefixFollowStats byte = 0x11
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -94,6 +95,12 @@ func receivedPrefix(account uint32) []byte { return u32Key(prefixReceived, accou
 
 func receivedLevelPrefix(account, month uint32, level uint8) []byte {
 	return append(binary.BigEndian.AppendUint32(receivedPrefix(account), month), level)
+}
+
+// followStatsKey is 0x11 | account | day | source: one day's follows of
+// the account from one source (and, with source "", its unfollows).
+func followStatsKey(account, day uint32, source string) []byte {
+	return append(binary.BigEndian.AppendUint32(u32Key(prefixFollowStats, account), day), source...)
 }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.

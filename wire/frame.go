@@ -94,6 +94,9 @@ const (
 	// FlagInterrupted on JOB_DONE (answering STATUS): a server restart cut
 	// delivery short; live counts are unknown and counted as pending.
 	FlagInterrupted uint8 = 1 << 1
+	// FlagSource on FOLLOW: the body ends with the follow's source (str8),
+	// counted in the account's daily figures.
+	FlagSource uint8 = 1 << 0
 )
 
 // Frame is one decoded frame. Body is a view into the parser's input or

@@ -373,6 +373,36 @@ func DecodeFollow(body []byte) (requestID, account uint32, err error) {
 	return requestID, account, done(r, TypeFollow)
 }
 
+// AppendFollowFrom appends a FOLLOW frame that gives the follow's source
+// (FlagSource); "" appends a plain FOLLOW.
+func AppendFollowFrom(dst []byte, requestID, account uint32, source string) []byte {
+	if source == "" {
+		return AppendFollow(dst, TypeFollow, requestID, account)
+	}
+	dst = AppendHeader(dst, TypeFollow, FlagSource, 9+len(source))
+	dst = binary.BigEndian.AppendUint32(dst, requestID)
+	dst = binary.BigEndian.AppendUint32(dst, account)
+	return appendStr8(dst, source)
+}
+
+// DecodeFollowFrom decodes a FOLLOW body with the frame's flags: with
+// FlagSource it ends with the source, which must be ValidSource.
+func DecodeFollowFrom(body []byte, flags uint8) (requestID, account uint32, source string, err error) {
+	if flags&FlagSource == 0 {
+		requestID, account, err = DecodeFollow(body)
+		return requestID, account, "", err
+	}
+	r := binread.New(body)
+	requestID, account, source = r.U32(), r.U32(), r.Str8(MaxSource)
+	if err := done(r, TypeFollow); err != nil {
+		return requestID, account, "", err
+	}
+	if source == "" {
+		return requestID, account, "", fmt.Errorf("%w: FOLLOW with an empty source", ErrInvalid)
+	}
+	return requestID, account, source, ValidSource(source)
+}
+
 // AppendOK appends an OK frame.
 func AppendOK(dst []byte, requestID uint32) []byte {
 	dst = AppendHeader(dst, TypeOK, 0, 4)

@@ -249,7 +249,7 @@ func TestCheckFlags(t *testing.T) {
 		{TypeHello, FlagCompress, true}, {TypeHello, 1 << 1, false},
 		{TypePublish, FlagDryRun, true}, {TypePublish, 1 << 0, false},
 		{TypeResume, FlagFromStored, true}, {TypeResume, 1 << 7, false},
-		{TypeAck, 1, false}, {TypePing, 0, true}, {TypeFollow, 1, false},
+		{TypeAck, 1, false}, {TypePing, 0, true}, {TypeFollow, FlagSource, true}, {TypeFollow, 1 << 1, false}, {TypeUnfollow, 1, false},
 	} {
 		if err := CheckFlags(tc.t, tc.flags); (err == nil) != tc.ok {
 			t.Errorf("%s flags %#x: %v", tc.t, tc.flags, err)
@@ -294,5 +294,30 @@ func TestTagFramesRoundTrip(t *testing.T) {
 	got, err := DecodeTags(AppendTags(nil, tags)[HeaderSize:])
 	if err != nil || len(got.Tags) != 2 || got.Tags[0].Members != 1<<40 || got.Tags[1].Name != "北京" {
 		t.Fatalf("TAGS came back as %+v, %v", got, err)
+	}
+}
+
+// TestFollowWithASource: FOLLOW may end with its source (FlagSource); an
+// empty or invalid source, or one over MaxSource, is refused.
+func TestFollowWithASource(t *testing.T) {
+	f := decodeOne(t, AppendFollowFrom(nil, 3, 9, "qr"))
+	if f.Flags != FlagSource {
+		t.Fatalf("flags %#x", f.Flags)
+	}
+	req, account, source, err := DecodeFollowFrom(f.Body, f.Flags)
+	if err != nil || req != 3 || account != 9 || source != "qr" {
+		t.Fatalf("decoded %d %d %q %v", req, account, source, err)
+	}
+	if f := decodeOne(t, AppendFollowFrom(nil, 3, 9, "")); f.Flags != 0 {
+		t.Fatalf("no source: flags %#x", f.Flags)
+	}
+	for _, bad := range []string{"two words", "ünicode", string(make([]byte, MaxSource+1))} {
+		f := decodeOne(t, AppendFollowFrom(nil, 3, 9, bad))
+		if _, _, _, err := DecodeFollowFrom(f.Body, f.Flags); err == nil {
+			t.Errorf("source %q accepted", bad)
+		}
+	}
+	if _, _, _, err := DecodeFollowFrom([]byte{0, 0, 0, 3, 0, 0, 0, 9, 0}, FlagSource); err == nil {
+		t.Error("an empty source accepted")
 	}
 }

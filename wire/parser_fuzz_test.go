@@ -56,6 +56,7 @@ func decodeAny(f Frame) {
 		_, _ = DecodePublishAck(f.Body)
 	case TypeResume:
 		_, _ = DecodeResume(f.Body)
+		_, _, _, _ = DecodeFollowFrom(f.Body, f.Flags)
 		if m, err := DecodeResumeV2(f.Body); err == nil {
 			roundTripCursor(m.Cursor)
 		}

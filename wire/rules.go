@@ -51,6 +51,24 @@ var allowedFlags = map[Type]uint8{
 	TypeHello:   FlagCompress,
 	TypePublish: FlagDryRun,
 	TypeResume:  FlagFromStored,
+	TypeFollow:  FlagSource,
+}
+
+// MaxSource bounds a follow's source code.
+const MaxSource = 32
+
+// ValidSource checks a follow's source: 1 to MaxSource bytes of ASCII
+// letters, digits, '-', '_', '.' and ':' (or "" for none).
+func ValidSource(s string) error {
+	if len(s) > MaxSource {
+		return fmt.Errorf("%w: a source of %d bytes, at most %d", ErrInvalid, len(s), MaxSource)
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return fmt.Errorf("%w: source %q: only letters, digits, '-', '_', '.' and ':'", ErrInvalid, s)
+		}
+	}
+	return nil
 }
 
 // CheckFlags returns an error wrapping ErrInvalid if flags has a bit that

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -16,9 +22,9 @@ import (
 )
 
 func newFollow(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "follow", Short: "Import, remove and list an account's followers"}
+	cmd := &cobra.Command{Use: "follow", Short: "Import, remove and list an account's followers, and its daily figures"}
 	g.adminFlags(cmd.PersistentFlags())
-	cmd.AddCommand(followChange(g, true), followChange(g, false), followList(g))
+	cmd.AddCommand(followChange(g, true), followChange(g, false), followList(g), followStats(g))
 	return cmd
 }
 
@@ -27,6 +33,7 @@ func newFollow(g *globals) *cobra.Command {
 func followChange(g *globals, add bool) *cobra.Command {
 	account := idValue{what: "account id"}
 	var noProgress, compress bool
+	source := "import"
 	use, short, verb := "import --account N FILE", "Import followers from FILE (one user id per line; - reads stdin)", "imported"
 	if !add {
 		use, short, verb = "remove --account N FILE", "Remove followers listed in FILE (one user id per line; - reads stdin)", "removed"
@@ -68,7 +75,9 @@ func followChange(g *globals, add bool) *cobra.Command {
 				return err
 			}
 			admin.Compress = compress
-			change := admin.ImportFollowers
+			change := func(ctx context.Context, account uint32, ids io.Reader) (client.ImportResult, error) {
+				return admin.ImportFollowersFrom(ctx, account, source, ids)
+			}
 			if !add {
 				change = admin.RemoveFollowers
 			}
@@ -95,6 +104,47 @@ func followChange(g *globals, add bool) *cobra.Command {
 	cmd.Flags().Var(&account, "account", "account id (required)")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar (it is drawn only on a terminal)")
 	cmd.Flags().BoolVar(&compress, "compress", false, "send the ids zstd-compressed (for slow links; the bar then runs ahead of the server)")
+	if add {
+		cmd.Flags().StringVar(&source, "source", "import", "where these follows came from, counted in the account's daily figures (qr, search, share, a code of your own)")
+	}
+	return cmd
+}
+
+// followStats is "follow stats": the account's follower figures by day.
+func followStats(g *globals) *cobra.Command {
+	account := idValue{what: "account id"}
+	var from, to string
+	cmd := &cobra.Command{
+		Use:   "stats --account N",
+		Short: "Show an account's new follows, unfollows and follower count by UTC day, with the follows' sources",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !account.set {
+				return errors.New("--account is required")
+			}
+			admin, err := g.adminClient()
+			if err != nil {
+				return err
+			}
+			days, err := admin.FollowerStats(cmd.Context(), account.id, from, to)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(w, "day	new	unfollows	net	followers	by source	")
+			for _, d := range days {
+				var sources []string
+				for _, s := range slices.Sorted(maps.Keys(d.BySource)) {
+					sources = append(sources, fmt.Sprintf("%s %d", cmp.Or(s, "(none)"), d.BySource[s]))
+				}
+				fmt.Fprintf(w, "%s	%d	%d	%+d	%d	%s	\n", d.Day, d.New, d.Unfollows, d.Net, d.Cumulative, strings.Join(sources, ", "))
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().Var(&account, "account", "account id (required)")
+	cmd.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (UTC; default 29 days before --to)")
+	cmd.Flags().StringVar(&to, "to", "", "last day, YYYY-MM-DD (UTC; default today)")
 	return cmd
 }
 

@@ -170,9 +170,15 @@ export class Subscriber {
     return this.handledCursor.clone();
   }
 
-  /** follow makes the user follow account; it resolves once that is durable. */
-  follow(account: number): Promise<void> {
-    return this.request(false, account);
+  /**
+   * follow makes the user follow account; it resolves once that is
+   * durable. source, if given, is where the follow came from ("qr",
+   * "search", "share", …: 1 to 32 letters, digits, '-', '_', '.', ':'),
+   * counted in the account's daily figures.
+   */
+  follow(account: number, source = ""): Promise<void> {
+    if (source !== "" && !wire.validSource(source)) return Promise.reject(new Error(`herald: not a source: ${JSON.stringify(source)}`));
+    return this.request(false, account, source);
   }
 
   unfollow(account: number): Promise<void> {
@@ -396,14 +402,14 @@ export class Subscriber {
     this.acked = this.handledCursor.clone();
   }
 
-  private request(unfollow: boolean, account: number): Promise<void> {
+  private request(unfollow: boolean, account: number, source = ""): Promise<void> {
     const ws = this.ws;
     if (!ws || ws.readyState !== this.WS.OPEN) return Promise.reject(new Error("herald: not connected; try again"));
     this.nextRequest = (this.nextRequest % 0xffffffff) + 1; // 0 is reserved
     const id = this.nextRequest;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      ws.send(wire.follow(unfollow, id, account));
+      ws.send(wire.follow(unfollow, id, account, source));
     });
   }
 

@@ -30,6 +30,8 @@ export const Flag = {
   HistoryMissed: 0x02,
   /** PUSH: the payload is S2-compressed (never sent to this SDK). */
   Compressed: 0x01,
+  /** FOLLOW: the body ends with the follow's source. */
+  Source: 0x01,
 } as const;
 
 export interface Frame {
@@ -169,8 +171,24 @@ export function ack(id: bigint): Uint8Array {
   return frame(FrameType.Ack, 0, new Writer().u64(id).bytes());
 }
 
-export function follow(unfollow: boolean, requestId: number, account: number): Uint8Array {
-  return frame(unfollow ? FrameType.Unfollow : FrameType.Follow, 0, new Writer().u32(requestId).u32(account).bytes());
+export function follow(unfollow: boolean, requestId: number, account: number, source = ""): Uint8Array {
+  const w = new Writer().u32(requestId).u32(account);
+  if (unfollow || source === "") return frame(unfollow ? FrameType.Unfollow : FrameType.Follow, 0, w.bytes());
+  const b = encoder.encode(source);
+  w.u8(b.length);
+  return frame(FrameType.Follow, Flag.Source, concatBytes(w.bytes(), b));
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** validSource: 1 to 32 bytes of letters, digits, '-', '_', '.', ':'. */
+export function validSource(source: string): boolean {
+  return /^[A-Za-z0-9._:-]{1,32}$/.test(source);
 }
 
 export function ping(): Uint8Array {

@@ -54,7 +54,12 @@ test("catch-up, then live pushes, in order; follow and unfollow", async () => {
   // The store holds the handled cursor.
   assert.equal(store.value, new Cursor([live]).toString());
   const other = await server.account([]);
-  await sub.follow(other.id);
+  await sub.follow(other.id, "qr");
+  const stats = await server.admin("GET", `/v1/accounts/${other.id}/stats/followers`);
+  const today = stats.days[stats.days.length - 1];
+  assert.equal(today.new, 1);
+  assert.deepEqual(today.by_source, { qr: 1 });
+  await assert.rejects(sub.follow(other.id, "two words"));
   const fromOther = server.publish(other, "followed");
   await c.until(4);
   assert.equal(c.got[3].id, fromOther);

@@ -99,6 +99,22 @@ func DecodeU64(v []byte) (uint64, error) {
 	return n, r.Finish("counter")
 }
 
+// EncodePair seals two counters (a day's follows and unfollows).
+func EncodePair(a, b uint64) []byte {
+	return Seal(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, a), b))
+}
+
+// DecodePair checks and decodes a value sealed by EncodePair.
+func DecodePair(v []byte) (a, b uint64, err error) {
+	body, err := Open(v)
+	if err != nil {
+		return 0, 0, err
+	}
+	r := NewReader(body)
+	a, b = r.U64(), r.U64()
+	return a, b, r.Finish("counter pair")
+}
+
 // EncodeU32 seals one uint32 (a tag id in the tag name index).
 func EncodeU32(v uint32) []byte { return Seal(binary.BigEndian.AppendUint32(nil, v)) }
 

@@ -48,6 +48,8 @@ func FuzzDecodeRecords(f *testing.F) {
 			errs = append(errs, err)
 			_, err = DecodeU32(v)
 			errs = append(errs, err)
+			_, _, err = DecodePair(v)
+			errs = append(errs, err)
 			_, err = DecodeTag(v, 1)
 			errs = append(errs, err)
 			for _, err := range errs {
