@@ -31,12 +31,12 @@ func (s *Server) startAdmin() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("POST /v1/accounts", s.authorized(s.createAccount))
-	mux.HandleFunc("GET /v1/accounts/{id}", s.authorized(s.getAccount))
+	mux.HandleFunc("GET /v1/accounts/{id}", s.accountReader(s.getAccount))
 	mux.HandleFunc("GET /v1/accounts", s.authorized(s.listAccounts))
 	mux.HandleFunc("POST /v1/accounts/{id}/followers", s.authorized(s.changeFollowers(true)))
 	mux.HandleFunc("POST /v1/accounts/{id}/followers/remove", s.authorized(s.changeFollowers(false)))
-	mux.HandleFunc("GET /v1/accounts/{id}/followers", s.authorized(s.listFollowers))
-	mux.HandleFunc("GET /v1/accounts/{id}/stats/followers", s.authorized(s.followerStats))
+	mux.HandleFunc("GET /v1/accounts/{id}/followers", s.accountReader(s.listFollowers))
+	mux.HandleFunc("GET /v1/accounts/{id}/stats/followers", s.accountReader(s.followerStats))
 	mux.HandleFunc("POST /v1/tokens", s.authorized(s.mintToken))
 	mux.HandleFunc("POST /v1/token-keys/rotate", s.authorized(s.rotateTokenKey))
 	s.observability(mux)
@@ -92,6 +92,39 @@ func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.adminToken)) != 1 {
 			writeError(w, http.StatusUnauthorized, "missing or wrong admin token (Authorization: Bearer <token>)")
+			return
+		}
+		next(w, r)
+	}
+}
+
+// accountReader lets in the operator (the admin token) or the account the
+// path names, by its own credential: HTTP Basic with the account id as the
+// user and its publisher secret as the password. Another account's
+// credential is 403.
+func (s *Server) accountReader(next http.HandlerFunc) http.HandlerFunc {
+	operator := s.authorized(next)
+	return func(w http.ResponseWriter, r *http.Request) {
+		user, secret, basic := r.BasicAuth()
+		if !basic {
+			operator(w, r)
+			return
+		}
+		account, err := strconv.ParseUint(user, 10, 32)
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, "Basic credentials are an account id and its secret")
+			return
+		}
+		if _, err := engine.Call(r.Context(), s.engine.Authenticate, engine.Credentials{Account: uint32(account), Secret: secret}); err != nil {
+			if errors.Is(err, engine.ErrAuth) {
+				writeError(w, http.StatusUnauthorized, "wrong account id or secret")
+				return
+			}
+			writeError(w, engineStatus(err), "%v", err)
+			return
+		}
+		if r.PathValue("id") != strconv.FormatUint(account, 10) {
+			writeError(w, http.StatusForbidden, "account %d's credential reads only account %d", account, account)
 			return
 		}
 		next(w, r)

@@ -1,0 +1,52 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"herald/internal/testserver"
+	"herald/node"
+)
+
+// TestAccountReadsItsOwnFigures: an account's own credential (HTTP Basic:
+// its id and secret) reads its account, followers and figures on the
+// admin API, and nothing else: another account's are 403, the operator's
+// endpoints and a wrong secret 401.
+func TestAccountReadsItsOwnFigures(t *testing.T) {
+	h := testserver.Start(t, "", node.Config{})
+	a, secretA := h.Account(1, 3)
+	b, _ := h.Account(4, 5)
+	get := func(path, user, password string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, "http://"+h.Server.AdminAddr()+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(user, password)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	own := fmt.Sprint(a)
+	for _, tc := range []struct {
+		path, user, password string
+		want                 int
+	}{
+		{fmt.Sprintf("/v1/accounts/%d", a), own, secretA, http.StatusOK},
+		{fmt.Sprintf("/v1/accounts/%d/followers", a), own, secretA, http.StatusOK},
+		{fmt.Sprintf("/v1/accounts/%d/stats/followers", a), own, secretA, http.StatusOK},
+		{fmt.Sprintf("/v1/accounts/%d/stats/followers", b), own, secretA, http.StatusForbidden},
+		{fmt.Sprintf("/v1/accounts/%d", b), own, secretA, http.StatusForbidden},
+		{fmt.Sprintf("/v1/accounts/%d/stats/followers", a), own, secretA + "x", http.StatusUnauthorized},
+		{fmt.Sprintf("/v1/accounts/%d/stats/followers", a), "news", secretA, http.StatusUnauthorized},
+		{"/v1/accounts", own, secretA, http.StatusUnauthorized},
+	} {
+		if got := get(tc.path, tc.user, tc.password); got != tc.want {
+			t.Errorf("GET %s as %s: %d, want %d", tc.path, tc.user, got, tc.want)
+		}
+	}
+}
