@@ -41,6 +41,7 @@ func (s *Server) startAdmin() error {
 	mux.HandleFunc("POST /v1/token-keys/rotate", s.authorized(s.rotateTokenKey))
 	s.observability(mux)
 	mux.Handle("GET /demo/", jssdk.Handler("/demo/", s.demoWebSocketURL))
+	mux.HandleFunc("GET /dashboard/", s.dashboard)
 	ln, err := net.Listen("tcp", s.cfg.AdminAddr)
 	if err != nil {
 		return fmt.Errorf("server: admin listen: %w", err)

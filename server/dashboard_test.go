@@ -1,0 +1,150 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"herald/internal/testserver"
+	"herald/node"
+)
+
+// TestDashboardInChromium logs in to the dashboard (/dashboard/ on the
+// admin listener) as the operator in headless Chromium, finds the
+// accounts, opens one and reads its follower figures — the chart, the
+// sources, the days — sees a new follow from "qr" after a reload, logs in
+// as the account itself, and fails on any console error. Screenshots go to
+// $HERALD_SCREENSHOTS when it is set (docs/img/dashboard.png is one).
+func TestDashboardInChromium(t *testing.T) {
+	exe := chromium(t)
+	h := testserver.Start(t, "", node.Config{})
+	account, secret := h.Account(1, 1200)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.WindowSize(420, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelTimeout()
+	var mu sync.Mutex
+	var problems []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				problems = append(problems, "console."+string(ev.Type))
+			}
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, fmt.Sprintf("exception: %s %+v", ev.ExceptionDetails.Text, ev.ExceptionDetails.Exception))
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError {
+				problems = append(problems, fmt.Sprintf("log (%s): %s", ev.Entry.Source, ev.Entry.Text))
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("waiting for %s: %v", sel, err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(got)
+	}
+	shot := func(name string) {
+		dir := os.Getenv("HERALD_SCREENSHOTS")
+		if dir == "" {
+			return
+		}
+		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+		}
+		if err != nil {
+			t.Errorf("screenshot %s: %v", name, err)
+		}
+	}
+	base := "http://" + h.Server.AdminAddr() + "/dashboard/"
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base),
+		chromedp.SendKeys(chromedp.ID("token"), h.Server.AdminToken()),
+		chromedp.Click(chromedp.ID("enter")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(fmt.Sprintf(`#accounts tr[data-id="%d"] td:last-child`, account)); got != "1,200" {
+		t.Fatalf("the accounts table says %q followers, want 1,200", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#accounts tr[data-id="%d"] a`, account)))); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(`#sources tr[data-source="import"] td:last-child`); got != "1,200" {
+		t.Fatalf("import follows %q, want 1,200", got)
+	}
+	if got := text("#followers"); got != "1,200" {
+		t.Fatalf("followers card %q", got)
+	}
+	today := time.Now().UTC().Format("2006-01-02")
+	if got := text(fmt.Sprintf(`#days tr[data-day="%s"] td:last-child`, today)); got != "1,200" {
+		t.Fatalf("today's row says %q followers", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`svg.chart rect[data-day="%s"]`, today)))); err != nil {
+		t.Fatalf("no bar for today in the chart: %v", err)
+	}
+
+	sub := h.Subscribe(5000, 0)
+	if err := sub.FollowFrom(context.Background(), account, "qr"); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(`#sources tr[data-source="qr"] td:last-child`); got != "1" {
+		t.Fatalf("qr follows %q after a follow, want 1", got)
+	}
+	if got := text("#followers"); got != "1,201" {
+		t.Fatalf("followers card %q, want 1,201", got)
+	}
+	shot("dashboard.png")
+
+	// The account itself sees its own page (and only that: the API
+	// refuses it the others, tested in TestAccountReadsItsOwnFigures).
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("logout")),
+		chromedp.WaitVisible(chromedp.ID("account")),
+		chromedp.SendKeys(chromedp.ID("account"), fmt.Sprint(account)),
+		chromedp.SendKeys(chromedp.ID("secret"), secret),
+		chromedp.Click(chromedp.ID("enter")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if got := text("#followers"); got != "1,201" {
+		t.Fatalf("the account's own page: followers %q", got)
+	}
+	if got := text("#who"); got != fmt.Sprintf("account %d", account) {
+		t.Fatalf("logged in as %q", got)
+	}
+	if got := text("#live"); !strings.Contains(got, "connections") {
+		t.Fatalf("live figures %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) > 0 {
+		t.Fatalf("the page reported:\n%s", strings.Join(problems, "\n"))
+	}
+}
