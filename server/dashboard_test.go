@@ -6,12 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"herald/internal/testserver"
@@ -25,46 +22,13 @@ import (
 // as the account itself, and fails on any console error. Screenshots go to
 // $HERALD_SCREENSHOTS when it is set (docs/img/dashboard.png is one).
 func TestDashboardInChromium(t *testing.T) {
-	exe := chromium(t)
 	h := testserver.Start(t, "", node.Config{})
 	account, secret := h.Account(1, 1200)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless, chromedp.WindowSize(420, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelTimeout()
-	var mu sync.Mutex
-	var problems []string
-	if err := chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-				problems = append(problems, "console."+string(ev.Type))
-			}
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, fmt.Sprintf("exception: %s %+v", ev.ExceptionDetails.Text, ev.ExceptionDetails.Exception))
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError {
-				problems = append(problems, fmt.Sprintf("log (%s): %s", ev.Entry.Source, ev.Entry.Text))
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	b := newBrowser(t, 420, 900)
+	ctx := b.ctx
 	text := func(sel string) string {
 		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
-			t.Fatalf("waiting for %s: %v", sel, err)
-		}
-		got, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(got)
+		return b.text(t, sel)
 	}
 	shot := func(name string) {
 		dir := os.Getenv("HERALD_SCREENSHOTS")
@@ -142,9 +106,5 @@ func TestDashboardInChromium(t *testing.T) {
 	if got := text("#live"); !strings.Contains(got, "connections") {
 		t.Fatalf("live figures %q", got)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(problems) > 0 {
-		t.Fatalf("the page reported:\n%s", strings.Join(problems, "\n"))
-	}
+	b.check(t)
 }
