@@ -271,7 +271,9 @@ func (cn *conn) fail(err error) {
 	case cn.ws != nil:
 		frames = nil // not upgraded: nothing to say in Herald's words
 	}
-	_, _ = cn.c.Writev(frames)
+	if len(frames) > 0 {
+		_, _ = cn.c.Writev(frames)
+	}
 	cn.srv.metrics.closedWithError.Add(1)
 	_ = cn.c.Close()
 }

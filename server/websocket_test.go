@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -396,5 +397,24 @@ func TestWebSocketMalformedFrames(t *testing.T) {
 	}
 	if got[0] != 0x8a || got[1] != 4 || string(got[2:6]) != "ping" || got[6] != 0x82 {
 		t.Fatalf("answer %x: want the pong, then a binary message", got)
+	}
+}
+
+// TestWebSocketHandshakeTimesOut: an upgrade request that never ends is
+// closed at the auth timeout, like a connection that never sends HELLO.
+func TestWebSocketHandshakeTimesOut(t *testing.T) {
+	h := startWS(t, func(c *node.Config) { c.Edge.AuthTimeout = 200 * time.Millisecond })
+	nc, err := net.Dial("tcp", h.Server.ClientAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n")); err != nil { // no blank line: unfinished
+		t.Fatal(err)
+	}
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	n, err := nc.Read(make([]byte, 64))
+	if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read %d bytes, %v: want the connection closed with nothing said", n, err)
 	}
 }
