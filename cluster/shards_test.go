@@ -115,6 +115,26 @@ func TestCatchUpAcrossShards(t *testing.T) {
 	again := c.subscribeFrom(0, 4, client.SubscriberConfig{StoredCursor: true})
 	receive(again, third)
 
+	// The accounts of both cores list as one, in id order, a page at a
+	// time across the shards.
+	var listed []uint32
+	for after := uint32(0); ; {
+		page, err := c.admin(1).ListAccounts(ctx, after, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, acct := range page.Accounts {
+			listed = append(listed, acct.ID)
+		}
+		if page.NextAfter == 0 {
+			break
+		}
+		after = page.NextAfter
+	}
+	if !slices.Equal(listed, []uint32{a, b}) {
+		t.Fatalf("accounts listed a page at a time: %x, want %x", listed, []uint32{a, b})
+	}
+
 	// Each account's figures come from its own core, through any edge.
 	if err := again.FollowFrom(ctx, b, "qr"); err != nil { // follows already: counts nothing
 		t.Fatal(err)
