@@ -72,7 +72,7 @@ func (cn *conn) resume(f wire.Frame) error {
 	if cn.online {
 		return closeWith(wire.CodeUnexpectedFrame, "RESUME on a connection that is already live")
 	}
-	cn.resuming = resumeState{first: true}
+	cn.resuming = resumeState{first: true, began: time.Now()}
 	cn.askPage(engine.ResumeRequest{User: cn.user, Cursor: cursor, FromStored: f.Flags&wire.FlagFromStored != 0})
 	return nil
 }
@@ -82,6 +82,7 @@ type resumeState struct {
 	first, historyMissed bool
 	count                uint32
 	epoch                uint64
+	began                time.Time // the RESUME's arrival
 }
 
 // askPage sends req (completed with what the connection was sent) to the
@@ -161,6 +162,7 @@ func (cn *conn) page(p engine.Page, err error) {
 			return
 		}
 		cn.online = true
+		cn.srv.metrics.catchUpSeconds.Observe(time.Since(st.began).Seconds())
 	}
 	var flags uint8
 	if p.More {

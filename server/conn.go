@@ -244,6 +244,7 @@ func (cn *conn) sendError(requestID uint32, code wire.Code, text string) {
 
 // sendErrorAt is sendError with the time (Unix ms) a retry can succeed.
 func (cn *conn) sendErrorAt(requestID uint32, code wire.Code, retryAtMillis uint64, text string) {
+	cn.srv.metrics.countError(code)
 	cn.send(func(dst []byte) []byte {
 		return wire.AppendError(dst, wire.Error{RequestID: requestID, Code: code, RetryAtMillis: retryAtMillis, Text: text})
 	})
@@ -260,6 +261,7 @@ func (cn *conn) fail(err error) {
 		ce = &closeError{code: wire.CodeFor(err), text: err.Error()}
 	}
 	cn.closing = true
+	cn.srv.metrics.countError(ce.code)
 	cn.logDisconnect(ce.code, ce.text)
 	// Past the cap if need be: it is one small frame, and the last, after
 	// what was gathered (a WELCOME, say; never more than a page).

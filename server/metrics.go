@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"herald/engine"
+	"herald/wire"
 )
 
 // metrics are the server's counters. The hot paths only add to atomics;
@@ -22,9 +23,23 @@ type metrics struct {
 	caughtUp        atomic.Uint64
 	slowConsumers   atomic.Uint64
 	closedWithError atomic.Uint64
+	// errors counts the ERROR frames sent, by code (every code of
+	// wire.Codes, so the map is never written after init).
+	errors map[wire.Code]*atomic.Uint64
 	// Set by the engine's writer through Server.ObserveCommit.
 	commitSeconds prometheus.Histogram
 	commitOps     prometheus.Histogram
+	// fanoutSeconds: PUBLISH received → every live recipient written (the
+	// job report); catchUpSeconds: RESUME received → the connection live.
+	fanoutSeconds  prometheus.Histogram
+	catchUpSeconds prometheus.Histogram
+}
+
+// countError counts one ERROR frame of code.
+func (m *metrics) countError(code wire.Code) {
+	if n := m.errors[code]; n != nil {
+		n.Add(1)
+	}
 }
 
 func (m *metrics) connectionsTotal() int64 {
@@ -42,6 +57,20 @@ func (m *metrics) init() {
 		Help:    "Requests (publishes, follows, account changes) sharing one group commit.",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 … 1024
 	})
+	m.fanoutSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "herald_fanout_seconds",
+		Help:    "From a PUBLISH received to its broadcast written to every recipient online (its job report).",
+		Buckets: prometheus.ExponentialBuckets(500e-6, 2, 18), // 0.5 ms … 65 s
+	})
+	m.catchUpSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "herald_catchup_seconds",
+		Help:    "From a RESUME received to the connection live: every page of its catch-up written.",
+		Buckets: prometheus.ExponentialBuckets(100e-6, 2, 18), // 0.1 ms … 13 s
+	})
+	m.errors = make(map[wire.Code]*atomic.Uint64)
+	for _, c := range wire.Codes() {
+		m.errors[c] = new(atomic.Uint64)
+	}
 }
 
 // observeCommit is the engine's commit hook.
@@ -62,6 +91,13 @@ func (s *Server) registry() *prometheus.Registry {
 	}
 	m := &s.metrics
 	health := s.engine.Health
+	for _, c := range wire.Codes() {
+		n := m.errors[c]
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "herald_errors_total",
+			Help:        "ERROR frames sent, by code: answers to requests and the ones that close a connection.",
+			ConstLabels: prometheus.Labels{"code": c.String()}}, func() float64 { return float64(n.Load()) }))
+	}
+	reg.MustRegister(m.fanoutSeconds, m.catchUpSeconds)
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"herald/engine"
 	"herald/wire"
@@ -177,7 +178,11 @@ func (cn *conn) publish(f wire.Frame) error {
 		Payload:     append([]byte(nil), p.Payload...), // the frame is a view
 	}
 	requestID := p.RequestID
-	req.OnJobDone = func(r engine.JobReport) { cn.reply(func() { cn.sendJobDone(requestID, r) }) }
+	began, fanout := time.Now(), cn.srv.metrics.fanoutSeconds
+	req.OnJobDone = func(r engine.JobReport) {
+		fanout.Observe(time.Since(began).Seconds())
+		cn.reply(func() { cn.sendJobDone(requestID, r) })
+	}
 	cn.srv.engine.Publish(req, func(res engine.PublishResult, err error) {
 		cn.reply(func() {
 			cn.inflight--

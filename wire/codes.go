@@ -1,6 +1,9 @@
 package wire
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Code is an error code carried by an ERROR frame. The range says what the
 // receiver should do:
@@ -62,6 +65,16 @@ var codeNames = map[Code]string{
 	CodeAuthFailed: "AUTH_FAILED", CodeTokenExpired: "TOKEN_EXPIRED",
 	CodeTokenInvalid: "TOKEN_INVALID", CodeAuthTimeout: "AUTH_TIMEOUT",
 	CodeUnexpectedFrame: "UNEXPECTED_FRAME",
+}
+
+// Codes returns every code this package defines, in increasing order.
+func Codes() []Code {
+	codes := make([]Code, 0, len(codeNames))
+	for c := range codeNames {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	return codes
 }
 
 func (c Code) String() string {
