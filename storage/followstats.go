@@ -7,10 +7,11 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"herald/storage/internal/codec"
+	"herald/wire"
 )
 
-// MaxSourceLen bounds a follow's source code.
-const MaxSourceLen = 32
+// MaxSourceLen bounds a follow's source code: the protocol's limit.
+const MaxSourceLen = wire.MaxSource
 
 // FollowDay is one day's follows of an account from one source; the
 // unfollows of the day are counted under Source "".

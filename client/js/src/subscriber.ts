@@ -230,7 +230,7 @@ export class Subscriber {
       this.lastReceived = Date.now();
       this.setState("catching-up");
       // RESUME goes with HELLO: one round trip.
-      ws.send(concat(wire.hello(token), wire.resume(this.resumeFrom(), this.fromStored)));
+      ws.send(wire.concat(wire.hello(token), wire.resume(this.resumeFrom(), this.fromStored)));
       this.fromStored = false;
     };
     ws.onmessage = (ev: MessageEvent) => {
@@ -459,11 +459,4 @@ export class Subscriber {
       });
     }, delay);
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

@@ -176,10 +176,11 @@ export function follow(unfollow: boolean, requestId: number, account: number, so
   if (unfollow || source === "") return frame(unfollow ? FrameType.Unfollow : FrameType.Follow, 0, w.bytes());
   const b = encoder.encode(source);
   w.u8(b.length);
-  return frame(FrameType.Follow, Flag.Source, concatBytes(w.bytes(), b));
+  return frame(FrameType.Follow, Flag.Source, concat(w.bytes(), b));
 }
 
-function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+/** concat joins two byte arrays into a new one. */
+export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a);
   out.set(b, a.length);
