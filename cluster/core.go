@@ -367,6 +367,20 @@ func (c *Core) serve(msg *nats.Msg) {
 				answer(func(e *enc) { encList(e, days, encFollowerDay) })(err)
 			})
 		}
+	case mBroadcasts:
+		q := decBroadcastsRequest(d)
+		if c.checked(msg, d) {
+			c.eng.Broadcasts(q, func(rs []engine.JobReport, err error) {
+				answer(func(e *enc) { encList(e, rs, encJobReport) })(err)
+			})
+		}
+	case mReachDays:
+		q := decStatsRequest(d)
+		if c.checked(msg, d) {
+			c.eng.BroadcastStats(engine.BroadcastStatsRequest(q), func(days []engine.BroadcastDay, err error) {
+				answer(func(e *enc) { encList(e, days, encBroadcastDay) })(err)
+			})
+		}
 	case mRotate:
 		overlap := time.Duration(d.i64())
 		if c.checked(msg, d) {
@@ -466,7 +480,11 @@ func (c *Core) onAcks(msg *nats.Msg) {
 		}
 	}
 	for _, a := range acks {
-		c.eng.Acknowledge(a.User, a.ID)
+		if a.Opened {
+			c.eng.Open(a.User, a.ID)
+		} else {
+			c.eng.Acknowledge(a.User, a.ID, a.CaughtUp)
+		}
 	}
 }
 

@@ -68,7 +68,8 @@ type Edge struct {
 	created atomic.Uint32
 	acks    struct {
 		sync.Mutex
-		m map[ackKey]uint64
+		m      map[ackKey]ack
+		opened map[ackKey][]uint64
 	}
 	jobs struct {
 		sync.Mutex
@@ -141,7 +142,8 @@ func StartEdge(cfg EdgeConfig) (*Edge, error) {
 		}
 	}
 	e := &Edge{cfg: cfg, nc: cfg.Conn, subj: subjects{cfg.Cluster}, stop: make(chan struct{})}
-	e.acks.m = make(map[ackKey]uint64)
+	e.acks.m = make(map[ackKey]ack)
+	e.acks.opened = make(map[ackKey][]uint64)
 	e.jobs.m = make(map[uint64]pendingPublish)
 	var err error
 	for k := range cfg.Shards {
@@ -526,15 +528,21 @@ func (e *Edge) forgetJobs(before time.Time) {
 
 func (e *Edge) flushAcks() {
 	e.acks.Lock()
-	if len(e.acks.m) == 0 {
+	if len(e.acks.m) == 0 && len(e.acks.opened) == 0 {
 		e.acks.Unlock()
 		return
 	}
 	batches := make(map[uint8][]ack)
-	for k, id := range e.acks.m {
-		batches[k.shard] = append(batches[k.shard], ack{k.user, id})
+	for k, a := range e.acks.m {
+		batches[k.shard] = append(batches[k.shard], a)
+	}
+	for k, ids := range e.acks.opened {
+		for _, id := range ids {
+			batches[k.shard] = append(batches[k.shard], ack{User: k.user, ID: id, Opened: true})
+		}
 	}
 	clear(e.acks.m)
+	clear(e.acks.opened)
 	e.acks.Unlock()
 	const perMessage = 50_000
 	for shard, batch := range batches {

@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -166,15 +168,34 @@ func (e *Edge) RotateTokenKey(overlap time.Duration, done func(time.Time, error)
 // Acknowledge keeps the newest acknowledgement per user and shard; they go
 // to the cores every AckFlush. An edge killed meanwhile loses them: its
 // clients resume from their previous cursor and drop what they had by id.
-func (e *Edge) Acknowledge(user uint32, id uint64) {
+func (e *Edge) Acknowledge(user uint32, id, caughtUp uint64) {
 	shard := wire.ShardOf(id)
 	if int(shard) >= len(e.links) || id == wire.ShardBase(shard) {
 		return // no core's: nothing to acknowledge
 	}
 	k := ackKey{user, shard}
 	e.acks.Lock()
-	if id > e.acks.m[k] {
-		e.acks.m[k] = id
+	if id > e.acks.m[k].ID {
+		e.acks.m[k] = ack{User: user, ID: id, CaughtUp: caughtUp}
+	}
+	e.acks.Unlock()
+}
+
+// maxOpenedPerUser bounds one user's OPENED frames an edge keeps between
+// flushes; more are dropped (a client opening that fast is not a person).
+const maxOpenedPerUser = 64
+
+// Open sends the user's OPENED to the core of the broadcast's shard with
+// the next acknowledgements.
+func (e *Edge) Open(user uint32, id uint64) {
+	shard := wire.ShardOf(id)
+	if int(shard) >= len(e.links) || id == wire.ShardBase(shard) {
+		return
+	}
+	k := ackKey{user, shard}
+	e.acks.Lock()
+	if ids := e.acks.opened[k]; len(ids) < maxOpenedPerUser {
+		e.acks.opened[k] = append(ids, id)
 	}
 	e.acks.Unlock()
 }
@@ -326,4 +347,47 @@ func (e *Edge) FollowerStats(req engine.FollowerStatsRequest, done func([]engine
 	askOwner(e, req.Account, engine.ErrUnknownAccount, mStats, encStatsRequest(req), func(d *dec) []engine.FollowerDay {
 		return decList(d, minFollowerDay, decFollowerDay)
 	}, done)
+}
+
+// Broadcasts asks the core that owns the account.
+func (e *Edge) Broadcasts(req engine.BroadcastsRequest, done func([]engine.JobReport, error)) {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mBroadcasts, encBroadcastsRequest(req), func(d *dec) []engine.JobReport {
+		return decList(d, minJobReport, decJobReport)
+	}, done)
+}
+
+// BroadcastStats asks the core that owns the account; the server's
+// figures (account 0) are every core's, added day by day.
+func (e *Edge) BroadcastStats(req engine.BroadcastStatsRequest, done func([]engine.BroadcastDay, error)) {
+	body := encStatsRequest(engine.FollowerStatsRequest(req))
+	read := func(d *dec) []engine.BroadcastDay { return decList(d, minBroadcastDay, decBroadcastDay) }
+	if req.Account != 0 {
+		askOwner(e, req.Account, engine.ErrUnknownAccount, mReachDays, body, read, done)
+		return
+	}
+	go func() {
+		sum := map[uint32]engine.BroadcastDay{}
+		for shard := range e.links {
+			days, err := roundTrip(e, uint8(shard), mReachDays, body, read)
+			if err != nil {
+				done(nil, err)
+				return
+			}
+			for _, d := range days {
+				t := sum[d.Day]
+				t.Day = d.Day
+				t.Broadcasts += d.Broadcasts
+				t.Recipients += d.Recipients
+				t.Delivered += d.Delivered
+				t.Opened += d.Opened
+				sum[d.Day] = t
+			}
+		}
+		out := make([]engine.BroadcastDay, 0, len(sum))
+		for _, d := range sum {
+			out = append(out, d)
+		}
+		slices.SortFunc(out, func(a, b engine.BroadcastDay) int { return cmp.Compare(a.Day, b.Day) })
+		done(out, nil)
+	}()
 }

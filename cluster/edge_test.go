@@ -209,7 +209,7 @@ func TestRogueBusMessagesAreRefused(t *testing.T) {
 	for subject, b := range map[string][]byte{
 		s.relay(0):     foreign,
 		s.coreAlive(0): encodeCoreAlive(coreAlive{Instance: 1, Last: wire.ShardBase(1) + 1}),
-		s.acks(0):      encodeAcks([]ack{{7, wire.ShardBase(1) + 1}}),
+		s.acks(0):      encodeAcks([]ack{{User: 7, ID: wire.ShardBase(1) + 1}}),
 	} {
 		if err := rogue.Publish(subject, b); err != nil {
 			t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 func FuzzBusMessages(f *testing.F) {
 	f.Add(encodeRelay(relayMsg{Instance: 3, Parts: 1, Relayed: fanout.Relayed{ID: 9, Plain: []byte("frame"), Audience: roaring.BitmapOf(1, 5, 70000)}}))
 	f.Add(encodeReport(reportMsg{Edge: "e", ID: 4, Reached: roaring.BitmapOf(2)}))
-	f.Add(encodeAcks([]ack{{1, 2}}))
+	f.Add(encodeAcks([]ack{{User: 1, ID: 2, CaughtUp: 1}, {User: 1, ID: 2, Opened: true}}))
 	f.Add(encodePublishForFuzz())
 	f.Add(encodeErrorForFuzz())
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -158,18 +158,32 @@ func decodeEdgeAlive(msg []byte) (edgeAlive, error) {
 	return m, nil
 }
 
-// ack is one user's cumulative acknowledgement.
+// ack is one user's cumulative acknowledgement (with the highest id the
+// connection got on a catch-up page, engine.Engine.Acknowledge) or, with
+// Opened, the user's OPENED of broadcast ID.
 type ack struct {
-	User uint32
-	ID   uint64
+	User     uint32
+	ID       uint64
+	CaughtUp uint64
+	Opened   bool
 }
 
+// ackSize is one ack's encoded length: kind u8, user u32, id u64,
+// caught-up u64.
+const ackSize = 21
+
 func encodeAcks(acks []ack) []byte {
-	e := newEnc(4 + 12*len(acks))
+	e := newEnc(4 + ackSize*len(acks))
 	e.u32(uint32(len(acks)))
 	for _, a := range acks {
+		kind := uint8(0)
+		if a.Opened {
+			kind = 1
+		}
+		e.u8(kind)
 		e.u32(a.User)
 		e.u64(a.ID)
+		e.u64(a.CaughtUp)
 	}
 	return e.b
 }
@@ -180,12 +194,16 @@ func decodeAcks(msg []byte) ([]ack, error) {
 		return nil, err
 	}
 	n := d.u32()
-	if int64(n)*12 != int64(d.r.Len()) {
+	if int64(n)*ackSize != int64(d.r.Len()) {
 		return nil, errMalformed("acks count")
 	}
 	out := make([]ack, n)
 	for i := range out {
-		out[i] = ack{User: d.u32(), ID: d.u64()}
+		kind := d.u8()
+		if kind > 1 {
+			return nil, errMalformed("ack kind")
+		}
+		out[i] = ack{Opened: kind == 1, User: d.u32(), ID: d.u64(), CaughtUp: d.u64()}
 	}
 	return out, d.check("acks")
 }
@@ -380,12 +398,62 @@ func encJobReport(e *enc, r engine.JobReport) {
 	e.u32(r.Errors)
 	e.flag(r.InProgress)
 	e.flag(r.Interrupted)
+	m := r.Reach
+	e.flag(m.Kept)
+	e.u64(m.PublishedMillis)
+	e.flag(m.Preview)
+	e.flag(m.Retracted)
+	for _, v := range []uint32{m.NotSelected, m.Blocked, m.Delivered, m.CaughtUp, m.Opened} {
+		e.u32(v)
+	}
+	for _, v := range m.Curve {
+		e.u32(v)
+	}
 }
 
 func decJobReport(d *dec) engine.JobReport {
-	return engine.JobReport{MessageID: d.u64(), Total: d.u32(), Filtered: d.u32(), SentLive: d.u32(),
+	r := engine.JobReport{MessageID: d.u64(), Total: d.u32(), Filtered: d.u32(), SentLive: d.u32(),
 		PendingOffline: d.u32(), Errors: d.u32(), InProgress: d.flag(), Interrupted: d.flag()}
+	m := &r.Reach
+	m.Kept, m.PublishedMillis, m.Preview, m.Retracted = d.flag(), d.u64(), d.flag(), d.flag()
+	for _, p := range []*uint32{&m.NotSelected, &m.Blocked, &m.Delivered, &m.CaughtUp, &m.Opened} {
+		*p = d.u32()
+	}
+	for i := range m.Curve {
+		m.Curve[i] = d.u32()
+	}
+	return r
 }
+
+// minJobReport is an encoded JobReport's length.
+const minJobReport = 8 + 5*4 + 2 + 1 + 8 + 2 + 5*4 + wire.CurvePoints*4
+
+func encBroadcastsRequest(q engine.BroadcastsRequest) []byte {
+	e := newEnc(16)
+	e.u32(q.Account)
+	e.u64(q.Before)
+	e.u32(uint32(max(q.Limit, 0)))
+	return e.b
+}
+
+func decBroadcastsRequest(d *dec) engine.BroadcastsRequest {
+	return engine.BroadcastsRequest{Account: d.u32(), Before: d.u64(), Limit: int(d.u32())}
+}
+
+func encBroadcastDay(e *enc, b engine.BroadcastDay) {
+	e.u32(b.Day)
+	e.u64(b.Broadcasts)
+	e.u64(b.Recipients)
+	e.u64(b.Delivered)
+	e.u64(b.Opened)
+}
+
+func decBroadcastDay(d *dec) engine.BroadcastDay {
+	return engine.BroadcastDay{Day: d.u32(), Broadcasts: d.u64(), Recipients: d.u64(), Delivered: d.u64(), Opened: d.u64()}
+}
+
+// minBroadcastDay is an encoded BroadcastDay's length.
+const minBroadcastDay = 4 + 4*8
 
 // jobDoneMsg answers a publish's OnJobDone on the asking edge's subject.
 type jobDoneMsg struct {

@@ -29,9 +29,15 @@ type Engine interface {
 	// Resume answers one page of the broadcasts addressed to the user after
 	// the cursor, in id order (see the package doc for going live).
 	Resume(req ResumeRequest, done func(Page, error))
-	// Acknowledge records a user's cumulative acknowledgement; cursors are
-	// saved in batches.
-	Acknowledge(user uint32, id uint64)
+	// Acknowledge records a user's cumulative acknowledgement of id;
+	// caughtUp is the highest id of id's shard that the acknowledging
+	// connection was sent on a catch-up page (what it got before going
+	// live). Cursors, with the deliveries they count, are saved in
+	// batches.
+	Acknowledge(user uint32, id, caughtUp uint64)
+	// Open records that the user opened broadcast id (OPENED); it counts
+	// once per user, for a user in the broadcast's audience.
+	Open(user uint32, id uint64)
 	// Follow and Unfollow change an account's followers, Block and
 	// Unblock its blocklist; each answers, once the change is durable, how
 	// many users changed. The engine takes ownership of the users slice.
@@ -48,8 +54,15 @@ type Engine interface {
 	// Retract withdraws a retained broadcast of the account, answering once
 	// that is durable; online recipients are sent RETRACTED.
 	Retract(req MessageRef, done func(struct{}, error))
-	// Status reports the delivery of a retained broadcast of the account.
+	// Status reports the delivery of a retained broadcast of the account,
+	// with its reach.
 	Status(req MessageRef, done func(JobReport, error))
+	// Broadcasts answers a page of the account's retained broadcasts,
+	// newest first, each with its report and reach.
+	Broadcasts(req BroadcastsRequest, done func([]JobReport, error))
+	// BroadcastStats answers the account's (account 0: the server's)
+	// broadcast figures for each day of the request that had a broadcast.
+	BroadcastStats(req BroadcastStatsRequest, done func([]BroadcastDay, error))
 	// Tag changes one of an account's tags and answers the tag as it now
 	// is (as it was, for a delete); Tags lists them in name order.
 	Tag(req TagRequest, done func(Tag, error))

@@ -179,6 +179,62 @@ type JobReport struct {
 	// Interrupted: a restart cut delivery short, so SentLive is unknown and
 	// counted as pending (STATUS only).
 	Interrupted bool
+	// Reach is what the broadcast did since (STATUS, Broadcasts).
+	Reach Reach
+}
+
+// Reach is a broadcast's analytics, each recipient counted once however
+// many devices or connections it used: how the audience was filtered at
+// publish, then how many acknowledged and opened it. Delivered and Opened
+// move as acknowledgements are saved (every second), exact across crashes
+// with the cursors they come from.
+type Reach struct {
+	// Kept: analytics were kept for this broadcast (not for one published
+	// with analytics off); the counts below are zero otherwise.
+	Kept            bool
+	PublishedMillis uint64
+	Preview         bool
+	Retracted       bool
+	// NotSelected: followers the list or expression left out; Blocked:
+	// selected followers on the blocklist. Neither is in Total.
+	NotSelected uint32
+	Blocked     uint32
+	// Delivered: recipients whose cumulative acknowledgement covers it;
+	// CaughtUp: those of them that got it on a catch-up page rather than
+	// live.
+	Delivered uint32
+	CaughtUp  uint32
+	// Opened: recipients whose client sent OPENED for it.
+	Opened uint32
+	// Curve[i]: delivered within wire.CurveSeconds[i] of the publish.
+	Curve [wire.CurvePoints]uint32
+}
+
+// BroadcastsRequest asks for a page of an account's retained broadcasts,
+// newest first: up to Limit (at most 1000) with ids below Before (0: from
+// the newest).
+type BroadcastsRequest struct {
+	Account uint32
+	Before  uint64
+	Limit   int
+}
+
+// BroadcastStatsRequest asks for an account's broadcast figures of days
+// From to To (at most 366); account 0 asks for the server's.
+type BroadcastStatsRequest struct {
+	Account  uint32
+	From, To uint32
+}
+
+// BroadcastDay is one UTC day's broadcasts of an account (or the server):
+// those published that day, their recipients, and how many of the
+// recipients have been delivered and opened them since.
+type BroadcastDay struct {
+	Day        uint32
+	Broadcasts uint64
+	Recipients uint64
+	Delivered  uint64
+	Opened     uint64
 }
 
 // TagOp is what a TagRequest does.

@@ -17,16 +17,22 @@ import (
 
 // resolveAudience returns the audience of a publish before quota
 // filtering. Previews go to their listed users, followers or not.
-func resolveAudience(s *storage.Store, req *PublishRequest) (*roaring.Bitmap, error) {
+// If left is not nil it is set to how many followers the list or
+// expression left out, and how many selected ones the blocklist removed.
+func resolveAudience(s *storage.Store, req *PublishRequest, left *leftOut) (*roaring.Bitmap, error) {
 	if len(req.Preview) > 0 {
 		return roaring.BitmapOf(req.Preview...), nil
 	}
 	var audience *roaring.Bitmap
+	var followers uint64
 	var err error
 	if len(req.Users) > 0 {
-		audience, err = s.FollowersAmong(req.Account, roaring.BitmapOf(req.Users...))
+		if audience, err = s.FollowersAmong(req.Account, roaring.BitmapOf(req.Users...)); err == nil && left != nil {
+			followers, err = s.FollowerCount(req.Account)
+		}
 	} else {
 		audience, err = s.Followers(req.Account)
+		followers = audience.GetCardinality()
 	}
 	if err != nil {
 		return nil, err
@@ -46,9 +52,17 @@ func resolveAudience(s *storage.Store, req *PublishRequest) (*roaring.Bitmap, er
 	if err != nil {
 		return nil, err
 	}
+	selected := audience.GetCardinality()
 	audience.AndNot(blocked)
+	if left != nil {
+		left.notSelected = uint32(max(followers, selected) - selected)
+		left.blocked = uint32(selected - audience.GetCardinality())
+	}
 	return audience, nil
 }
+
+// leftOut counts the followers a publish's filters removed before the cap.
+type leftOut struct{ notSelected, blocked uint32 }
 
 // term is a set, or (negated) the complement of one relative to the
 // followers, so that NOT never materialises a complement over 2^32 ids.

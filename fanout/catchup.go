@@ -41,7 +41,7 @@ func (e *Engine) resume(req engine.ResumeRequest, memoryOnly bool) (_ engine.Pag
 	cursor := req.Cursor.At(shard)
 	if req.FromStored {
 		var known bool
-		if cursor, known = e.cursors.get(req.User); !known {
+		if cursor, known = e.acks.get(req.User); !known {
 			if memoryOnly {
 				return engine.Page{}, false, nil
 			}
@@ -121,12 +121,9 @@ func (e *Engine) catchUpFromLog(user uint32, cursor uint64, compress bool) (Page
 // StoredCursor returns the last id user acknowledged, including
 // acknowledgements not yet saved.
 func (e *Engine) StoredCursor(user uint32) (uint64, error) {
-	if c, ok := e.cursors.get(user); ok {
+	if c, ok := e.acks.get(user); ok {
 		return c, nil
 	}
 	return e.store.Cursor(user)
 }
 
-// Acknowledge records user's cumulative acknowledgement of id; cursors are
-// saved in batches.
-func (e *Engine) Acknowledge(user uint32, id uint64) { e.cursors.put(user, id) }

@@ -55,6 +55,10 @@ type Config struct {
 	MaxGroup int
 	// CursorFlush is how often acknowledged cursors are saved (default 1 s).
 	CursorFlush time.Duration
+	// NoAnalytics turns off broadcast analytics: no per-broadcast figures
+	// are stored, acknowledgements save only cursors and OPENED is
+	// ignored (for measuring what analytics cost).
+	NoAnalytics bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Tiers are the account tiers and their quotas (default DefaultTiers:
@@ -136,7 +140,7 @@ type Engine struct {
 	// cursor saver have exited.
 	stop    chan struct{}
 	done    chan struct{}
-	cursors cursors
+	acks    acks
 	jobs    jobs
 	// prep are the preparers' queues; preparing counts running preparers.
 	prep      []chan *publishOp
@@ -180,7 +184,7 @@ func start(store *storage.Store, keys *tokenKeys, cfg Config) *Engine {
 		cfg.Logger.Error("loading recent broadcasts for catch-up", "error", err)
 		e.recent.init(cfg.CatchUpCache, store.LastMessageID())
 	}
-	e.cursors.init(store)
+	e.acks.init(store, &e.recent, !cfg.NoAnalytics)
 	e.jobs.init(store)
 	e.startPreparers()
 	var running sync.WaitGroup
@@ -211,7 +215,7 @@ func (e *Engine) Close() error {
 	}
 	<-e.done
 	e.readers.stop()
-	err := errors.Join(e.cursors.flush(), e.jobs.unsaved.flush())
+	err := errors.Join(e.acks.flush(), e.jobs.unsaved.flush())
 	if e.owned && !already {
 		err = errors.Join(err, e.store.Close())
 		if e.dir != nil {
@@ -229,7 +233,7 @@ func (e *Engine) save() {
 	for {
 		select {
 		case <-t.C:
-			if err := errors.Join(e.cursors.flush(), e.jobs.unsaved.flush()); err != nil {
+			if err := errors.Join(e.acks.flush(), e.jobs.unsaved.flush()); err != nil {
 				e.cfg.Logger.Error("saving cursors and job reports", "error", err)
 			}
 		case <-e.stop:

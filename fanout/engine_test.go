@@ -197,7 +197,7 @@ func TestCatchUpPagesAndCursor(t *testing.T) {
 	if other, _ := e.catchUp(6, 0, false); len(other.Frames) != 0 {
 		t.Fatal("non-follower caught up on a broadcast")
 	}
-	e.Acknowledge(5, 2)
+	e.Acknowledge(5, 2, 0)
 	if c, _ := e.StoredCursor(5); c != 2 {
 		t.Fatalf("cursor = %d", c)
 	}

@@ -26,6 +26,8 @@ type delivery struct {
 	// broadcast for the catch-up cache.
 	expires uint64
 	payload int
+	// published is its commit time (Unix ms), for the delivery curve.
+	published uint64
 }
 
 // pushFrames holds the PUSH frames of one broadcast.
@@ -75,7 +77,7 @@ func encodePush(m storage.Broadcast, packed []byte) pushFrames {
 }
 
 func newDelivery(m storage.Broadcast, audience *roaring.Bitmap, packed []byte) *delivery {
-	d := &delivery{id: m.ID, push: encodePush(m, packed), audience: audience, cardinality: audience.GetCardinality(), payload: len(m.Payload)}
+	d := &delivery{id: m.ID, push: encodePush(m, packed), audience: audience, cardinality: audience.GetCardinality(), payload: len(m.Payload), published: m.TimeMillis}
 	if m.TTLSeconds > 0 {
 		d.expires = m.TimeMillis + uint64(m.TTLSeconds)*1000
 	}

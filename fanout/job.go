@@ -160,5 +160,20 @@ func (e *Engine) status(account uint32, id uint64) (JobReport, error) {
 		r.Interrupted = true
 	}
 	r.PendingOffline = r.Total - r.Filtered - r.SentLive - r.Errors
+	st, kept, err := e.store.BroadcastStats(id)
+	if err != nil {
+		return JobReport{}, err
+	}
+	r.Reach = reachOf(m, st, kept)
 	return r, nil
+}
+
+// reachOf is a stored broadcast's reach.
+func reachOf(m storage.Broadcast, st storage.BroadcastStats, kept bool) engine.Reach {
+	r := engine.Reach{PublishedMillis: m.TimeMillis, Preview: m.Preview, Retracted: m.Retracted}
+	if kept {
+		r.Kept, r.NotSelected, r.Blocked = true, st.NotSelected, st.Blocked
+		r.Delivered, r.CaughtUp, r.Opened, r.Curve = st.Delivered, st.CaughtUp, st.Opened, st.Curve
+	}
+	return r
 }

@@ -16,6 +16,7 @@ type publishOp struct {
 	req PublishRequest
 	// Prepared before the writer (see prepare.go).
 	audience *roaring.Bitmap
+	left     leftOut
 	encoded  storage.EncodedSet
 	packed   []byte
 	prepErr  error
@@ -33,7 +34,7 @@ type publishOp struct {
 // committed, so it counts), split into encoded chunks, and the payload
 // compressed.
 func (o *publishOp) prepare(e *Engine) {
-	if o.audience, o.prepErr = resolveAudience(e.store, &o.req); o.prepErr != nil {
+	if o.audience, o.prepErr = resolveAudience(e.store, &o.req, &o.left); o.prepErr != nil {
 		return
 	}
 	if o.encoded, o.prepErr = storage.EncodeSet(o.audience); o.prepErr != nil {
@@ -111,6 +112,12 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	}
 	if err := b.PutIdempotency(o.req.Account, o.req.ClientMsgID, m.ID, now); err != nil {
 		return err
+	}
+	if !e.cfg.NoAnalytics {
+		st := storage.BroadcastStats{Account: m.Account, TimeMillis: now, Preview: preview, NotSelected: o.left.notSelected, Blocked: o.left.blocked}
+		if err := b.AddBroadcastStats(m.ID, total-filtered, st); err != nil {
+			return err
+		}
 	}
 	o.result = PublishResult{MessageID: m.ID, Total: total, Filtered: filtered, Recipients: total - filtered}
 	o.send = newDelivery(m, audience, o.packed)

@@ -37,6 +37,7 @@ type recentEntry struct {
 	push      pushFrames
 	audience  *roaring.Bitmap
 	expires   uint64 // Unix ms at which its TTL ends; 0: none
+	published uint64 // Unix ms
 	payload   int
 	size      int
 	retracted bool
@@ -102,7 +103,7 @@ func (r *recent) entry(d *delivery) recentEntry {
 		push = pushFrames{}
 	}
 	size := len(push.plain) + len(push.compressed) + int(d.audience.GetSizeInBytes()) + recentOverhead
-	return recentEntry{id: d.id, push: push, audience: d.audience, expires: d.expires, payload: d.payload, size: size}
+	return recentEntry{id: d.id, push: push, audience: d.audience, expires: d.expires, published: d.published, payload: d.payload, size: size}
 }
 
 // add appends a committed broadcast (writer goroutine). A broadcast that
@@ -171,4 +172,25 @@ func (r *recent) page(user uint32, cursor uint64, limit, maxBytes int, nowMillis
 		last = e.id
 	}
 	return frames, last, false, true
+}
+
+// each calls fn, in id order, for each broadcast after after and up to
+// through whose audience contains user, with its publish time and whether
+// catch-up skips it at nowMillis (retracted, or its TTL passed); ok is
+// false, and fn not called, when the cache does not reach back to after.
+func (r *recent) each(user uint32, after, through, nowMillis uint64, fn func(id, published uint64, skipped bool)) (ok bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.limit <= 0 || after+1 < r.start || through > r.last {
+		return false
+	}
+	if after >= through {
+		return true
+	}
+	for _, e := range r.entries[r.off+int(after+1-r.start) : r.off+int(through+1-r.start)] {
+		if e.audience.Contains(user) {
+			fn(e.id, e.published, e.retracted || (e.expires != 0 && e.expires <= nowMillis))
+		}
+	}
+	return true
 }

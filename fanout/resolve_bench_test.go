@@ -87,7 +87,7 @@ func BenchmarkResolveAudience10M(b *testing.B) {
 	req := PublishRequest{Account: account, Expr: expr}
 	var total, recipients uint64
 	for b.Loop() {
-		audience, err := resolveAudience(store, &req)
+		audience, err := resolveAudience(store, &req, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -42,7 +42,18 @@ func (cn *conn) clientFrame(f wire.Frame) error {
 		if !cn.lastSent.Covers(id) {
 			id = cn.lastSent.At(wire.ShardOf(id))
 		}
-		cn.srv.engine.Acknowledge(cn.user, id)
+		caughtUp := cn.lastSent
+		if cn.online {
+			caughtUp = cn.caughtUp
+		}
+		cn.srv.engine.Acknowledge(cn.user, id, caughtUp.At(wire.ShardOf(id)))
+		return nil
+	case wire.TypeOpened:
+		id, err := wire.DecodeOpened(f.Body)
+		if err != nil {
+			return closeWith(wire.CodeMalformedFrame, "%v", err)
+		}
+		cn.srv.engine.Open(cn.user, id)
 		return nil
 	case wire.TypeFollow, wire.TypeUnfollow:
 		return cn.follow(f)
@@ -162,6 +173,7 @@ func (cn *conn) page(p engine.Page, err error) {
 			return
 		}
 		cn.online = true
+		cn.caughtUp = cn.lastSent.Clone()
 		cn.srv.metrics.catchUpSeconds.Observe(time.Since(st.began).Seconds())
 	}
 	var flags uint8

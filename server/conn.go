@@ -71,6 +71,9 @@ type conn struct {
 	// pushes at or below it are dropped, which keeps per-connection order
 	// by id in each shard.
 	lastSent wire.Cursor
+	// caughtUp is lastSent when the connection went live: what it got on
+	// catch-up pages (engine.Engine.Acknowledge).
+	caughtUp wire.Cursor
 	// inflight counts PUBLISHes waiting for the engine (publisher role).
 	inflight int
 	// waiting: a publisher's HELLO or a RESUME waits for the engine, and

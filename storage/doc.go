@@ -29,6 +29,13 @@
 //	                                              level of the account's broadcasts that month
 //	0x11    account u32 | day u32 | source        that day's follows from source u64, unfollows u64
 //	                                              (unfollows only under source "")
+//	0x12    message u64                           broadcast analytics (storage.BroadcastStats)
+//	0x13    account u32 | day u32                 broadcasts published that day u64, their recipients u64
+//	                                              (account 0: the server's)
+//	0x14    account u32 | day u32                 of the broadcasts published that day: delivered u64,
+//	                                              opened u64 (account 0: the server's)
+//	0x15    account u32 | message u64             (empty) the account's broadcasts
+//	0x16    message u64 | user u32                (empty) the user opened the broadcast
 //
 // A set of uint32 user ids is stored chunked by the high 16 bits: one key
 // per Roaring container, so a value is at most one container (8 KiB plus a

@@ -24,6 +24,11 @@ const (
 	prefixTagMembers  byte = 0x0f
 	prefixReceived    byte = 0x10
 	prefixFollowStats byte = 0x11
+	prefixBcastStats  byte = 0x12
+	prefixPublished   byte = 0x13
+	prefixDelivered   byte = 0x14
+	prefixAccountLog  byte = 0x15
+	prefixOpened      byte = 0x16
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -101,6 +106,22 @@ func receivedLevelPrefix(account, month uint32, level uint8) []byte {
 // the account from one source (and, with source "", its unfollows).
 func followStatsKey(account, day uint32, source string) []byte {
 	return append(binary.BigEndian.AppendUint32(u32Key(prefixFollowStats, account), day), source...)
+}
+
+// dayKey is prefix | account | day (days since the Unix epoch, UTC);
+// account 0 holds the server's totals.
+func dayKey(prefix byte, account, day uint32) []byte {
+	return binary.BigEndian.AppendUint32(u32Key(prefix, account), day)
+}
+
+// accountLogKey is 0x15 | account | message: the account's broadcasts.
+func accountLogKey(account uint32, message uint64) []byte {
+	return binary.BigEndian.AppendUint64(u32Key(prefixAccountLog, account), message)
+}
+
+// openedKey is 0x16 | message | user: the user opened the broadcast.
+func openedKey(message uint64, user uint32) []byte {
+	return binary.BigEndian.AppendUint32(broadcastKeyWith(prefixOpened, message), user)
 }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.

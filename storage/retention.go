@@ -35,7 +35,7 @@ func (s *Store) loadFloor() error {
 }
 
 // Retain removes every broadcast published before cutoffMillis, with its
-// frozen audience and job report, in one durable batch, and returns how many it removed.
+// frozen audience, job report and analytics, in one durable batch, and returns how many it removed.
 // Broadcasts are removed as a prefix of the log: the scan stops at the
 // first one to keep. It is safe beside the writer: it never looks past the
 // newest id committed when it starts. Calls must not overlap each other.
@@ -49,6 +49,7 @@ func (s *Store) Retain(cutoffMillis uint64) (int, error) {
 		return 0, err
 	}
 	keep, removed := uint64(0), 0
+	var logKeys [][]byte // the removed broadcasts' entries in their accounts' lists
 	for valid := it.First(); valid; valid = it.Next() {
 		key := it.Key()
 		if len(key) != 9 {
@@ -71,6 +72,7 @@ func (s *Store) Retain(cutoffMillis uint64) (int, error) {
 			break
 		}
 		removed++
+		logKeys = append(logKeys, accountLogKey(m.Account, id))
 	}
 	if err := it.Close(); err != nil {
 		return 0, err
@@ -91,6 +93,19 @@ func (s *Store) Retain(cutoffMillis uint64) (int, error) {
 	}
 	if err := b.DeleteRange(broadcastKeyWith(prefixJobReport, first), broadcastKeyWith(prefixJobReport, keep), nil); err != nil {
 		return 0, err
+	}
+	// Analytics from id 0: a flush of acknowledgements that read a
+	// broadcast's just before this removal may have written them again.
+	if err := b.DeleteRange(broadcastKeyWith(prefixBcastStats, 0), broadcastKeyWith(prefixBcastStats, keep), nil); err != nil {
+		return 0, err
+	}
+	if err := b.DeleteRange(broadcastKeyWith(prefixOpened, 0), broadcastKeyWith(prefixOpened, keep), nil); err != nil {
+		return 0, err
+	}
+	for _, key := range logKeys {
+		if err := b.Delete(key, nil); err != nil {
+			return 0, err
+		}
 	}
 	if err := b.Set(floorKey, codec.EncodeU64(keep-1), nil); err != nil {
 		return 0, err

@@ -39,6 +39,7 @@ const (
 	TypeUnblock    Type = 0x16 // publisher → server: remove users from it
 	TypeTag        Type = 0x17 // publisher → server: create, rename, delete, fill or list tags
 	TypeTags       Type = 0x18 // server → publisher: answer to TAG
+	TypeReach      Type = 0x19 // server → publisher: a broadcast's reach (STATUS with REACH)
 	TypeResume     Type = 0x20 // client → server: replay from cursor
 	TypePush       Type = 0x21 // server → client: one broadcast
 	TypeAck        Type = 0x22 // client → server: cumulative acknowledgement
@@ -47,6 +48,7 @@ const (
 	TypeOK         Type = 0x25 // server → client: FOLLOW/UNFOLLOW done
 	TypeResumed    Type = 0x26 // server → client: catch-up page finished
 	TypeRetracted  Type = 0x27 // server → client: a broadcast was withdrawn
+	TypeOpened     Type = 0x28 // client → server: the user opened a broadcast
 )
 
 var typeNames = map[Type]string{
@@ -55,7 +57,7 @@ var typeNames = map[Type]string{
 	TypeResume: "RESUME", TypePush: "PUSH", TypeAck: "ACK", TypeFollow: "FOLLOW",
 	TypeUnfollow: "UNFOLLOW", TypeOK: "OK", TypeResumed: "RESUMED",
 	TypeRetract: "RETRACT", TypeRetracted: "RETRACTED", TypeJobDone: "JOB_DONE", TypeStatus: "STATUS",
-	TypeBlock: "BLOCK", TypeUnblock: "UNBLOCK", TypeTag: "TAG", TypeTags: "TAGS",
+	TypeBlock: "BLOCK", TypeUnblock: "UNBLOCK", TypeTag: "TAG", TypeTags: "TAGS", TypeReach: "REACH", TypeOpened: "OPENED",
 }
 
 func (t Type) String() string {

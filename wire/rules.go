@@ -52,6 +52,7 @@ var allowedFlags = map[Type]uint8{
 	TypePublish: FlagDryRun,
 	TypeResume:  FlagFromStored,
 	TypeFollow:  FlagSource,
+	TypeStatus:  FlagReach | FlagWatch,
 }
 
 // MaxSource bounds a follow's source code.
