@@ -126,4 +126,3 @@ func (e *Engine) StoredCursor(user uint32) (uint64, error) {
 	}
 	return e.store.Cursor(user)
 }
-

@@ -138,10 +138,10 @@ type Engine struct {
 	}
 	// stop is closed by Close; done is closed when the writer and the
 	// cursor saver have exited.
-	stop    chan struct{}
-	done    chan struct{}
-	acks    acks
-	jobs    jobs
+	stop chan struct{}
+	done chan struct{}
+	acks acks
+	jobs jobs
 	// prep are the preparers' queues; preparing counts running preparers.
 	prep      []chan *publishOp
 	preparing sync.WaitGroup
