@@ -116,8 +116,9 @@ type pubConn struct {
 	onJobDone func(JobReport)
 	mu        struct {
 		sync.Mutex
-		pending map[uint32]chan callResult
-		err     error // set once the connection has failed
+		pending  map[uint32]chan callResult
+		watchers map[uint32]watcher // Watch's, by request id
+		err      error              // set once the connection has failed
 	}
 }
 
@@ -126,6 +127,7 @@ type callResult struct {
 	flags uint8 // of the PUBLISH_ACK
 	job   JobReport
 	tags  []Tag // of a TAGS answer
+	reach Reach // of a REACH answer
 	err   error // *Error for request errors; a connection error otherwise
 	conn  bool  // err is a connection failure: retry elsewhere
 }
@@ -382,13 +384,16 @@ func (pc *pubConn) fail(err error) {
 		return
 	}
 	pc.mu.err = err
-	pending := pc.mu.pending
-	pc.mu.pending = nil
+	pending, watchers := pc.mu.pending, pc.mu.watchers
+	pc.mu.pending, pc.mu.watchers = nil, nil
 	pc.mu.Unlock()
 	close(pc.stop)
 	pc.fc.close()
 	for _, done := range pending {
 		done <- callResult{err: err, conn: !permanent(err) && !errors.Is(err, ErrClosed)}
+	}
+	for _, w := range watchers {
+		w.ended <- err
 	}
 }
 
@@ -425,7 +430,18 @@ func (pc *pubConn) readLoop() {
 			if m.RequestID == 0 {
 				return errorFrom(m) // the server is closing the connection
 			}
-			pc.answer(m.RequestID, callResult{err: errorFrom(m)})
+			if !pc.watched(m.RequestID, Reach{}, errorFrom(m)) {
+				pc.answer(m.RequestID, callResult{err: errorFrom(m)})
+			}
+		case wire.TypeReach:
+			m, err := wire.DecodeReach(f.Body)
+			if err != nil {
+				return err
+			}
+			r := reachFrom(m, f.Flags)
+			if !pc.watched(m.RequestID, r, nil) {
+				pc.answer(m.RequestID, callResult{reach: r})
+			}
 		case wire.TypeTags:
 			m, err := wire.DecodeTags(f.Body)
 			if err != nil {

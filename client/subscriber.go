@@ -136,6 +136,8 @@ type Subscriber struct {
 		// handled is, per shard, the highest id the application is done
 		// with.
 		handled Cursor
+		// opened are the ids Opened was called with, not yet sent.
+		opened []uint64
 	}
 	// Touched only by the run goroutine (and by Subscribe before it).
 	lastDelivered Cursor
@@ -254,7 +256,7 @@ func (s *Subscriber) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.mu.Lock()
 	fc := s.mu.conn
-	acks := appendAcks(nil, s.handledLocked(true), nil)
+	acks := s.appendOpenedLocked(appendAcks(nil, s.handledLocked(true), nil))
 	s.mu.Unlock()
 	if fc != nil && len(acks) > 0 && fc.write(acks) == nil {
 		// The server answers frames in order: its PONG says the ACK is in.
@@ -585,9 +587,14 @@ func (s *Subscriber) acknowledge(fc *frameConn, stop <-chan struct{}) {
 			s.mu.Lock()
 			acks := appendAcks(nil, s.handledLocked(false), acked)
 			handled := s.mu.handled.Clone()
+			opened := len(s.mu.opened)
+			acks = s.appendOpenedLocked(acks)
 			s.mu.Unlock()
 			if len(acks) > 0 && fc.write(acks) == nil {
 				acked = handled
+				s.mu.Lock()
+				s.mu.opened = s.mu.opened[opened:]
+				s.mu.Unlock()
 			}
 		case <-stop:
 			return
@@ -599,6 +606,33 @@ func (s *Subscriber) acknowledge(fc *frameConn, stop <-chan struct{}) {
 // of what was delivered and what the server said it covered.
 func (s *Subscriber) resumeFrom() Cursor {
 	return s.lastDelivered.Clone().Merge(s.lastCovered)
+}
+
+// maxOpened bounds the openings a Subscriber keeps while it cannot send
+// them; beyond it the oldest are dropped.
+const maxOpened = 4096
+
+// Opened tells the server that the application opened (showed, read)
+// message id: it counts once per user in the broadcast's opened figure,
+// which its publisher sees (never who opened it). It is sent with the
+// next acknowledgements (within AckEvery, or on Close).
+func (s *Subscriber) Opened(id uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.mu.opened) >= maxOpened {
+		s.mu.opened = s.mu.opened[1:]
+	}
+	s.mu.opened = append(s.mu.opened, id)
+}
+
+// appendOpenedLocked appends an OPENED frame for each opening not yet
+// sent; the caller drops them once the write succeeded (or, closing,
+// whatever happens).
+func (s *Subscriber) appendOpenedLocked(dst []byte) []byte {
+	for _, id := range s.mu.opened {
+		dst = wire.AppendOpened(dst, id)
+	}
+	return dst
 }
 
 // appendAcks appends an ACK for each shard in which handled is past

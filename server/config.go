@@ -61,6 +61,9 @@ type Config struct {
 	// WebSocket to the client listener. An upgrade request without an
 	// Origin header (not a browser's) is always let in.
 	WebSocketOrigins []string
+	// WatchEvery is how often a watched broadcast's reach is looked at
+	// (STATUS with WATCH; 1 s): a REACH goes out when it changed.
+	WatchEvery time.Duration
 	// Logger receives the server's log lines (slog.Default() when nil).
 	Logger *slog.Logger
 }
@@ -96,6 +99,9 @@ func (c *Config) fill() error {
 	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 30 * time.Second
+	}
+	if c.WatchEvery <= 0 {
+		c.WatchEvery = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -76,6 +76,8 @@ type conn struct {
 	caughtUp wire.Cursor
 	// inflight counts PUBLISHes waiting for the engine (publisher role).
 	inflight int
+	// watches are the broadcasts the publisher watches (watch.go).
+	watches map[uint64]*watch
 	// waiting: a publisher's HELLO or a RESUME waits for the engine, and
 	// later frames are held in pending (heldFrames bytes) until it is
 	// answered; resuming is the RESUME's progress.

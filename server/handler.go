@@ -89,6 +89,7 @@ func (h *handler) OnClose(c gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	cn.closed = true
+	cn.endWatches()
 	if cn.online {
 		cn.loop.index.Remove(cn.user, cn)
 		cn.online = false

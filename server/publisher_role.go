@@ -97,14 +97,21 @@ func (cn *conn) block(f wire.Frame) error {
 	return nil
 }
 
-// status answers STATUS with a JOB_DONE frame for the request.
+// status answers STATUS with a JOB_DONE frame for the request, or with
+// REACH (FlagReach), watching the broadcast with FlagWatch (see watch.go).
 func (cn *conn) status(f wire.Frame) error {
 	q, err := wire.DecodeStatus(f.Body)
+	if err == nil && f.Flags&wire.FlagWatch != 0 && f.Flags&wire.FlagReach == 0 {
+		err = fmt.Errorf("%w: WATCH without REACH", wire.ErrInvalid)
+	}
 	if err != nil {
 		return cn.invalid(f, err)
 	}
 	if !cn.owns(q.RequestID, q.Account) {
 		return nil
+	}
+	if f.Flags&wire.FlagReach != 0 {
+		return cn.reach(q, f.Flags&wire.FlagWatch != 0)
 	}
 	cn.srv.engine.Status(engine.MessageRef{Account: q.Account, MessageID: q.MessageID}, func(r engine.JobReport, err error) {
 		cn.reply(func() {
