@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
 
+	"herald/client"
 	"herald/internal/testserver"
 	"herald/node"
 )
@@ -32,6 +34,11 @@ func TestAccountReadsItsOwnFigures(t *testing.T) {
 		return res.StatusCode
 	}
 	own := fmt.Sprint(a)
+	res, err := h.Publisher(a, secretA).Publish(context.Background(), client.Message{Payload: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := res.MessageID
 	for _, tc := range []struct {
 		path, user, password string
 		want                 int
@@ -44,6 +51,14 @@ func TestAccountReadsItsOwnFigures(t *testing.T) {
 		{fmt.Sprintf("/v1/accounts/%d/stats/followers", a), own, secretA + "x", http.StatusUnauthorized},
 		{fmt.Sprintf("/v1/accounts/%d/stats/followers", a), "news", secretA, http.StatusUnauthorized},
 		{"/v1/accounts", own, secretA, http.StatusUnauthorized},
+		{fmt.Sprintf("/v1/accounts/%d/broadcasts", a), own, secretA, http.StatusOK},
+		{fmt.Sprintf("/v1/accounts/%d/broadcasts/%d", a, msg), own, secretA, http.StatusOK},
+		{fmt.Sprintf("/v1/accounts/%d/stats/broadcasts", a), own, secretA, http.StatusOK},
+		{fmt.Sprintf("/v1/accounts/%d/broadcasts", b), own, secretA, http.StatusForbidden},
+		{fmt.Sprintf("/v1/accounts/%d/broadcasts/%d", b, msg), own, secretA, http.StatusForbidden},
+		{fmt.Sprintf("/v1/accounts/%d/stats/broadcasts", b), own, secretA, http.StatusForbidden},
+		{fmt.Sprintf("/v1/accounts/%d/broadcasts", a), own, secretA + "x", http.StatusUnauthorized},
+		{"/v1/stats/server", own, secretA, http.StatusUnauthorized},
 	} {
 		if got := get(tc.path, tc.user, tc.password); got != tc.want {
 			t.Errorf("GET %s as %s: %d, want %d", tc.path, tc.user, got, tc.want)

@@ -18,16 +18,10 @@ func dayString(day uint32) string {
 	return time.Unix(int64(day)*86400, 0).UTC().Format(dayLayout)
 }
 
-// followerStats answers the account's follower figures for each UTC day
-// of ?from=YYYY-MM-DD&to=YYYY-MM-DD (default: the 30 days to today; at
-// most 366): new follows, unfollows, net, the follower count at the day's
-// end, and the new follows by source.
-func (s *Server) followerStats(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.existingAccount(w, r)
-	if !ok {
-		return
-	}
-	to, from := dayNumber(time.Now()), uint32(0)
+// dayRange reads ?from=YYYY-MM-DD&to=YYYY-MM-DD (default: the 30 days to
+// today; at most 366), answering 400 itself when they are wrong.
+func dayRange(w http.ResponseWriter, r *http.Request) (from, to uint32, ok bool) {
+	to = dayNumber(time.Now())
 	q := r.URL.Query()
 	for _, p := range []struct {
 		name string
@@ -37,7 +31,7 @@ func (s *Server) followerStats(w http.ResponseWriter, r *http.Request) {
 			t, err := time.Parse(dayLayout, v)
 			if err != nil {
 				writeError(w, http.StatusBadRequest, "%s=%q: a day as YYYY-MM-DD (UTC)", p.name, v)
-				return
+				return 0, 0, false
 			}
 			*p.day = dayNumber(t)
 		}
@@ -47,6 +41,22 @@ func (s *Server) followerStats(w http.ResponseWriter, r *http.Request) {
 	}
 	if from > to || to-from >= 366 {
 		writeError(w, http.StatusBadRequest, "from %s to %s: at most 366 days, from before to", dayString(from), dayString(to))
+		return 0, 0, false
+	}
+	return from, to, true
+}
+
+// followerStats answers the account's follower figures for each UTC day
+// of ?from=YYYY-MM-DD&to=YYYY-MM-DD (default: the 30 days to today; at
+// most 366): new follows, unfollows, net, the follower count at the day's
+// end, and the new follows by source.
+func (s *Server) followerStats(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.existingAccount(w, r)
+	if !ok {
+		return
+	}
+	from, to, ok := dayRange(w, r)
+	if !ok {
 		return
 	}
 	days, err := engine.Call(r.Context(), s.engine.FollowerStats, engine.FollowerStatsRequest{Account: a.ID, From: from, To: to})

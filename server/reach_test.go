@@ -163,3 +163,86 @@ func TestReachCountsWhatClientsAcknowledgedAndOpened(t *testing.T) {
 		t.Fatalf("reach of an unknown broadcast: %v", err)
 	}
 }
+
+// TestAdminBroadcastsReportReach: the admin API lists an account's
+// broadcasts newest first, a page at a time, each with the reach STATUS
+// reports, answers one broadcast (404 for another account's or an unknown
+// one), and the account's and the server's days add them up.
+func TestAdminBroadcastsReportReach(t *testing.T) {
+	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{CursorFlush: 20 * time.Millisecond}})
+	account, secret := h.Account(1, 3)
+	other, otherSecret := h.Account(1, 3)
+	pub := h.Publisher(account, secret)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var ids []uint64
+	for i := range 3 {
+		res, err := pub.Publish(ctx, client.Message{Payload: []byte{byte(i)}, Users: []uint32{1, 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.MessageID)
+	}
+	if _, err := h.Publisher(other, otherSecret).Publish(ctx, client.Message{Payload: []byte("other")}); err != nil {
+		t.Fatal(err)
+	}
+	sub := h.Subscribe(1, 0)
+	for _, id := range ids {
+		if got := testserver.Receive(t, sub, 5*time.Second); got.ID != id {
+			t.Fatalf("got %d, want %d", got.ID, id)
+		}
+	}
+	sub.Opened(ids[0])
+	_ = sub.Close()
+	// Wait until the acknowledgement counts (a watch, not a poll).
+	counted := make(chan struct{})
+	watchCtx, stop := context.WithCancel(ctx)
+	go func() {
+		once := false
+		_ = pub.Watch(watchCtx, ids[0], func(r client.Reach) {
+			if r.Delivered == 1 && r.Opened == 1 && !once {
+				once = true
+				close(counted)
+			}
+		})
+	}()
+	select {
+	case <-counted:
+	case <-ctx.Done():
+		t.Fatal("the acknowledgement never counted")
+	}
+	stop()
+
+	page, next, err := h.Admin.Broadcasts(ctx, account, 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 2 || page[0].ID != ids[2] || page[1].ID != ids[1] || next != ids[1] {
+		t.Fatalf("first page %+v, next %d", page, next)
+	}
+	rest, next, err := h.Admin.Broadcasts(ctx, account, next, 2)
+	if err != nil || len(rest) != 1 || rest[0].ID != ids[0] || next != 0 {
+		t.Fatalf("second page %+v, next %d, %v", rest, next, err)
+	}
+	b := rest[0]
+	if b.Audience != 3 || b.Recipients != 2 || b.Filtered.NotSelected != 1 || b.Delivered != 1 || b.Opened != 1 ||
+		b.State != "done" || !b.Analytics || len(b.Curve) != wire.CurvePoints || b.Curve[wire.CurvePoints-1].Delivered != 1 {
+		t.Fatalf("broadcast %+v", b)
+	}
+	one, err := h.Admin.Broadcast(ctx, account, ids[0])
+	if err != nil || one.Delivered != 1 || one.ID != ids[0] {
+		t.Fatalf("one broadcast %+v, %v", one, err)
+	}
+	var apiErr *client.AdminError
+	if _, err := h.Admin.Broadcast(ctx, other, ids[0]); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+		t.Fatalf("another account's broadcast: %v", err)
+	}
+	days, err := h.Admin.BroadcastStats(ctx, account, "", "")
+	if err != nil || len(days) != 1 || days[0].Broadcasts != 3 || days[0].Recipients != 6 || days[0].Delivered != 3 || days[0].Opened != 1 {
+		t.Fatalf("account days %+v, %v", days, err)
+	}
+	server, err := h.Admin.BroadcastStats(ctx, 0, "", "")
+	if err != nil || len(server) != 1 || server[0].Broadcasts != 4 || server[0].Recipients != 9 || server[0].Delivered != 3 {
+		t.Fatalf("server days %+v, %v", server, err)
+	}
+}

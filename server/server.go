@@ -38,6 +38,7 @@ type Server struct {
 	shards  int
 	tick    time.Duration
 	metrics metrics
+	started time.Time
 	// partialBytes is what every connection's parser holds for frames
 	// received in part or waiting for an earlier request's answer (bounded
 	// by Config.MaxPartialBytes); conns counts authenticated connections
@@ -64,7 +65,7 @@ func Start(cfg Config, eng engine.Engine) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, engine: eng, gnetDone: make(chan error, 1), tick: time.Second, adminToken: cfg.AdminToken, shards: eng.Health().Shards}
+	s := &Server{cfg: cfg, engine: eng, gnetDone: make(chan error, 1), tick: time.Second, adminToken: cfg.AdminToken, shards: eng.Health().Shards, started: time.Now()}
 	if s.adminToken == "" {
 		if s.adminToken, err = RandomToken(); err != nil {
 			return nil, err
