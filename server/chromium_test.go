@@ -102,6 +102,17 @@ func (b *browser) text(t *testing.T, sel string) string {
 	return strings.TrimSpace(got)
 }
 
+// waitText waits until sel's text is want (the page updates it by
+// itself), failing with what it last was.
+func (b *browser) waitText(t *testing.T, sel, want string) {
+	t.Helper()
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.trim() === %q })()`, sel, want)
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		got, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || "(none)"`, sel)))
+		t.Fatalf("waiting for %s to say %q: %v (it says %q)", sel, want, err, got)
+	}
+}
+
 // check fails the test if a page reported a problem.
 func (b *browser) check(t *testing.T) {
 	t.Helper()

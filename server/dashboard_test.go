@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"herald/client"
 	"herald/internal/testserver"
 	"herald/node"
 )
@@ -106,5 +107,38 @@ func TestDashboardInChromium(t *testing.T) {
 	if got := text("#live"); !strings.Contains(got, "connections") {
 		t.Fatalf("live figures %q", got)
 	}
+	if got := text("#no-broadcasts"); !strings.Contains(got, "herald publish") {
+		t.Fatalf("the broadcasts' empty state says %q", got)
+	}
+
+	// A broadcast: its row appears, and its funnel moves as user 5000
+	// acknowledges and opens it — without a reload.
+	res, err := h.Publisher(account, secret).Publish(context.Background(), client.Message{Payload: []byte("news")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := fmt.Sprintf(`#broadcasts tr[data-id="%d"]`, res.MessageID)
+	b.waitText(t, row+" td.recipients", "1,201")
+	b.waitText(t, row+" td.sent", "1")
+	if got := testserver.Receive(t, sub, 5*time.Second); got.ID != res.MessageID {
+		t.Fatalf("user 5000 got %d", got.ID)
+	}
+	sub.Opened(res.MessageID)
+	_ = sub.Close()
+	b.waitText(t, row+" td.delivered", "1")
+	b.waitText(t, row+" td.opened", "1")
+	b.waitText(t, fmt.Sprintf(`.funnel[data-id="%d"] [data-step="delivered"] .n`, res.MessageID), "1 · <1%")
+	today = time.Now().UTC().Format("2006-01-02")
+	b.waitText(t, fmt.Sprintf(`#bdays tr[data-day="%s"] td:nth-child(4)`, today), "1")
+	shot("dashboard-broadcasts.png")
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+" a"))); err != nil {
+		t.Fatal(err)
+	}
+	b.waitText(t, "#b-delivered", "1")
+	b.waitText(t, "#b-recipients", "1,201")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`svg.chart[aria-label="delivery curve"] rect[data-seconds="86400"]`))); err != nil {
+		t.Fatalf("no delivery curve: %v", err)
+	}
+	shot("dashboard-broadcast.png")
 	b.check(t)
 }

@@ -175,17 +175,133 @@ async function account(id) {
       el("thead", {}, el("tr", {}, el("th", {}, "Day"), el("th", {}, "New"), el("th", {}, "Unfollows"), el("th", {}, "Net"), el("th", {}, "Followers"))),
       el("tbody", {}, [...days].reverse().filter((d, i) => i === 0 || d.new > 0 || d.unfollows > 0).map((d) => el("tr", { "data-day": d.day },
         el("td", {}, d.day), el("td", {}, num(d.new)), el("td", {}, num(d.unfollows)), el("td", {}, (d.net > 0 ? "+" : "") + num(d.net)), el("td", {}, num(d.cumulative))))))));
+  parts.push(el("h3", {}, "Broadcasts"), el("div", { id: "broadcasts-box" }, el("p", { class: "muted" }, "Loading…")),
+    el("h3", {}, "Broadcasts by day"), el("div", { id: "bdays-box" }));
   main.replaceChildren(...parts.filter(Boolean));
+  await broadcasts(id);
+  refresh = () => broadcasts(id);
 }
+
+// rel is how long ago an RFC 3339 time was, in words.
+function rel(iso) {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} days ago`;
+}
+
+// pct is n of of as a percentage: "–" of nothing, "<1%" for a few.
+function pct(n, of) {
+  if (!(of > 0)) return "–";
+  const r = (100 * n) / of;
+  return r > 0 && r < 1 ? "<1%" : `${Math.round(r)}%`;
+}
+
+// funnel draws recipients → sent live → delivered → opened as bars.
+function funnel(b) {
+  const steps = [["recipients", b.recipients], ["sent live", b.sent_live], ["delivered", b.delivered], ["opened", b.opened]];
+  const top = Math.max(1, b.recipients);
+  return el("div", { class: "funnel", "data-id": b.id }, steps.map(([k, n]) => el("div", { class: "step", "data-step": k.replace(" ", "-") },
+    el("span", { class: "k" }, k),
+    el("span", { class: "bar" }, el("i", { style: `width:${Math.min(100, (100 * n) / top)}%` })),
+    el("span", { class: "n" }, `${num(n)} · ${pct(n, b.recipients)}`))));
+}
+
+// broadcasts fills the account's broadcasts table and its days; it runs
+// again every few seconds while the page is shown, so the counts move
+// without a reload.
+async function broadcasts(id) {
+  const [page, days] = await Promise.all([api(`/v1/accounts/${id}/broadcasts?limit=20`), api(`/v1/accounts/${id}/stats/broadcasts`)]);
+  const box = $("#broadcasts-box"), dbox = $("#bdays-box");
+  if (!box || !dbox) return;
+  if (page.broadcasts.length === 0) {
+    box.replaceChildren(el("p", { class: "empty", id: "no-broadcasts" }, `No broadcasts yet. Publish one: herald publish --account ${id} --secret … --text hello`));
+  } else {
+    box.replaceChildren(el("div", { class: "scroll" }, el("table", { id: "broadcasts" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Broadcast"), el("th", { class: "left" }, "Sent"), el("th", {}, "Recipients"),
+        el("th", {}, "Sent live"), el("th", {}, "Delivered"), el("th", {}, "Opened"), el("th", {}, "Filtered"))),
+      el("tbody", {}, page.broadcasts.map((b) => el("tr", { "data-id": b.id },
+        el("td", {}, el("a", { href: `#/accounts/${id}/broadcasts/${b.id}` }, `#${b.id}`), b.retracted ? " (retracted)" : "", b.preview ? " (preview)" : ""),
+        el("td", { class: "left", title: b.published_at }, rel(b.published_at)),
+        el("td", { class: "recipients" }, num(b.recipients)),
+        el("td", { class: "sent" }, num(b.sent_live)),
+        el("td", { class: "delivered" }, num(b.delivered)),
+        el("td", { class: "opened" }, num(b.opened)),
+        el("td", { class: "filtered", title: `not selected ${num(b.filtered.not_selected)}, blocked ${num(b.filtered.blocked)}, at the cap ${num(b.filtered.capped)}` },
+          num(b.filtered.not_selected + b.filtered.blocked + b.filtered.capped))))))),
+    funnel(page.broadcasts[0]));
+  }
+  const rows = [...days.days].reverse();
+  dbox.replaceChildren(rows.length === 0 ? el("p", { class: "empty" }, "None in these days.") :
+    el("div", { class: "scroll" }, el("table", { id: "bdays" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Day"), el("th", {}, "Broadcasts"), el("th", {}, "Recipients"), el("th", {}, "Delivered"), el("th", {}, "Opened"), el("th", {}, "Delivery rate"))),
+      el("tbody", {}, rows.map((d) => el("tr", { "data-day": d.day },
+        el("td", {}, d.day), el("td", {}, num(d.broadcasts)), el("td", {}, num(d.recipients)), el("td", {}, num(d.delivered)),
+        el("td", {}, num(d.opened)), el("td", {}, pct(d.delivered, d.recipients))))))));
+}
+
+// curve draws how many were delivered by each point after the publish.
+function curve(b) {
+  const W = 600, H = 180, pad = 28;
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "delivery curve");
+  const names = { 1: "1 s", 10: "10 s", 60: "1 min", 3600: "1 h", 86400: "1 day" };
+  const top = Math.max(1, ...b.curve.map((p) => p.delivered)); // the tallest bar fills the chart
+  const step = (W - 2 * pad) / b.curve.length;
+  b.curve.forEach((p, i) => {
+    const h = (p.delivered / top) * (H - 2 * pad);
+    const r = document.createElementNS(ns, "rect");
+    for (const [k, v] of Object.entries({ class: "new", x: pad + i * step + step * 0.2, y: H - pad - h, width: step * 0.6, height: h, "data-seconds": p.seconds })) r.setAttribute(k, v);
+    svg.append(r);
+    for (const [y, text] of [[H - 8, names[p.seconds] || `${p.seconds} s`], [H - pad - h - 4, num(p.delivered)]]) {
+      const t = document.createElementNS(ns, "text");
+      for (const [k, v] of Object.entries({ x: pad + (i + 0.5) * step, y, "text-anchor": "middle" })) t.setAttribute(k, v);
+      t.textContent = text;
+      svg.append(t);
+    }
+  });
+  return svg;
+}
+
+async function broadcast(id, msg) {
+  const b = await api(`/v1/accounts/${id}/broadcasts/${msg}`);
+  const card = (k, n, cid) => el("div", { class: "card" }, el("div", { class: "n", id: cid }, n), el("div", { class: "k" }, k));
+  main.replaceChildren(el("p", {}, el("a", { href: `#/accounts/${id}` }, "← the account")),
+    el("h2", {}, `Broadcast #${b.id} `, el("span", { class: "muted", title: b.published_at }, `${rel(b.published_at)} · ${b.state}${b.retracted ? " · retracted" : ""}`)),
+    el("div", { class: "cards" },
+      card("recipients", num(b.recipients), "b-recipients"),
+      card("delivered", num(b.delivered), "b-delivered"),
+      card("opened", num(b.opened), "b-opened"),
+      card("caught up later", num(b.caught_up), "b-caught-up")),
+    el("h3", {}, "Reach"), funnel(b),
+    el("h3", {}, "Delivered after the publish"), curve(b),
+    el("h3", {}, "Left out"),
+    el("table", { id: "filtered" }, el("tbody", {},
+      el("tr", {}, el("td", {}, "not in the list or tags"), el("td", {}, num(b.filtered.not_selected))),
+      el("tr", {}, el("td", {}, "blocked"), el("td", {}, num(b.filtered.blocked))),
+      el("tr", {}, el("td", {}, "at the monthly cap"), el("td", {}, num(b.filtered.capped))))),
+    b.analytics ? "" : el("p", { class: "muted" }, "Published with analytics off: only the delivery counts are known."));
+  refresh = () => broadcast(id, msg);
+}
+
+// refresh re-reads the page's figures (set by the page shown).
+let refresh = null;
 
 async function route() {
   const c = credential();
   if (!c) return login();
   $("#who").textContent = c.operator ? "operator" : `account ${c.account}`;
   $("#logout").hidden = false;
-  const m = location.hash.match(/^#\/accounts\/(\d+)/);
+  refresh = null;
+  const m = location.hash.match(/^#\/accounts\/(\d+)(?:\/broadcasts\/(\d+))?/);
   try {
-    if (m) await account(m[1]);
+    if (m && m[2]) await broadcast(m[1], m[2]);
+    else if (m) await account(m[1]);
     else if (c.operator) await accounts();
     else location.hash = `#/accounts/${c.account}`;
   } catch (e) {
@@ -202,6 +318,7 @@ async function live() {
     const now = performance.now();
     const rate = last ? ((h.deliveries - last.deliveries) * 1000) / (now - last.at) : 0;
     last = { deliveries: h.deliveries, at: now };
+    if (refresh) await refresh().catch(() => {});
     $("#live").textContent = `Live: ${num(h.connections)} connections · ${num(Math.round(rate))} deliveries/s · ${num(h.publishes)} publishes since start · ${h.status}`;
   } catch {
     $("#live").textContent = "Live: the server does not answer";
