@@ -85,6 +85,10 @@ func TestWalkThrough(t *testing.T) {
 		!regexp.MustCompile(`message 1 (delivered|delivering): audience 3, filtered 0, sent live \d, pending offline \d, errors 0`).MatchString(out) {
 		t.Fatalf("status: %q, %v", out, err)
 	}
+	if out, err := run(t, h, "", "status", "--reach", "--account", "1", "--secret", secret[1], "1"); err != nil ||
+		!regexp.MustCompile(`message 1 (delivered|delivering): audience 3.*\n  left out: 0 not in the list or tags, 0 blocked, 0 at the cap\n  delivered \d of 3 \(\d of them caught up\), opened 0\n  delivered within 1s: \d`).MatchString(out) {
+		t.Fatalf("status --reach: %q, %v", out, err)
+	}
 	if out, err := run(t, h, "", "retract", "--account", "1", "--secret", secret[1], "1"); err != nil || !strings.Contains(out, "message 1 retracted") {
 		t.Fatalf("retract: %q, %v", out, err)
 	}
