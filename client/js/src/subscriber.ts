@@ -110,6 +110,7 @@ export class Subscriber {
   private covered = new Cursor();
   private handledCursor = new Cursor();
   private acked = new Cursor();
+  private openings: bigint[] = [];
   private fromStored = false;
   private queue: Item[] = [];
   private pumping = false;
@@ -392,7 +393,8 @@ export class Subscriber {
     this.timers = [];
   }
 
-  // sendAcks acknowledges, shard by shard, what was handled since the last.
+  // sendAcks acknowledges, shard by shard, what was handled since the
+  // last, and sends the openings not sent yet.
   private sendAcks(): void {
     const ws = this.ws;
     if (!ws || ws.readyState !== this.WS.OPEN) return;
@@ -400,6 +402,19 @@ export class Subscriber {
       if (!this.acked.covers(id)) ws.send(wire.ack(id));
     }
     this.acked = this.handledCursor.clone();
+    for (const id of this.openings) ws.send(wire.opened(id));
+    this.openings = [];
+  }
+
+  /**
+   * opened tells the server the application opened (showed, read) message
+   * id: it counts once per user in the broadcast's opened figure, which
+   * its publisher sees (never who opened it). It is sent with the next
+   * acknowledgements (within ackEveryMs, or on close).
+   */
+  opened(id: bigint): void {
+    if (this.openings.length >= 4096) this.openings.shift();
+    this.openings.push(id);
   }
 
   private request(unfollow: boolean, account: number, source = ""): Promise<void> {

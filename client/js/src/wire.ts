@@ -19,6 +19,7 @@ export const FrameType = {
   OK: 0x25,
   Resumed: 0x26,
   Retracted: 0x27,
+  Opened: 0x28,
 } as const;
 
 export const Flag = {
@@ -169,6 +170,11 @@ export function resume(cursor: readonly bigint[], fromStored: boolean): Uint8Arr
 
 export function ack(id: bigint): Uint8Array {
   return frame(FrameType.Ack, 0, new Writer().u64(id).bytes());
+}
+
+/** OPENED: the user opened broadcast id (counted once per user). */
+export function opened(id: bigint): Uint8Array {
+  return frame(FrameType.Opened, 0, new Writer().u64(id).bytes());
 }
 
 export function follow(unfollow: boolean, requestId: number, account: number, source = ""): Uint8Array {

@@ -76,7 +76,15 @@ test("resumes from the stored cursor and from the server's acknowledgements", as
   const first = await Subscriber.connect({ url: server.wsURL(), token: await server.token(3), store, onMessage: c1.onMessage });
   const a = server.publish(account, "a");
   await c1.until(1);
-  await first.close(); // acknowledges a
+  first.opened(a);
+  await first.close(); // acknowledges a, and says it was opened
+  // The broadcast's reach counts both once the server saves them (every second).
+  for (const deadline = Date.now() + 10000; ; ) {
+    const r = await server.admin("GET", `/v1/accounts/${account.id}/broadcasts/${a}`);
+    if (r.delivered === 1 && r.opened === 1) break;
+    if (Date.now() > deadline) throw new Error(`reach stays ${JSON.stringify(r)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const b = server.publish(account, "b");
   const c2 = collector();
   const again = await Subscriber.connect({ url: server.wsURL(), token: await server.token(3), store, onMessage: c2.onMessage });
