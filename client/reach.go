@@ -81,7 +81,7 @@ func (p *Publisher) Watch(ctx context.Context, messageID uint64, fn func(Reach))
 		return err
 	case <-ctx.Done():
 		// End the server's watch; its last REACH finds no watcher.
-		_ = pc.fc.write(wire.AppendStatusFlags(nil, q, wire.FlagReach))
+		_ = pc.fc.write(wire.AppendStatusFlags(nil, q, wire.FlagReach|wire.FlagUnwatch))
 		return ctx.Err()
 	}
 }

@@ -370,12 +370,15 @@ func encPublishResult(e *enc, r engine.PublishResult) {
 	e.u32(r.Total)
 	e.u32(r.Filtered)
 	e.u32(r.Recipients)
+	e.u32(r.NotSelected)
+	e.u32(r.Blocked)
 	e.flag(r.Duplicate)
 	e.flag(r.DryRun)
 }
 
 func decPublishResult(d *dec) engine.PublishResult {
-	return engine.PublishResult{MessageID: d.u64(), Total: d.u32(), Filtered: d.u32(), Recipients: d.u32(), Duplicate: d.flag(), DryRun: d.flag()}
+	return engine.PublishResult{MessageID: d.u64(), Total: d.u32(), Filtered: d.u32(), Recipients: d.u32(),
+		NotSelected: d.u32(), Blocked: d.u32(), Duplicate: d.flag(), DryRun: d.flag()}
 }
 
 func encMessageRef(q engine.MessageRef) []byte {

@@ -151,6 +151,9 @@ type PublishResult struct {
 	Total      uint32
 	Filtered   uint32
 	Recipients uint32
+	// NotSelected and Blocked are the followers the list or expression
+	// left out and the selected ones the blocklist removed (not in Total).
+	NotSelected, Blocked uint32
 	// Duplicate: the client_msg_id was seen within the idempotency window;
 	// MessageID is the original and nothing was sent again.
 	Duplicate bool

@@ -88,7 +88,7 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	}
 	filtered := total - uint32(audience.GetCardinality())
 	if o.req.DryRun {
-		o.result = PublishResult{Total: total, Filtered: filtered, Recipients: total - filtered, DryRun: true}
+		o.result = PublishResult{Total: total, Filtered: filtered, Recipients: total - filtered, NotSelected: o.left.notSelected, Blocked: o.left.blocked, DryRun: true}
 		return nil
 	}
 	if policy.PerFollowerMonthly > 0 && !preview {
@@ -119,7 +119,7 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 			return err
 		}
 	}
-	o.result = PublishResult{MessageID: m.ID, Total: total, Filtered: filtered, Recipients: total - filtered}
+	o.result = PublishResult{MessageID: m.ID, Total: total, Filtered: filtered, Recipients: total - filtered, NotSelected: o.left.notSelected, Blocked: o.left.blocked}
 	o.send = newDelivery(m, audience, o.packed)
 	report := JobReport{MessageID: m.ID, Total: m.Total, Filtered: m.Filtered}
 	notify, began, from := o.req.OnJobDone, time.Now(), o.req.Account

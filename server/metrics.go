@@ -23,6 +23,9 @@ type metrics struct {
 	caughtUp        atomic.Uint64
 	slowConsumers   atomic.Uint64
 	closedWithError atomic.Uint64
+	// filtered counts the followers left out of broadcasts (not dry runs
+	// nor duplicates), by reason: not selected, blocked, at the cap.
+	filtered [3]atomic.Uint64
 	// errors counts the ERROR frames sent, by code (every code of
 	// wire.Codes, so the map is never written after init).
 	errors map[wire.Code]*atomic.Uint64
@@ -98,6 +101,12 @@ func (s *Server) registry() *prometheus.Registry {
 			ConstLabels: prometheus.Labels{"code": c.String()}}, func() float64 { return float64(n.Load()) }))
 	}
 	reg.MustRegister(m.fanoutSeconds, m.catchUpSeconds)
+	for i, reason := range []string{"not_selected", "blocked", "capped"} {
+		n := &m.filtered[i]
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "herald_filtered_total",
+			Help:        "Followers left out of the broadcasts published, by reason: not in the list or tags, blocked, at the per-follower cap.",
+			ConstLabels: prometheus.Labels{"reason": reason}}, func() float64 { return float64(n.Load()) }))
+	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -101,8 +101,12 @@ func (cn *conn) block(f wire.Frame) error {
 // REACH (FlagReach), watching the broadcast with FlagWatch (see watch.go).
 func (cn *conn) status(f wire.Frame) error {
 	q, err := wire.DecodeStatus(f.Body)
-	if err == nil && f.Flags&wire.FlagWatch != 0 && f.Flags&wire.FlagReach == 0 {
-		err = fmt.Errorf("%w: WATCH without REACH", wire.ErrInvalid)
+	switch watch := f.Flags & (wire.FlagWatch | wire.FlagUnwatch); {
+	case err != nil:
+	case watch != 0 && f.Flags&wire.FlagReach == 0:
+		err = fmt.Errorf("%w: WATCH or UNWATCH without REACH", wire.ErrInvalid)
+	case watch == wire.FlagWatch|wire.FlagUnwatch:
+		err = fmt.Errorf("%w: both WATCH and UNWATCH", wire.ErrInvalid)
 	}
 	if err != nil {
 		return cn.invalid(f, err)
@@ -111,7 +115,7 @@ func (cn *conn) status(f wire.Frame) error {
 		return nil
 	}
 	if f.Flags&wire.FlagReach != 0 {
-		return cn.reach(q, f.Flags&wire.FlagWatch != 0)
+		return cn.reach(q, f.Flags&(wire.FlagWatch|wire.FlagUnwatch))
 	}
 	cn.srv.engine.Status(engine.MessageRef{Account: q.Account, MessageID: q.MessageID}, func(r engine.JobReport, err error) {
 		cn.reply(func() {
@@ -196,6 +200,12 @@ func (cn *conn) publish(f wire.Frame) error {
 			if err != nil {
 				cn.sendErrorAt(requestID, codeFor(err), retryAt(err), err.Error())
 				return
+			}
+			if !res.Duplicate && !res.DryRun {
+				f := &cn.srv.metrics.filtered
+				f[0].Add(uint64(res.NotSelected))
+				f[1].Add(uint64(res.Blocked))
+				f[2].Add(uint64(res.Filtered))
 			}
 			var flags uint8
 			if res.Duplicate {

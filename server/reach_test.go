@@ -3,6 +3,9 @@ package server_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,5 +247,37 @@ func TestAdminBroadcastsReportReach(t *testing.T) {
 	server, err := h.Admin.BroadcastStats(ctx, 0, "", "")
 	if err != nil || len(server) != 1 || server[0].Broadcasts != 4 || server[0].Recipients != 9 || server[0].Delivered != 3 {
 		t.Fatalf("server days %+v, %v", server, err)
+	}
+}
+
+// TestFilteredMetricsByReason: /metrics counts the followers left out of
+// broadcasts by reason, as PUBLISH_ACK's filters and the reach report them.
+func TestFilteredMetricsByReason(t *testing.T) {
+	h := testserver.Start(t, "", node.Config{})
+	account, secret := h.Account(1, 3)
+	pub := h.Publisher(account, secret)
+	ctx := t.Context()
+	if err := pub.Block(ctx, []uint32{3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []client.Message{{Payload: []byte("all")}, {Payload: []byte("one"), Users: []uint32{1}}, {Payload: []byte("dry"), DryRun: true}} {
+		if _, err := pub.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.Get("http://" + h.Server.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{ // the first: 3 blocked; the second: 2 and 3 not listed
+		`herald_filtered_total{reason="not_selected"} 2`,
+		`herald_filtered_total{reason="blocked"} 1`,
+		`herald_filtered_total{reason="capped"} 0`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Fatalf("/metrics lacks %q", want)
+		}
 	}
 }

@@ -11,10 +11,11 @@ import (
 // A publisher watches a broadcast with STATUS REACH|WATCH: the answer is a
 // REACH frame, and then another, with the same request id, each time a
 // look at the broadcast (every Config.WatchEvery) finds its counts
-// changed. A STATUS of the same message without WATCH ends the watch with
-// one last REACH; so does an error (the broadcast left the retained log:
-// UNKNOWN_MESSAGE), and the connection's end. Everything of a watch but
-// its timer runs on the connection's loop.
+// changed. A STATUS REACH|UNWATCH of the same message ends the watch (and
+// is answered by one REACH), as does a new watch of it; an error ends it
+// too (the broadcast left the retained log: UNKNOWN_MESSAGE), and the
+// connection's end. A STATUS with REACH alone leaves a watch alone.
+// Everything of a watch but its timer runs on the connection's loop.
 
 // watch is one watched broadcast of a publisher connection.
 type watch struct {
@@ -25,11 +26,11 @@ type watch struct {
 	timer     *time.Timer
 }
 
-// reach answers STATUS with REACH and, with watching, starts or keeps a
-// watch; without it, it ends the message's watch if there is one.
-func (cn *conn) reach(q wire.Status, watching bool) error {
-	old := cn.watches[q.MessageID]
-	if old != nil {
+// reach answers STATUS with REACH; mode (FlagWatch or FlagUnwatch, or
+// neither) starts or ends the message's watch.
+func (cn *conn) reach(q wire.Status, mode uint8) error {
+	watching := mode == wire.FlagWatch
+	if old := cn.watches[q.MessageID]; old != nil && mode != 0 {
 		if old.timer != nil {
 			old.timer.Stop()
 		}

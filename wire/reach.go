@@ -18,9 +18,12 @@ const (
 	// FlagReach on STATUS: answer with REACH rather than JOB_DONE.
 	FlagReach uint8 = 1 << 0
 	// FlagWatch on STATUS (with FlagReach): after the answer, send REACH
-	// again, with the same request id, whenever the counts change; a STATUS
-	// of the same message without it ends the watch.
+	// again, with the same request id, whenever the counts change, until
+	// a STATUS of the same message with FlagUnwatch.
 	FlagWatch uint8 = 1 << 1
+	// FlagUnwatch on STATUS (with FlagReach): end the watch of the message
+	// (if any), answering one REACH.
+	FlagUnwatch uint8 = 1 << 2
 	// FlagRetracted on REACH: the broadcast was retracted.
 	FlagRetracted uint8 = 1 << 2
 	// FlagPreview on REACH: the broadcast is a preview.

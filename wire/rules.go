@@ -52,7 +52,7 @@ var allowedFlags = map[Type]uint8{
 	TypePublish: FlagDryRun,
 	TypeResume:  FlagFromStored,
 	TypeFollow:  FlagSource,
-	TypeStatus:  FlagReach | FlagWatch,
+	TypeStatus:  FlagReach | FlagWatch | FlagUnwatch,
 }
 
 // MaxSource bounds a follow's source code.
