@@ -33,6 +33,7 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 	edge := &cfg.Edge
 	var perDaySubscription, perDayVerified, perFollowerService int
 	var tierFile, logFormat, logLevel string
+	var analytics bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server with an embedded store",
@@ -46,6 +47,7 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 				tiers[t.ID] = t
 			}
 			cfg.Engine.Tiers = tiers
+			cfg.Engine.NoAnalytics = !analytics
 			if edge.Logger, err = server.NewLogger(cmd.ErrOrStderr(), logFormat, logLevel); err != nil {
 				return err
 			}
@@ -104,6 +106,7 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 	f.StringVar(&tierFile, "tiers", "", "JSON file of tier quotas and custom tiers (see docs/PROTOCOL.md, Quotas); the quota flags override it")
 	f.IntVar(&cfg.Engine.MaxTags, "max-tags", 1000, "most tags per account")
 	f.DurationVar(&cfg.Engine.Retention, "retention", 7*24*time.Hour, "how long broadcasts are kept for catch-up")
+	f.BoolVar(&analytics, "analytics", true, "keep each broadcast's reach (delivered, opened, its curve) and the daily broadcast figures; --analytics=false saves only cursors")
 	f.StringVar(&logFormat, "log-format", "text", "log lines as text (key=value) or json, on stderr")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info (a line per publish, delivery and import), warn or error")
 	return cmd
