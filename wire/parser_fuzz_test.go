@@ -16,6 +16,7 @@ func FuzzParser(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0}, uint16(2), uint16(3))
 	f.Add(AppendTag(nil, Tag{RequestID: 2, Account: 1, Op: TagAdd, Name: "vip", Users: []uint32{1, 2}}), uint16(4), uint16(11))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff}, uint16(1), uint16(2))
+	f.Add(append(AppendReach(nil, Reach{RequestID: 1, MessageID: 2, Delivered: 3, Curve: [CurvePoints]uint32{1, 2, 3, 3, 3}}, FlagRetracted), AppendOpened(nil, 9)...), uint16(5), uint16(70))
 	f.Fuzz(func(t *testing.T, input []byte, cutA, cutB uint16) {
 		whole, errWhole := collect(NewParser(4096), input)
 		a := int(cutA) % (len(input) + 1)
@@ -91,6 +92,14 @@ func decodeAny(f Frame) {
 		}
 	case TypeTags:
 		_, _ = DecodeTags(f.Body)
+	case TypeReach:
+		if m, err := DecodeReach(f.Body); err == nil {
+			if again, err := DecodeReach(AppendReach(nil, m, f.Flags)[HeaderSize:]); err != nil || again != m {
+				panic(fmt.Sprintf("REACH %+v decoded back as %+v, %v", m, again, err))
+			}
+		}
+	case TypeOpened:
+		_, _ = DecodeOpened(f.Body)
 	}
 }
 
