@@ -24,7 +24,9 @@ import (
 // process, with the client swarm connected and live.
 type rig struct {
 	clients *swarm
-	proc    *child.Process
+	// ack: the clients acknowledge what they receive (heraldOptions).
+	ack  bool
+	proc *child.Process
 	// others are the rest of the side's processes (a cluster's): cpu
 	// counts them too.
 	others []*child.Process
@@ -80,12 +82,18 @@ func heraldRig(ctx context.Context, clients, broadcasts, payloadSize int, wrappe
 // heraldRigFollowed is heraldRig with users 1..followers (at least the
 // clients) following the account.
 func heraldRigFollowed(ctx context.Context, clients, followers, broadcasts, payloadSize int, wrapper []string, inMemory bool) (_ *rig, err error) {
-	return heraldRigOver(ctx, clients, followers, broadcasts, payloadSize, wrapper, inMemory, false)
+	return heraldRigOver(ctx, clients, followers, broadcasts, payloadSize, wrapper, inMemory, heraldOptions{})
 }
 
-// heraldRigOver is heraldRigFollowed with the clients over WebSocket when
-// ws is set.
-func heraldRigOver(ctx context.Context, clients, followers, broadcasts, payloadSize int, wrapper []string, inMemory, ws bool) (_ *rig, err error) {
+// heraldOptions vary a Herald rig: clients over WebSocket, clients that
+// acknowledge each PUSH, flags for herald serve.
+type heraldOptions struct {
+	ws, ack bool
+	flags   []string
+}
+
+// heraldRigOver is heraldRigFollowed with opts.
+func heraldRigOver(ctx context.Context, clients, followers, broadcasts, payloadSize int, wrapper []string, inMemory bool, opts heraldOptions) (_ *rig, err error) {
 	r := &rig{}
 	defer func() {
 		if err != nil {
@@ -96,7 +104,7 @@ func heraldRigOver(ctx context.Context, clients, followers, broadcasts, payloadS
 	if err != nil {
 		return nil, err
 	}
-	srv, err := serverproc.Start(dataDir, wrapper...)
+	srv, err := serverproc.StartWith(dataDir, opts.flags, wrapper...)
 	if err != nil {
 		return nil, err
 	}
@@ -104,9 +112,10 @@ func heraldRigOver(ctx context.Context, clients, followers, broadcasts, payloadS
 	r.proc = srv.Proc()
 	target := srv.Addrs()
 	addr := target.ClientAddr
-	if ws {
+	if opts.ws {
 		addr = "ws://" + addr + "/"
 	}
+	r.ack = opts.ack
 	return r, r.connect(ctx, target, clients, followers, broadcasts, payloadSize, func(int) string { return addr }, r.proc)
 }
 
@@ -137,7 +146,7 @@ func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, fol
 	}
 
 	rssBefore := resident()
-	r.clients, err = dialSpread(addr, clients, broadcasts, func(i int) []byte {
+	r.clients, err = dialSpread(addr, clients, broadcasts, r.ack, func(i int) []byte {
 		b := wire.AppendHello(nil, wire.Hello{Version: wire.Version1, Credential: tokens[i]})
 		return wire.AppendResume(b, wire.Resume{}, 0)
 	})

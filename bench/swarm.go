@@ -27,6 +27,9 @@ type swarm struct {
 	bursts []arrivals
 	errs   atomic.Int64
 	done   sync.WaitGroup
+	// ack: each client acknowledges the last PUSH of every read, as an
+	// SDK would (Herald's analytics count what is acknowledged).
+	ack bool
 }
 
 type arrivals struct {
@@ -38,13 +41,13 @@ type arrivals struct {
 // first sends handshake(i) and waits for RESUMED (Herald); otherwise it
 // only connects (the floor).
 func dialSwarm(addr string, n, bursts int, handshake func(i int) []byte) (*swarm, error) {
-	return dialSpread(func(int) string { return addr }, n, bursts, handshake)
+	return dialSpread(func(int) string { return addr }, n, bursts, false, handshake)
 }
 
 // dialSpread is dialSwarm with client i connecting to addr(i) (the edges
 // of a cluster).
-func dialSpread(addr func(i int) string, n, bursts int, handshake func(i int) []byte) (*swarm, error) {
-	s := &swarm{conns: make([]net.Conn, n), bursts: make([]arrivals, bursts)}
+func dialSpread(addr func(i int) string, n, bursts int, ack bool, handshake func(i int) []byte) (*swarm, error) {
+	s := &swarm{conns: make([]net.Conn, n), bursts: make([]arrivals, bursts), ack: ack}
 	var g errgroup.Group
 	g.SetLimit(64)
 	for i := range s.conns {
@@ -85,16 +88,19 @@ func (s *swarm) read(c net.Conn, live chan error) {
 	defer s.done.Done()
 	parser := wire.NewParser(0)
 	buf := make([]byte, 4096)
+	var ackBuf []byte
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
+			var pushed uint64
 			perr := parser.Feed(buf[:n], func(f wire.Frame) error {
 				switch f.Type {
 				case wire.TypePush:
 					if len(f.Body) < 8 {
 						return wire.ErrMalformed
 					}
-					s.count(binary.BigEndian.Uint64(f.Body))
+					pushed = binary.BigEndian.Uint64(f.Body)
+					s.count(pushed)
 				case wire.TypeResumed:
 					select {
 					case live <- nil:
@@ -113,6 +119,12 @@ func (s *swarm) read(c net.Conn, live chan error) {
 			if perr != nil {
 				s.errs.Add(1)
 				return
+			}
+			if s.ack && pushed != 0 {
+				ackBuf = wire.AppendAck(ackBuf[:0], pushed)
+				if _, err := c.Write(ackBuf); err != nil {
+					return
+				}
 			}
 		}
 		if err != nil {

@@ -23,7 +23,7 @@ func RunWebSocketBurst(ctx context.Context, cfg BurstConfig, progress io.Writer)
 	res := &WebSocketResult{Config: cfg}
 	over := func(ws bool) func() (*rig, error) {
 		return func() (*rig, error) {
-			return heraldRigOver(ctx, cfg.Clients, cfg.Clients, total, cfg.Payload, cfg.Wrapper, cfg.InMemory, ws)
+			return heraldRigOver(ctx, cfg.Clients, cfg.Clients, total, cfg.Payload, cfg.Wrapper, cfg.InMemory, heraldOptions{ws: ws})
 		}
 	}
 	var err error

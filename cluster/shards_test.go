@@ -187,3 +187,65 @@ func TestVersionOneOnSeveralShards(t *testing.T) {
 	v2.ExpectError(wire.CodeCursorAhead, 0)
 	v2.ExpectClosed()
 }
+
+// TestReachAcrossShards: a broadcast's reach is counted by the core that
+// owns it from the acknowledgements and openings its edges forward — live
+// on one edge, caught up on the other — and read through any edge: STATUS
+// REACH, the admin API's broadcasts, and the server's days summed over the
+// cores.
+func TestReachAcrossShards(t *testing.T) {
+	c := startClusterWith(t, 2, clusterOptions{shards: 2})
+	a, secretA := c.account(1, 2)
+	b, secretB := c.account(1, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pubA, pubB := c.publisher(0, a, secretA, nil), c.publisher(1, b, secretB, nil)
+	live := c.subscribe(0, 1, 0)
+	var ids []uint64
+	for _, pub := range []*client.Publisher{pubA, pubB} {
+		res, err := pub.Publish(ctx, client.Message{Payload: []byte("hi")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.MessageID)
+	}
+	for range ids {
+		testserver.Receive(t, live, 10*time.Second)
+	}
+	_ = live.Close()
+	late := c.subscribe(1, 2, 0)
+	for range ids {
+		late.Opened(testserver.Receive(t, late, 10*time.Second).ID)
+	}
+	_ = late.Close()
+	for i, pub := range []*client.Publisher{pubA, pubB} {
+		counted := make(chan client.Reach, 1)
+		wctx, stop := context.WithCancel(ctx)
+		go func() {
+			sent := false
+			_ = pub.Watch(wctx, ids[i], func(r client.Reach) {
+				if r.Delivered == 2 && r.Opened == 1 && !sent {
+					sent = true
+					counted <- r
+				}
+			})
+		}()
+		select {
+		case r := <-counted:
+			if r.CaughtUp != 1 || r.SentLive != 1 || r.Curve[wire.CurvePoints-1] != 2 {
+				t.Fatalf("broadcast %#x: %+v", ids[i], r)
+			}
+		case <-ctx.Done():
+			t.Fatalf("broadcast %#x was never counted delivered twice and opened once", ids[i])
+		}
+		stop()
+	}
+	page, _, err := c.admin(1).Broadcasts(ctx, a, 0, 10)
+	if err != nil || len(page) != 1 || page[0].ID != ids[0] || page[0].Delivered != 2 {
+		t.Fatalf("account %#x's broadcasts through edge 1: %+v, %v", a, page, err)
+	}
+	days, err := c.admin(0).BroadcastStats(ctx, 0, "", "")
+	if err != nil || len(days) != 1 || days[0].Broadcasts != 2 || days[0].Delivered != 4 || days[0].Opened != 2 {
+		t.Fatalf("the server's days: %+v, %v", days, err)
+	}
+}

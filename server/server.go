@@ -60,10 +60,8 @@ func Start(cfg Config, eng engine.Engine) (*Server, error) {
 		return nil, err
 	}
 	var err error
-	for _, addr := range []*string{&cfg.ClientAddr, &cfg.PublisherAddr} {
-		if *addr, err = resolvePort(*addr); err != nil {
-			return nil, err
-		}
+	if err = resolvePorts(&cfg.ClientAddr, &cfg.PublisherAddr); err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, engine: eng, gnetDone: make(chan error, 1), tick: time.Second, adminToken: cfg.AdminToken, shards: eng.Health().Shards, started: time.Now()}
 	if s.adminToken == "" {
@@ -127,21 +125,32 @@ func (s *Server) startLoops() error {
 	}
 }
 
-// resolvePort replaces port 0 in addr by a port that is free now.
-func resolvePort(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("%w: address %q: %v", ErrConfig, addr, err)
+// resolvePorts replaces port 0 in each address by a port that is free
+// now, a different one for each: every probe listener stays open until
+// all are chosen (one closed first could hand its port to the next).
+func resolvePorts(addrs ...*string) error {
+	var probes []net.Listener
+	defer func() {
+		for _, ln := range probes {
+			ln.Close()
+		}
+	}()
+	for _, addr := range addrs {
+		host, port, err := net.SplitHostPort(*addr)
+		if err != nil {
+			return fmt.Errorf("%w: address %q: %v", ErrConfig, *addr, err)
+		}
+		if port != "0" {
+			continue
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return err
+		}
+		probes = append(probes, ln)
+		*addr = ln.Addr().String()
 	}
-	if port != "0" {
-		return addr, nil
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return nil
 }
 
 // ClientAddr, PublisherAddr and AdminAddr are the addresses listened on.

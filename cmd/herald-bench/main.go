@@ -86,7 +86,7 @@ func newRoot() *cobra.Command {
 	f.IntVar(&o.payload, "payload", 256, "payload bytes")
 	f.BoolVar(&o.pin, "pin", canPin, "server/floor on CPU 0, clients on CPU 1 (taskset)")
 	f.StringVar(&o.server, "server", "", "run Herald from this herald-bench binary (an older build, to compare in one run) instead of this one")
-	root.AddCommand(newBurst(o), newSustained(o), newStorm(o), newCluster(o), newWebSocket(o))
+	root.AddCommand(newBurst(o), newSustained(o), newStorm(o), newCluster(o), newWebSocket(o), newAnalytics(o))
 	return root
 }
 
@@ -171,6 +171,33 @@ func newWebSocket(o *options) *cobra.Command {
 					return err
 				}
 				burstRow(out, n, r.WS, r.TCP)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&broadcasts, "broadcasts", 20, "measured bursts per side and count (after 2 warm-up bursts)")
+	return cmd
+}
+
+func newAnalytics(o *options) *cobra.Command {
+	var broadcasts int
+	cmd := &cobra.Command{
+		Use:   "analytics",
+		Short: "Bursts to acknowledging clients with Herald's analytics on and off, in one run",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			counts, err := o.clientCounts()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			burstHeader(out, "on", "off")
+			for _, n := range counts {
+				r, err := bench.RunAnalyticsBurst(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.serverWrapper()}, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				burstRow(out, n, r.On, r.Off)
 			}
 			return nil
 		},
