@@ -14,6 +14,10 @@ type SustainedConfig struct {
 	Duration time.Duration // how long broadcasts are offered
 	Payload  int           // bytes (256)
 	Wrapper  []string      // e.g. taskset -c 0
+	// Analytics compares Herald with itself instead of the floor: clients
+	// that acknowledge each read, Herald's analytics on (the Herald side)
+	// and off (the floor side).
+	Analytics bool
 }
 
 // SustainedSide is one server's figures at one rate.
@@ -80,8 +84,17 @@ func RunSustained(ctx context.Context, cfg SustainedConfig, progress io.Writer) 
 	res := &SustainedResult{Config: cfg}
 	herald := func() (*rig, error) { return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper, false) }
 	floor := func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper) }
+	names := [2]string{"Herald", "floor"}
+	if cfg.Analytics {
+		with := func(flags ...string) func() (*rig, error) {
+			return func() (*rig, error) {
+				return heraldRigOver(ctx, cfg.Clients, cfg.Clients, total, cfg.Payload, cfg.Wrapper, false, heraldOptions{ack: true, flags: flags})
+			}
+		}
+		herald, floor, names = with(), with("--analytics=false"), [2]string{"Herald, analytics on", "Herald, analytics off"}
+	}
 	var err error
-	res.Herald, res.Floor, err = bothSides(progress, fmt.Sprintf("sustained, %d clients, %.0f broadcasts/s", cfg.Clients, cfg.Rate), herald, floor,
+	res.Herald, res.Floor, err = twoSides(progress, fmt.Sprintf("sustained, %d clients, %.0f broadcasts/s", cfg.Clients, cfg.Rate), names, herald, floor,
 		func(r *rig) (SustainedSide, error) { return sustain(r, total, cfg) })
 	if err != nil {
 		return nil, err

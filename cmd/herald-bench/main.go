@@ -222,8 +222,9 @@ func burstRow(out io.Writer, n int, side, baseline bench.Side) {
 
 func newSustained(o *options) *cobra.Command {
 	var (
-		rates    string
-		duration time.Duration
+		rates     string
+		duration  time.Duration
+		analytics bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sustained",
@@ -243,7 +244,7 @@ func newSustained(o *options) *cobra.Command {
 			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 			for _, n := range counts {
 				for _, rate := range rateList {
-					r, err := bench.RunSustained(cmd.Context(), bench.SustainedConfig{Clients: n, Rate: rate, Duration: duration, Payload: o.payload, Wrapper: o.wrapper()}, cmd.ErrOrStderr())
+					r, err := bench.RunSustained(cmd.Context(), bench.SustainedConfig{Clients: n, Rate: rate, Duration: duration, Payload: o.payload, Wrapper: o.wrapper(), Analytics: analytics}, cmd.ErrOrStderr())
 					if err != nil {
 						return err
 					}
@@ -262,6 +263,7 @@ func newSustained(o *options) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&rates, "rates", "10,15,20", "comma-separated broadcast rates per second")
 	cmd.Flags().DurationVar(&duration, "duration", 5*time.Second, "how long each rate is offered")
+	cmd.Flags().BoolVar(&analytics, "analytics", false, "compare Herald with its analytics on (the Herald columns) and off (the floor columns), clients acknowledging each read")
 	return cmd
 }
 
