@@ -22,7 +22,7 @@
 // admin API, tests).
 //
 // The few methods without done (VerifyToken, MintToken, Acknowledge,
-// RegisterLoop, Health) work from memory, never block on storage or the
+// Open, RegisterLoop, Health) work from memory, never block on storage or the
 // network, and are safe to call on an event loop.
 //
 // # Deliveries

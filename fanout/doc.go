@@ -48,4 +48,15 @@
 // included. A Sink drops ids at or below the last it sent, so an overlap
 // between a page and live delivery is harmless: a connection never sees
 // ids out of order and misses none.
+//
+// # Acknowledgements and reach
+//
+// Acknowledge and Open only record (acks.go); the saver goroutine turns
+// them, once a second, into cursors and analytics in one storage batch:
+// an acknowledgement delivers the broadcasts addressed to the user
+// between the cursor already saved and the acknowledged id (found in the
+// recent broadcasts' audiences, else in the log), so each user counts
+// once per broadcast whatever repeats it, and a crash loses a cursor and
+// what it counted together. A publish stores the broadcast's analytics
+// record and the day's figures in its own batch (reach.go answers them).
 package fanout
