@@ -12,6 +12,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -153,37 +154,35 @@ func newBurst(o *options) *cobra.Command {
 }
 
 func newWebSocket(o *options) *cobra.Command {
-	var broadcasts int
-	cmd := &cobra.Command{
-		Use:   "websocket",
-		Short: "Bursts to the same clients over TCP and over WebSocket, in one run",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			counts, err := o.clientCounts()
+	return pairedBursts(o, "websocket", "Bursts to the same clients over TCP and over WebSocket, in one run", "WebSocket", "TCP",
+		func(ctx context.Context, cfg bench.BurstConfig, progress io.Writer) (bench.Side, bench.Side, error) {
+			r, err := bench.RunWebSocketBurst(ctx, cfg, progress)
 			if err != nil {
-				return err
+				return bench.Side{}, bench.Side{}, err
 			}
-			out := cmd.OutOrStdout()
-			burstHeader(out, "WebSocket", "TCP")
-			for _, n := range counts {
-				r, err := bench.RunWebSocketBurst(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper()}, cmd.ErrOrStderr())
-				if err != nil {
-					return err
-				}
-				burstRow(out, n, r.WS, r.TCP)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().IntVar(&broadcasts, "broadcasts", 20, "measured bursts per side and count (after 2 warm-up bursts)")
-	return cmd
+			return r.WS, r.TCP, nil
+		})
 }
 
 func newAnalytics(o *options) *cobra.Command {
+	return pairedBursts(o, "analytics", "Bursts to acknowledging clients with Herald's analytics on and off, in one run", "on", "off",
+		func(ctx context.Context, cfg bench.BurstConfig, progress io.Writer) (bench.Side, bench.Side, error) {
+			r, err := bench.RunAnalyticsBurst(ctx, cfg, progress)
+			if err != nil {
+				return bench.Side{}, bench.Side{}, err
+			}
+			return r.On, r.Off, nil
+		})
+}
+
+// pairedBursts is a command that runs bursts on two Herald sides (run
+// answers them: the side measured, then its baseline) for each client
+// count, printing a burst table.
+func pairedBursts(o *options, use, short, side, baseline string, run func(context.Context, bench.BurstConfig, io.Writer) (bench.Side, bench.Side, error)) *cobra.Command {
 	var broadcasts int
 	cmd := &cobra.Command{
-		Use:   "analytics",
-		Short: "Bursts to acknowledging clients with Herald's analytics on and off, in one run",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			counts, err := o.clientCounts()
@@ -191,13 +190,13 @@ func newAnalytics(o *options) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			burstHeader(out, "on", "off")
+			burstHeader(out, side, baseline)
 			for _, n := range counts {
-				r, err := bench.RunAnalyticsBurst(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.serverWrapper()}, cmd.ErrOrStderr())
+				a, b, err := run(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper()}, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
-				burstRow(out, n, r.On, r.Off)
+				burstRow(out, n, a, b)
 			}
 			return nil
 		},
