@@ -14,7 +14,7 @@ import (
 //	<name>.core.<k>.keys     core k → edges: its token keys changed; fetch them
 //	<name>.req.<k>.<method>  edge → core k: a request of the engine's contract
 //	<name>.report.<k>        edge → core k: a broadcast's outcome on the edge
-//	<name>.acks.<k>          edge → core k: batched acknowledgements of its ids
+//	<name>.acks.<k>          edge → core k: batched acknowledgements of its ids and openings
 //	<name>.edge.alive        edge → cores: heartbeat (and goodbye)
 //	<name>.edge.<e>.job      core → edge e: a publish's job report
 //
