@@ -97,3 +97,13 @@ func (a *Admin) BroadcastStats(ctx context.Context, account uint32, from, to str
 	err := a.do(ctx, http.MethodGet, path, "", nil, &out)
 	return out.Days, err
 }
+
+// OnlineFollowers reads how many of the account's followers are connected
+// to the server now (on a cluster: to the edge asked).
+func (a *Admin) OnlineFollowers(ctx context.Context, account uint32) (int, error) {
+	var out struct {
+		N int `json:"online_followers"`
+	}
+	err := a.do(ctx, http.MethodGet, fmt.Sprintf("/v1/accounts/%d/online", account), "", nil, &out)
+	return out.N, err
+}

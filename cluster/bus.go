@@ -61,6 +61,7 @@ const (
 	mStats      = "stats"
 	mBroadcasts = "broadcasts"
 	mReachDays  = "reachdays"
+	mFollowing  = "following"
 	mRotate     = "rotate"
 	mKeys       = "keys"
 	mFetch      = "fetch"

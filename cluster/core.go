@@ -367,6 +367,11 @@ func (c *Core) serve(msg *nats.Msg) {
 				answer(func(e *enc) { encList(e, days, encFollowerDay) })(err)
 			})
 		}
+	case mFollowing:
+		q := decMembership(d)
+		if c.checked(msg, d) {
+			c.eng.Following(q, func(n int, err error) { answer(func(e *enc) { e.u32(uint32(n)) })(err) })
+		}
 	case mBroadcasts:
 		q := decBroadcastsRequest(d)
 		if c.checked(msg, d) {

@@ -349,6 +349,11 @@ func (e *Edge) FollowerStats(req engine.FollowerStatsRequest, done func([]engine
 	}, done)
 }
 
+// Following asks the core that owns the account.
+func (e *Edge) Following(req engine.Membership, done func(int, error)) {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mFollowing, encMembership(req), func(d *dec) int { return int(d.u32()) }, done)
+}
+
 // Broadcasts asks the core that owns the account.
 func (e *Edge) Broadcasts(req engine.BroadcastsRequest, done func([]engine.JobReport, error)) {
 	askOwner(e, req.Account, engine.ErrUnknownAccount, mBroadcasts, encBroadcastsRequest(req), func(d *dec) []engine.JobReport {

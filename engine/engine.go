@@ -77,6 +77,9 @@ type Engine interface {
 	// Accounts answers a page of accounts in id order, each with its
 	// follower count.
 	Accounts(req PageRequest, done func([]Account, error))
+	// Following answers how many of req.Users follow req.Account (the
+	// dashboard's online followers: an edge asks about its online users).
+	Following(req Membership, done func(int, error))
 	// Followers answers a page of an account's followers in id order.
 	Followers(req FollowersRequest, done func(FollowerPage, error))
 	// FollowerStats answers the account's follower figures for each day

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"herald/engine"
 	"herald/storage"
 )
@@ -38,6 +40,21 @@ func (e *Engine) Broadcasts(req engine.BroadcastsRequest, done func([]JobReport,
 			out = append(out, r)
 		}
 		return out, nil
+	})
+}
+
+// Following answers how many of req.Users follow the account, on a
+// reader.
+func (e *Engine) Following(req engine.Membership, done func(int, error)) {
+	read(e, done, func() (int, error) {
+		if _, err := e.store.Account(req.Account); errors.Is(err, storage.ErrNotFound) {
+			return 0, fmt.Errorf("%w: account %d does not exist", ErrUnknownAccount, req.Account)
+		}
+		among, err := e.store.FollowersAmong(req.Account, roaring.BitmapOf(req.Users...))
+		if err != nil {
+			return 0, err
+		}
+		return int(among.GetCardinality()), nil
 	})
 }
 

@@ -59,6 +59,8 @@ func TestAccountReadsItsOwnFigures(t *testing.T) {
 		{fmt.Sprintf("/v1/accounts/%d/stats/broadcasts", b), own, secretA, http.StatusForbidden},
 		{fmt.Sprintf("/v1/accounts/%d/broadcasts", a), own, secretA + "x", http.StatusUnauthorized},
 		{"/v1/stats/server", own, secretA, http.StatusUnauthorized},
+		{fmt.Sprintf("/v1/accounts/%d/online", a), own, secretA, http.StatusOK},
+		{fmt.Sprintf("/v1/accounts/%d/online", b), own, secretA, http.StatusForbidden},
 	} {
 		if got := get(tc.path, tc.user, tc.password); got != tc.want {
 			t.Errorf("GET %s as %s: %d, want %d", tc.path, tc.user, got, tc.want)

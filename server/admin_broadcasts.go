@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -210,4 +211,67 @@ func (s *Server) serverStats(w http.ResponseWriter, r *http.Request) {
 			"errors_by_code": errorsByCode,
 		},
 	})
+}
+
+// onlineUsers returns the users with a live connection to this server,
+// each once, read on each event loop.
+func (s *Server) onlineUsers(ctx context.Context) ([]uint32, error) {
+	s.handler.mu.Lock()
+	loops := make([]*loopState, 0, len(s.handler.mu.loops))
+	for _, l := range s.handler.mu.loops {
+		loops = append(loops, l)
+	}
+	s.handler.mu.Unlock()
+	found := make(chan []uint32, len(loops))
+	for _, l := range loops {
+		if err := l.Execute(func() {
+			var users []uint32
+			for cn := range l.conns {
+				if cn.role == roleClient && cn.online {
+					users = append(users, cn.user)
+				}
+			}
+			found <- users
+		}); err != nil {
+			return nil, err
+		}
+	}
+	seen := make(map[uint32]bool)
+	var users []uint32
+	for range loops {
+		select {
+		case part := <-found:
+			for _, u := range part {
+				if !seen[u] {
+					seen[u] = true
+					users = append(users, u)
+				}
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return users, nil
+}
+
+// online answers how many of the account's followers are connected to
+// this server now (on a cluster: to this edge).
+func (s *Server) online(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.existingAccount(w, r)
+	if !ok {
+		return
+	}
+	users, err := s.onlineUsers(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		return
+	}
+	n := 0
+	if len(users) > 0 {
+		if n, err = engine.Call(r.Context(), s.engine.Following, engine.Membership{Account: a.ID, Users: users}); err != nil {
+			writeError(w, engineStatus(err), "%v", err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"account": a.ID, "online_followers": n, "online_users": len(users)})
 }

@@ -79,6 +79,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
 		t.Fatal(err)
 	}
+	b.waitText(t, "#online", "1") // user 5000, online and now a follower
 	if got := text(`#sources tr[data-source="qr"] td:last-child`); got != "1" {
 		t.Fatalf("qr follows %q after a follow, want 1", got)
 	}

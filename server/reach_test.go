@@ -195,6 +195,11 @@ func TestAdminBroadcastsReportReach(t *testing.T) {
 			t.Fatalf("got %d, want %d", got.ID, id)
 		}
 	}
+	extra := h.Subscribe(9, 0) // online, and no follower
+	if n, err := h.Admin.OnlineFollowers(ctx, account); err != nil || n != 1 {
+		t.Fatalf("online followers %d, %v; want 1 (user 1)", n, err)
+	}
+	_ = extra.Close()
 	sub.Opened(ids[0])
 	_ = sub.Close()
 	// Wait until the acknowledgement counts (a watch, not a poll).

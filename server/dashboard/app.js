@@ -154,6 +154,7 @@ async function account(id) {
     el("h2", {}, `${a.name} `, el("span", { class: "muted" }, `#${a.id} · ${a.tier}`)),
     el("div", { class: "cards" },
       card("followers", num(a.followers), "followers"),
+      card("online now", "…", "online"),
       card(`new, ${days.length} days`, num(sum("new")), "new"),
       card("unfollows", num(sum("unfollows")), "unfollows"),
       card("net", (sum("net") >= 0 ? "+" : "") + num(sum("net")), "net")),
@@ -178,8 +179,15 @@ async function account(id) {
   parts.push(el("h3", {}, "Broadcasts"), el("div", { id: "broadcasts-box" }, el("p", { class: "muted" }, "Loading…")),
     el("h3", {}, "Broadcasts by day"), el("div", { id: "bdays-box" }));
   main.replaceChildren(...parts.filter(Boolean));
-  await broadcasts(id);
-  refresh = () => broadcasts(id);
+  await Promise.all([broadcasts(id), online(id)]);
+  refresh = () => Promise.all([broadcasts(id), online(id)]);
+}
+
+// online shows how many of the account's followers are connected now.
+async function online(id) {
+  const o = await api(`/v1/accounts/${id}/online`);
+  const n = $("#online");
+  if (n) n.textContent = num(o.online_followers);
 }
 
 // rel is how long ago an RFC 3339 time was, in words.
