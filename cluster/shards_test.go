@@ -212,6 +212,13 @@ func TestReachAcrossShards(t *testing.T) {
 	for range ids {
 		testserver.Receive(t, live, 10*time.Second)
 	}
+	// User 1 is online on edge 0, following both accounts; edge 1 holds
+	// no one.
+	for edge, want := range []int{1, 0} {
+		if n, err := c.admin(edge).OnlineFollowers(ctx, b); err != nil || n != want {
+			t.Fatalf("edge %d: %d online followers of %#x, %v; want %d", edge, n, b, err, want)
+		}
+	}
 	_ = live.Close()
 	late := c.subscribe(1, 2, 0)
 	for range ids {
