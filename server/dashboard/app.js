@@ -224,7 +224,7 @@ async function broadcasts(id) {
   const box = $("#broadcasts-box"), dbox = $("#bdays-box");
   if (!box || !dbox) return;
   if (page.broadcasts.length === 0) {
-    box.replaceChildren(el("p", { class: "empty", id: "no-broadcasts" }, `No broadcasts yet. Publish one: herald publish --account ${id} --secret … --text hello`));
+    box.replaceChildren(el("p", { class: "empty", id: "no-broadcasts" }, `No broadcasts yet. Publish one: herald publish --account ${id} --secret … hello followers`));
   } else {
     box.replaceChildren(el("div", { class: "scroll" }, el("table", { id: "broadcasts" },
       el("thead", {}, el("tr", {}, el("th", {}, "Broadcast"), el("th", { class: "left" }, "Sent"), el("th", {}, "Recipients"),
