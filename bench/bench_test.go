@@ -25,7 +25,7 @@ func TestBurstMeasuresBothSides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, side := range map[string]Side{"herald": r.Herald, "floor": r.Floor} {
+	for name, side := range map[string]Side{"herald": r.Herald, "floor": r.Floor, "floor, one writer": r.FloorLoop, "floor, pool of writers": r.FloorPool} {
 		if len(side.Completion) != 3 {
 			t.Fatalf("%s: %d bursts measured", name, len(side.Completion))
 		}

@@ -54,11 +54,17 @@ func (s Side) CPUPerDelivery(clients int) time.Duration {
 	return 0
 }
 
-// BurstResult pairs Herald with the floor for one client count.
+// BurstResult pairs Herald with the floor for one client count: Floor is
+// the faster (by completion p50) of the floor writing from one goroutine
+// (FloorLoop) and from a pool of writers (FloorPool).
 type BurstResult struct {
-	Config BurstConfig
-	Herald Side
-	Floor  Side
+	Config    BurstConfig
+	Herald    Side
+	Floor     Side
+	FloorLoop Side
+	FloorPool Side
+	// Pool: Floor is FloorPool.
+	Pool bool
 }
 
 func (c *BurstConfig) fill() {
@@ -86,12 +92,18 @@ func RunBurst(ctx context.Context, cfg BurstConfig, progress io.Writer) (*BurstR
 	herald := func() (*rig, error) {
 		return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper, cfg.InMemory)
 	}
-	floor := func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper) }
-	var err error
-	res.Herald, res.Floor, err = bothSides(progress, fmt.Sprintf("burst, %d clients", cfg.Clients), herald, floor,
-		func(r *rig) (Side, error) { return runBursts(r, cfg) })
+	floor := func(mode ...string) func() (*rig, error) {
+		return func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper, mode...) }
+	}
+	out, err := sides(progress, fmt.Sprintf("burst, %d clients", cfg.Clients), []string{"Herald", "floor, one writer", fmt.Sprintf("floor, %d writers", floorWriters)},
+		[]func() (*rig, error){herald, floor(), floor(poolMode)}, func(r *rig) (Side, error) { return runBursts(r, cfg) })
 	if err != nil {
 		return nil, err
+	}
+	res.Herald, res.FloorLoop, res.FloorPool = out[0], out[1], out[2]
+	res.Floor, res.Pool = res.FloorLoop, res.FloorPool.P(0.5) < res.FloorLoop.P(0.5)
+	if res.Pool {
+		res.Floor = res.FloorPool
 	}
 	return res, nil
 }

@@ -22,9 +22,14 @@ func MaybeFloor() {
 	if len(os.Args) < 2 || os.Args[1] != FloorFlag {
 		return
 	}
-	serve := serveFloor
-	if len(os.Args) > 2 && os.Args[2] == stormMode {
-		serve = serveStormFloor
+	serve := func() error { return serveFloor(0) }
+	if len(os.Args) > 2 {
+		switch os.Args[2] {
+		case stormMode:
+			serve = serveStormFloor
+		case poolMode:
+			serve = func() error { return serveFloor(floorWriters) }
+		}
 	}
 	if err := serve(); err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
@@ -33,12 +38,22 @@ func MaybeFloor() {
 	os.Exit(0)
 }
 
+// poolMode is the floor's argument for its pool of writers, and
+// floorWriters their number.
+const (
+	poolMode     = "pool"
+	floorWriters = 4
+)
+
 // serveFloor accepts client connections on one port and triggers on
 // another. A trigger is a uint32 length and a frame; the floor answers one
-// byte, then writes the frame to every client connection in turn with a
-// plain Write. That is all a broadcast server must do at the least. A
-// zero length asks instead for the number of clients accepted (uint32).
-func serveFloor() error {
+// byte, then writes the frame to every client connection with a plain
+// Write: in turn (writers 0), or split among that many goroutines, each
+// writing its share of the connections (the i-th connection is always
+// writer i%writers's, so each connection gets the frames in order). That
+// is all a broadcast server must do at the least. A zero length asks
+// instead for the number of clients accepted (uint32).
+func serveFloor(writers int) error {
 	clients, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -63,6 +78,22 @@ func serveFloor() error {
 	}()
 	child.Announce("floor", "clients", clients.Addr().String(), "control", control.Addr().String())
 	child.ExitWithParent(func() { os.Exit(0) })
+	type job struct {
+		frame   []byte
+		targets []net.Conn
+	}
+	var pool []chan job
+	for w := range writers {
+		jobs := make(chan job, 64)
+		pool = append(pool, jobs)
+		go func() {
+			for j := range jobs {
+				for i := w; i < len(j.targets); i += writers {
+					_, _ = j.targets[i].Write(j.frame)
+				}
+			}
+		}()
+	}
 	for {
 		ctl, err := control.Accept()
 		if err != nil {
@@ -92,6 +123,12 @@ func serveFloor() error {
 			mu.Lock()
 			targets := conns
 			mu.Unlock()
+			if writers > 0 {
+				for _, jobs := range pool {
+					jobs <- job{frame, targets}
+				}
+				continue
+			}
 			for _, c := range targets {
 				_, _ = c.Write(frame)
 			}
@@ -113,8 +150,8 @@ type floorProcess struct {
 	controlAddr string
 }
 
-func startFloor(wrapper []string) (*floorProcess, error) {
-	proc, err := child.Start(wrapper, FloorFlag)
+func startFloor(wrapper []string, mode ...string) (*floorProcess, error) {
+	proc, err := child.Start(wrapper, append([]string{FloorFlag}, mode...)...)
 	if err != nil {
 		return nil, err
 	}

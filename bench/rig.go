@@ -192,16 +192,17 @@ func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, fol
 	return nil
 }
 
-// floorRig starts the floor, connects the clients and returns a rig whose
+// floorRig starts the floor (in mode: poolMode for its pool of writers),
+// connects the clients and returns a rig whose
 // send triggers the frame Herald would send for the same broadcast.
-func floorRig(clients, broadcasts, payloadSize int, wrapper []string) (_ *rig, err error) {
+func floorRig(clients, broadcasts, payloadSize int, wrapper []string, mode ...string) (_ *rig, err error) {
 	r := &rig{}
 	defer func() {
 		if err != nil {
 			r.close()
 		}
 	}()
-	floor, err := startFloor(wrapper)
+	floor, err := startFloor(wrapper, mode...)
 	if err != nil {
 		return nil, err
 	}
@@ -293,25 +294,32 @@ func bothSides[S any](progress io.Writer, label string, herald, floor func() (*r
 
 // twoSides is bothSides with the sides named (for progress and errors).
 func twoSides[S any](progress io.Writer, label string, names [2]string, first, second func() (*rig, error), run func(*rig) (S, error)) (h, f S, err error) {
-	for _, side := range []struct {
-		name string
-		out  *S
-		rig  func() (*rig, error)
-	}{{names[0], &h, first}, {names[1], &f, second}} {
+	out, err := sides(progress, label, names[:], []func() (*rig, error){first, second}, run)
+	if err != nil {
+		return h, f, err
+	}
+	return out[0], out[1], nil
+}
+
+// sides runs run on each rig in turn, one at a time (each closed before
+// the next starts), and returns their figures in order.
+func sides[S any](progress io.Writer, label string, names []string, rigs []func() (*rig, error), run func(*rig) (S, error)) ([]S, error) {
+	out := make([]S, len(rigs))
+	for i, start := range rigs {
 		if progress != nil {
-			fmt.Fprintf(progress, "%s: %s\n", label, side.name)
+			fmt.Fprintf(progress, "%s: %s\n", label, names[i])
 		}
-		r, err := side.rig()
+		r, err := start()
 		if err != nil {
-			return h, f, fmt.Errorf("%s: %w", side.name, err)
+			return nil, fmt.Errorf("%s: %w", names[i], err)
 		}
-		*side.out, err = run(r)
+		out[i], err = run(r)
 		r.close()
 		if err != nil {
-			return h, f, fmt.Errorf("%s: %w", side.name, err)
+			return nil, fmt.Errorf("%s: %w", names[i], err)
 		}
 	}
-	return h, f, nil
+	return out, nil
 }
 
 // importFollowers makes users from..to follow account.

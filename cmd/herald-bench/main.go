@@ -138,12 +138,18 @@ func newBurst(o *options) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			burstHeader(out, "Herald", "floor")
+			var floors []string
 			for _, n := range counts {
 				r, err := bench.RunBurst(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper(), InMemory: inMemory}, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
 				burstRow(out, n, r.Herald, r.Floor)
+				floors = append(floors, fmt.Sprintf("%d clients: floor p50 %v with one writer, %v with a pool of writers", n, round(r.FloorLoop.P(0.5)), round(r.FloorPool.P(0.5))))
+			}
+			fmt.Fprintln(out, "\nThe floor is the faster of:")
+			for _, f := range floors {
+				fmt.Fprintln(out, "- "+f)
 			}
 			return nil
 		},
