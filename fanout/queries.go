@@ -47,8 +47,8 @@ func (e *Engine) Accounts(req engine.PageRequest, done func([]engine.Account, er
 // Followers answers a page of an account's followers, on a reader.
 func (e *Engine) Followers(req engine.FollowersRequest, done func(engine.FollowerPage, error)) {
 	read(e, done, func() (engine.FollowerPage, error) {
-		if _, err := e.store.Account(req.Account); errors.Is(err, storage.ErrNotFound) {
-			return engine.FollowerPage{}, fmt.Errorf("%w: account %d does not exist", ErrUnknownAccount, req.Account)
+		if err := e.knownAccount(req.Account); err != nil {
+			return engine.FollowerPage{}, err
 		}
 		ids, err := e.store.FollowersPage(req.Account, req.From, req.Limit)
 		if err != nil {
@@ -114,8 +114,8 @@ func (e *Engine) FollowerStats(req engine.FollowerStatsRequest, done func([]engi
 		return
 	}
 	read(e, done, func() ([]engine.FollowerDay, error) {
-		if _, err := e.store.Account(req.Account); errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("%w: account %d does not exist", ErrUnknownAccount, req.Account)
+		if err := e.knownAccount(req.Account); err != nil {
+			return nil, err
 		}
 		count, rows, err := e.store.FollowStats(req.Account, req.From)
 		if err != nil {
@@ -156,4 +156,14 @@ func followerDays(req engine.FollowerStatsRequest, count uint64, rows []storage.
 		later += int64(d.Follows) - int64(d.Unfollows)
 	}
 	return days
+}
+
+// knownAccount fails with ErrUnknownAccount when the account does not
+// exist (or with the store's error).
+func (e *Engine) knownAccount(id uint32) error {
+	_, err := e.store.Account(id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("%w: account %d does not exist", ErrUnknownAccount, id)
+	}
+	return err
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"herald/engine"
-	"herald/storage"
 )
 
 // maxBroadcastsPage bounds a Broadcasts request.
@@ -21,8 +20,8 @@ func (e *Engine) Broadcasts(req engine.BroadcastsRequest, done func([]JobReport,
 		return
 	}
 	read(e, done, func() ([]JobReport, error) {
-		if _, err := e.store.Account(req.Account); errors.Is(err, storage.ErrNotFound) {
-			return nil, fmt.Errorf("%w: account %d does not exist", ErrUnknownAccount, req.Account)
+		if err := e.knownAccount(req.Account); err != nil {
+			return nil, err
 		}
 		ids, err := e.store.AccountBroadcasts(req.Account, req.Before, req.Limit)
 		if err != nil {
@@ -47,8 +46,8 @@ func (e *Engine) Broadcasts(req engine.BroadcastsRequest, done func([]JobReport,
 // reader.
 func (e *Engine) Following(req engine.Membership, done func(int, error)) {
 	read(e, done, func() (int, error) {
-		if _, err := e.store.Account(req.Account); errors.Is(err, storage.ErrNotFound) {
-			return 0, fmt.Errorf("%w: account %d does not exist", ErrUnknownAccount, req.Account)
+		if err := e.knownAccount(req.Account); err != nil {
+			return 0, err
 		}
 		among, err := e.store.FollowersAmong(req.Account, roaring.BitmapOf(req.Users...))
 		if err != nil {
@@ -67,8 +66,8 @@ func (e *Engine) BroadcastStats(req engine.BroadcastStatsRequest, done func([]en
 	}
 	read(e, done, func() ([]engine.BroadcastDay, error) {
 		if req.Account != 0 {
-			if _, err := e.store.Account(req.Account); errors.Is(err, storage.ErrNotFound) {
-				return nil, fmt.Errorf("%w: account %d does not exist", ErrUnknownAccount, req.Account)
+			if err := e.knownAccount(req.Account); err != nil {
+				return nil, err
 			}
 		}
 		rows, err := e.store.BroadcastDays(req.Account, req.From, req.To)
