@@ -298,12 +298,7 @@ func (p *Publisher) attempt(ctx context.Context, build func(id uint32) []byte) (
 	if err != nil {
 		return callResult{}, !permanent(err) && !errors.Is(err, ErrClosed) && ctx.Err() == nil, err
 	}
-	p.mu.Lock()
-	if p.mu.nextReq++; p.mu.nextReq == 0 {
-		p.mu.nextReq = 1 // request id 0 is reserved
-	}
-	id := p.mu.nextReq
-	p.mu.Unlock()
+	id := p.nextRequestID()
 	done := make(chan callResult, 1)
 	if err := pc.register(id, done); err != nil {
 		return callResult{}, true, err
@@ -461,4 +456,15 @@ func (pc *pubConn) readLoop() {
 		return nil
 	})
 	pc.fail(err)
+}
+
+// nextRequestID returns a request id not in use on the connection (0 is
+// reserved).
+func (p *Publisher) nextRequestID() uint32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.nextReq++; p.mu.nextReq == 0 {
+		p.mu.nextReq = 1
+	}
+	return p.mu.nextReq
 }

@@ -61,12 +61,7 @@ func (p *Publisher) Watch(ctx context.Context, messageID uint64, fn func(Reach))
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	if p.mu.nextReq++; p.mu.nextReq == 0 {
-		p.mu.nextReq = 1
-	}
-	id := p.mu.nextReq
-	p.mu.Unlock()
+	id := p.nextRequestID()
 	ended := make(chan error, 1)
 	if err := pc.watch(id, fn, ended); err != nil {
 		return err
