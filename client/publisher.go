@@ -127,9 +127,11 @@ type callResult struct {
 	flags uint8 // of the PUBLISH_ACK
 	job   JobReport
 	tags  []Tag // of a TAGS answer
-	reach Reach // of a REACH answer
-	err   error // *Error for request errors; a connection error otherwise
-	conn  bool  // err is a connection failure: retry elsewhere
+	// templates of a TEMPLATES answer
+	templates []Template
+	reach     Reach // of a REACH answer
+	err       error // *Error for request errors; a connection error otherwise
+	conn      bool  // err is a connection failure: retry elsewhere
 }
 
 // DialPublisher connects and authenticates; a wrong secret fails here.
@@ -447,6 +449,12 @@ func (pc *pubConn) readLoop() {
 				tags[i] = Tag{ID: t.ID, Name: t.Name, Members: t.Members}
 			}
 			pc.answer(m.RequestID, callResult{tags: tags})
+		case wire.TypeTemplates:
+			m, err := wire.DecodeTemplates(f.Body)
+			if err != nil {
+				return err
+			}
+			pc.answer(m.RequestID, callResult{templates: m.Templates})
 		case wire.TypePong:
 			pc.fc.pong()
 		case wire.TypePing:

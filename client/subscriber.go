@@ -88,7 +88,14 @@ type Push struct {
 	// Only ID and Account are set. It may name a broadcast this client
 	// never received.
 	Retracted bool
+	// Notification, if not nil, makes this a notification (a template
+	// message): its template, fields and link. Payload and ContentType
+	// are empty then.
+	Notification *Notice
 }
+
+// Notice is a notification's content.
+type Notice = wire.Notification
 
 // Subscriber keeps one user's connection: catch-up on every connect, live
 // pushes after, each message delivered once on Messages, in id order within
@@ -468,6 +475,13 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 		}
 		msg := Push{ID: p.MessageID, Account: p.Account, Time: time.UnixMilli(int64(p.TimeMillis)),
 			ContentType: p.ContentType, Payload: payload}
+		if f.Flags&wire.FlagNotification != 0 {
+			n, err := wire.DecodeNotification(payload)
+			if err != nil {
+				return fmt.Errorf("message %d: %w", p.MessageID, err)
+			}
+			msg.Notification, msg.Payload = &n, nil
+		}
 		if err := s.deliver(msg); err != nil {
 			return err
 		}

@@ -336,6 +336,23 @@ func (c *Core) serve(msg *nats.Msg) {
 				answer(func(e *enc) { encList(e, ts, encTag) })(err)
 			})
 		}
+	case mTemplate:
+		q := decTemplateRequest(d)
+		if c.checked(msg, d) {
+			c.eng.Template(q, func(t wire.TemplateInfo, err error) { answer(func(e *enc) { encTemplateInfo(e, t) })(err) })
+		}
+	case mTemplates:
+		account := d.u32()
+		if c.checked(msg, d) {
+			c.eng.Templates(account, func(ts []wire.TemplateInfo, err error) {
+				answer(func(e *enc) { encList(e, ts, encTemplateInfo) })(err)
+			})
+		}
+	case mConsent:
+		q := decConsentRequest(d)
+		if c.checked(msg, d) {
+			c.eng.Consent(q, func(st engine.ConsentState, err error) { answer(func(e *enc) { encConsentState(e, st) })(err) })
+		}
 	case mCreate:
 		q := engine.NewAccount{Name: d.str(), Tier: d.str()}
 		if c.checked(msg, d) {

@@ -283,6 +283,23 @@ func (e *Edge) Tags(account uint32, done func([]engine.Tag, error)) {
 	askOwner(e, account, engine.ErrUnknownAccount, mTags, q.b, func(d *dec) []engine.Tag { return decList(d, minTag, decTag) }, done)
 }
 
+// Template asks the core.
+func (e *Edge) Template(req engine.TemplateRequest, done func(wire.TemplateInfo, error)) {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mTemplate, encTemplateRequest(req), decTemplateInfo, done)
+}
+
+// Templates asks the core.
+func (e *Edge) Templates(account uint32, done func([]wire.TemplateInfo, error)) {
+	q := newEnc(4)
+	q.u32(account)
+	askOwner(e, account, engine.ErrUnknownAccount, mTemplates, q.b, func(d *dec) []wire.TemplateInfo { return decList(d, minTemplate, decTemplateInfo) }, done)
+}
+
+// Consent asks the core of the account.
+func (e *Edge) Consent(req engine.ConsentRequest, done func(engine.ConsentState, error)) {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mConsent, encConsentRequest(req), decConsentState, done)
+}
+
 // CreateAccount asks the cores in turn, so accounts spread over the
 // shards; a core that cannot be reached passes its turn to the next.
 func (e *Edge) CreateAccount(req engine.NewAccount, done func(engine.Account, error)) {

@@ -16,7 +16,7 @@ var sentinels = []error{
 	engine.ErrTokenExpired, engine.ErrBadRequest, engine.ErrPayloadTooLarge, engine.ErrUnknownMessage,
 	engine.ErrForbidden, engine.ErrQuotaExceeded, engine.ErrUnknownTag, engine.ErrTagExists,
 	engine.ErrLimit, engine.ErrCursorAhead, engine.ErrStorageFull, engine.ErrStorageFailed,
-	engine.ErrUnavailable,
+	engine.ErrUnavailable, engine.ErrUnknownTemplate, engine.ErrConsentRequired,
 }
 
 // Error details that cross with the code.
@@ -44,6 +44,7 @@ func encError(e *enc, err error) {
 	case errors.As(err, &quota):
 		e.u8(detailQuota)
 		e.u32(uint32(quota.Limit))
+		e.str(quota.What)
 		e.str(quota.Per)
 		e.i64(quota.ResetAt.UnixMilli())
 	case errors.As(err, &ahead):
@@ -62,7 +63,7 @@ func decError(d *dec) error {
 	var err error
 	switch d.u8() {
 	case detailQuota:
-		err = &engine.QuotaError{Limit: int(d.u32()), Per: d.str(), ResetAt: time.UnixMilli(d.i64())}
+		err = &engine.QuotaError{Limit: int(d.u32()), What: d.str(), Per: d.str(), ResetAt: time.UnixMilli(d.i64())}
 	case detailCursor:
 		err = &engine.CursorAheadError{Cursor: d.u64(), Newest: d.u64()}
 	case detailNone:

@@ -7,6 +7,7 @@ import (
 
 	"herald/engine"
 	"herald/fanout"
+	"herald/wire"
 )
 
 // FuzzBusMessages: no input makes a decoder of the bus panic, and a relay
@@ -17,6 +18,10 @@ func FuzzBusMessages(f *testing.F) {
 	f.Add(encodeAcks([]ack{{User: 1, ID: 2, CaughtUp: 1}, {User: 1, ID: 2, Opened: true}}))
 	f.Add(encodePublishForFuzz())
 	f.Add(encodeErrorForFuzz())
+	f.Add(encPublish(publishMsg{PublishRequest: engine.PublishRequest{Account: 1, ClientMsgID: "n", Users: []uint32{2},
+		Notification: &wire.Notification{Template: "t", Fields: []wire.Field{{Name: "a", Value: "b"}}}}}))
+	f.Add(encTemplateRequest(engine.TemplateRequest{Account: 1, Op: engine.TemplateDefine, Template: wire.TemplateInfo{Name: "t", Title: "T", Fields: []string{"a"}}}))
+	f.Add(encConsentRequest(engine.ConsentRequest{User: 1, Account: 2, Template: "t", Op: engine.ConsentGrant, Count: 3}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if m, err := decodeRelay(b); err == nil {
 			// A bitmap has more than one serialisation: compare what the
@@ -46,6 +51,10 @@ func FuzzBusMessages(f *testing.F) {
 			func(d *dec) { decJobReport(d) },
 			func(d *dec) { decTagRequest(d) },
 			func(d *dec) { decTag(d) },
+			func(d *dec) { decTemplateRequest(d) },
+			func(d *dec) { decList(d, minTemplate, decTemplateInfo) },
+			func(d *dec) { decConsentRequest(d) },
+			func(d *dec) { decConsentState(d) },
 			func(d *dec) { decAccount(d) },
 			func(d *dec) { _ = decError(d) },
 		} {

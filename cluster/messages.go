@@ -344,6 +344,10 @@ func encPublish(q publishMsg) []byte {
 	e.flag(q.DryRun)
 	e.str(q.JobDone)
 	e.u64(q.Token)
+	e.flag(q.Notification != nil)
+	if q.Notification != nil {
+		e.bytes(wire.AppendNotification(nil, *q.Notification))
+	}
 	return e.b
 }
 
@@ -353,8 +357,19 @@ func decPublish(d *dec) (publishMsg, error) {
 	q.Payload, q.Preview, q.Users = d.ownBytes(), d.u32s(), d.u32s()
 	expr := d.bytes()
 	q.DryRun, q.JobDone, q.Token = d.flag(), d.str(), d.u64()
+	var notification []byte
+	if d.flag() {
+		notification = d.bytes()
+	}
 	if d.r.Short() {
 		return q, errMalformed("publish")
+	}
+	if notification != nil {
+		n, err := wire.DecodeNotification(notification)
+		if err != nil {
+			return q, errMalformed("publish notification")
+		}
+		q.Notification = &n
 	}
 	if len(expr) > 0 {
 		var err error
@@ -532,9 +547,66 @@ func decList[T any](d *dec, min int, one func(*dec) T) []T {
 	return out
 }
 
+func encTemplateInfo(e *enc, t wire.TemplateInfo) {
+	e.str(t.Name)
+	e.str(t.Title)
+	e.flag(t.Consent)
+	e.u32(uint32(len(t.Fields)))
+	for _, f := range t.Fields {
+		e.str(f)
+	}
+}
+
+func decTemplateInfo(d *dec) wire.TemplateInfo {
+	t := wire.TemplateInfo{Name: d.str(), Title: d.str(), Consent: d.flag()}
+	if n := d.count(2); n > 0 {
+		t.Fields = make([]string, n)
+		for i := range t.Fields {
+			t.Fields[i] = d.str()
+		}
+	}
+	return t
+}
+
+func encTemplateRequest(q engine.TemplateRequest) []byte {
+	e := newEnc(64)
+	e.u32(q.Account)
+	e.u8(uint8(q.Op))
+	encTemplateInfo(e, q.Template)
+	return e.b
+}
+
+func decTemplateRequest(d *dec) engine.TemplateRequest {
+	return engine.TemplateRequest{Account: d.u32(), Op: engine.TemplateOp(d.u8()), Template: decTemplateInfo(d)}
+}
+
+func encConsentRequest(q engine.ConsentRequest) []byte {
+	e := newEnc(32)
+	e.u32(q.User)
+	e.u32(q.Account)
+	e.str(q.Template)
+	e.u8(uint8(q.Op))
+	e.u32(q.Count)
+	return e.b
+}
+
+func decConsentRequest(d *dec) engine.ConsentRequest {
+	return engine.ConsentRequest{User: d.u32(), Account: d.u32(), Template: d.str(), Op: engine.ConsentOp(d.u8()), Count: d.u32()}
+}
+
+func encConsentState(e *enc, c engine.ConsentState) {
+	e.u32(c.Remaining)
+	e.flag(c.Banned)
+}
+
+func decConsentState(d *dec) engine.ConsentState {
+	return engine.ConsentState{Remaining: d.u32(), Banned: d.flag()}
+}
+
 // Least sizes of a Tag, an Account and a FollowerDay on the bus, for
 // decList.
 const (
+	minTemplate    = 2 + 2 + 1 + 4
 	minTag         = 4 + 2 + 8
 	minAccount     = 4 + 2 + 2 + 8 + 8 + 2
 	minFollowerDay = 4 + 8 + 8 + 8 + 4

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -254,5 +255,45 @@ func TestReachAcrossShards(t *testing.T) {
 	days, err := c.admin(0).BroadcastStats(ctx, 0, "", "")
 	if err != nil || len(days) != 1 || days[0].Broadcasts != 2 || days[0].Delivered != 4 || days[0].Opened != 2 {
 		t.Fatalf("the server's days: %+v, %v", days, err)
+	}
+}
+
+// TestNotificationsAcrossShards: templates, consents and notifications
+// cross the bus to the account's core: a consent granted on one edge lets
+// a notification published on the other reach the user there, live, with
+// its fields; spending the only grant refuses the next one.
+func TestNotificationsAcrossShards(t *testing.T) {
+	c := startClusterWith(t, 2, clusterOptions{shards: 2})
+	c.account(1, 1) // the next account is of shard 1
+	b, secret := c.account(1, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := c.publisher(1, b, secret, nil)
+	tmpl := client.Template{Name: "code", Title: "Your code", Consent: true, Fields: []string{"code"}}
+	if got, err := pub.DefineTemplate(ctx, tmpl); err != nil || got.Name != "code" || !got.Consent {
+		t.Fatalf("define: %+v, %v", got, err)
+	}
+	if list, err := pub.Templates(ctx); err != nil || len(list) != 1 || list[0].Fields[0] != "code" {
+		t.Fatalf("templates: %+v, %v", list, err)
+	}
+	user := c.subscribe(0, 9, 0) // follows nothing
+	if err := user.Grant(ctx, b, "code", 1); err != nil {
+		t.Fatal(err)
+	}
+	send := func() (client.PublishResult, error) {
+		return pub.Notify(ctx, client.Notification{Template: "code", Users: []uint32{9}, Fields: map[string]string{"code": "4711"}})
+	}
+	res, err := send()
+	if err != nil || res.Recipients != 1 || wire.ShardOf(res.MessageID) != 1 {
+		t.Fatalf("notify: %+v, %v", res, err)
+	}
+	m := testserver.Receive(t, user, 10*time.Second)
+	if m.ID != res.MessageID || m.Notification == nil || m.Notification.Fields[0] != (wire.Field{Name: "code", Value: "4711"}) {
+		t.Fatalf("got %+v", m)
+	}
+	_, err = send()
+	var e *client.Error
+	if !errors.As(err, &e) || e.Code != wire.CodeConsentRequired {
+		t.Fatalf("second notify: %v, want CONSENT_REQUIRED", err)
 	}
 }

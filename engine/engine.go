@@ -67,6 +67,15 @@ type Engine interface {
 	// is (as it was, for a delete); Tags lists them in name order.
 	Tag(req TagRequest, done func(Tag, error))
 	Tags(account uint32, done func([]Tag, error))
+	// Template defines or deletes one of an account's templates and
+	// answers it as it now is (as it was, for a delete); Templates lists
+	// them in name order.
+	Template(req TemplateRequest, done func(wire.TemplateInfo, error))
+	Templates(account uint32, done func([]wire.TemplateInfo, error))
+	// Consent records a user's grant, ban or unban of one of an account's
+	// consent templates and answers, once that is durable, what the user
+	// now holds.
+	Consent(req ConsentRequest, done func(ConsentState, error))
 
 	// CreateAccount creates an account and answers it with its publisher
 	// secret, which is shown once: only its hash is stored.

@@ -37,6 +37,12 @@ var (
 	// ErrLimit: the request would pass a configured limit (tags per
 	// account).
 	ErrLimit = errors.New("limit exceeded")
+	// ErrUnknownTemplate: the account has no template of that name, or a
+	// notification names a field its template does not have.
+	ErrUnknownTemplate = errors.New("unknown template")
+	// ErrConsentRequired: a recipient of a consent template's notification
+	// holds no grant for it, or banned it.
+	ErrConsentRequired = errors.New("consent required")
 	// ErrCursorAhead: a resume cursor beyond the newest message id; see
 	// CursorAheadError.
 	ErrCursorAhead = errors.New("cursor ahead of the log")
@@ -56,13 +62,19 @@ var (
 // QuotaError says when an exhausted quota resets. It wraps
 // ErrQuotaExceeded.
 type QuotaError struct {
-	Limit   int
+	Limit int
+	// What is counted: "broadcasts" when empty, or "notifications".
+	What    string
 	Per     string // "day"
 	ResetAt time.Time
 }
 
 func (e *QuotaError) Error() string {
-	return fmt.Sprintf("quota of %d broadcasts per %s used; it resets at %s", e.Limit, e.Per, e.ResetAt.UTC().Format(time.RFC3339))
+	what := e.What
+	if what == "" {
+		what = "broadcasts"
+	}
+	return fmt.Sprintf("quota of %d %s per %s used; it resets at %s", e.Limit, what, e.Per, e.ResetAt.UTC().Format(time.RFC3339))
 }
 
 func (e *QuotaError) Unwrap() error { return ErrQuotaExceeded }

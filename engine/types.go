@@ -136,6 +136,19 @@ type PublishRequest struct {
 	// Expr, if not empty, narrows the audience to the followers it selects
 	// from the account's tags; the blocklist still applies.
 	Expr wire.Expr
+	// Notification, if set, makes the publish a notification (a template
+	// message) of one of the account's templates to Users (1 to
+	// wire.MaxNotifyUsers), with no Preview or Expr; the engine encodes
+	// it as the payload, so Payload and ContentType must be empty. A
+	// template without consent reaches the listed followers (the others
+	// are NotSelected); a consent template reaches the listed users, each
+	// spending one of the grants the user gave (ErrConsentRequired, and
+	// nothing sent, if any holds none). The blocklist applies to both. A
+	// notification counts its recipients against the tier's daily
+	// notification limit, not against the broadcast quota or the
+	// per-follower monthly cap, and is kept out of the account's
+	// broadcast list and day figures.
+	Notification *wire.Notification
 	// DryRun resolves and counts the audience only: nothing is stored, sent,
 	// counted against the quota or remembered for idempotency.
 	DryRun bool
@@ -307,4 +320,49 @@ type BusHealth struct {
 	// broadcast parts fetched after a gap; Lost those the core could not
 	// give (their recipients here get them on catch-up).
 	Refused, Recovered, Lost uint64
+}
+
+// TemplateOp is what a TemplateRequest does; the values are the TEMPLATE
+// frame's op byte.
+type TemplateOp uint8
+
+// Template operations.
+const (
+	TemplateDefine TemplateOp = TemplateOp(wire.TemplateDefine)
+	TemplateDelete TemplateOp = TemplateOp(wire.TemplateDelete)
+)
+
+// TemplateRequest defines (creates or replaces) or deletes one of an
+// account's templates; a delete needs only the template's name.
+type TemplateRequest struct {
+	Account  uint32
+	Op       TemplateOp
+	Template wire.TemplateInfo
+}
+
+// ConsentOp is what a ConsentRequest does; the values are the CONSENT
+// frame's op byte.
+type ConsentOp uint8
+
+// Consent operations.
+const (
+	ConsentGrant ConsentOp = ConsentOp(wire.ConsentGrant)
+	ConsentBan   ConsentOp = ConsentOp(wire.ConsentBan)
+	ConsentUnban ConsentOp = ConsentOp(wire.ConsentUnban)
+)
+
+// ConsentRequest is a user's answer to one of an account's consent
+// templates: a grant of Count more notifications, a ban, or its lifting.
+type ConsentRequest struct {
+	User     uint32
+	Account  uint32
+	Template string
+	Op       ConsentOp
+	Count    uint32 // ConsentGrant
+}
+
+// ConsentState is what a user holds for one of an account's templates.
+type ConsentState struct {
+	Remaining uint32
+	Banned    bool
 }

@@ -67,6 +67,9 @@ type Config struct {
 	Tiers map[storage.Tier]TierPolicy
 	// MaxTags is the most tags an account may have (default 1000).
 	MaxTags int
+	// MaxTemplates is the most templates an account may have (default
+	// 100).
+	MaxTemplates int
 	// ObserveCommit, if set, is told how long each group commit (the
 	// fsync included) took and how many ops it carried. It is called on the
 	// writer goroutine and must not block.
@@ -118,6 +121,9 @@ func (c *Config) fill() {
 	}
 	if c.MaxTags <= 0 {
 		c.MaxTags = 1000
+	}
+	if c.MaxTemplates <= 0 {
+		c.MaxTemplates = 100
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -27,6 +27,8 @@ var (
 	ErrTokenInvalid    = engine.ErrTokenInvalid
 	ErrTokenExpired    = engine.ErrTokenExpired
 	ErrUnavailable     = engine.ErrUnavailable
+	ErrUnknownTemplate = engine.ErrUnknownTemplate
+	ErrConsentRequired = engine.ErrConsentRequired
 )
 
 // Errors of opening an engine over a data directory.

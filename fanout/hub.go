@@ -62,11 +62,12 @@ func compressPayload(payload []byte, compressMin int) []byte {
 // compressed (compressPayload), for the compressed frame.
 func encodePush(m storage.Broadcast, packed []byte) pushFrames {
 	push := wire.Push{
-		MessageID:   m.ID,
-		Account:     m.Account,
-		TimeMillis:  m.TimeMillis,
-		ContentType: m.ContentType,
-		Payload:     m.Payload,
+		MessageID:    m.ID,
+		Account:      m.Account,
+		TimeMillis:   m.TimeMillis,
+		ContentType:  m.ContentType,
+		Payload:      m.Payload,
+		Notification: m.Notification,
 	}
 	out := pushFrames{plain: wire.AppendPush(make([]byte, 0, wire.HeaderSize+29+len(m.ContentType)+len(m.Payload)), push)}
 	if packed != nil {

@@ -19,6 +19,7 @@ type publishOp struct {
 	left     leftOut
 	encoded  storage.EncodedSet
 	packed   []byte
+	template storage.Template // a notification's, as prepared
 	prepErr  error
 	// Set by apply.
 	result  PublishResult
@@ -34,7 +35,12 @@ type publishOp struct {
 // committed, so it counts), split into encoded chunks, and the payload
 // compressed.
 func (o *publishOp) prepare(e *Engine) {
-	if o.audience, o.prepErr = resolveAudience(e.store, &o.req, &o.left); o.prepErr != nil {
+	if o.req.Notification != nil {
+		o.audience, o.template, o.prepErr = resolveNotification(e.store, &o.req, &o.left)
+	} else {
+		o.audience, o.prepErr = resolveAudience(e.store, &o.req, &o.left)
+	}
+	if o.prepErr != nil {
 		return
 	}
 	if o.encoded, o.prepErr = storage.EncodeSet(o.audience); o.prepErr != nil {
@@ -56,7 +62,7 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	if err != nil {
 		return err
 	}
-	preview := len(o.req.Preview) > 0
+	preview, notification := len(o.req.Preview) > 0, o.req.Notification != nil
 	if !o.req.DryRun {
 		original, found, err := b.LookupIdempotency(o.req.Account, o.req.ClientMsgID, now)
 		if err != nil || found {
@@ -66,7 +72,12 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	// Quotas are checked and counted in the same batch as the broadcast, by
 	// the single writer, so concurrent publishers cannot both take the last
 	// one and a counted broadcast survives any crash its ack survives.
-	if policy.Daily > 0 && !preview && !o.req.DryRun {
+	switch {
+	case notification:
+		if err := o.applyNotification(b, policy, now); err != nil {
+			return err
+		}
+	case policy.Daily > 0 && !preview && !o.req.DryRun:
 		if err := o.countDay(b, account.ID, policy.Daily, now); err != nil {
 			return err
 		}
@@ -74,7 +85,7 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	total := uint32(o.audience.GetCardinality())
 	audience, encoded := o.audience, o.encoded
 	month := monthOf(now)
-	if policy.PerFollowerMonthly > 0 && !preview {
+	if policy.PerFollowerMonthly > 0 && !preview && !notification {
 		capped, err := b.ReceivedAtLeast(account.ID, month, uint8(policy.PerFollowerMonthly))
 		if err != nil {
 			return err
@@ -91,21 +102,22 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 		o.result = PublishResult{Total: total, Filtered: filtered, Recipients: total - filtered, NotSelected: o.left.notSelected, Blocked: o.left.blocked, DryRun: true}
 		return nil
 	}
-	if policy.PerFollowerMonthly > 0 && !preview {
+	if policy.PerFollowerMonthly > 0 && !preview && !notification {
 		if err := b.CountReceived(account.ID, month, uint8(policy.PerFollowerMonthly), audience); err != nil {
 			return err
 		}
 	}
 	m := storage.Broadcast{
-		Preview:     preview,
-		Account:     o.req.Account,
-		TimeMillis:  now,
-		TTLSeconds:  o.req.TTLSeconds,
-		ClientMsgID: o.req.ClientMsgID,
-		ContentType: o.req.ContentType,
-		Total:       total,
-		Filtered:    filtered,
-		Payload:     o.req.Payload,
+		Preview:      preview,
+		Notification: notification,
+		Account:      o.req.Account,
+		TimeMillis:   now,
+		TTLSeconds:   o.req.TTLSeconds,
+		ClientMsgID:  o.req.ClientMsgID,
+		ContentType:  o.req.ContentType,
+		Total:        total,
+		Filtered:     filtered,
+		Payload:      o.req.Payload,
 	}
 	if m.ID, err = b.AddEncodedBroadcast(m, encoded); err != nil {
 		return err
@@ -114,7 +126,7 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 		return err
 	}
 	if !e.cfg.NoAnalytics {
-		st := storage.BroadcastStats{Account: m.Account, TimeMillis: now, Preview: preview, NotSelected: o.left.notSelected, Blocked: o.left.blocked}
+		st := storage.BroadcastStats{Account: m.Account, TimeMillis: now, Preview: preview, Notification: notification, NotSelected: o.left.notSelected, Blocked: o.left.blocked}
 		if err := b.AddBroadcastStats(m.ID, total-filtered, st); err != nil {
 			return err
 		}
@@ -195,6 +207,13 @@ func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds())
 // Publish stores a broadcast durably and then delivers it; reply is called
 // from the writer goroutine after the fsync and before delivery starts.
 func (e *Engine) Publish(req PublishRequest, reply func(PublishResult, error)) {
+	if req.Notification != nil {
+		if err := validateNotification(req); err != nil {
+			reply(PublishResult{}, err)
+			return
+		}
+		req.Payload = wire.AppendNotification(nil, *req.Notification)
+	}
 	if err := e.validate(req); err != nil {
 		reply(PublishResult{}, err)
 		return

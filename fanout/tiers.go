@@ -24,6 +24,9 @@ type TierPolicy struct {
 	// from the account per calendar month (UTC); followers at the cap are
 	// left out of a broadcast and counted as filtered.
 	PerFollowerMonthly int `json:"per_follower_monthly"`
+	// NotificationsDaily is the most notifications (counted per
+	// recipient) per UTC day.
+	NotificationsDaily int `json:"notifications_daily"`
 }
 
 // MaxPerFollowerMonthly bounds PerFollowerMonthly: counting a broadcast
@@ -31,12 +34,13 @@ type TierPolicy struct {
 const MaxPerFollowerMonthly = 31
 
 // DefaultTiers are subscription (1 broadcast a day), verified (2 a day)
-// and service (each follower receives at most 4 a month).
+// and service (each follower receives at most 4 a month), sending at most
+// 10,000, 100,000 and 1,000,000 notifications a day.
 func DefaultTiers() map[storage.Tier]TierPolicy {
 	return map[storage.Tier]TierPolicy{
-		storage.TierSubscription: {Name: "subscription", ID: storage.TierSubscription, Daily: 1},
-		storage.TierVerified:     {Name: "verified", ID: storage.TierVerified, Daily: 2},
-		storage.TierService:      {Name: "service", ID: storage.TierService, PerFollowerMonthly: 4},
+		storage.TierSubscription: {Name: "subscription", ID: storage.TierSubscription, Daily: 1, NotificationsDaily: 10_000},
+		storage.TierVerified:     {Name: "verified", ID: storage.TierVerified, Daily: 2, NotificationsDaily: 100_000},
+		storage.TierService:      {Name: "service", ID: storage.TierService, PerFollowerMonthly: 4, NotificationsDaily: 1_000_000},
 	}
 }
 
@@ -69,8 +73,8 @@ func ParseTiers(r io.Reader) (map[storage.Tier]TierPolicy, error) {
 			return nil, fmt.Errorf("tier file: a tier name is 1 to 64 bytes")
 		case seen[p.Name]:
 			return nil, fmt.Errorf("tier file: tier %q listed twice", p.Name)
-		case p.Daily < 0 || p.PerFollowerMonthly < 0 || p.PerFollowerMonthly > MaxPerFollowerMonthly:
-			return nil, fmt.Errorf("tier file: tier %q: daily must be 0 or more and per_follower_monthly 0 to %d", p.Name, MaxPerFollowerMonthly)
+		case p.Daily < 0 || p.NotificationsDaily < 0 || p.PerFollowerMonthly < 0 || p.PerFollowerMonthly > MaxPerFollowerMonthly:
+			return nil, fmt.Errorf("tier file: tier %q: daily and notifications_daily must be 0 or more and per_follower_monthly 0 to %d", p.Name, MaxPerFollowerMonthly)
 		}
 		if other, ok := tiers[p.ID]; ok && other.Name != p.Name && seen[other.Name] {
 			return nil, fmt.Errorf("tier file: tiers %q and %q share id %d", other.Name, p.Name, p.ID)

@@ -57,6 +57,8 @@ func (cn *conn) clientFrame(f wire.Frame) error {
 		return nil
 	case wire.TypeFollow, wire.TypeUnfollow:
 		return cn.follow(f)
+	case wire.TypeConsent:
+		return cn.consent(f)
 	default:
 		return closeWith(wire.CodeUnexpectedFrame, "%s (%#x) is not a client frame", f.Type, uint8(f.Type))
 	}

@@ -49,6 +49,10 @@ func codeFor(err error) wire.Code {
 		return wire.CodeLimitExceeded
 	case errors.Is(err, engine.ErrStorageFull):
 		return wire.CodeStorageFull
+	case errors.Is(err, engine.ErrUnknownTemplate):
+		return wire.CodeUnknownTemplate
+	case errors.Is(err, engine.ErrConsentRequired):
+		return wire.CodeConsentRequired
 	default:
 		return wire.CodeInternal
 	}

@@ -28,6 +28,21 @@ func TestEveryFieldLimit(t *testing.T) {
 		patch(&m)
 		return wire.AppendPublish(nil, m)
 	}
+	notify := func(patch func(*wire.Notify)) []byte {
+		m := wire.Notify{RequestID: 7, Account: account, ClientMsgID: "id", Users: []uint32{1}, Notification: wire.Notification{Template: "t"}}
+		patch(&m)
+		return wire.AppendNotify(nil, m)
+	}
+	template := func(patch func(*wire.Template)) []byte {
+		m := wire.Template{RequestID: 7, Account: account, Op: wire.TemplateDefine, Template: wire.TemplateInfo{Name: "t", Title: "T"}}
+		patch(&m)
+		return wire.AppendTemplate(nil, m)
+	}
+	consent := func(patch func(*wire.Consent)) []byte {
+		m := wire.Consent{RequestID: 7, Account: account, Op: wire.ConsentGrant, Template: "t", Count: 1}
+		patch(&m)
+		return wire.AppendConsent(nil, m)
+	}
 	withFlags := func(frame []byte, flags uint8) []byte { frame[5] = flags; return frame }
 	cutTail := func(frame []byte, n int) []byte {
 		frame = frame[:len(frame)-n]
@@ -100,6 +115,31 @@ func TestEveryFieldLimit(t *testing.T) {
 		{"TAG unknown op", publisher, false, wire.AppendTag(nil, wire.Tag{RequestID: 7, Account: account, Op: 9, Name: "x"}), wire.CodeBadRequest, 7, false},
 		{"TAG bad name", publisher, false, wire.AppendTag(nil, wire.Tag{RequestID: 7, Account: account, Op: wire.TagCreate, Name: "a b"}), wire.CodeBadRequest, 7, false},
 		{"RETRACT cut short", publisher, false, cutTail(wire.AppendRetract(nil, wire.Retract{RequestID: 7, Account: account, MessageID: 1}), 1), wire.CodeBadRequest, 7, false},
+		{"NOTIFY to 0 users", publisher, false, notify(func(m *wire.Notify) { m.Users = nil }), wire.CodeBadRequest, 7, false},
+		{"NOTIFY to 101 users", publisher, false, notify(func(m *wire.Notify) { m.Users = make([]uint32, wire.MaxNotifyUsers+1) }), wire.CodeBadRequest, 7, false},
+		{"NOTIFY empty client_msg_id", publisher, false, notify(func(m *wire.Notify) { m.ClientMsgID = "" }), wire.CodeBadRequest, 7, false},
+		{"NOTIFY bad template name", publisher, false, notify(func(m *wire.Notify) { m.Template = "a b" }), wire.CodeBadRequest, 7, false},
+		{"NOTIFY a field twice", publisher, false, notify(func(m *wire.Notify) { m.Fields = []wire.Field{{Name: "f"}, {Name: "f"}} }), wire.CodeBadRequest, 7, false},
+		{"NOTIFY 21 fields", publisher, false, notify(func(m *wire.Notify) {
+			for i := range wire.MaxFields + 1 {
+				m.Fields = append(m.Fields, wire.Field{Name: string(rune('a' + i))})
+			}
+		}), wire.CodeBadRequest, 7, false},
+		{"NOTIFY value of 1025 bytes", publisher, false, notify(func(m *wire.Notify) { m.Fields = []wire.Field{{Name: "f", Value: strings.Repeat("v", 1025)}} }), wire.CodeBadRequest, 7, false},
+		{"NOTIFY link of 2049 bytes", publisher, false, notify(func(m *wire.Notify) { m.Link = strings.Repeat("l", 2049) }), wire.CodeBadRequest, 7, false},
+		{"NOTIFY undefined flag", publisher, false, withFlags(notify(func(*wire.Notify) {}), 1<<2), wire.CodeBadRequest, 7, false},
+		{"NOTIFY for another account", publisher, false, notify(func(m *wire.Notify) { m.Account = other }), wire.CodeForbidden, 7, false},
+		{"TEMPLATE unknown op", publisher, false, template(func(m *wire.Template) { m.Op = 9 }), wire.CodeBadRequest, 7, false},
+		{"TEMPLATE bad name", publisher, false, template(func(m *wire.Template) { m.Template.Name = "" }), wire.CodeBadRequest, 7, false},
+		{"TEMPLATE empty title", publisher, false, template(func(m *wire.Template) { m.Template.Title = "" }), wire.CodeBadRequest, 7, false},
+		{"TEMPLATE a field twice", publisher, false, template(func(m *wire.Template) { m.Template.Fields = []string{"f", "f"} }), wire.CodeBadRequest, 7, false},
+		{"TEMPLATE list naming a template", publisher, false, template(func(m *wire.Template) { m.Op = wire.TemplateList }), wire.CodeBadRequest, 7, false},
+		{"CONSENT unknown op", client, false, consent(func(m *wire.Consent) { m.Op = 9 }), wire.CodeBadRequest, 7, false},
+		{"CONSENT grant of 0", client, false, consent(func(m *wire.Consent) { m.Count = 0 }), wire.CodeBadRequest, 7, false},
+		{"CONSENT grant of 101", client, false, consent(func(m *wire.Consent) { m.Count = wire.MaxGrant + 1 }), wire.CodeBadRequest, 7, false},
+		{"CONSENT ban with a count", client, false, consent(func(m *wire.Consent) { m.Op = wire.ConsentBan }), wire.CodeBadRequest, 7, false},
+		{"CONSENT bad template name", client, false, consent(func(m *wire.Consent) { m.Template = "a/b" }), wire.CodeBadRequest, 7, false},
+		{"CONSENT of an unknown account", client, false, consent(func(m *wire.Consent) { m.Account = 999 }), wire.CodeUnknownAccount, 7, false},
 		{"STATUS of an unknown message", publisher, false, wire.AppendStatus(nil, wire.Status{RequestID: 7, Account: account, MessageID: 999}), wire.CodeUnknownMessage, 7, false},
 	}
 	for _, tt := range tests {

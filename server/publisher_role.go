@@ -58,6 +58,10 @@ func (cn *conn) publisherFrame(f wire.Frame) error {
 		return cn.block(f)
 	case wire.TypeTag:
 		return cn.tag(f)
+	case wire.TypeNotify:
+		return cn.notify(f)
+	case wire.TypeTemplate:
+		return cn.template(f)
 	default:
 		return closeWith(wire.CodeUnexpectedFrame, "%s (%#x) is not a publisher frame", f.Type, uint8(f.Type))
 	}
@@ -154,11 +158,7 @@ func (cn *conn) publish(f wire.Frame) error {
 	if err != nil {
 		return cn.invalid(f, err)
 	}
-	switch {
-	case !cn.owns(p.RequestID, p.Account):
-		return nil
-	case cn.inflight >= cn.srv.cfg.MaxInflight:
-		cn.sendError(p.RequestID, wire.CodeUnavailable, fmt.Sprintf("over %d publishes in flight on this connection", cn.srv.cfg.MaxInflight))
+	if !cn.owns(p.RequestID, p.Account) || !cn.admit(p.RequestID) {
 		return nil
 	}
 	var preview, listed []uint32
@@ -175,9 +175,7 @@ func (cn *conn) publish(f wire.Frame) error {
 		cn.sendError(p.RequestID, wire.CodeBadRequest, err.Error())
 		return nil
 	}
-	cn.inflight++
-	cn.srv.metrics.publishes.Add(1)
-	req := engine.PublishRequest{
+	cn.submitPublish(p.RequestID, engine.PublishRequest{
 		DryRun:      f.Flags&wire.FlagDryRun != 0,
 		Preview:     preview,
 		Users:       listed,
@@ -187,8 +185,25 @@ func (cn *conn) publish(f wire.Frame) error {
 		TTLSeconds:  p.TTLSeconds,
 		ContentType: p.ContentType,
 		Payload:     append([]byte(nil), p.Payload...), // the frame is a view
+	})
+	return nil
+}
+
+// admit reports whether the connection may start another publish (or
+// notification), answering UNAVAILABLE when too many are in flight.
+func (cn *conn) admit(requestID uint32) bool {
+	if cn.inflight < cn.srv.cfg.MaxInflight {
+		return true
 	}
-	requestID := p.RequestID
+	cn.sendError(requestID, wire.CodeUnavailable, fmt.Sprintf("over %d publishes in flight on this connection", cn.srv.cfg.MaxInflight))
+	return false
+}
+
+// submitPublish hands a publish or notification to the engine, answering
+// PUBLISH_ACK once it is durable and JOB_DONE once delivery has finished.
+func (cn *conn) submitPublish(requestID uint32, req engine.PublishRequest) {
+	cn.inflight++
+	cn.srv.metrics.publishes.Add(1)
 	began, fanout := time.Now(), cn.srv.metrics.fanoutSeconds
 	req.OnJobDone = func(r engine.JobReport) {
 		fanout.Observe(time.Since(began).Seconds())
@@ -225,7 +240,6 @@ func (cn *conn) publish(f wire.Frame) error {
 			})
 		})
 	})
-	return nil
 }
 
 // tag changes or lists the account's tags, answering TAGS.

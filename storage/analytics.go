@@ -29,6 +29,9 @@ type BroadcastStats struct {
 	Account    uint32
 	TimeMillis uint64
 	Preview    bool
+	// Notification: a template message, kept out of the account's
+	// broadcast list and day figures (as a preview is out of the latter).
+	Notification bool
 	// NotSelected: followers the list or expression left out; Blocked:
 	// selected followers on the blocklist. Neither is in the audience
 	// (Broadcast.Total); Broadcast.Filtered are those at the cap.
@@ -51,6 +54,9 @@ func encodeBroadcastStats(st BroadcastStats) []byte {
 	if st.Preview {
 		flags |= 1
 	}
+	if st.Notification {
+		flags |= 2
+	}
 	w.U8(flags)
 	for _, v := range []uint32{st.NotSelected, st.Blocked, st.Delivered, st.CaughtUp, st.Opened} {
 		w.U32(v)
@@ -69,24 +75,28 @@ func decodeBroadcastStats(v []byte) (BroadcastStats, error) {
 	r := codec.NewReader(body)
 	st := BroadcastStats{Account: r.U32(), TimeMillis: r.U64()}
 	flags := r.U8()
-	st.Preview = flags&1 != 0
+	st.Preview, st.Notification = flags&1 != 0, flags&2 != 0
 	st.NotSelected, st.Blocked, st.Delivered, st.CaughtUp, st.Opened = r.U32(), r.U32(), r.U32(), r.U32(), r.U32()
 	for i := range st.Curve {
 		st.Curve[i] = r.U32()
 	}
-	if flags&^1 != 0 {
+	if flags&^3 != 0 {
 		return BroadcastStats{}, fmt.Errorf("%w: broadcast stats flags %#x", codec.ErrCorrupt, flags)
 	}
 	return st, r.Finish("broadcast stats")
 }
 
-// AddBroadcastStats stores a new broadcast's analytics, lists it among its
-// account's broadcasts and, unless it is a preview, counts it and its
-// recipients in the day's figures of its account and of the server, all
-// in the batch that adds the broadcast.
+// AddBroadcastStats stores a new broadcast's analytics and, unless it is
+// a notification, lists it among its account's broadcasts and, unless it
+// is a preview too, counts it and its recipients in the day's figures of
+// its account and of the server, all in the batch that adds the
+// broadcast.
 func (b *Batch) AddBroadcastStats(id uint64, recipients uint32, st BroadcastStats) error {
 	if err := b.set(broadcastKeyWith(prefixBcastStats, id), encodeBroadcastStats(st)); err != nil {
 		return err
+	}
+	if st.Notification {
+		return nil
 	}
 	if err := b.set(accountLogKey(st.Account, id), nil); err != nil {
 		return err
@@ -221,7 +231,7 @@ func (s *Store) SaveAcknowledgements(acks Acknowledgements) error {
 		if err := b.Set(key, encodeBroadcastStats(st), nil); err != nil {
 			return err
 		}
-		if st.Preview {
+		if st.Preview || st.Notification {
 			continue
 		}
 		day := uint32(st.TimeMillis / 86_400_000)

@@ -26,6 +26,30 @@ func FuzzDecodeBroadcastStats(f *testing.F) {
 	})
 }
 
+// FuzzDecodeTemplatesAndConsents: no stored template or consent makes its
+// decoder panic, and what decodes encodes back to the same value.
+func FuzzDecodeTemplatesAndConsents(f *testing.F) {
+	f.Add(encodeTemplate(Template{Name: "t", Title: "T", Consent: true, Fields: []string{"a", "b"}}))
+	f.Add(encodeConsent(Consent{Remaining: 3, Banned: true}))
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if tm, err := decodeTemplate(v, "t"); err == nil {
+			again, err := decodeTemplate(encodeTemplate(tm), "t")
+			if err != nil || again.Title != tm.Title || again.Consent != tm.Consent || len(again.Fields) != len(tm.Fields) {
+				t.Fatalf("%+v decoded back as %+v, %v", tm, again, err)
+			}
+		} else if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("error %v does not wrap ErrCorrupt", err)
+		}
+		if c, err := decodeConsent(v); err == nil {
+			if again, err := decodeConsent(encodeConsent(c)); err != nil || again != c {
+				t.Fatalf("%+v decoded back as %+v, %v", c, again, err)
+			}
+		} else if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("error %v does not wrap ErrCorrupt", err)
+		}
+	})
+}
+
 // TestRetentionFreesAnalytics: removing broadcasts removes their
 // analytics, openings and place in their account's list, and an
 // acknowledgement of a removed broadcast counts nothing.

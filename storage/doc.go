@@ -1,6 +1,7 @@
 // Package storage owns Herald's Pebble database. Nothing outside it imports
 // Pebble. It stores accounts, follower sets, the subscriptions index, the
-// broadcast log with frozen audiences, idempotency keys and cursors.
+// broadcast log with frozen audiences (notifications among them),
+// idempotency keys, cursors, templates and consents.
 //
 // # Keys
 //
@@ -36,6 +37,9 @@
 //	                                              opened u64 (account 0: the server's)
 //	0x15    account u32 | message u64             (empty) the account's broadcasts
 //	0x16    message u64 | user u32                (empty) the user opened the broadcast
+//	0x17    account u32 | name                    template (title, consent flag, field names)
+//	0x18    account u32 | day u32                 notifications counted against the day's limit u64
+//	0x19    account u32 | user u32 | template     consent: grants left u32, banned
 //
 // A set of uint32 user ids is stored chunked by the high 16 bits: one key
 // per Roaring container, so a value is at most one container (8 KiB plus a

@@ -130,16 +130,13 @@ func readCount(r pebble.Reader, account uint32) (uint64, error) {
 // follower chunks users fall in (a listed audience need not read a
 // 10M-follower set).
 func (s *Store) FollowersAmong(account uint32, users *roaring.Bitmap) (*roaring.Bitmap, error) {
-	out := roaring.New()
-	err := forEachChunk(users, func(high uint16, part *roaring.Bitmap) error {
-		chunk, err := followerSet(account).readChunk(s.db, high)
-		if err != nil {
-			return err
-		}
-		out.Or(roaring.And(chunk, part))
-		return nil
-	})
-	return out, err
+	return followerSet(account).among(s.db, users)
+}
+
+// BlockedAmong returns which of users are on account's blocklist, reading
+// only the chunks users fall in.
+func (s *Store) BlockedAmong(account uint32, users *roaring.Bitmap) (*roaring.Bitmap, error) {
+	return blockedSet(account).among(s.db, users)
 }
 
 // FollowersPage returns up to limit of the account's committed followers

@@ -29,6 +29,9 @@ const (
 	prefixDelivered   byte = 0x14
 	prefixAccountLog  byte = 0x15
 	prefixOpened      byte = 0x16
+	prefixTemplate    byte = 0x17
+	prefixNotified    byte = 0x18
+	prefixConsent     byte = 0x19
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -124,6 +127,16 @@ func openedKey(message uint64, user uint32) []byte {
 	return binary.BigEndian.AppendUint32(broadcastKeyWith(prefixOpened, message), user)
 }
 
+// templateKey is 0x17 | account | name: one of the account's templates.
+func templateKey(account uint32, name string) []byte {
+	return append(u32Key(prefixTemplate, account), name...)
+}
+
+// consentKey is 0x19 | account | user | template: what the user granted.
+func consentKey(account, user uint32, template string) []byte {
+	return append(binary.BigEndian.AppendUint32(u32Key(prefixConsent, account), user), template...)
+}
+
 // prefixEnd returns the smallest key greater than every key with prefix p.
 func prefixEnd(p []byte) []byte {
 	end := append([]byte(nil), p...)
@@ -147,6 +160,9 @@ func keyString(k []byte) string {
 		prefixAudience: "audience", prefixIdempotency: "idempotency", prefixCursor: "cursor",
 		prefixJobReport: "job-report", prefixQuota: "quota", prefixBlocked: "blocked",
 		prefixTag: "tag", prefixTagName: "tag-name", prefixTagMembers: "tag-members", prefixReceived: "received",
+		prefixFollowStats: "follow-stats", prefixBcastStats: "broadcast-stats", prefixPublished: "published",
+		prefixDelivered: "delivered", prefixAccountLog: "account-log", prefixOpened: "opened",
+		prefixTemplate: "template", prefixNotified: "notified", prefixConsent: "consent",
 	}
 	name, ok := names[k[0]]
 	if !ok {

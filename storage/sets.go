@@ -178,3 +178,18 @@ func groupByChunk(sorted []uint32, fn func(high uint16, ids []uint32) error) err
 	}
 	return nil
 }
+
+// among returns the members of the set that are in users, reading only
+// the chunks users fall in.
+func (c chunkedSet) among(r pebble.Reader, users *roaring.Bitmap) (*roaring.Bitmap, error) {
+	out := roaring.New()
+	err := forEachChunk(users, func(high uint16, part *roaring.Bitmap) error {
+		chunk, err := c.readChunk(r, high)
+		if err != nil {
+			return err
+		}
+		out.Or(roaring.And(chunk, part))
+		return nil
+	})
+	return out, err
+}

@@ -27,6 +27,8 @@ const (
 	CodeTagExists       Code = 1010 // the account already has a tag of that name
 	CodeLimitExceeded   Code = 1011 // the request passes a configured limit (tags per account)
 	CodeStorageFull     Code = 1012 // the server's disk is at its reserve; nothing was stored; retry later
+	CodeUnknownTemplate Code = 1013 // the account has no template of that name, or it has no such field
+	CodeConsentRequired Code = 1014 // a recipient holds no grant for the consent template, or banned it
 )
 
 // Connection errors after which the client should reconnect and resume.
@@ -58,6 +60,7 @@ var codeNames = map[Code]string{
 	CodeUnavailable: "UNAVAILABLE", CodeInternal: "INTERNAL", CodeUnknownMessage: "UNKNOWN_MESSAGE",
 	CodeQuotaExceeded: "QUOTA_EXCEEDED", CodeUnknownTag: "UNKNOWN_TAG", CodeTagExists: "TAG_EXISTS",
 	CodeLimitExceeded: "LIMIT_EXCEEDED", CodeStorageFull: "STORAGE_FULL",
+	CodeUnknownTemplate: "UNKNOWN_TEMPLATE", CodeConsentRequired: "CONSENT_REQUIRED",
 	CodeHeartbeatTimeout: "HEARTBEAT_TIMEOUT", CodeSlowConsumer: "SLOW_CONSUMER",
 	CodeShuttingDown: "SHUTTING_DOWN", CodeConnectionLimit: "CONNECTION_LIMIT",
 	CodeFrameTimeout: "FRAME_TIMEOUT", CodeOverloaded: "OVERLOADED", CodeCursorAhead: "CURSOR_AHEAD", CodeMalformedFrame: "MALFORMED_FRAME",

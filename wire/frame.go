@@ -40,6 +40,9 @@ const (
 	TypeTag        Type = 0x17 // publisher → server: create, rename, delete, fill or list tags
 	TypeTags       Type = 0x18 // server → publisher: answer to TAG
 	TypeReach      Type = 0x19 // server → publisher: a broadcast's reach (STATUS with REACH)
+	TypeNotify     Type = 0x1a // publisher → server: a notification (template message) to listed users
+	TypeTemplate   Type = 0x1b // publisher → server: define, delete or list templates
+	TypeTemplates  Type = 0x1c // server → publisher: answer to TEMPLATE
 	TypeResume     Type = 0x20 // client → server: replay from cursor
 	TypePush       Type = 0x21 // server → client: one broadcast
 	TypeAck        Type = 0x22 // client → server: cumulative acknowledgement
@@ -49,6 +52,7 @@ const (
 	TypeResumed    Type = 0x26 // server → client: catch-up page finished
 	TypeRetracted  Type = 0x27 // server → client: a broadcast was withdrawn
 	TypeOpened     Type = 0x28 // client → server: the user opened a broadcast
+	TypeConsent    Type = 0x29 // client → server: grant, ban or unban an account's template
 )
 
 var typeNames = map[Type]string{
@@ -58,6 +62,7 @@ var typeNames = map[Type]string{
 	TypeUnfollow: "UNFOLLOW", TypeOK: "OK", TypeResumed: "RESUMED",
 	TypeRetract: "RETRACT", TypeRetracted: "RETRACTED", TypeJobDone: "JOB_DONE", TypeStatus: "STATUS",
 	TypeBlock: "BLOCK", TypeUnblock: "UNBLOCK", TypeTag: "TAG", TypeTags: "TAGS", TypeReach: "REACH", TypeOpened: "OPENED",
+	TypeNotify: "NOTIFY", TypeTemplate: "TEMPLATE", TypeTemplates: "TEMPLATES", TypeConsent: "CONSENT",
 }
 
 func (t Type) String() string {
@@ -90,6 +95,10 @@ const (
 	// FlagCompressed on PUSH: the payload is one S2 block (its decoded
 	// length is stated at its start).
 	FlagCompressed uint8 = 1 << 0
+	// FlagNotification on PUSH: the message is a notification; its
+	// payload (once decompressed) is a Notification (AppendNotification)
+	// and its content type is empty.
+	FlagNotification uint8 = 1 << 1
 	// FlagInProgress on JOB_DONE (answering STATUS): delivery has not
 	// finished; the live counts are zero.
 	FlagInProgress uint8 = 1 << 0

@@ -132,6 +132,9 @@ type Push struct {
 	// block): AppendPush sets the flag from it; DecodePush sees only the
 	// body, so receivers read the frame's flags.
 	Compressed bool
+	// Notification is FlagNotification: Payload is a Notification
+	// (AppendNotification), compressed if Compressed.
+	Notification bool
 }
 
 // Resumed ends one catch-up page: Count broadcasts were replayed, the last
@@ -328,6 +331,9 @@ func AppendPush(dst []byte, m Push) []byte {
 	var flags uint8
 	if m.Compressed {
 		flags = FlagCompressed
+	}
+	if m.Notification {
+		flags |= FlagNotification
 	}
 	dst = AppendHeader(dst, TypePush, flags, 0)
 	dst = binary.BigEndian.AppendUint64(dst, m.MessageID)

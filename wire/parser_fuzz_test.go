@@ -17,6 +17,10 @@ func FuzzParser(f *testing.F) {
 	f.Add(AppendTag(nil, Tag{RequestID: 2, Account: 1, Op: TagAdd, Name: "vip", Users: []uint32{1, 2}}), uint16(4), uint16(11))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff}, uint16(1), uint16(2))
 	f.Add(append(AppendReach(nil, Reach{RequestID: 1, MessageID: 2, Delivered: 3, Curve: [CurvePoints]uint32{1, 2, 3, 3, 3}}, FlagRetracted), AppendOpened(nil, 9)...), uint16(5), uint16(70))
+	f.Add(AppendNotify(nil, Notify{RequestID: 3, Account: 1, ClientMsgID: "n", Users: []uint32{4}, Notification: Notification{Template: "t", Link: "l", Fields: []Field{{Name: "a", Value: "1"}}}}), uint16(6), uint16(30))
+	f.Add(AppendTemplate(nil, Template{RequestID: 4, Account: 1, Op: TemplateDefine, Template: TemplateInfo{Name: "t", Title: "T", Consent: true, Fields: []string{"a"}}}), uint16(2), uint16(12))
+	f.Add(AppendConsent(nil, Consent{RequestID: 5, Account: 1, Op: ConsentGrant, Template: "t", Count: 3}), uint16(1), uint16(9))
+	f.Add(AppendPush(nil, Push{MessageID: 1, Account: 1, Notification: true, Payload: AppendNotification(nil, Notification{Template: "t"})}), uint16(3), uint16(8))
 	f.Fuzz(func(t *testing.T, input []byte, cutA, cutB uint16) {
 		whole, errWhole := collect(NewParser(4096), input)
 		a := int(cutA) % (len(input) + 1)
@@ -62,7 +66,36 @@ func decodeAny(f Frame) {
 			roundTripCursor(m.Cursor)
 		}
 	case TypePush:
-		_, _ = DecodePush(f.Body)
+		if m, err := DecodePush(f.Body); err == nil && f.Flags&FlagNotification != 0 {
+			if n, err := DecodeNotification(m.Payload); err == nil {
+				if again, err := DecodeNotification(AppendNotification(nil, n)); err != nil || !sameNotification(again, n) {
+					panic(fmt.Sprintf("notification %+v decoded back as %+v, %v", n, again, err))
+				}
+			}
+		}
+	case TypeNotify:
+		if m, err := DecodeNotify(f.Body); err == nil && m.Validate() == nil {
+			again, err := DecodeNotify(AppendNotify(nil, m)[HeaderSize:])
+			if err != nil || again.RequestID != m.RequestID || len(again.Users) != len(m.Users) || !sameNotification(again.Notification, m.Notification) {
+				panic(fmt.Sprintf("NOTIFY %+v decoded back as %+v, %v", m, again, err))
+			}
+		}
+	case TypeTemplate:
+		if m, err := DecodeTemplate(f.Body); err == nil {
+			again, err := DecodeTemplate(AppendTemplate(nil, m)[HeaderSize:])
+			if err != nil || again.Op != m.Op || again.Template.Name != m.Template.Name || again.Template.Title != m.Template.Title ||
+				again.Template.Consent != m.Template.Consent || len(again.Template.Fields) != len(m.Template.Fields) {
+				panic(fmt.Sprintf("TEMPLATE %+v decoded back as %+v, %v", m, again, err))
+			}
+		}
+	case TypeTemplates:
+		_, _ = DecodeTemplates(f.Body)
+	case TypeConsent:
+		if m, err := DecodeConsent(f.Body); err == nil {
+			if again, err := DecodeConsent(AppendConsent(nil, m)[HeaderSize:]); err != nil || again != m {
+				panic(fmt.Sprintf("CONSENT %+v decoded back as %+v, %v", m, again, err))
+			}
+		}
 	case TypeAck:
 		_, _ = DecodeAck(f.Body)
 	case TypeFollow, TypeUnfollow:
@@ -110,4 +143,16 @@ func roundTripCursor(c Cursor) {
 	if err != nil || !back.Equal(c) || len(back) != len(c) {
 		panic(fmt.Sprintf("cursor %v: parsed back as %v, %v", c, back, err))
 	}
+}
+
+func sameNotification(a, b Notification) bool {
+	if a.Template != b.Template || a.Link != b.Link || len(a.Fields) != len(b.Fields) {
+		return false
+	}
+	for i := range a.Fields {
+		if a.Fields[i] != b.Fields[i] {
+			return false
+		}
+	}
+	return true
 }

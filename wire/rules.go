@@ -18,7 +18,8 @@ var ErrInvalid = errors.New("wire: invalid request")
 // package's tests:
 //
 //   - Request frames (those whose body starts with a request id: PUBLISH,
-//     RETRACT, STATUS, BLOCK, UNBLOCK, TAG, FOLLOW, UNFOLLOW) with a body
+//     RETRACT, STATUS, BLOCK, UNBLOCK, TAG, NOTIFY, TEMPLATE, FOLLOW,
+//     UNFOLLOW, CONSENT) with a body
 //     of at least 4 bytes: anything wrong with the rest — a layout that
 //     does not decode, a field over its limit, an undefined flag bit — is
 //     answered by ERROR BAD_REQUEST with that request id, and the
@@ -31,7 +32,8 @@ var ErrInvalid = errors.New("wire: invalid request")
 // HasRequestID reports whether frames of type t start with a request id.
 func (t Type) HasRequestID() bool {
 	switch t {
-	case TypePublish, TypeRetract, TypeStatus, TypeBlock, TypeUnblock, TypeTag, TypeFollow, TypeUnfollow:
+	case TypePublish, TypeRetract, TypeStatus, TypeBlock, TypeUnblock, TypeTag, TypeFollow, TypeUnfollow,
+		TypeNotify, TypeTemplate, TypeConsent:
 		return true
 	}
 	return false
@@ -50,6 +52,7 @@ func RequestID(t Type, body []byte) (uint32, bool) {
 var allowedFlags = map[Type]uint8{
 	TypeHello:   FlagCompress,
 	TypePublish: FlagDryRun,
+	TypeNotify:  FlagDryRun,
 	TypeResume:  FlagFromStored,
 	TypeFollow:  FlagSource,
 	TypeStatus:  FlagReach | FlagWatch | FlagUnwatch,

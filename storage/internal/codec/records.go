@@ -92,7 +92,10 @@ type Broadcast struct {
 	Retracted bool
 	// Preview: sent to listed test users, outside any quota.
 	Preview bool
-	Payload []byte
+	// Notification: a template message; Payload is its encoding
+	// (wire.AppendNotification).
+	Notification bool
+	Payload      []byte
 }
 
 // Expired reports whether the broadcast's TTL has passed at nowMillis.
@@ -104,6 +107,7 @@ func (m Broadcast) Expired(nowMillis uint64) bool {
 const (
 	broadcastRetracted = 1 << 0
 	broadcastPreview   = 1 << 1
+	broadcastNotify    = 1 << 2
 )
 
 // EncodeBroadcast seals a broadcast record (its id is the key).
@@ -121,6 +125,9 @@ func EncodeBroadcast(m Broadcast) []byte {
 	if m.Preview {
 		flags |= broadcastPreview
 	}
+	if m.Notification {
+		flags |= broadcastNotify
+	}
 	w.U8(flags)
 	w.Str(m.ClientMsgID)
 	w.Str(m.ContentType)
@@ -137,11 +144,12 @@ func DecodeBroadcast(v []byte, id uint64) (Broadcast, error) {
 	r := NewReader(body)
 	m := Broadcast{ID: id, Account: r.U32(), TimeMillis: r.U64(), TTLSeconds: r.U32(), Total: r.U32(), Filtered: r.U32()}
 	flags := r.U8()
-	if flags&^(broadcastRetracted|broadcastPreview) != 0 {
+	if flags&^(broadcastRetracted|broadcastPreview|broadcastNotify) != 0 {
 		return Broadcast{}, fmt.Errorf("%w: unknown broadcast flags %#x", ErrCorrupt, flags)
 	}
 	m.Retracted = flags&broadcastRetracted != 0
 	m.Preview = flags&broadcastPreview != 0
+	m.Notification = flags&broadcastNotify != 0
 	m.ClientMsgID = r.Str()
 	m.ContentType = r.Str()
 	m.Payload = r.Rest()
