@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -173,5 +174,60 @@ func TestCommandErrors(t *testing.T) {
 	root.SetOut(&bytes.Buffer{})
 	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "no admin token") {
 		t.Fatalf("no token: %v", err)
+	}
+}
+
+// TestNotificationsFromTheCommandLine: define a template, send a
+// notification a subscriber prints, grant and spend a consent, list and
+// delete templates.
+func TestNotificationsFromTheCommandLine(t *testing.T) {
+	h := start(t)
+	account, secret := h.Account(1, 2)
+	as := func(args ...string) []string {
+		return append(args[:1:1], append([]string{"--account", fmt.Sprint(account), "--secret", secret}, args[1:]...)...)
+	}
+	cmd := func(want string, args ...string) {
+		t.Helper()
+		out, err := run(t, h, "", args...)
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("%v: %q, %v; want %q", args, out, err, want)
+		}
+	}
+	cmd(`defined template "receipt" (Payment receipt, to followers): fields amount, shop`,
+		append([]string{"template"}, as("define", "receipt", "--title", "Payment receipt", "--field", "amount,shop")...)...)
+	cmd(`defined template "code" (Login code, needs consent): fields code`,
+		append([]string{"template"}, as("define", "code", "--title", "Login code", "--field", "code", "--consent")...)...)
+	cmd("template \"code\" (Login code, needs consent): fields code\ntemplate \"receipt\"", append([]string{"template"}, as("list")...)...)
+
+	subOut := make(chan string, 1)
+	go func() {
+		out, err := run(t, h, "", "subscribe", "--user", "2", "--count", "1")
+		if err != nil {
+			out += "error: " + err.Error()
+		}
+		subOut <- out
+	}()
+	testserver.WaitForConnections(t, h, 1)
+	cmd("dry run: 1 recipients", as("notify", "--template", "receipt", "--to", "2,7", "--dry-run")...)
+	cmd(": 1 recipients", as("notify", "--template", "receipt", "--to", "2", "--field", "amount=9.99", "--field", "shop=Tea, House", "--link", "https://x/1")...)
+	select {
+	case out := <-subOut:
+		if !regexp.MustCompile(`#1 from account \d+ at \S+: notification receipt \{amount=9.99, shop=Tea, House\} https://x/1`).MatchString(out) {
+			t.Fatalf("subscribe printed %q", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscriber printed nothing")
+	}
+	if _, err := run(t, h, "", as("notify", "--template", "code", "--to", "9")...); err == nil || !strings.Contains(err.Error(), "CONSENT_REQUIRED") {
+		t.Fatalf("notify before consent: %v", err)
+	}
+	cmd("user 9: grant 1 code of account", "consent", "--user", "9", "--account", fmt.Sprint(account), "--template", "code", "grant", "1")
+	cmd(": 1 recipients", as("notify", "--template", "code", "--to", "9", "--field", "code=4711")...)
+	if _, err := run(t, h, "", as("notify", "--template", "receipt", "--to", "2", "--field", "amount")...); err == nil || !strings.Contains(err.Error(), "NAME=VALUE") {
+		t.Fatalf("notify with a bad field: %v", err)
+	}
+	cmd(`deleted template "receipt"`, append([]string{"template"}, as("delete", "receipt")...)...)
+	if _, err := run(t, h, "", as("notify", "--template", "receipt", "--to", "2")...); err == nil || !strings.Contains(err.Error(), "UNKNOWN_TEMPLATE") {
+		t.Fatalf("notify of a deleted template: %v", err)
 	}
 }

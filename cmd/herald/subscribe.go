@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unicode"
@@ -63,6 +64,15 @@ func newSubscribe(g *globals) *cobra.Command {
 					}
 					if m.Retracted {
 						fmt.Fprintf(out, "#%d from account %d was retracted\n", m.ID, m.Account)
+						continue
+					}
+					if n := m.Notification; n != nil {
+						fields := make([]string, len(n.Fields))
+						for i, f := range n.Fields {
+							fields[i] = f.Name + "=" + printable([]byte(f.Value))
+						}
+						fmt.Fprintf(out, "#%d from account %d at %s: notification %s {%s} %s\n", m.ID, m.Account, m.Time.Format(time.RFC3339),
+							n.Template, strings.Join(fields, ", "), printable([]byte(n.Link)))
 						continue
 					}
 					fmt.Fprintf(out, "#%d from account %d at %s [%s] %s\n", m.ID, m.Account, m.Time.Format(time.RFC3339), m.ContentType, printable(m.Payload))
