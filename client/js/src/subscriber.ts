@@ -12,6 +12,11 @@ export interface Message {
   payload: Uint8Array;
   /** text decodes the payload as UTF-8. */
   text(): string;
+  /**
+   * notification is set for a notification (a template message): its
+   * template, link and fields. Its payload is the encoded notification.
+   */
+  notification?: wire.Notification;
 }
 
 /** Retraction says the account withdrew broadcast id: remove it if shown. */
@@ -187,6 +192,31 @@ export class Subscriber {
   }
 
   /**
+   * grant allows account to send the user count more notifications (1 to
+   * 100) of its consent template; it resolves once that is durable.
+   * Rejecting needs nothing sent: without a grant the account cannot send.
+   */
+  grant(account: number, template: string, count = 1): Promise<void> {
+    if (!Number.isInteger(count) || count < 1 || count > 100) return Promise.reject(new Error(`herald: a grant allows 1 to 100 notifications, not ${count}`));
+    return this.consent(account, wire.ConsentOp.Grant, template, count);
+  }
+
+  /** ban refuses account's template for good (grants left are dropped) until unban. */
+  ban(account: number, template: string): Promise<void> {
+    return this.consent(account, wire.ConsentOp.Ban, template, 0);
+  }
+
+  /** unban lifts a ban; the account needs a new grant to send. */
+  unban(account: number, template: string): Promise<void> {
+    return this.consent(account, wire.ConsentOp.Unban, template, 0);
+  }
+
+  private consent(account: number, op: number, template: string, count: number): Promise<void> {
+    if (!wire.validName(template)) return Promise.reject(new Error(`herald: not a template name: ${JSON.stringify(template)}`));
+    return this.send((id) => wire.consent(id, account, op, template, count));
+  }
+
+  /**
    * close acknowledges what the application has handled, waits (up to a
    * second) for the server to have it, and closes. Messages not yet
    * handled are neither handed over nor acknowledged.
@@ -273,17 +303,16 @@ export class Subscriber {
         if (f.flags & wire.Flag.Compressed) throw new wire.MalformedFrame("a compressed PUSH, which HELLO did not ask for");
         this.delivered.advance(p.id);
         const payload = p.payload;
-        this.enqueue({
-          kind: "message",
-          m: {
-            id: p.id,
-            account: p.account,
-            time: new Date(Number(p.timeMs)),
-            contentType: p.contentType,
-            payload,
-            text: () => textDecoder.decode(payload),
-          },
-        });
+        const m: Message = {
+          id: p.id,
+          account: p.account,
+          time: new Date(Number(p.timeMs)),
+          contentType: p.contentType,
+          payload,
+          text: () => textDecoder.decode(payload),
+        };
+        if (f.flags & wire.Flag.Notification) m.notification = wire.decodeNotification(payload);
+        this.enqueue({ kind: "message", m });
         break;
       }
       case wire.FrameType.Retracted:
@@ -418,13 +447,18 @@ export class Subscriber {
   }
 
   private request(unfollow: boolean, account: number, source = ""): Promise<void> {
+    return this.send((id) => wire.follow(unfollow, id, account, source));
+  }
+
+  /** send writes the request build makes for a new request id and resolves on its OK. */
+  private send(build: (id: number) => Uint8Array): Promise<void> {
     const ws = this.ws;
     if (!ws || ws.readyState !== this.WS.OPEN) return Promise.reject(new Error("herald: not connected; try again"));
     this.nextRequest = (this.nextRequest % 0xffffffff) + 1; // 0 is reserved
     const id = this.nextRequest;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      ws.send(wire.follow(unfollow, id, account, source));
+      ws.send(build(id));
     });
   }
 

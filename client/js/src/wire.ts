@@ -20,6 +20,7 @@ export const FrameType = {
   Resumed: 0x26,
   Retracted: 0x27,
   Opened: 0x28,
+  Consent: 0x29,
 } as const;
 
 export const Flag = {
@@ -31,6 +32,8 @@ export const Flag = {
   HistoryMissed: 0x02,
   /** PUSH: the payload is S2-compressed (never sent to this SDK). */
   Compressed: 0x01,
+  /** PUSH: the message is a notification; the payload is its template, link and fields. */
+  Notification: 0x02,
   /** FOLLOW: the body ends with the follow's source. */
   Source: 0x01,
 } as const;
@@ -95,6 +98,15 @@ class Writer {
     this.room(8);
     this.view.setBigUint64(this.n, v);
     this.n += 8;
+    return this;
+  }
+  str8(s: string): this {
+    const b = encoder.encode(s);
+    if (b.length > 255) throw new Error(`herald: ${JSON.stringify(s)} is over 255 bytes`);
+    this.u8(b.length);
+    this.room(b.length);
+    this.buf.set(b, this.n);
+    this.n += b.length;
     return this;
   }
   str16(s: string): this {
@@ -183,6 +195,41 @@ export function follow(unfollow: boolean, requestId: number, account: number, so
   const b = encoder.encode(source);
   w.u8(b.length);
   return frame(FrameType.Follow, Flag.Source, concat(w.bytes(), b));
+}
+
+/** CONSENT operations (the op byte). */
+export const ConsentOp = { Grant: 1, Ban: 2, Unban: 3 } as const;
+
+/** CONSENT: the user grants, bans or unbans one of an account's consent templates. */
+export function consent(requestId: number, account: number, op: number, template: string, count: number): Uint8Array {
+  return frame(FrameType.Consent, 0, new Writer().u32(requestId).u32(account).u8(op).str8(template).u16(count).bytes());
+}
+
+/** validName: a template name, 1 to 64 bytes of letters, digits, '-', '_', '.', ':'. */
+export function validName(name: string): boolean {
+  return /^[A-Za-z0-9._:-]{1,64}$/.test(name);
+}
+
+/** Notification is a notification's content: the template it fills, its link and its fields in order. */
+export interface Notification {
+  template: string;
+  link: string;
+  fields: Array<{ name: string; value: string }>;
+}
+
+/** decodeNotification reads the payload of a PUSH with the NOTIFICATION flag. */
+export function decodeNotification(payload: Uint8Array): Notification {
+  const r = new Reader(payload, "notification");
+  const template = r.str(r.u8());
+  const link = r.str(r.u16());
+  const n = r.u8();
+  const fields: Array<{ name: string; value: string }> = [];
+  for (let i = 0; i < n; i++) {
+    const name = r.str(r.u8());
+    fields.push({ name, value: r.str(r.u16()) });
+  }
+  r.done();
+  return { template, link, fields };
 }
 
 /** concat joins two byte arrays into a new one. */

@@ -96,5 +96,10 @@ export async function startServer() {
     if (!m) throw new Error(`publish: ${out}`);
     return BigInt(m[1]);
   };
+  // herald runs one herald CLI command (a publisher's, as account) and
+  // returns its output.
+  server.herald = (account, ...args) =>
+    execFileSync(heraldBinary(), [args[0], ...(args[0] === "template" ? [args[1]] : []), "--account", String(account.id),
+      "--secret", account.secret, "--publisher-addr", server.addrs.publisher, ...args.slice(args[0] === "template" ? 2 : 1)], { encoding: "utf8" });
   return server;
 }

@@ -148,6 +148,27 @@ test("a message the application fails is not acknowledged and comes again", asyn
   await sub.close();
 });
 
+test("notifications arrive with their fields, after a grant for a consent template", async () => {
+  const account = await server.account([501]);
+  server.herald(account, "template", "define", "receipt", "--title", "Receipt", "--field", "amount,shop");
+  server.herald(account, "template", "define", "code", "--title", "Code", "--field", "code", "--consent");
+  const c = collector();
+  const sub = await Subscriber.connect({ url: server.wsURL(), token: await server.token(501), store: memoryStore(), onMessage: c.onMessage });
+  server.herald(account, "notify", "--template", "receipt", "--to", "501", "--field", "amount=9.99", "--field", "shop=茶", "--link", "https://x/1");
+  const [receipt] = await c.until(1);
+  assert.deepEqual(receipt.notification, { template: "receipt", link: "https://x/1", fields: [{ name: "amount", value: "9.99" }, { name: "shop", value: "茶" }] });
+  assert.throws(() => server.herald(account, "notify", "--template", "code", "--to", "501"), /CONSENT_REQUIRED/);
+  await sub.grant(account.id, "code", 1);
+  await assert.rejects(sub.grant(account.id, "receipt", 1), (e) => e instanceof HeraldError && e.code === ErrorCode.BAD_REQUEST);
+  await assert.rejects(sub.grant(account.id, "none", 1), (e) => e instanceof HeraldError && e.code === ErrorCode.UNKNOWN_TEMPLATE);
+  server.herald(account, "notify", "--template", "code", "--to", "501", "--field", "code=4711");
+  const [, code] = await c.until(2);
+  assert.equal(code.notification.fields[0].value, "4711");
+  await sub.ban(account.id, "code");
+  await sub.unban(account.id, "code");
+  await sub.close();
+});
+
 test("cursors keep one id per shard and round-trip as text", () => {
   const s1 = shardBase(1);
   const c = new Cursor([s1 + 7n, 5n, 3n, s1 + 2n]);
