@@ -75,6 +75,11 @@ type Message struct {
 	// for example "vip AND (beijing OR shanghai) AND NOT churned" (see
 	// wire.ParseExpr; "#12" names a tag by id).
 	Tags string
+	// ReplyTo, if set, makes the message a reply to that one user, who
+	// must have written to the account (Subscriber.Write) within the
+	// service window (48 hours, 5 replies, by default): WINDOW_CLOSED
+	// otherwise. A reply counts against no quota.
+	ReplyTo uint32
 	// DryRun only resolves and counts the audience: nothing is stored, sent
 	// or counted against the quota; the result has MessageID 0.
 	DryRun bool
@@ -129,9 +134,12 @@ type callResult struct {
 	tags  []Tag // of a TAGS answer
 	// templates of a TEMPLATES answer
 	templates []Template
-	reach     Reach // of a REACH answer
-	err       error // *Error for request errors; a connection error otherwise
-	conn      bool  // err is a connection failure: retry elsewhere
+	// letters of a LETTERS answer, and its MORE flag
+	letters []Letter
+	more    bool
+	reach   Reach // of a REACH answer
+	err     error // *Error for request errors; a connection error otherwise
+	conn    bool  // err is a connection failure: retry elsewhere
 }
 
 // DialPublisher connects and authenticates; a wrong secret fails here.
@@ -193,11 +201,19 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 	if len(m.Users) > wire.MaxListed {
 		return PublishResult{}, fmt.Errorf("client: Users lists at most %d users, not %d", wire.MaxListed, len(m.Users))
 	}
-	if (len(m.Preview) > 0) && (len(m.Users) > 0 || m.Tags != "") || len(m.Users) > 0 && m.Tags != "" {
-		return PublishResult{}, fmt.Errorf("client: set one of Preview, Users and Tags")
+	set := 0
+	for _, on := range []bool{len(m.Preview) > 0, len(m.Users) > 0, m.Tags != "", m.ReplyTo != 0} {
+		if on {
+			set++
+		}
+	}
+	if set > 1 {
+		return PublishResult{}, fmt.Errorf("client: set one of Preview, Users, Tags and ReplyTo")
 	}
 	kind, audience := wire.AudienceAll, []byte(nil)
 	switch {
+	case m.ReplyTo != 0:
+		kind, audience = wire.AudienceReply, wire.EncodeReply(m.ReplyTo)
 	case m.Tags != "":
 		expr, err := wire.ParseExpr(m.Tags)
 		if err != nil {
@@ -449,6 +465,18 @@ func (pc *pubConn) readLoop() {
 				tags[i] = Tag{ID: t.ID, Name: t.Name, Members: t.Members}
 			}
 			pc.answer(m.RequestID, callResult{tags: tags})
+		case wire.TypeLetters:
+			m, err := wire.DecodeLetters(f.Body)
+			if err != nil {
+				return err
+			}
+			letters := make([]Letter, len(m.Letters))
+			for i, l := range m.Letters {
+				letters[i] = letterFrom(l)
+			}
+			if !pc.watchedLetters(m.RequestID, letters) {
+				pc.answer(m.RequestID, callResult{letters: letters, more: f.Flags&wire.FlagMore != 0})
+			}
 		case wire.TypeTemplates:
 			m, err := wire.DecodeTemplates(f.Body)
 			if err != nil {

@@ -81,13 +81,19 @@ func (p *Publisher) Watch(ctx context.Context, messageID uint64, fn func(Reach))
 	}
 }
 
-// watcher receives the REACH frames of one watch.
+// watcher receives the REACH frames of one watch (fn), or the LETTERS
+// frames of an inbox watch (letters).
 type watcher struct {
-	fn    func(Reach)
-	ended chan error
+	fn      func(Reach)
+	letters func([]Letter)
+	ended   chan error
 }
 
 func (pc *pubConn) watch(id uint32, fn func(Reach), ended chan error) error {
+	return pc.addWatcher(id, watcher{fn: fn, ended: ended})
+}
+
+func (pc *pubConn) addWatcher(id uint32, w watcher) error {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.mu.err != nil {
@@ -96,7 +102,7 @@ func (pc *pubConn) watch(id uint32, fn func(Reach), ended chan error) error {
 	if pc.mu.watchers == nil {
 		pc.mu.watchers = make(map[uint32]watcher)
 	}
-	pc.mu.watchers[id] = watcher{fn, ended}
+	pc.mu.watchers[id] = w
 	return nil
 }
 
@@ -118,8 +124,20 @@ func (pc *pubConn) watched(id uint32, r Reach, err error) bool {
 	case !ok:
 	case err != nil:
 		w.ended <- err
-	default:
+	case w.fn != nil:
 		w.fn(r)
+	}
+	return ok
+}
+
+// watchedLetters hands a LETTERS page to the inbox watch of id, if there
+// is one.
+func (pc *pubConn) watchedLetters(id uint32, letters []Letter) bool {
+	pc.mu.Lock()
+	w, ok := pc.mu.watchers[id]
+	pc.mu.Unlock()
+	if ok && w.letters != nil {
+		w.letters(letters)
 	}
 	return ok
 }

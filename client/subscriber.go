@@ -92,6 +92,9 @@ type Push struct {
 	// message): its template, fields and link. Payload and ContentType
 	// are empty then.
 	Notification *Notice
+	// Reply: the account's reply to this user, within the service window
+	// a Write opened.
+	Reply bool
 }
 
 // Notice is a notification's content.
@@ -475,6 +478,7 @@ func (s *Subscriber) handle(fc *frameConn, f wire.Frame) error {
 		}
 		msg := Push{ID: p.MessageID, Account: p.Account, Time: time.UnixMilli(int64(p.TimeMillis)),
 			ContentType: p.ContentType, Payload: payload}
+		msg.Reply = f.Flags&wire.FlagReply != 0
 		if f.Flags&wire.FlagNotification != 0 {
 			n, err := wire.DecodeNotification(payload)
 			if err != nil {

@@ -57,6 +57,8 @@ const (
 	mTemplate   = "template"
 	mTemplates  = "templates"
 	mConsent    = "consent"
+	mWrite      = "write"
+	mInbox      = "inbox"
 	mCreate     = "create"
 	mAccount    = "account"
 	mAccounts   = "accounts"

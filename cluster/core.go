@@ -353,6 +353,16 @@ func (c *Core) serve(msg *nats.Msg) {
 		if c.checked(msg, d) {
 			c.eng.Consent(q, func(st engine.ConsentState, err error) { answer(func(e *enc) { encConsentState(e, st) })(err) })
 		}
+	case mWrite:
+		q := decLetterRequest(d)
+		if c.checked(msg, d) {
+			c.eng.Write(q, func(seq uint64, err error) { answer(func(e *enc) { e.u64(seq) })(err) })
+		}
+	case mInbox:
+		q := decInboxRequest(d)
+		if c.checked(msg, d) {
+			c.eng.Inbox(q, func(ls []engine.Letter, err error) { answer(func(e *enc) { encList(e, ls, encLetter) })(err) })
+		}
 	case mCreate:
 		q := engine.NewAccount{Name: d.str(), Tier: d.str()}
 		if c.checked(msg, d) {

@@ -300,6 +300,16 @@ func (e *Edge) Consent(req engine.ConsentRequest, done func(engine.ConsentState,
 	askOwner(e, req.Account, engine.ErrUnknownAccount, mConsent, encConsentRequest(req), decConsentState, done)
 }
 
+// Write asks the core of the account.
+func (e *Edge) Write(req engine.LetterRequest, done func(uint64, error)) {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mWrite, encLetterRequest(req), func(d *dec) uint64 { return d.u64() }, done)
+}
+
+// Inbox asks the core.
+func (e *Edge) Inbox(req engine.InboxRequest, done func([]engine.Letter, error)) {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mInbox, encInboxRequest(req), func(d *dec) []engine.Letter { return decList(d, minLetter, decLetter) }, done)
+}
+
 // CreateAccount asks the cores in turn, so accounts spread over the
 // shards; a core that cannot be reached passes its turn to the next.
 func (e *Edge) CreateAccount(req engine.NewAccount, done func(engine.Account, error)) {

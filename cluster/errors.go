@@ -16,7 +16,8 @@ var sentinels = []error{
 	engine.ErrTokenExpired, engine.ErrBadRequest, engine.ErrPayloadTooLarge, engine.ErrUnknownMessage,
 	engine.ErrForbidden, engine.ErrQuotaExceeded, engine.ErrUnknownTag, engine.ErrTagExists,
 	engine.ErrLimit, engine.ErrCursorAhead, engine.ErrStorageFull, engine.ErrStorageFailed,
-	engine.ErrUnavailable, engine.ErrUnknownTemplate, engine.ErrConsentRequired,
+	engine.ErrUnavailable, engine.ErrUnknownTemplate, engine.ErrConsentRequired, engine.ErrWindowClosed,
+	engine.ErrNotFollowing,
 }
 
 // Error details that cross with the code.
@@ -24,6 +25,7 @@ const (
 	detailNone = iota
 	detailQuota
 	detailCursor
+	detailWindow
 )
 
 // encError writes an error answer.
@@ -40,6 +42,7 @@ func encError(e *enc, err error) {
 	e.str(err.Error())
 	var quota *engine.QuotaError
 	var ahead *engine.CursorAheadError
+	var window *engine.WindowClosedError
 	switch {
 	case errors.As(err, &quota):
 		e.u8(detailQuota)
@@ -51,6 +54,16 @@ func encError(e *enc, err error) {
 		e.u8(detailCursor)
 		e.u64(ahead.Cursor)
 		e.u64(ahead.Newest)
+	case errors.As(err, &window):
+		e.u8(detailWindow)
+		e.u32(window.User)
+		closed := int64(0)
+		if !window.ClosedAt.IsZero() {
+			closed = window.ClosedAt.UnixMilli()
+		}
+		e.i64(closed)
+		e.flag(window.UsedUp)
+		e.u32(uint32(window.Replies))
 	default:
 		e.u8(detailNone)
 	}
@@ -66,6 +79,13 @@ func decError(d *dec) error {
 		err = &engine.QuotaError{Limit: int(d.u32()), What: d.str(), Per: d.str(), ResetAt: time.UnixMilli(d.i64())}
 	case detailCursor:
 		err = &engine.CursorAheadError{Cursor: d.u64(), Newest: d.u64()}
+	case detailWindow:
+		w := &engine.WindowClosedError{User: d.u32()}
+		if closed := d.i64(); closed != 0 {
+			w.ClosedAt = time.UnixMilli(closed)
+		}
+		w.UsedUp, w.Replies = d.flag(), int(d.u32())
+		err = w
 	case detailNone:
 		if code >= len(sentinels) {
 			d.r.Fail()

@@ -21,6 +21,7 @@ func FuzzBusMessages(f *testing.F) {
 	f.Add(encPublish(publishMsg{PublishRequest: engine.PublishRequest{Account: 1, ClientMsgID: "n", Users: []uint32{2},
 		Notification: &wire.Notification{Template: "t", Fields: []wire.Field{{Name: "a", Value: "b"}}}}}))
 	f.Add(encTemplateRequest(engine.TemplateRequest{Account: 1, Op: engine.TemplateDefine, Template: wire.TemplateInfo{Name: "t", Title: "T", Fields: []string{"a"}}}))
+	f.Add(encLetterRequest(engine.LetterRequest{User: 1, Account: 2, ContentType: "text/plain", Payload: []byte("hi")}))
 	f.Add(encConsentRequest(engine.ConsentRequest{User: 1, Account: 2, Template: "t", Op: engine.ConsentGrant, Count: 3}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if m, err := decodeRelay(b); err == nil {
@@ -55,6 +56,9 @@ func FuzzBusMessages(f *testing.F) {
 			func(d *dec) { decList(d, minTemplate, decTemplateInfo) },
 			func(d *dec) { decConsentRequest(d) },
 			func(d *dec) { decConsentState(d) },
+			func(d *dec) { decLetterRequest(d) },
+			func(d *dec) { decInboxRequest(d) },
+			func(d *dec) { decList(d, minLetter, decLetter) },
 			func(d *dec) { decAccount(d) },
 			func(d *dec) { _ = decError(d) },
 		} {

@@ -348,6 +348,7 @@ func encPublish(q publishMsg) []byte {
 	if q.Notification != nil {
 		e.bytes(wire.AppendNotification(nil, *q.Notification))
 	}
+	e.u32(q.ReplyTo)
 	return e.b
 }
 
@@ -361,6 +362,7 @@ func decPublish(d *dec) (publishMsg, error) {
 	if d.flag() {
 		notification = d.bytes()
 	}
+	q.ReplyTo = d.u32()
 	if d.r.Short() {
 		return q, errMalformed("publish")
 	}
@@ -603,10 +605,48 @@ func decConsentState(d *dec) engine.ConsentState {
 	return engine.ConsentState{Remaining: d.u32(), Banned: d.flag()}
 }
 
+func encLetterRequest(q engine.LetterRequest) []byte {
+	e := newEnc(16 + len(q.ContentType) + len(q.Payload))
+	e.u32(q.User)
+	e.u32(q.Account)
+	e.str(q.ContentType)
+	e.bytes(q.Payload)
+	return e.b
+}
+
+func decLetterRequest(d *dec) engine.LetterRequest {
+	return engine.LetterRequest{User: d.u32(), Account: d.u32(), ContentType: d.str(), Payload: d.ownBytes()}
+}
+
+func encInboxRequest(q engine.InboxRequest) []byte {
+	e := newEnc(16)
+	e.u32(q.Account)
+	e.u64(q.After)
+	e.u32(uint32(q.Limit))
+	return e.b
+}
+
+func decInboxRequest(d *dec) engine.InboxRequest {
+	return engine.InboxRequest{Account: d.u32(), After: d.u64(), Limit: int(d.u32())}
+}
+
+func encLetter(e *enc, l engine.Letter) {
+	e.u64(l.Seq)
+	e.u32(l.User)
+	e.u64(l.TimeMillis)
+	e.str(l.ContentType)
+	e.bytes(l.Payload)
+}
+
+func decLetter(d *dec) engine.Letter {
+	return engine.Letter{Seq: d.u64(), User: d.u32(), TimeMillis: d.u64(), ContentType: d.str(), Payload: d.ownBytes()}
+}
+
 // Least sizes of a Tag, an Account and a FollowerDay on the bus, for
 // decList.
 const (
 	minTemplate    = 2 + 2 + 1 + 4
+	minLetter      = 8 + 4 + 8 + 2 + 4
 	minTag         = 4 + 2 + 8
 	minAccount     = 4 + 2 + 2 + 8 + 8 + 2
 	minFollowerDay = 4 + 8 + 8 + 8 + 4

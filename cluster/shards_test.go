@@ -297,3 +297,35 @@ func TestNotificationsAcrossShards(t *testing.T) {
 		t.Fatalf("second notify: %v, want CONSENT_REQUIRED", err)
 	}
 }
+
+// TestLettersAndRepliesAcrossShards: a letter written on one edge reaches
+// the account's backend on another, and its reply comes back to the user;
+// a reply outside the window is refused across the bus.
+func TestLettersAndRepliesAcrossShards(t *testing.T) {
+	c := startClusterWith(t, 2, clusterOptions{shards: 2})
+	c.account(1, 1) // the next account is of shard 1
+	b, secret := c.account(1, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := c.publisher(1, b, secret, nil)
+	user := c.subscribe(0, 2, 0)
+	if err := user.Write(ctx, b, "text/plain", []byte("hello?")); err != nil {
+		t.Fatal(err)
+	}
+	letters, _, err := pub.Inbox(ctx, 0)
+	if err != nil || len(letters) != 1 || letters[0].User != 2 || string(letters[0].Payload) != "hello?" {
+		t.Fatalf("inbox: %+v, %v", letters, err)
+	}
+	res, err := pub.Publish(ctx, client.Message{ReplyTo: 2, Payload: []byte("hi!")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := testserver.Receive(t, user, 10*time.Second); m.ID != res.MessageID || !m.Reply {
+		t.Fatalf("got %+v", m)
+	}
+	_, err = pub.Publish(ctx, client.Message{ReplyTo: 1, Payload: []byte("unasked")})
+	var e *client.Error
+	if !errors.As(err, &e) || e.Code != wire.CodeWindowClosed {
+		t.Fatalf("reply to a user who never wrote: %v", err)
+	}
+}

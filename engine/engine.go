@@ -76,6 +76,11 @@ type Engine interface {
 	// consent templates and answers, once that is durable, what the user
 	// now holds.
 	Consent(req ConsentRequest, done func(ConsentState, error))
+	// Write stores a follower's letter to an account it follows and opens
+	// (or renews) the service window for replies to the user, answering
+	// its seq once durable; Inbox answers letters in seq order.
+	Write(req LetterRequest, done func(uint64, error))
+	Inbox(req InboxRequest, done func([]Letter, error))
 
 	// CreateAccount creates an account and answers it with its publisher
 	// secret, which is shown once: only its hash is stored.

@@ -43,6 +43,12 @@ var (
 	// ErrConsentRequired: a recipient of a consent template's notification
 	// holds no grant for it, or banned it.
 	ErrConsentRequired = errors.New("consent required")
+	// ErrWindowClosed: a reply to a user outside the service window; see
+	// WindowClosedError.
+	ErrWindowClosed = errors.New("service window closed")
+	// ErrNotFollowing: a letter to an account the user does not follow,
+	// or that blocked the user.
+	ErrNotFollowing = errors.New("not following")
 	// ErrCursorAhead: a resume cursor beyond the newest message id; see
 	// CursorAheadError.
 	ErrCursorAhead = errors.New("cursor ahead of the log")
@@ -90,3 +96,27 @@ func (e *CursorAheadError) Error() string {
 }
 
 func (e *CursorAheadError) Unwrap() error { return ErrCursorAhead }
+
+// WindowClosedError is a reply outside the service window: the user last
+// wrote at LastMillis (0: never, or too long ago to be kept), so the
+// window closed at ClosedAt; or its Replies are used up. It wraps
+// ErrWindowClosed.
+type WindowClosedError struct {
+	User     uint32
+	ClosedAt time.Time
+	// UsedUp: the window is open but its replies are spent.
+	UsedUp  bool
+	Replies int
+}
+
+func (e *WindowClosedError) Error() string {
+	switch {
+	case e.UsedUp:
+		return fmt.Sprintf("user %d's service window has had its %d replies; it reopens when the user writes again", e.User, e.Replies)
+	case e.ClosedAt.IsZero():
+		return fmt.Sprintf("user %d has not written to the account within the service window", e.User)
+	}
+	return fmt.Sprintf("user %d's service window closed at %s; it reopens when the user writes again", e.User, e.ClosedAt.UTC().Format(time.RFC3339))
+}
+
+func (e *WindowClosedError) Unwrap() error { return ErrWindowClosed }

@@ -149,6 +149,12 @@ type PublishRequest struct {
 	// per-follower monthly cap, and is kept out of the account's
 	// broadcast list and day figures.
 	Notification *wire.Notification
+	// ReplyTo, if not zero, makes the publish a reply to that user, who
+	// must have written to the account (Write) within the service window;
+	// each reply spends one of the window's replies (ErrWindowClosed
+	// outside it). A reply has no Preview, Users, Expr or Notification,
+	// the blocklist applies, and it counts against no quota.
+	ReplyTo uint32
 	// DryRun resolves and counts the audience only: nothing is stored, sent,
 	// counted against the quota or remembered for idempotency.
 	DryRun bool
@@ -365,4 +371,25 @@ type ConsentRequest struct {
 type ConsentState struct {
 	Remaining uint32
 	Banned    bool
+}
+
+// Letter is a follower's message to an account (MESSAGE): who wrote what,
+// with the account's sequence number for it.
+type Letter = wire.Letter
+
+// LetterRequest is what a follower writes to an account. The engine takes
+// ownership of Payload.
+type LetterRequest struct {
+	User        uint32
+	Account     uint32
+	ContentType string
+	Payload     []byte
+}
+
+// InboxRequest asks for up to Limit (at most wire.MaxInboxPage) of the
+// account's letters after seq After.
+type InboxRequest struct {
+	Account uint32
+	After   uint64
+	Limit   int
 }

@@ -70,6 +70,10 @@ type Config struct {
 	// MaxTemplates is the most templates an account may have (default
 	// 100).
 	MaxTemplates int
+	// ReplyWindow is how long after a user's last letter the account may
+	// reply (48 hours), with at most ReplyLimit replies (5).
+	ReplyWindow time.Duration
+	ReplyLimit  int
 	// ObserveCommit, if set, is told how long each group commit (the
 	// fsync included) took and how many ops it carried. It is called on the
 	// writer goroutine and must not block.
@@ -124,6 +128,12 @@ func (c *Config) fill() {
 	}
 	if c.MaxTemplates <= 0 {
 		c.MaxTemplates = 100
+	}
+	if c.ReplyWindow <= 0 {
+		c.ReplyWindow = 48 * time.Hour
+	}
+	if c.ReplyLimit <= 0 {
+		c.ReplyLimit = 5
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

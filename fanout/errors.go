@@ -29,7 +29,12 @@ var (
 	ErrUnavailable     = engine.ErrUnavailable
 	ErrUnknownTemplate = engine.ErrUnknownTemplate
 	ErrConsentRequired = engine.ErrConsentRequired
+	ErrNotFollowing    = engine.ErrNotFollowing
 )
+
+// WindowClosedError is a reply outside the service window
+// (engine.WindowClosedError).
+type WindowClosedError = engine.WindowClosedError
 
 // Errors of opening an engine over a data directory.
 var (

@@ -68,6 +68,7 @@ func encodePush(m storage.Broadcast, packed []byte) pushFrames {
 		ContentType:  m.ContentType,
 		Payload:      m.Payload,
 		Notification: m.Notification,
+		Reply:        m.Reply,
 	}
 	out := pushFrames{plain: wire.AppendPush(make([]byte, 0, wire.HeaderSize+29+len(m.ContentType)+len(m.Payload)), push)}
 	if packed != nil {

@@ -35,9 +35,12 @@ type publishOp struct {
 // committed, so it counts), split into encoded chunks, and the payload
 // compressed.
 func (o *publishOp) prepare(e *Engine) {
-	if o.req.Notification != nil {
+	switch {
+	case o.req.Notification != nil:
 		o.audience, o.template, o.prepErr = resolveNotification(e.store, &o.req, &o.left)
-	} else {
+	case o.req.ReplyTo != 0:
+		o.audience, o.prepErr = resolveReply(e.store, &o.req, &o.left)
+	default:
 		o.audience, o.prepErr = resolveAudience(e.store, &o.req, &o.left)
 	}
 	if o.prepErr != nil {
@@ -62,7 +65,7 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	if err != nil {
 		return err
 	}
-	preview, notification := len(o.req.Preview) > 0, o.req.Notification != nil
+	preview, notification, reply := len(o.req.Preview) > 0, o.req.Notification != nil, o.req.ReplyTo != 0
 	if !o.req.DryRun {
 		original, found, err := b.LookupIdempotency(o.req.Account, o.req.ClientMsgID, now)
 		if err != nil || found {
@@ -77,6 +80,10 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 		if err := o.applyNotification(b, policy, now); err != nil {
 			return err
 		}
+	case reply:
+		if err := o.applyReply(e, b, now); err != nil {
+			return err
+		}
 	case policy.Daily > 0 && !preview && !o.req.DryRun:
 		if err := o.countDay(b, account.ID, policy.Daily, now); err != nil {
 			return err
@@ -85,7 +92,7 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	total := uint32(o.audience.GetCardinality())
 	audience, encoded := o.audience, o.encoded
 	month := monthOf(now)
-	if policy.PerFollowerMonthly > 0 && !preview && !notification {
+	if policy.PerFollowerMonthly > 0 && !preview && !notification && !reply {
 		capped, err := b.ReceivedAtLeast(account.ID, month, uint8(policy.PerFollowerMonthly))
 		if err != nil {
 			return err
@@ -102,7 +109,7 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 		o.result = PublishResult{Total: total, Filtered: filtered, Recipients: total - filtered, NotSelected: o.left.notSelected, Blocked: o.left.blocked, DryRun: true}
 		return nil
 	}
-	if policy.PerFollowerMonthly > 0 && !preview && !notification {
+	if policy.PerFollowerMonthly > 0 && !preview && !notification && !reply {
 		if err := b.CountReceived(account.ID, month, uint8(policy.PerFollowerMonthly), audience); err != nil {
 			return err
 		}
@@ -110,6 +117,7 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	m := storage.Broadcast{
 		Preview:      preview,
 		Notification: notification,
+		Reply:        reply,
 		Account:      o.req.Account,
 		TimeMillis:   now,
 		TTLSeconds:   o.req.TTLSeconds,
@@ -126,7 +134,7 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 		return err
 	}
 	if !e.cfg.NoAnalytics {
-		st := storage.BroadcastStats{Account: m.Account, TimeMillis: now, Preview: preview, Notification: notification, NotSelected: o.left.notSelected, Blocked: o.left.blocked}
+		st := storage.BroadcastStats{Account: m.Account, TimeMillis: now, Preview: preview, Direct: notification || reply, NotSelected: o.left.notSelected, Blocked: o.left.blocked}
 		if err := b.AddBroadcastStats(m.ID, total-filtered, st); err != nil {
 			return err
 		}
@@ -239,6 +247,8 @@ func (e *Engine) validate(req PublishRequest) error {
 		return fmt.Errorf("%w: a publish is a preview, or goes to listed followers, or to a tag expression: one of them", ErrBadRequest)
 	case len(req.Expr) > wire.MaxExprOps:
 		return fmt.Errorf("%w: an expression has at most %d operations", ErrBadRequest, wire.MaxExprOps)
+	case req.ReplyTo != 0 && (len(req.Preview) > 0 || len(req.Users) > 0 || len(req.Expr) > 0 || req.Notification != nil):
+		return fmt.Errorf("%w: a reply goes to its one user: no preview, list, expression or template", ErrBadRequest)
 	}
 	return nil
 }

@@ -19,10 +19,16 @@ func (e *Engine) retain() {
 	}
 }
 
-// sweep removes the broadcasts older than the retention period now and
-// returns how many it removed. Calls must not overlap: the sweeper makes
-// them, and tests only on an engine whose sweeper is idle.
+// sweep removes the broadcasts and the letters older than the retention
+// period now and returns how many broadcasts it removed. Calls must not
+// overlap: the sweeper makes them, and tests only on an engine whose
+// sweeper is idle.
 func (e *Engine) sweep() (int, error) {
-	cutoff := e.cfg.Now().Add(-e.cfg.Retention)
-	return e.store.Retain(uint64(max(cutoff.UnixMilli(), 0)))
+	cutoff := uint64(max(e.cfg.Now().Add(-e.cfg.Retention).UnixMilli(), 0))
+	n, err := e.store.Retain(cutoff)
+	if err != nil {
+		return n, err
+	}
+	_, err = e.store.RetainLetters(cutoff)
+	return n, err
 }

@@ -59,6 +59,8 @@ func (cn *conn) clientFrame(f wire.Frame) error {
 		return cn.follow(f)
 	case wire.TypeConsent:
 		return cn.consent(f)
+	case wire.TypeMessage:
+		return cn.letter(f)
 	default:
 		return closeWith(wire.CodeUnexpectedFrame, "%s (%#x) is not a client frame", f.Type, uint8(f.Type))
 	}

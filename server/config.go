@@ -64,6 +64,9 @@ type Config struct {
 	// WatchEvery is how often a watched broadcast's reach is looked at
 	// (STATUS with WATCH; 1 s): a REACH goes out when it changed.
 	WatchEvery time.Duration
+	// InboxEvery is how often a watched inbox (INBOX with WATCH) is looked
+	// at for new letters (250 ms).
+	InboxEvery time.Duration
 	// Logger receives the server's log lines (slog.Default() when nil).
 	Logger *slog.Logger
 }
@@ -102,6 +105,9 @@ func (c *Config) fill() error {
 	}
 	if c.WatchEvery <= 0 {
 		c.WatchEvery = time.Second
+	}
+	if c.InboxEvery <= 0 {
+		c.InboxEvery = 250 * time.Millisecond
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

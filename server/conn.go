@@ -78,6 +78,8 @@ type conn struct {
 	inflight int
 	// watches are the broadcasts the publisher watches (watch.go).
 	watches map[uint64]*watch
+	// inboxWatch is the publisher's watch of its inbox (inbox_role.go).
+	inboxWatch *inboxWatch
 	// waiting: a publisher's HELLO or a RESUME waits for the engine, and
 	// later frames are held in pending (heldFrames bytes) until it is
 	// answered; resuming is the RESUME's progress.

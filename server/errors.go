@@ -53,17 +53,26 @@ func codeFor(err error) wire.Code {
 		return wire.CodeUnknownTemplate
 	case errors.Is(err, engine.ErrConsentRequired):
 		return wire.CodeConsentRequired
+	case errors.Is(err, engine.ErrWindowClosed):
+		return wire.CodeWindowClosed
+	case errors.Is(err, engine.ErrNotFollowing):
+		return wire.CodeNotFollowing
 	default:
 		return wire.CodeInternal
 	}
 }
 
-// retryAt returns the Unix milliseconds at which a retry can succeed, for
-// errors that know it (an exhausted quota), else zero.
+// retryAt returns the time an error refers to, in Unix milliseconds: when
+// a retry can succeed (an exhausted quota), or when a reply's service
+// window closed; else zero.
 func retryAt(err error) uint64 {
 	var q *engine.QuotaError
 	if errors.As(err, &q) {
 		return uint64(q.ResetAt.UnixMilli())
+	}
+	var w *engine.WindowClosedError
+	if errors.As(err, &w) && !w.ClosedAt.IsZero() {
+		return uint64(w.ClosedAt.UnixMilli())
 	}
 	return 0
 }

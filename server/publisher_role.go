@@ -62,6 +62,8 @@ func (cn *conn) publisherFrame(f wire.Frame) error {
 		return cn.notify(f)
 	case wire.TypeTemplate:
 		return cn.template(f)
+	case wire.TypeInbox:
+		return cn.inbox(f)
 	default:
 		return closeWith(wire.CodeUnexpectedFrame, "%s (%#x) is not a publisher frame", f.Type, uint8(f.Type))
 	}
@@ -163,7 +165,12 @@ func (cn *conn) publish(f wire.Frame) error {
 	}
 	var preview, listed []uint32
 	var expr wire.Expr
+	var replyTo uint32
 	switch p.AudienceKind {
+	case wire.AudienceReply:
+		if replyTo, err = wire.DecodeReply(p.AudienceBytes); err == nil && replyTo == 0 {
+			err = fmt.Errorf("%w: a reply to user 0", wire.ErrInvalid)
+		}
 	case wire.AudienceTags:
 		expr, err = wire.DecodeExpr(p.AudienceBytes)
 	case wire.AudiencePreview:
@@ -180,6 +187,7 @@ func (cn *conn) publish(f wire.Frame) error {
 		Preview:     preview,
 		Users:       listed,
 		Expr:        expr,
+		ReplyTo:     replyTo,
 		Account:     p.Account,
 		ClientMsgID: p.ClientMsgID,
 		TTLSeconds:  p.TTLSeconds,

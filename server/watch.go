@@ -88,6 +88,7 @@ func (cn *conn) lookAt(w *watch, first bool) {
 
 // endWatches stops a closed connection's watches.
 func (cn *conn) endWatches() {
+	cn.stopInboxWatch()
 	for id, w := range cn.watches {
 		if w.timer != nil {
 			w.timer.Stop()

@@ -29,9 +29,9 @@ type BroadcastStats struct {
 	Account    uint32
 	TimeMillis uint64
 	Preview    bool
-	// Notification: a template message, kept out of the account's
+	// Direct: a notification or a reply, kept out of the account's
 	// broadcast list and day figures (as a preview is out of the latter).
-	Notification bool
+	Direct bool
 	// NotSelected: followers the list or expression left out; Blocked:
 	// selected followers on the blocklist. Neither is in the audience
 	// (Broadcast.Total); Broadcast.Filtered are those at the cap.
@@ -54,7 +54,7 @@ func encodeBroadcastStats(st BroadcastStats) []byte {
 	if st.Preview {
 		flags |= 1
 	}
-	if st.Notification {
+	if st.Direct {
 		flags |= 2
 	}
 	w.U8(flags)
@@ -75,7 +75,7 @@ func decodeBroadcastStats(v []byte) (BroadcastStats, error) {
 	r := codec.NewReader(body)
 	st := BroadcastStats{Account: r.U32(), TimeMillis: r.U64()}
 	flags := r.U8()
-	st.Preview, st.Notification = flags&1 != 0, flags&2 != 0
+	st.Preview, st.Direct = flags&1 != 0, flags&2 != 0
 	st.NotSelected, st.Blocked, st.Delivered, st.CaughtUp, st.Opened = r.U32(), r.U32(), r.U32(), r.U32(), r.U32()
 	for i := range st.Curve {
 		st.Curve[i] = r.U32()
@@ -87,7 +87,7 @@ func decodeBroadcastStats(v []byte) (BroadcastStats, error) {
 }
 
 // AddBroadcastStats stores a new broadcast's analytics and, unless it is
-// a notification, lists it among its account's broadcasts and, unless it
+// direct (a notification or a reply), lists it among its account's broadcasts and, unless it
 // is a preview too, counts it and its recipients in the day's figures of
 // its account and of the server, all in the batch that adds the
 // broadcast.
@@ -95,7 +95,7 @@ func (b *Batch) AddBroadcastStats(id uint64, recipients uint32, st BroadcastStat
 	if err := b.set(broadcastKeyWith(prefixBcastStats, id), encodeBroadcastStats(st)); err != nil {
 		return err
 	}
-	if st.Notification {
+	if st.Direct {
 		return nil
 	}
 	if err := b.set(accountLogKey(st.Account, id), nil); err != nil {
@@ -231,7 +231,7 @@ func (s *Store) SaveAcknowledgements(acks Acknowledgements) error {
 		if err := b.Set(key, encodeBroadcastStats(st), nil); err != nil {
 			return err
 		}
-		if st.Preview || st.Notification {
+		if st.Preview || st.Direct {
 			continue
 		}
 		day := uint32(st.TimeMillis / 86_400_000)

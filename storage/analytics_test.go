@@ -26,12 +26,25 @@ func FuzzDecodeBroadcastStats(f *testing.F) {
 	})
 }
 
-// FuzzDecodeTemplatesAndConsents: no stored template or consent makes its
-// decoder panic, and what decodes encodes back to the same value.
-func FuzzDecodeTemplatesAndConsents(f *testing.F) {
+// FuzzDecodeMessagingRecords: no stored template, consent, letter or
+// window makes its decoder panic, and what decodes encodes back to the
+// same value.
+func FuzzDecodeMessagingRecords(f *testing.F) {
 	f.Add(encodeTemplate(Template{Name: "t", Title: "T", Consent: true, Fields: []string{"a", "b"}}))
 	f.Add(encodeConsent(Consent{Remaining: 3, Banned: true}))
+	f.Add(encodeLetter(Letter{User: 1, TimeMillis: 2, ContentType: "c", Payload: []byte("p")}))
 	f.Fuzz(func(t *testing.T, v []byte) {
+		if l, err := decodeLetter(v, 1); err == nil {
+			again, err := decodeLetter(encodeLetter(l), 1)
+			if err != nil || again.User != l.User || again.TimeMillis != l.TimeMillis || again.ContentType != l.ContentType || string(again.Payload) != string(l.Payload) {
+				t.Fatalf("%+v decoded back as %+v, %v", l, again, err)
+			}
+		} else if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("error %v does not wrap ErrCorrupt", err)
+		}
+		if _, err := decodeWindow(v); err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("error %v does not wrap ErrCorrupt", err)
+		}
 		if tm, err := decodeTemplate(v, "t"); err == nil {
 			again, err := decodeTemplate(encodeTemplate(tm), "t")
 			if err != nil || again.Title != tm.Title || again.Consent != tm.Consent || len(again.Fields) != len(tm.Fields) {

@@ -40,6 +40,8 @@
 //	0x17    account u32 | name                    template (title, consent flag, field names)
 //	0x18    account u32 | day u32                 notifications counted against the day's limit u64
 //	0x19    account u32 | user u32 | template     consent: grants left u32, banned
+//	0x1a    account u32 | seq u64                 letter: a follower's message to the account
+//	0x1b    account u32 | user u32                service window: the user's last letter, replies since
 //
 // A set of uint32 user ids is stored chunked by the high 16 bits: one key
 // per Roaring container, so a value is at most one container (8 KiB plus a

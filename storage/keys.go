@@ -32,6 +32,8 @@ const (
 	prefixTemplate    byte = 0x17
 	prefixNotified    byte = 0x18
 	prefixConsent     byte = 0x19
+	prefixInbox       byte = 0x1a
+	prefixWindow      byte = 0x1b
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -137,6 +139,16 @@ func consentKey(account, user uint32, template string) []byte {
 	return append(binary.BigEndian.AppendUint32(u32Key(prefixConsent, account), user), template...)
 }
 
+// inboxKey is 0x1a | account | seq: one letter followers wrote.
+func inboxKey(account uint32, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(u32Key(prefixInbox, account), seq)
+}
+
+// windowKey is 0x1b | account | user: the user's service window.
+func windowKey(account, user uint32) []byte {
+	return binary.BigEndian.AppendUint32(u32Key(prefixWindow, account), user)
+}
+
 // prefixEnd returns the smallest key greater than every key with prefix p.
 func prefixEnd(p []byte) []byte {
 	end := append([]byte(nil), p...)
@@ -163,6 +175,7 @@ func keyString(k []byte) string {
 		prefixFollowStats: "follow-stats", prefixBcastStats: "broadcast-stats", prefixPublished: "published",
 		prefixDelivered: "delivered", prefixAccountLog: "account-log", prefixOpened: "opened",
 		prefixTemplate: "template", prefixNotified: "notified", prefixConsent: "consent",
+		prefixInbox: "inbox", prefixWindow: "window",
 	}
 	name, ok := names[k[0]]
 	if !ok {

@@ -29,6 +29,8 @@ const (
 	CodeStorageFull     Code = 1012 // the server's disk is at its reserve; nothing was stored; retry later
 	CodeUnknownTemplate Code = 1013 // the account has no template of that name, or it has no such field
 	CodeConsentRequired Code = 1014 // a recipient holds no grant for the consent template, or banned it
+	CodeWindowClosed    Code = 1015 // a reply outside the service window; retry_at says when it closed
+	CodeNotFollowing    Code = 1016 // MESSAGE to an account the user does not follow (or that blocked the user)
 )
 
 // Connection errors after which the client should reconnect and resume.
@@ -61,6 +63,7 @@ var codeNames = map[Code]string{
 	CodeQuotaExceeded: "QUOTA_EXCEEDED", CodeUnknownTag: "UNKNOWN_TAG", CodeTagExists: "TAG_EXISTS",
 	CodeLimitExceeded: "LIMIT_EXCEEDED", CodeStorageFull: "STORAGE_FULL",
 	CodeUnknownTemplate: "UNKNOWN_TEMPLATE", CodeConsentRequired: "CONSENT_REQUIRED",
+	CodeWindowClosed: "WINDOW_CLOSED", CodeNotFollowing: "NOT_FOLLOWING",
 	CodeHeartbeatTimeout: "HEARTBEAT_TIMEOUT", CodeSlowConsumer: "SLOW_CONSUMER",
 	CodeShuttingDown: "SHUTTING_DOWN", CodeConnectionLimit: "CONNECTION_LIMIT",
 	CodeFrameTimeout: "FRAME_TIMEOUT", CodeOverloaded: "OVERLOADED", CodeCursorAhead: "CURSOR_AHEAD", CodeMalformedFrame: "MALFORMED_FRAME",

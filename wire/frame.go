@@ -43,6 +43,8 @@ const (
 	TypeNotify     Type = 0x1a // publisher → server: a notification (template message) to listed users
 	TypeTemplate   Type = 0x1b // publisher → server: define, delete or list templates
 	TypeTemplates  Type = 0x1c // server → publisher: answer to TEMPLATE
+	TypeInbox      Type = 0x1d // publisher → server: read (and watch) what followers wrote
+	TypeLetters    Type = 0x1e // server → publisher: follower messages, answering INBOX
 	TypeResume     Type = 0x20 // client → server: replay from cursor
 	TypePush       Type = 0x21 // server → client: one broadcast
 	TypeAck        Type = 0x22 // client → server: cumulative acknowledgement
@@ -53,6 +55,7 @@ const (
 	TypeRetracted  Type = 0x27 // server → client: a broadcast was withdrawn
 	TypeOpened     Type = 0x28 // client → server: the user opened a broadcast
 	TypeConsent    Type = 0x29 // client → server: grant, ban or unban an account's template
+	TypeMessage    Type = 0x2a // client → server: a follower's message to an account
 )
 
 var typeNames = map[Type]string{
@@ -63,6 +66,7 @@ var typeNames = map[Type]string{
 	TypeRetract: "RETRACT", TypeRetracted: "RETRACTED", TypeJobDone: "JOB_DONE", TypeStatus: "STATUS",
 	TypeBlock: "BLOCK", TypeUnblock: "UNBLOCK", TypeTag: "TAG", TypeTags: "TAGS", TypeReach: "REACH", TypeOpened: "OPENED",
 	TypeNotify: "NOTIFY", TypeTemplate: "TEMPLATE", TypeTemplates: "TEMPLATES", TypeConsent: "CONSENT",
+	TypeInbox: "INBOX", TypeLetters: "LETTERS", TypeMessage: "MESSAGE",
 }
 
 func (t Type) String() string {
@@ -99,6 +103,9 @@ const (
 	// payload (once decompressed) is a Notification (AppendNotification)
 	// and its content type is empty.
 	FlagNotification uint8 = 1 << 1
+	// FlagReply on PUSH: the message is the account's reply to this user
+	// (PUBLISH with AudienceReply), within the service window.
+	FlagReply uint8 = 1 << 2
 	// FlagInProgress on JOB_DONE (answering STATUS): delivery has not
 	// finished; the live counts are zero.
 	FlagInProgress uint8 = 1 << 0

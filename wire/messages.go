@@ -135,6 +135,8 @@ type Push struct {
 	// Notification is FlagNotification: Payload is a Notification
 	// (AppendNotification), compressed if Compressed.
 	Notification bool
+	// Reply is FlagReply: the account's reply to this user.
+	Reply bool
 }
 
 // Resumed ends one catch-up page: Count broadcasts were replayed, the last
@@ -334,6 +336,9 @@ func AppendPush(dst []byte, m Push) []byte {
 	}
 	if m.Notification {
 		flags |= FlagNotification
+	}
+	if m.Reply {
+		flags |= FlagReply
 	}
 	dst = AppendHeader(dst, TypePush, flags, 0)
 	dst = binary.BigEndian.AppendUint64(dst, m.MessageID)

@@ -224,7 +224,8 @@ func TestPublishValidate(t *testing.T) {
 		{"client_msg_id of 65 bytes", func(m *Publish) { m.ClientMsgID = strings.Repeat("k", 65) }, false},
 		{"content type of 65 bytes", func(m *Publish) { m.ContentType = strings.Repeat("t", 65) }, false},
 		{"kind 0 with audience bytes", func(m *Publish) { m.AudienceBytes = []byte{1} }, false},
-		{"kind 4", func(m *Publish) { m.AudienceKind = 4 }, false},
+		{"kind 4 (reply)", func(m *Publish) { m.AudienceKind, m.AudienceBytes = AudienceReply, EncodeReply(3) }, true},
+		{"kind 5", func(m *Publish) { m.AudienceKind = 5 }, false},
 	}
 	for _, tt := range tests {
 		m := valid

@@ -106,3 +106,37 @@ func TestNotificationRules(t *testing.T) {
 		t.Errorf("template with flag bit 3: %v, want ErrMalformed", err)
 	}
 }
+
+// TestLetterFramesRoundTrip: MESSAGE, INBOX, LETTERS and a reply's
+// audience decode to what was encoded, and their limits hold.
+func TestLetterFramesRoundTrip(t *testing.T) {
+	m := Message{RequestID: 1, Account: 2, ContentType: "text/plain", Payload: []byte("where is my order?")}
+	got, err := DecodeMessage(decodeOne(t, AppendMessage(nil, m)).Body)
+	if err != nil || got.RequestID != 1 || got.Account != 2 || got.ContentType != m.ContentType || string(got.Payload) != string(m.Payload) {
+		t.Fatalf("MESSAGE decoded as %+v, %v", got, err)
+	}
+	for _, payload := range [][]byte{nil, make([]byte, MaxMessagePayload+1)} {
+		if _, err := DecodeMessage(AppendMessage(nil, Message{RequestID: 1, Payload: payload})[HeaderSize:]); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a payload of %d bytes: %v, want ErrInvalid", len(payload), err)
+		}
+	}
+	in := decodeOne(t, AppendInbox(nil, Inbox{RequestID: 3, Account: 2, After: 9}, FlagWatch))
+	if q, err := DecodeInbox(in.Body); err != nil || in.Flags != FlagWatch || q != (Inbox{RequestID: 3, Account: 2, After: 9}) {
+		t.Fatalf("INBOX decoded as %+v, %#x, %v", q, in.Flags, err)
+	}
+	letters := Letters{RequestID: 3, Letters: []Letter{{Seq: 1, User: 5, TimeMillis: 7, ContentType: "c", Payload: []byte("a")}, {Seq: 2, User: 6, Payload: []byte("bb")}}}
+	lf := decodeOne(t, AppendLetters(nil, letters, FlagMore))
+	back, err := DecodeLetters(lf.Body)
+	if err != nil || lf.Flags != FlagMore || len(back.Letters) != 2 || back.Letters[1].Seq != 2 || string(back.Letters[1].Payload) != "bb" || back.Letters[0].ContentType != "c" {
+		t.Fatalf("LETTERS decoded as %+v, %v", back, err)
+	}
+	if user, err := DecodeReply(EncodeReply(77)); err != nil || user != 77 {
+		t.Fatalf("reply audience: %d, %v", user, err)
+	}
+	if _, err := DecodeReply([]byte{1, 2}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a short reply audience: %v", err)
+	}
+	if err := (Publish{ClientMsgID: "c", AudienceKind: AudienceReply + 1}).Validate(); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("audience kind 5: %v", err)
+	}
+}

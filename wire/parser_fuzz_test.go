@@ -21,6 +21,8 @@ func FuzzParser(f *testing.F) {
 	f.Add(AppendTemplate(nil, Template{RequestID: 4, Account: 1, Op: TemplateDefine, Template: TemplateInfo{Name: "t", Title: "T", Consent: true, Fields: []string{"a"}}}), uint16(2), uint16(12))
 	f.Add(AppendConsent(nil, Consent{RequestID: 5, Account: 1, Op: ConsentGrant, Template: "t", Count: 3}), uint16(1), uint16(9))
 	f.Add(AppendPush(nil, Push{MessageID: 1, Account: 1, Notification: true, Payload: AppendNotification(nil, Notification{Template: "t"})}), uint16(3), uint16(8))
+	f.Add(append(AppendMessage(nil, Message{RequestID: 6, Account: 1, ContentType: "text/plain", Payload: []byte("hi")}), AppendInbox(nil, Inbox{RequestID: 7, Account: 1, After: 3}, FlagWatch)...), uint16(4), uint16(25))
+	f.Add(AppendLetters(nil, Letters{RequestID: 7, Letters: []Letter{{Seq: 1, User: 2, TimeMillis: 3, ContentType: "c", Payload: []byte("p")}}}, FlagMore), uint16(3), uint16(9))
 	f.Fuzz(func(t *testing.T, input []byte, cutA, cutB uint16) {
 		whole, errWhole := collect(NewParser(4096), input)
 		a := int(cutA) % (len(input) + 1)
@@ -90,6 +92,20 @@ func decodeAny(f Frame) {
 		}
 	case TypeTemplates:
 		_, _ = DecodeTemplates(f.Body)
+	case TypeMessage:
+		if m, err := DecodeMessage(f.Body); err == nil {
+			if again, err := DecodeMessage(AppendMessage(nil, m)[HeaderSize:]); err != nil || again.ContentType != m.ContentType || string(again.Payload) != string(m.Payload) {
+				panic(fmt.Sprintf("MESSAGE %+v decoded back as %+v, %v", m, again, err))
+			}
+		}
+	case TypeInbox:
+		_, _ = DecodeInbox(f.Body)
+	case TypeLetters:
+		if m, err := DecodeLetters(f.Body); err == nil {
+			if again, err := DecodeLetters(AppendLetters(nil, m, f.Flags)[HeaderSize:]); err != nil || len(again.Letters) != len(m.Letters) {
+				panic(fmt.Sprintf("LETTERS %+v decoded back as %+v, %v", m, again, err))
+			}
+		}
 	case TypeConsent:
 		if m, err := DecodeConsent(f.Body); err == nil {
 			if again, err := DecodeConsent(AppendConsent(nil, m)[HeaderSize:]); err != nil || again != m {

@@ -19,7 +19,7 @@ var ErrInvalid = errors.New("wire: invalid request")
 //
 //   - Request frames (those whose body starts with a request id: PUBLISH,
 //     RETRACT, STATUS, BLOCK, UNBLOCK, TAG, NOTIFY, TEMPLATE, FOLLOW,
-//     UNFOLLOW, CONSENT) with a body
+//     UNFOLLOW, CONSENT, MESSAGE, INBOX) with a body
 //     of at least 4 bytes: anything wrong with the rest — a layout that
 //     does not decode, a field over its limit, an undefined flag bit — is
 //     answered by ERROR BAD_REQUEST with that request id, and the
@@ -33,7 +33,7 @@ var ErrInvalid = errors.New("wire: invalid request")
 func (t Type) HasRequestID() bool {
 	switch t {
 	case TypePublish, TypeRetract, TypeStatus, TypeBlock, TypeUnblock, TypeTag, TypeFollow, TypeUnfollow,
-		TypeNotify, TypeTemplate, TypeConsent:
+		TypeNotify, TypeTemplate, TypeConsent, TypeMessage, TypeInbox:
 		return true
 	}
 	return false
@@ -53,6 +53,7 @@ var allowedFlags = map[Type]uint8{
 	TypeHello:   FlagCompress,
 	TypePublish: FlagDryRun,
 	TypeNotify:  FlagDryRun,
+	TypeInbox:   FlagWatch | FlagUnwatch,
 	TypeResume:  FlagFromStored,
 	TypeFollow:  FlagSource,
 	TypeStatus:  FlagReach | FlagWatch | FlagUnwatch,
@@ -104,8 +105,8 @@ func (m Publish) Validate() error {
 		return fmt.Errorf("%w: client_msg_id is 1 to %d bytes, not %d", ErrInvalid, MaxClientMsgID, len(m.ClientMsgID))
 	case len(m.ContentType) > MaxContentType:
 		return fmt.Errorf("%w: content_type is at most %d bytes, not %d", ErrInvalid, MaxContentType, len(m.ContentType))
-	case m.AudienceKind > AudiencePreview:
-		return fmt.Errorf("%w: audience kind %d is not supported (0 = all followers, 1 = tag expression, 2 = listed followers, 3 = preview)", ErrInvalid, m.AudienceKind)
+	case m.AudienceKind > AudienceReply:
+		return fmt.Errorf("%w: audience kind %d is not supported (0 = all followers, 1 = tag expression, 2 = listed followers, 3 = preview, 4 = reply)", ErrInvalid, m.AudienceKind)
 	case m.AudienceKind == AudienceAll && len(m.AudienceBytes) != 0:
 		return fmt.Errorf("%w: audience kind 0 (all followers) carries no audience bytes, not %d", ErrInvalid, len(m.AudienceBytes))
 	}

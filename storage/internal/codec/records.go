@@ -95,7 +95,9 @@ type Broadcast struct {
 	// Notification: a template message; Payload is its encoding
 	// (wire.AppendNotification).
 	Notification bool
-	Payload      []byte
+	// Reply: the account's reply to one user within the service window.
+	Reply   bool
+	Payload []byte
 }
 
 // Expired reports whether the broadcast's TTL has passed at nowMillis.
@@ -108,6 +110,7 @@ const (
 	broadcastRetracted = 1 << 0
 	broadcastPreview   = 1 << 1
 	broadcastNotify    = 1 << 2
+	broadcastReply     = 1 << 3
 )
 
 // EncodeBroadcast seals a broadcast record (its id is the key).
@@ -128,6 +131,9 @@ func EncodeBroadcast(m Broadcast) []byte {
 	if m.Notification {
 		flags |= broadcastNotify
 	}
+	if m.Reply {
+		flags |= broadcastReply
+	}
 	w.U8(flags)
 	w.Str(m.ClientMsgID)
 	w.Str(m.ContentType)
@@ -144,12 +150,13 @@ func DecodeBroadcast(v []byte, id uint64) (Broadcast, error) {
 	r := NewReader(body)
 	m := Broadcast{ID: id, Account: r.U32(), TimeMillis: r.U64(), TTLSeconds: r.U32(), Total: r.U32(), Filtered: r.U32()}
 	flags := r.U8()
-	if flags&^(broadcastRetracted|broadcastPreview|broadcastNotify) != 0 {
+	if flags&^(broadcastRetracted|broadcastPreview|broadcastNotify|broadcastReply) != 0 {
 		return Broadcast{}, fmt.Errorf("%w: unknown broadcast flags %#x", ErrCorrupt, flags)
 	}
 	m.Retracted = flags&broadcastRetracted != 0
 	m.Preview = flags&broadcastPreview != 0
 	m.Notification = flags&broadcastNotify != 0
+	m.Reply = flags&broadcastReply != 0
 	m.ClientMsgID = r.Str()
 	m.ContentType = r.Str()
 	m.Payload = r.Rest()
