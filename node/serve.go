@@ -105,6 +105,8 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 	f.IntVar(&perFollowerService, "quota-service", 4, "broadcasts each follower receives per calendar month from a service account (0: no limit)")
 	f.StringVar(&tierFile, "tiers", "", "JSON file of tier quotas and custom tiers (see docs/PROTOCOL.md, Quotas); the quota flags override it")
 	f.IntVar(&cfg.Engine.MaxTags, "max-tags", 1000, "most tags per account")
+	f.DurationVar(&cfg.Engine.ReplyWindow, "reply-window", 48*time.Hour, "how long after a user's message the account may reply")
+	f.IntVar(&cfg.Engine.ReplyLimit, "reply-limit", 5, "most replies in one service window")
 	f.DurationVar(&cfg.Engine.Retention, "retention", 7*24*time.Hour, "how long broadcasts are kept for catch-up")
 	f.BoolVar(&analytics, "analytics", true, "keep each broadcast's reach (delivered, opened, its curve) and the daily broadcast figures; --analytics=false saves only cursors")
 	f.StringVar(&logFormat, "log-format", "text", "log lines as text (key=value) or json, on stderr")

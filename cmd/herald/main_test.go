@@ -231,3 +231,47 @@ func TestNotificationsFromTheCommandLine(t *testing.T) {
 		t.Fatalf("notify of a deleted template: %v", err)
 	}
 }
+
+// TestLettersFromTheCommandLine: a user writes, the account reads its
+// inbox and replies, and the subscriber prints the reply.
+func TestLettersFromTheCommandLine(t *testing.T) {
+	h := start(t)
+	account, secret := h.Account(1, 2)
+	acct := fmt.Sprint(account)
+	if out, err := run(t, h, "", "write", "--user", "2", "--account", acct, "where", "is", "my", "order?"); err != nil || !strings.Contains(out, "user 2 wrote to account") {
+		t.Fatalf("write: %q, %v", out, err)
+	}
+	if _, err := run(t, h, "", "write", "--user", "5", "--account", acct, "hi"); err == nil || !strings.Contains(err.Error(), "NOT_FOLLOWING") {
+		t.Fatalf("write as a non-follower: %v", err)
+	}
+	out, err := run(t, h, "", "inbox", "--account", acct, "--secret", secret)
+	if err != nil || !regexp.MustCompile(`#1 from user 2 at \S+ \[text/plain\] where is my order\?`).MatchString(out) {
+		t.Fatalf("inbox: %q, %v", out, err)
+	}
+	if out, err := run(t, h, "", "inbox", "--account", acct, "--secret", secret, "--after", "1"); err != nil || !strings.Contains(out, "no letters") {
+		t.Fatalf("inbox --after 1: %q, %v", out, err)
+	}
+	subOut := make(chan string, 1)
+	go func() {
+		out, err := run(t, h, "", "subscribe", "--user", "2", "--count", "1", "--cursor", "0")
+		if err != nil {
+			out += "error: " + err.Error()
+		}
+		subOut <- out
+	}()
+	testserver.WaitForConnections(t, h, 1)
+	if out, err := run(t, h, "", "publish", "--account", acct, "--secret", secret, "--reply-to", "2", "it ships today"); err != nil || !strings.Contains(out, "audience 1") {
+		t.Fatalf("publish --reply-to: %q, %v", out, err)
+	}
+	select {
+	case out := <-subOut:
+		if !regexp.MustCompile(`#1 from account \d+ at \S+ reply \[text/plain\] it ships today`).MatchString(out) {
+			t.Fatalf("subscribe printed %q", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscriber printed nothing")
+	}
+	if _, err := run(t, h, "", "publish", "--account", acct, "--secret", secret, "--reply-to", "1", "unasked"); err == nil || !strings.Contains(err.Error(), "WINDOW_CLOSED") {
+		t.Fatalf("reply to a user who never wrote: %v", err)
+	}
+}

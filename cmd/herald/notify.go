@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -152,26 +149,13 @@ func newConsent(g *globals) *cobra.Command {
 			default:
 				return errors.New("say grant COUNT, ban or unban")
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			admin, err := g.adminClient()
-			if err != nil {
-				return err
-			}
-			token, err := admin.MintToken(ctx, user.id, time.Hour)
-			if err != nil {
-				return err
-			}
-			sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: g.clientAddr, Token: token, StoredCursor: true})
+			sub, err := g.asUser(ctx, user.id)
 			if err != nil {
 				return err
 			}
 			defer sub.Close()
-			if err := sub.WaitLive(ctx); err != nil {
-				return err
-			}
 			switch args[0] {
 			case "grant":
 				err = sub.Grant(ctx, account, template, count)

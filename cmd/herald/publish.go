@@ -30,6 +30,7 @@ func newPublish(g *globals) *cobra.Command {
 		listed      idsValue
 		dryRun      bool
 		tags        string
+		replyTo     = idValue{what: "user id"}
 	)
 	cmd := &cobra.Command{
 		Use:   "publish --account N --secret S MESSAGE...",
@@ -73,7 +74,7 @@ func newPublish(g *globals) *cobra.Command {
 			}
 			defer pub.Close()
 			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload,
-				Preview: preview.ids, Users: listed.ids, Tags: tags, DryRun: dryRun})
+				Preview: preview.ids, Users: listed.ids, Tags: tags, ReplyTo: replyTo.id, DryRun: dryRun})
 			if err != nil {
 				return err
 			}
@@ -109,6 +110,7 @@ func newPublish(g *globals) *cobra.Command {
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	f.Var(&preview, "preview", "send only to these test users (comma-separated, at most 100), outside any quota")
 	f.Var(&listed, "users", "send only to these followers (comma-separated, at most 10,000)")
+	f.Var(&replyTo, "reply-to", "reply to this one user, who wrote to the account within the service window (herald inbox)")
 	f.StringVar(&tags, "tags", "", `send only to followers a tag expression selects, e.g. "vip AND (beijing OR shanghai) AND NOT churned"`)
 	f.BoolVar(&dryRun, "dry-run", false, "count the audience only; send nothing")
 	return cmd

@@ -75,7 +75,11 @@ func newSubscribe(g *globals) *cobra.Command {
 							n.Template, strings.Join(fields, ", "), printable([]byte(n.Link)))
 						continue
 					}
-					fmt.Fprintf(out, "#%d from account %d at %s [%s] %s\n", m.ID, m.Account, m.Time.Format(time.RFC3339), m.ContentType, printable(m.Payload))
+					kind := ""
+					if m.Reply {
+						kind = " reply"
+					}
+					fmt.Fprintf(out, "#%d from account %d at %s%s [%s] %s\n", m.ID, m.Account, m.Time.Format(time.RFC3339), kind, m.ContentType, printable(m.Payload))
 				case <-ctx.Done():
 					return nil
 				}

@@ -17,6 +17,8 @@ export interface Message {
    * template, link and fields. Its payload is the encoded notification.
    */
   notification?: wire.Notification;
+  /** reply: the account's reply to this user, within the service window a write opened. */
+  reply: boolean;
 }
 
 /** Retraction says the account withdrew broadcast id: remove it if shown. */
@@ -211,6 +213,17 @@ export class Subscriber {
     return this.consent(account, wire.ConsentOp.Unban, template, 0);
   }
 
+  /**
+   * write sends the user's message (text, or 1 to 2048 bytes) to an
+   * account it follows; it resolves once durable and opens the account's
+   * service window for replies, which arrive with reply set.
+   */
+  write(account: number, message: string | Uint8Array, contentType = "text/plain"): Promise<void> {
+    const payload = typeof message === "string" ? new TextEncoder().encode(message) : message;
+    if (payload.length < 1 || payload.length > 2048) return Promise.reject(new Error(`herald: a message is 1 to 2048 bytes, not ${payload.length}`));
+    return this.send((id) => wire.message(id, account, contentType, payload));
+  }
+
   private consent(account: number, op: number, template: string, count: number): Promise<void> {
     if (!wire.validName(template)) return Promise.reject(new Error(`herald: not a template name: ${JSON.stringify(template)}`));
     return this.send((id) => wire.consent(id, account, op, template, count));
@@ -310,6 +323,7 @@ export class Subscriber {
           contentType: p.contentType,
           payload,
           text: () => textDecoder.decode(payload),
+          reply: (f.flags & wire.Flag.Reply) !== 0,
         };
         if (f.flags & wire.Flag.Notification) m.notification = wire.decodeNotification(payload);
         this.enqueue({ kind: "message", m });

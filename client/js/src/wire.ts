@@ -21,6 +21,7 @@ export const FrameType = {
   Retracted: 0x27,
   Opened: 0x28,
   Consent: 0x29,
+  Message: 0x2a,
 } as const;
 
 export const Flag = {
@@ -34,6 +35,8 @@ export const Flag = {
   Compressed: 0x01,
   /** PUSH: the message is a notification; the payload is its template, link and fields. */
   Notification: 0x02,
+  /** PUSH: the message is the account's reply to this user, within the service window. */
+  Reply: 0x04,
   /** FOLLOW: the body ends with the follow's source. */
   Source: 0x01,
 } as const;
@@ -203,6 +206,11 @@ export const ConsentOp = { Grant: 1, Ban: 2, Unban: 3 } as const;
 /** CONSENT: the user grants, bans or unbans one of an account's consent templates. */
 export function consent(requestId: number, account: number, op: number, template: string, count: number): Uint8Array {
   return frame(FrameType.Consent, 0, new Writer().u32(requestId).u32(account).u8(op).str8(template).u16(count).bytes());
+}
+
+/** MESSAGE: the user writes to an account it follows (1 to 2048 bytes). */
+export function message(requestId: number, account: number, contentType: string, payload: Uint8Array): Uint8Array {
+  return frame(FrameType.Message, 0, concat(new Writer().u32(requestId).u32(account).str8(contentType).bytes(), payload));
 }
 
 /** validName: a template name, 1 to 64 bytes of letters, digits, '-', '_', '.', ':'. */

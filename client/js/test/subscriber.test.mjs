@@ -169,6 +169,20 @@ test("notifications arrive with their fields, after a grant for a consent templa
   await sub.close();
 });
 
+test("a letter to the account opens its window for a reply", async () => {
+  const account = await server.account([502]);
+  const c = collector();
+  const sub = await Subscriber.connect({ url: server.wsURL(), token: await server.token(502), store: memoryStore(), onMessage: c.onMessage });
+  await sub.write(account.id, "where is my order?");
+  await assert.rejects(sub.write(account.id + 1000, "hi"), (e) => e instanceof HeraldError && e.code === ErrorCode.UNKNOWN_ACCOUNT);
+  assert.match(server.herald(account, "inbox"), /#1 from user 502 at \S+ \[text\/plain\] where is my order\?/);
+  server.herald(account, "publish", "--reply-to", "502", "it ships today");
+  const [reply] = await c.until(1);
+  assert.equal(reply.reply, true);
+  assert.equal(reply.text(), "it ships today");
+  await sub.close();
+});
+
 test("cursors keep one id per shard and round-trip as text", () => {
   const s1 = shardBase(1);
   const c = new Cursor([s1 + 7n, 5n, 3n, s1 + 2n]);
