@@ -12,7 +12,7 @@ import (
 // Config describes one fan-out run. Zero fields take the defaults shown.
 type Config struct {
 	// Scenario is ScenarioFanout (default), ScenarioCatchUp,
-	// ScenarioChurn or ScenarioPublish.
+	// ScenarioChurn, ScenarioPublish or ScenarioNotify.
 	Scenario string `json:"scenario"`
 	// Clients is the number of connected users, 1..Clients (1000).
 	Clients int `json:"clients"`
@@ -73,7 +73,9 @@ type Config struct {
 	Interval time.Duration `json:"interval_ns"`
 	// ChurnRate is the churn scenario's reconnects per second (100).
 	ChurnRate float64 `json:"churn_rate"`
-	// Publishers is the publish scenario's concurrency (16).
+	// Notifications is the notify scenario's count (10,000).
+	Notifications int `json:"notifications,omitempty"`
+	// Publishers is the publish and notify scenarios' concurrency (16).
 	Publishers int `json:"publishers"`
 	// Rate is the publish scenario's offered publishes per second; 0 is as
 	// fast as acknowledged. In the fanout scenario it is the broadcasts
@@ -120,6 +122,12 @@ const (
 	// each resuming from the last broadcast it got; each must end with
 	// every broadcast exactly once, in order.
 	ScenarioChurn = "churn"
+	// ScenarioNotify: Clients connected; Notifications sent by Publishers
+	// concurrent notifiers, each to one random client, at Rate or as
+	// fast as acknowledged, with Broadcasts to all followers spread over
+	// them; each client must have exactly its notifications and every
+	// broadcast, once each, in id order.
+	ScenarioNotify = "notify"
 )
 
 // The failures of Config.Chaos.
@@ -196,9 +204,15 @@ func (c *Config) fill() error {
 	switch c.Scenario {
 	case "":
 		c.Scenario = ScenarioFanout
-	case ScenarioFanout, ScenarioCatchUp, ScenarioPublish, ScenarioChurn:
+	case ScenarioFanout, ScenarioCatchUp, ScenarioPublish, ScenarioChurn, ScenarioNotify:
 	default:
-		return fmt.Errorf("loadtest: unknown scenario %q (fanout, catchup, churn or publish)", c.Scenario)
+		return fmt.Errorf("loadtest: unknown scenario %q (fanout, catchup, churn, publish or notify)", c.Scenario)
+	}
+	if c.Notifications < 0 {
+		return fmt.Errorf("loadtest: --notifications must be 0 or more")
+	}
+	if c.Notifications == 0 && c.Scenario == ScenarioNotify {
+		c.Notifications = 10_000
 	}
 	switch c.Transport {
 	case "":
@@ -309,9 +323,9 @@ func (c *Config) fitFiles() error {
 		return fmt.Errorf("%w: a process holding %d clients needs %d open files, but this one may open %d (ulimit -n). Use --clients-per-process %d or fewer",
 			ErrTooManyClients, c.ClientsPerProcess, c.ClientsPerProcess+fdReserve, lim.Cur, max(fit, 0))
 	}
-	if c.Scenario == ScenarioChurn && c.Clients > c.ClientsPerProcess {
-		return fmt.Errorf("%w: the churn scenario runs its clients in one process, which may hold %d. Use --clients %d or fewer",
-			ErrTooManyClients, c.ClientsPerProcess, c.ClientsPerProcess)
+	if (c.Scenario == ScenarioChurn || c.Scenario == ScenarioNotify) && c.Clients > c.ClientsPerProcess {
+		return fmt.Errorf("%w: the %s scenario runs its clients in one process, which may hold %d. Use --clients %d or fewer",
+			ErrTooManyClients, c.Scenario, c.ClientsPerProcess, c.ClientsPerProcess)
 	}
 	if c.Cores < 0 || c.Cores > 0 && c.Cluster == 0 || c.Cores > wire.MaxShards {
 		return fmt.Errorf("loadtest: --cores is for the embedded cluster (--cluster N), 1 to %d", wire.MaxShards)

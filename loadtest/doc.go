@@ -19,6 +19,10 @@
 //   - publish: publisher throughput and acknowledgement latency, at a fixed
 //     rate (measured from each publish's scheduled time) or as fast as
 //     acknowledged, with idempotent retries and the daily quota checked.
+//   - notify: notifications (template messages), each to one random
+//     connected client, at a fixed rate or as fast as acknowledged, with
+//     broadcasts to every follower spread among them: each client must
+//     get exactly its notifications and every broadcast, in one id order.
 //
 // Every scenario verifies: each client in the audience received each
 // broadcast exactly once, in id order; no client outside it (not a

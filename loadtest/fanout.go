@@ -73,6 +73,8 @@ func Run(ctx context.Context, cfg Config, lines io.Writer) (*Report, error) {
 		return e.report, e.publish(ctx, cfg)
 	case ScenarioChurn:
 		return e.report, e.churn(ctx, cfg)
+	case ScenarioNotify:
+		return e.report, e.notify(ctx, cfg)
 	default:
 		return e.report, e.fanout(ctx, cfg)
 	}

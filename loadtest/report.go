@@ -300,10 +300,17 @@ func (r *Report) Print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(tw, "follower import\t%.0f follows/s\n", r.ImportRate)
-	if c.Scenario == ScenarioPublish {
+	switch c.Scenario {
+	case ScenarioPublish:
 		fmt.Fprintf(tw, "publishes\t%.0f/s acknowledged (%d publishers, offered %s)\n", r.PublishRate, c.Publishers, offered(c.Rate))
 		fmt.Fprintf(tw, "latency publish→ack\t%s\n", r.AckLatency)
-	} else {
+	case ScenarioNotify:
+		fmt.Fprintf(tw, "notifications\t%d, %.0f/s acknowledged durable (%d notifiers, offered %s), each to one random client\n", c.Notifications, r.PublishRate, c.Publishers, offered(c.Rate))
+		fmt.Fprintf(tw, "latency notify→ack\t%s\n", r.AckLatency)
+		fmt.Fprintf(tw, "connect\t%.0f clients/s\n", r.ConnectRate)
+		fmt.Fprintf(tw, "deliveries\t%d in %v (%.0f/s): notifications and broadcasts\n", r.Deliveries, r.Elapsed.Round(time.Millisecond), r.DeliveryRate)
+		fmt.Fprintf(tw, "latency send→receive\t%s\n", r.Latency)
+	default:
 		fmt.Fprintf(tw, "connect\t%.0f clients/s\n", r.ConnectRate)
 		fmt.Fprintf(tw, "deliveries\t%d in %v (%.0f/s)\n", r.Deliveries, r.Elapsed.Round(time.Millisecond), r.DeliveryRate)
 		fmt.Fprintf(tw, "latency publish→receive\t%s\n", r.Latency)
@@ -348,9 +355,12 @@ func (r *Report) Print(w io.Writer) {
 	}
 	_ = tw.Flush()
 	if r.OK() {
-		if c.Scenario == ScenarioPublish {
+		switch c.Scenario {
+		case ScenarioPublish:
 			fmt.Fprintf(w, "\nVERIFIED: every publish acknowledged once, every retry answered with its original id, the quota enforced.\n")
-		} else {
+		case ScenarioNotify:
+			fmt.Fprintf(w, "\nVERIFIED: every client received exactly its notifications and every broadcast, each once, in order; every retry answered with its original id.\n")
+		default:
 			fmt.Fprintf(w, "\nVERIFIED: every client in the audience received every broadcast exactly once, in order; no one else received any.\n")
 		}
 		return

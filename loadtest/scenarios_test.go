@@ -91,6 +91,34 @@ func TestChurnScenario(t *testing.T) {
 	}
 }
 
+// TestNotifyScenario: notifications to random clients among broadcasts,
+// every one verified; and the verification catches a notification that
+// went to the wrong user, or never arrived.
+func TestNotifyScenario(t *testing.T) {
+	r, err := Run(context.Background(), Config{Scenario: ScenarioNotify, Clients: 30, Notifications: 300, Broadcasts: 5, Publishers: 4, Payload: 32}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireOK(t, r)
+	if r.Deliveries != 300+30*5 || r.AckLatency.Count != 300 || r.PublishRate <= 0 {
+		t.Fatalf("%d deliveries, %d acknowledgements, %.0f/s", r.Deliveries, r.AckLatency.Count, r.PublishRate)
+	}
+	var b strings.Builder
+	r.Print(&b)
+	if !strings.Contains(b.String(), "VERIFIED: every client received exactly its notifications") {
+		t.Fatalf("report:\n%s", b.String())
+	}
+
+	now := time.Now()
+	one := &follower{user: 1, got: []receipt{{id: 5, at: now}, {id: 7, at: now}}}
+	two := &follower{user: 2}
+	bad := &Report{}
+	bad.verifyNotified([]*follower{one, two}, []uint64{5}, []time.Time{now}, [][]uint64{{}, {7}})
+	if bad.OK() || bad.Wrong != 1 || bad.Lost != 2 {
+		t.Fatalf("wrong %d, lost %d; want 1 and 2 (7 to the wrong user, 5 and 7 missed by user 2)", bad.Wrong, bad.Lost)
+	}
+}
+
 // TestAudienceMixes: with a tag expression or an id list, and a
 // blocklist, exactly the clients in the audience receive each broadcast
 // and no one else receives any.

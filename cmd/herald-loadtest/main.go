@@ -111,7 +111,7 @@ func newRoot() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (bursts to connected clients), catchup (offline clients reconnect at once), churn (clients reconnect while broadcasts flow) or publish (publisher throughput, retries, quota)")
+	f.StringVar(&cfg.Scenario, "scenario", "fanout", "fanout (bursts to connected clients), catchup (offline clients reconnect at once), churn (clients reconnect while broadcasts flow), publish (publisher throughput, retries, quota) or notify (unicast notifications to random clients among broadcasts, verified)")
 	f.IntVar(&cfg.Clients, "clients", 1000, "connected followers")
 	f.StringVar(&cfg.Transport, "transport", "tcp", "how clients connect: tcp, or ws (WebSocket on the same port, as a browser does)")
 	f.StringVar(&cfg.Audience, "audience", "all", `fanout scenario: all followers, tags ("even AND NOT seventh" minus a blocklist), list (10,000 listed ids minus a blocklist) or capped (a service-tier account whose every fifth follower has had this month's 4 broadcasts)`)
@@ -120,8 +120,9 @@ func newRoot() *cobra.Command {
 	f.Float64Var(&cfg.ReconnectRate, "reconnect-rate", 0, "catchup scenario: clients reconnecting per second (0: all at once)")
 	f.Float64Var(&cfg.ChurnRate, "churn-rate", 0, "churn scenario: reconnects per second (default 100)")
 	f.DurationVar(&cfg.Interval, "interval", 0, "churn scenario: time between broadcasts (default 20ms)")
-	f.IntVar(&cfg.Publishers, "publishers", 16, "publish scenario: concurrent publishes")
-	f.Float64Var(&cfg.Rate, "rate", 0, "publish scenario: publishes per second (0: as fast as acknowledged); fanout: broadcasts per second (sets --pace rate); latency is then measured from the scheduled time")
+	f.IntVar(&cfg.Publishers, "publishers", 16, "publish and notify scenarios: concurrent publishes (notifications)")
+	f.IntVar(&cfg.Notifications, "notifications", 0, "notify scenario: notifications to send, each to one random client (default 10000)")
+	f.Float64Var(&cfg.Rate, "rate", 0, "publish and notify scenarios: publishes (notifications) per second (0: as fast as acknowledged); fanout: broadcasts per second (sets --pace rate); latency is then measured from the scheduled time")
 	f.StringVar(&cfg.Pace, "pace", "", "fanout scenario: burst (one at a time, each waited for; default), ack (as fast as acknowledged) or rate (--rate a second)")
 	f.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file (snake_case keys, durations in nanoseconds; see loadtest.Report)")
 	f.BoolVar(&noProgress, "no-progress", false, "print plain lines instead of progress bars on a terminal")
