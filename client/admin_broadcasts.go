@@ -107,3 +107,23 @@ func (a *Admin) OnlineFollowers(ctx context.Context, account uint32) (int, error
 	err := a.do(ctx, http.MethodGet, fmt.Sprintf("/v1/accounts/%d/online", account), "", nil, &out)
 	return out.N, err
 }
+
+// ScheduledBroadcast is one of an account's scheduled broadcasts as the
+// admin API lists it.
+type ScheduledBroadcast struct {
+	ClientMsgID string `json:"client_msg_id"`
+	SendAt      string `json:"send_at"` // RFC 3339, UTC
+	State       string `json:"state"`   // "pending", "sent" or "failed"
+	MessageID   uint64 `json:"message_id,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+// Schedules lists the account's scheduled broadcasts: pending, and sent
+// or failed within retention, in client_msg_id order.
+func (a *Admin) Schedules(ctx context.Context, account uint32) ([]ScheduledBroadcast, error) {
+	var out struct {
+		Schedules []ScheduledBroadcast `json:"schedules"`
+	}
+	err := a.do(ctx, http.MethodGet, fmt.Sprintf("/v1/accounts/%d/schedules", account), "", nil, &out)
+	return out.Schedules, err
+}

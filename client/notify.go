@@ -74,8 +74,7 @@ func (p *Publisher) Notify(ctx context.Context, n Notification) (PublishResult, 
 	if err != nil {
 		return PublishResult{}, err
 	}
-	return PublishResult{MessageID: r.ack.MessageID, Total: r.ack.Total, Filtered: r.ack.Filtered, Recipients: r.ack.Recipients,
-		Duplicate: r.flags&wire.FlagDuplicate != 0, DryRun: r.flags&wire.FlagDryRun != 0}, nil
+	return publishResultFrom(r), nil
 }
 
 // DefineTemplate creates a template or replaces one of that name (its

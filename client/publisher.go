@@ -96,6 +96,10 @@ type PublishResult struct {
 	Duplicate bool
 	// DryRun: the counts of a dry run; nothing was published.
 	DryRun bool
+	// Scheduled: the broadcast is scheduled (Schedule, or a Publish whose
+	// ClientMsgID names a scheduled one): MessageID is 0 until it is
+	// sent, then (with Duplicate) the id it was sent as.
+	Scheduled bool
 }
 
 // Publisher publishes broadcasts for one account over one connection,
@@ -187,19 +191,41 @@ func (p *Publisher) connection(ctx context.Context) (*pubConn, error) {
 // made it durable. Connection failures are retried with backoff, with the
 // same ClientMsgID, until ctx ends; errors the server reports are returned.
 func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, error) {
+	req, err := p.publishFrame(&m)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	r, err := p.call(ctx, "publish "+m.ClientMsgID, func(id uint32) []byte {
+		req.RequestID = id
+		return wire.AppendPublish(nil, req)
+	})
+	if err != nil {
+		return PublishResult{}, err
+	}
+	return publishResultFrom(r), nil
+}
+
+func publishResultFrom(r callResult) PublishResult {
+	return PublishResult{MessageID: r.ack.MessageID, Total: r.ack.Total, Filtered: r.ack.Filtered, Recipients: r.ack.Recipients,
+		Duplicate: r.flags&wire.FlagDuplicate != 0, DryRun: r.flags&wire.FlagDryRun != 0, Scheduled: r.flags&wire.FlagScheduled != 0}
+}
+
+// publishFrame checks m and builds its PUBLISH (without a request id),
+// giving m a random ClientMsgID if it has none.
+func (p *Publisher) publishFrame(m *Message) (wire.Publish, error) {
 	if m.ClientMsgID == "" {
 		raw := make([]byte, 16)
 		_, _ = rand.Read(raw)
 		m.ClientMsgID = hex.EncodeToString(raw)
 	}
 	if m.TTL < 0 || m.TTL > time.Duration(1<<32-1)*time.Second {
-		return PublishResult{}, fmt.Errorf("client: TTL %v out of range", m.TTL)
+		return wire.Publish{}, fmt.Errorf("client: TTL %v out of range", m.TTL)
 	}
 	if len(m.Preview) > wire.MaxPreview {
-		return PublishResult{}, fmt.Errorf("client: a preview lists at most %d users, not %d", wire.MaxPreview, len(m.Preview))
+		return wire.Publish{}, fmt.Errorf("client: a preview lists at most %d users, not %d", wire.MaxPreview, len(m.Preview))
 	}
 	if len(m.Users) > wire.MaxListed {
-		return PublishResult{}, fmt.Errorf("client: Users lists at most %d users, not %d", wire.MaxListed, len(m.Users))
+		return wire.Publish{}, fmt.Errorf("client: Users lists at most %d users, not %d", wire.MaxListed, len(m.Users))
 	}
 	set := 0
 	for _, on := range []bool{len(m.Preview) > 0, len(m.Users) > 0, m.Tags != "", m.ReplyTo != 0} {
@@ -208,7 +234,7 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 		}
 	}
 	if set > 1 {
-		return PublishResult{}, fmt.Errorf("client: set one of Preview, Users, Tags and ReplyTo")
+		return wire.Publish{}, fmt.Errorf("client: set one of Preview, Users, Tags and ReplyTo")
 	}
 	kind, audience := wire.AudienceAll, []byte(nil)
 	switch {
@@ -217,7 +243,7 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 	case m.Tags != "":
 		expr, err := wire.ParseExpr(m.Tags)
 		if err != nil {
-			return PublishResult{}, fmt.Errorf("client: %w", err)
+			return wire.Publish{}, fmt.Errorf("client: %w", err)
 		}
 		kind, audience = wire.AudienceTags, wire.AppendExpr(nil, expr)
 	case len(m.Preview) > 0:
@@ -236,17 +262,9 @@ func (p *Publisher) Publish(ctx context.Context, m Message) (PublishResult, erro
 		Payload:       m.Payload,
 	}
 	if err := req.Validate(); err != nil {
-		return PublishResult{}, fmt.Errorf("client: %w", err)
+		return wire.Publish{}, fmt.Errorf("client: %w", err)
 	}
-	r, err := p.call(ctx, "publish "+m.ClientMsgID, func(id uint32) []byte {
-		req.RequestID = id
-		return wire.AppendPublish(nil, req)
-	})
-	if err != nil {
-		return PublishResult{}, err
-	}
-	return PublishResult{MessageID: r.ack.MessageID, Total: r.ack.Total, Filtered: r.ack.Filtered, Recipients: r.ack.Recipients,
-		Duplicate: r.flags&wire.FlagDuplicate != 0, DryRun: r.flags&wire.FlagDryRun != 0}, nil
+	return req, nil
 }
 
 // Status asks for the delivery report of one of the account's retained

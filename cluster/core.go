@@ -353,6 +353,28 @@ func (c *Core) serve(msg *nats.Msg) {
 		if c.checked(msg, d) {
 			c.eng.Consent(q, func(st engine.ConsentState, err error) { answer(func(e *enc) { encConsentState(e, st) })(err) })
 		}
+	case mSchedule:
+		q, err := decScheduleRequest(d)
+		if err == nil {
+			err = d.check(method)
+		}
+		if err != nil {
+			c.refuse(msg, err)
+			return
+		}
+		c.eng.Schedule(q, func(r engine.PublishResult, err error) { answer(func(e *enc) { encPublishResult(e, r) })(err) })
+	case mCancel:
+		q := decCancelRequest(d)
+		if c.checked(msg, d) {
+			c.eng.Cancel(q, func(_ struct{}, err error) { answer(nil)(err) })
+		}
+	case mSchedules:
+		account := d.u32()
+		if c.checked(msg, d) {
+			c.eng.Schedules(account, func(ss []engine.ScheduledBroadcast, err error) {
+				answer(func(e *enc) { encList(e, ss, encScheduled) })(err)
+			})
+		}
 	case mWrite:
 		q := decLetterRequest(d)
 		if c.checked(msg, d) {

@@ -300,6 +300,23 @@ func (e *Edge) Consent(req engine.ConsentRequest, done func(engine.ConsentState,
 	askOwner(e, req.Account, engine.ErrUnknownAccount, mConsent, encConsentRequest(req), decConsentState, done)
 }
 
+// Schedule asks the core.
+func (e *Edge) Schedule(req engine.ScheduleRequest, done func(engine.PublishResult, error)) {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mSchedule, encScheduleRequest(req), decPublishResult, done)
+}
+
+// Cancel asks the core.
+func (e *Edge) Cancel(req engine.CancelRequest, done func(struct{}, error)) {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mCancel, encCancelRequest(req), noResult, done)
+}
+
+// Schedules asks the core.
+func (e *Edge) Schedules(account uint32, done func([]engine.ScheduledBroadcast, error)) {
+	q := newEnc(4)
+	q.u32(account)
+	askOwner(e, account, engine.ErrUnknownAccount, mSchedules, q.b, func(d *dec) []engine.ScheduledBroadcast { return decList(d, minScheduled, decScheduled) }, done)
+}
+
 // Write asks the core of the account.
 func (e *Edge) Write(req engine.LetterRequest, done func(uint64, error)) {
 	askOwner(e, req.Account, engine.ErrUnknownAccount, mWrite, encLetterRequest(req), func(d *dec) uint64 { return d.u64() }, done)

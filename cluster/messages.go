@@ -391,11 +391,12 @@ func encPublishResult(e *enc, r engine.PublishResult) {
 	e.u32(r.Blocked)
 	e.flag(r.Duplicate)
 	e.flag(r.DryRun)
+	e.flag(r.Scheduled)
 }
 
 func decPublishResult(d *dec) engine.PublishResult {
 	return engine.PublishResult{MessageID: d.u64(), Total: d.u32(), Filtered: d.u32(), Recipients: d.u32(),
-		NotSelected: d.u32(), Blocked: d.u32(), Duplicate: d.flag(), DryRun: d.flag()}
+		NotSelected: d.u32(), Blocked: d.u32(), Duplicate: d.flag(), DryRun: d.flag(), Scheduled: d.flag()}
 }
 
 func encMessageRef(q engine.MessageRef) []byte {
@@ -605,6 +606,49 @@ func decConsentState(d *dec) engine.ConsentState {
 	return engine.ConsentState{Remaining: d.u32(), Banned: d.flag()}
 }
 
+func encScheduleRequest(q engine.ScheduleRequest) []byte {
+	e := newEnc(16)
+	e.i64(q.SendAt.UnixMilli())
+	e.bytes(encPublish(publishMsg{PublishRequest: q.PublishRequest}))
+	return e.b
+}
+
+func decScheduleRequest(d *dec) (engine.ScheduleRequest, error) {
+	at := d.i64()
+	inner, err := newDec(d.bytes())
+	if err != nil {
+		return engine.ScheduleRequest{}, errMalformed("schedule")
+	}
+	p, err := decPublish(inner)
+	if err == nil {
+		err = inner.check("schedule")
+	}
+	return engine.ScheduleRequest{PublishRequest: p.PublishRequest, SendAt: time.UnixMilli(at)}, err
+}
+
+func encCancelRequest(q engine.CancelRequest) []byte {
+	e := newEnc(8 + len(q.ClientMsgID))
+	e.u32(q.Account)
+	e.str(q.ClientMsgID)
+	return e.b
+}
+
+func decCancelRequest(d *dec) engine.CancelRequest {
+	return engine.CancelRequest{Account: d.u32(), ClientMsgID: d.str()}
+}
+
+func encScheduled(e *enc, s engine.ScheduledBroadcast) {
+	e.str(s.ClientMsgID)
+	e.i64(s.SendAt.UnixMilli())
+	e.str(s.State)
+	e.u64(s.MessageID)
+	e.str(s.Error)
+}
+
+func decScheduled(d *dec) engine.ScheduledBroadcast {
+	return engine.ScheduledBroadcast{ClientMsgID: d.str(), SendAt: time.UnixMilli(d.i64()).UTC(), State: d.str(), MessageID: d.u64(), Error: d.str()}
+}
+
 func encLetterRequest(q engine.LetterRequest) []byte {
 	e := newEnc(16 + len(q.ContentType) + len(q.Payload))
 	e.u32(q.User)
@@ -647,6 +691,7 @@ func decLetter(d *dec) engine.Letter {
 const (
 	minTemplate    = 2 + 2 + 1 + 4
 	minLetter      = 8 + 4 + 8 + 2 + 4
+	minScheduled   = 2 + 8 + 2 + 8 + 2
 	minTag         = 4 + 2 + 8
 	minAccount     = 4 + 2 + 2 + 8 + 8 + 2
 	minFollowerDay = 4 + 8 + 8 + 8 + 4

@@ -329,3 +329,32 @@ func TestLettersAndRepliesAcrossShards(t *testing.T) {
 		t.Fatalf("reply to a user who never wrote: %v", err)
 	}
 }
+
+// TestScheduledAcrossShards: a broadcast scheduled through an edge is sent
+// by its core at its time, and cancelling crosses the bus.
+func TestScheduledAcrossShards(t *testing.T) {
+	c := startClusterWith(t, 2, clusterOptions{shards: 2})
+	c.account(1, 1) // the next account is of shard 1
+	b, secret := c.account(1, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := c.publisher(1, b, secret, nil)
+	user := c.subscribe(0, 2, 0)
+	at := time.Now().Add(300 * time.Millisecond)
+	if res, err := pub.Schedule(ctx, client.Message{ClientMsgID: "soon", Payload: []byte("soon")}, at); err != nil || !res.Scheduled {
+		t.Fatalf("schedule: %+v, %v", res, err)
+	}
+	if _, err := pub.Schedule(ctx, client.Message{ClientMsgID: "later", Payload: []byte("later")}, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Cancel(ctx, "later"); err != nil {
+		t.Fatal(err)
+	}
+	if m := testserver.Receive(t, user, 10*time.Second); string(m.Payload) != "soon" || wire.ShardOf(m.ID) != 1 {
+		t.Fatalf("got %+v", m)
+	}
+	list, err := c.admin(0).Schedules(ctx, b)
+	if err != nil || len(list) != 1 || list[0].ClientMsgID != "soon" || list[0].State != "sent" {
+		t.Fatalf("schedules through edge 0: %+v, %v", list, err)
+	}
+}

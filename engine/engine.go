@@ -51,6 +51,13 @@ type Engine interface {
 	Authenticate(req Credentials, done func(struct{}, error))
 	// Publish stores a broadcast durably, answers, then delivers it.
 	Publish(req PublishRequest, done func(PublishResult, error))
+	// Schedule stores a broadcast to publish at its time and answers once
+	// that is durable (a client_msg_id already used answers as Publish's
+	// duplicate); Cancel withdraws one not yet sent; Schedules lists the
+	// account's, pending and done.
+	Schedule(req ScheduleRequest, done func(PublishResult, error))
+	Cancel(req CancelRequest, done func(struct{}, error))
+	Schedules(account uint32, done func([]ScheduledBroadcast, error))
 	// Retract withdraws a retained broadcast of the account, answering once
 	// that is durable; online recipients are sent RETRACTED.
 	Retract(req MessageRef, done func(struct{}, error))

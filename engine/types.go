@@ -178,6 +178,10 @@ type PublishResult struct {
 	Duplicate bool
 	// DryRun: the counts of a dry run; MessageID is 0.
 	DryRun bool
+	// Scheduled: the client_msg_id names a scheduled broadcast (Schedule):
+	// nothing was sent now; MessageID is the id it was sent as, or 0 while
+	// it is pending.
+	Scheduled bool
 }
 
 // JobReport is what a broadcast's delivery achieved, per recipient:
@@ -392,4 +396,29 @@ type InboxRequest struct {
 	Account uint32
 	After   uint64
 	Limit   int
+}
+
+// ScheduleRequest is a broadcast to publish at SendAt: its audience is
+// resolved and its quota counted then. It may not be a dry run, a
+// notification or a reply; OnJobDone is not called.
+type ScheduleRequest struct {
+	PublishRequest
+	SendAt time.Time
+}
+
+// CancelRequest names a scheduled broadcast to withdraw before it is sent.
+type CancelRequest struct {
+	Account     uint32
+	ClientMsgID string
+}
+
+// ScheduledBroadcast is one of an account's scheduled broadcasts.
+type ScheduledBroadcast struct {
+	ClientMsgID string
+	SendAt      time.Time
+	// State is "pending", "sent" (as MessageID) or "failed" (Error says
+	// why: the quota of the day it fell due, say).
+	State     string
+	MessageID uint64
+	Error     string
 }

@@ -166,6 +166,7 @@ type Engine struct {
 	// retractions counts RETRACTED notices dispatched (engine.Page.Epoch).
 	retractions atomic.Uint64
 	tokenKeys   *tokenKeys
+	sched       schedulerState
 	// dir is the data directory Open took (nil for New or in memory);
 	// owned: Close closes the store.
 	dir   *dataDir
@@ -193,6 +194,7 @@ func start(store *storage.Store, keys *tokenKeys, cfg Config) *Engine {
 		done:      make(chan struct{}),
 		tokenKeys: keys,
 	}
+	e.sched.firing, e.sched.wake = make(map[scheduleRef]bool), make(chan struct{}, 1)
 	e.readers.start()
 	e.recent.init(cfg.CatchUpCache, store.LastMessageID())
 	if err := e.recent.warm(store, cfg.CompressMin); err != nil {
@@ -204,10 +206,11 @@ func start(store *storage.Store, keys *tokenKeys, cfg Config) *Engine {
 	e.jobs.init(store)
 	e.startPreparers()
 	var running sync.WaitGroup
-	running.Add(3)
+	running.Add(4)
 	go func() { defer running.Done(); e.write() }()
 	go func() { defer running.Done(); e.save() }()
 	go func() { defer running.Done(); e.retain() }()
+	go func() { defer running.Done(); e.schedule() }()
 	go func() { running.Wait(); close(e.done) }()
 	return e
 }

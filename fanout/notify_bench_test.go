@@ -61,5 +61,5 @@ func benchmarkUnicast(b *testing.B, notify bool) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "durable/s")
 }
 
-func BenchmarkUnicast_notification(b *testing.B) { benchmarkUnicast(b, true) }
+func BenchmarkUnicast_notification(b *testing.B)    { benchmarkUnicast(b, true) }
 func BenchmarkUnicast_listedBroadcast(b *testing.B) { benchmarkUnicast(b, false) }

@@ -20,7 +20,11 @@ type publishOp struct {
 	encoded  storage.EncodedSet
 	packed   []byte
 	template storage.Template // a notification's, as prepared
-	prepErr  error
+	// scheduled: the scheduler fires this publish for the schedule of its
+	// client_msg_id, which the batch marks sent (errScheduleGone if it is
+	// no longer pending).
+	scheduled bool
+	prepErr   error
 	// Set by apply.
 	result  PublishResult
 	send    *delivery
@@ -66,7 +70,20 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 		return err
 	}
 	preview, notification, reply := len(o.req.Preview) > 0, o.req.Notification != nil, o.req.ReplyTo != 0
+	var schedule storage.Schedule
 	if !o.req.DryRun {
+		var scheduled bool
+		if schedule, scheduled, err = b.Schedule(o.req.Account, o.req.ClientMsgID); err != nil {
+			return err
+		}
+		switch {
+		case o.scheduled && (!scheduled || schedule.State != storage.SchedulePending):
+			return errScheduleGone
+		case !o.scheduled && scheduled:
+			// The client_msg_id names a scheduled broadcast: answer it.
+			o.result = PublishResult{MessageID: schedule.MessageID, Duplicate: true, Scheduled: true}
+			return nil
+		}
 		original, found, err := b.LookupIdempotency(o.req.Account, o.req.ClientMsgID, now)
 		if err != nil || found {
 			return o.duplicate(b, original, err)
@@ -132,6 +149,12 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	}
 	if err := b.PutIdempotency(o.req.Account, o.req.ClientMsgID, m.ID, now); err != nil {
 		return err
+	}
+	if o.scheduled {
+		schedule.State, schedule.MessageID = storage.ScheduleSent, m.ID
+		if err := b.PutSchedule(schedule); err != nil {
+			return err
+		}
 	}
 	if !e.cfg.NoAnalytics {
 		st := storage.BroadcastStats{Account: m.Account, TimeMillis: now, Preview: preview, Direct: notification || reply, NotSelected: o.left.notSelected, Blocked: o.left.blocked}

@@ -19,8 +19,8 @@ func (e *Engine) retain() {
 	}
 }
 
-// sweep removes the broadcasts and the letters older than the retention
-// period now and returns how many broadcasts it removed. Calls must not
+// sweep removes the broadcasts, the letters and the done scheduled
+// broadcasts older than the retention period now and returns how many broadcasts it removed. Calls must not
 // overlap: the sweeper makes them, and tests only on an engine whose
 // sweeper is idle.
 func (e *Engine) sweep() (int, error) {
@@ -29,6 +29,9 @@ func (e *Engine) sweep() (int, error) {
 	if err != nil {
 		return n, err
 	}
-	_, err = e.store.RetainLetters(cutoff)
+	if _, err = e.store.RetainLetters(cutoff); err != nil {
+		return n, err
+	}
+	_, err = e.store.RetainSchedules(cutoff)
 	return n, err
 }

@@ -42,6 +42,7 @@ func (s *Server) startAdmin() error {
 	mux.HandleFunc("GET /v1/accounts/{id}/broadcasts/{msg}", s.accountReader(s.getBroadcast))
 	mux.HandleFunc("GET /v1/stats/server", s.authorized(s.serverStats))
 	mux.HandleFunc("GET /v1/accounts/{id}/online", s.accountReader(s.online))
+	mux.HandleFunc("GET /v1/accounts/{id}/schedules", s.accountReader(s.listSchedules))
 	mux.HandleFunc("POST /v1/tokens", s.authorized(s.mintToken))
 	mux.HandleFunc("POST /v1/token-keys/rotate", s.authorized(s.rotateTokenKey))
 	s.observability(mux)

@@ -275,3 +275,29 @@ func (s *Server) online(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"account": a.ID, "online_followers": n, "online_users": len(users)})
 }
+
+// listSchedules answers the account's scheduled broadcasts: pending, and
+// sent or failed within retention.
+func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.existingAccount(w, r)
+	if !ok {
+		return
+	}
+	list, err := engine.Call(r.Context(), s.engine.Schedules, a.ID)
+	if err != nil {
+		writeError(w, engineStatus(err), "%v", err)
+		return
+	}
+	type schedule struct {
+		ClientMsgID string `json:"client_msg_id"`
+		SendAt      string `json:"send_at"`
+		State       string `json:"state"`
+		MessageID   uint64 `json:"message_id,omitempty"`
+		Error       string `json:"error,omitempty"`
+	}
+	out := make([]schedule, len(list))
+	for i, sc := range list {
+		out[i] = schedule{ClientMsgID: sc.ClientMsgID, SendAt: sc.SendAt.UTC().Format(time.RFC3339Nano), State: sc.State, MessageID: sc.MessageID, Error: sc.Error}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"account": a.ID, "schedules": out})
+}

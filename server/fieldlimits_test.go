@@ -150,6 +150,11 @@ func TestEveryFieldLimit(t *testing.T) {
 		{"PUBLISH reply audience of 2 bytes", publisher, false, publish(func(m *wire.Publish) { m.AudienceKind, m.AudienceBytes = wire.AudienceReply, []byte{0, 1} }), wire.CodeBadRequest, 7, false},
 		{"PUBLISH reply to user 0", publisher, false, publish(func(m *wire.Publish) { m.AudienceKind, m.AudienceBytes = wire.AudienceReply, wire.EncodeReply(0) }), wire.CodeBadRequest, 7, false},
 		{"PUBLISH reply outside the window", publisher, false, publish(func(m *wire.Publish) { m.AudienceKind, m.AudienceBytes = wire.AudienceReply, wire.EncodeReply(2) }), wire.CodeWindowClosed, 7, false},
+		{"SCHEDULE empty client_msg_id", publisher, false, wire.AppendSchedule(nil, wire.Schedule{SendAtMillis: 1, Publish: wire.Publish{RequestID: 7, Account: account}}), wire.CodeBadRequest, 7, false},
+		{"SCHEDULE cut short", publisher, false, wire.AppendFrame(nil, wire.TypeSchedule, 0, []byte{0, 0, 0, 7, 1}), wire.CodeBadRequest, 7, false},
+		{"SCHEDULE a flag", publisher, false, withFlags(wire.AppendSchedule(nil, wire.Schedule{SendAtMillis: 1, Publish: wire.Publish{RequestID: 7, Account: account, ClientMsgID: "s"}}), wire.FlagDryRun), wire.CodeBadRequest, 7, false},
+		{"CANCEL empty client_msg_id", publisher, false, wire.AppendCancel(nil, wire.Cancel{RequestID: 7, Account: account}), wire.CodeBadRequest, 7, false},
+		{"CANCEL of nothing scheduled", publisher, false, wire.AppendCancel(nil, wire.Cancel{RequestID: 7, Account: account, ClientMsgID: "none"}), wire.CodeUnknownMessage, 7, false},
 		{"STATUS of an unknown message", publisher, false, wire.AppendStatus(nil, wire.Status{RequestID: 7, Account: account, MessageID: 999}), wire.CodeUnknownMessage, 7, false},
 	}
 	for _, tt := range tests {

@@ -64,6 +64,10 @@ func (cn *conn) publisherFrame(f wire.Frame) error {
 		return cn.template(f)
 	case wire.TypeInbox:
 		return cn.inbox(f)
+	case wire.TypeSchedule:
+		return cn.schedule(f)
+	case wire.TypeCancel:
+		return cn.cancel(f)
 	default:
 		return closeWith(wire.CodeUnexpectedFrame, "%s (%#x) is not a publisher frame", f.Type, uint8(f.Type))
 	}
@@ -163,9 +167,22 @@ func (cn *conn) publish(f wire.Frame) error {
 	if !cn.owns(p.RequestID, p.Account) || !cn.admit(p.RequestID) {
 		return nil
 	}
+	req, err := publishRequest(p, f.Flags&wire.FlagDryRun != 0)
+	if err != nil {
+		cn.sendError(p.RequestID, wire.CodeBadRequest, err.Error())
+		return nil
+	}
+	cn.submitPublish(p.RequestID, req)
+	return nil
+}
+
+// publishRequest is a decoded PUBLISH (or SCHEDULE) as the engine takes
+// it; an audience that does not decode is an error.
+func publishRequest(p wire.Publish, dryRun bool) (engine.PublishRequest, error) {
 	var preview, listed []uint32
 	var expr wire.Expr
 	var replyTo uint32
+	var err error
 	switch p.AudienceKind {
 	case wire.AudienceReply:
 		if replyTo, err = wire.DecodeReply(p.AudienceBytes); err == nil && replyTo == 0 {
@@ -178,12 +195,8 @@ func (cn *conn) publish(f wire.Frame) error {
 	case wire.AudienceList:
 		listed, err = wire.DecodeUsers(p.AudienceBytes, wire.MaxListed)
 	}
-	if err != nil {
-		cn.sendError(p.RequestID, wire.CodeBadRequest, err.Error())
-		return nil
-	}
-	cn.submitPublish(p.RequestID, engine.PublishRequest{
-		DryRun:      f.Flags&wire.FlagDryRun != 0,
+	return engine.PublishRequest{
+		DryRun:      dryRun,
 		Preview:     preview,
 		Users:       listed,
 		Expr:        expr,
@@ -193,8 +206,7 @@ func (cn *conn) publish(f wire.Frame) error {
 		TTLSeconds:  p.TTLSeconds,
 		ContentType: p.ContentType,
 		Payload:     append([]byte(nil), p.Payload...), // the frame is a view
-	})
-	return nil
+	}, err
 }
 
 // admit reports whether the connection may start another publish (or
@@ -230,24 +242,79 @@ func (cn *conn) submitPublish(requestID uint32, req engine.PublishRequest) {
 				f[1].Add(uint64(res.Blocked))
 				f[2].Add(uint64(res.Filtered))
 			}
-			var flags uint8
-			if res.Duplicate {
-				flags |= wire.FlagDuplicate
-			}
-			if res.DryRun {
-				flags |= wire.FlagDryRun
-			}
-			cn.send(func(dst []byte) []byte {
-				return wire.AppendPublishAck(dst, wire.PublishAck{
-					RequestID:  requestID,
-					MessageID:  res.MessageID,
-					Total:      res.Total,
-					Filtered:   res.Filtered,
-					Recipients: res.Recipients,
-				}, flags)
-			})
+			cn.sendPublishAck(requestID, res)
 		})
 	})
+}
+
+// sendPublishAck writes a PUBLISH_ACK frame.
+func (cn *conn) sendPublishAck(requestID uint32, res engine.PublishResult) {
+	var flags uint8
+	if res.Duplicate {
+		flags |= wire.FlagDuplicate
+	}
+	if res.DryRun {
+		flags |= wire.FlagDryRun
+	}
+	if res.Scheduled {
+		flags |= wire.FlagScheduled
+	}
+	cn.send(func(dst []byte) []byte {
+		return wire.AppendPublishAck(dst, wire.PublishAck{
+			RequestID:  requestID,
+			MessageID:  res.MessageID,
+			Total:      res.Total,
+			Filtered:   res.Filtered,
+			Recipients: res.Recipients,
+		}, flags)
+	})
+}
+
+// schedule stores a broadcast to send at its time, answering PUBLISH_ACK
+// with SCHEDULED once that is durable.
+func (cn *conn) schedule(f wire.Frame) error {
+	m, err := wire.DecodeSchedule(f.Body)
+	if err == nil {
+		err = m.Validate()
+	}
+	if err != nil {
+		return cn.invalid(f, err)
+	}
+	if !cn.owns(m.RequestID, m.Account) {
+		return nil
+	}
+	req, err := publishRequest(m.Publish, false)
+	if err != nil {
+		cn.sendError(m.RequestID, wire.CodeBadRequest, err.Error())
+		return nil
+	}
+	requestID := m.RequestID
+	q := engine.ScheduleRequest{PublishRequest: req, SendAt: time.UnixMilli(int64(m.SendAtMillis))}
+	cn.srv.engine.Schedule(q, func(res engine.PublishResult, err error) {
+		cn.reply(func() {
+			if err != nil {
+				cn.sendErrorAt(requestID, codeFor(err), retryAt(err), err.Error())
+				return
+			}
+			cn.sendPublishAck(requestID, res)
+		})
+	})
+	return nil
+}
+
+// cancel withdraws a scheduled broadcast, answering OK once that is
+// durable.
+func (cn *conn) cancel(f wire.Frame) error {
+	m, err := wire.DecodeCancel(f.Body)
+	if err != nil {
+		return cn.invalid(f, err)
+	}
+	if !cn.owns(m.RequestID, m.Account) {
+		return nil
+	}
+	answer := cn.answerOK(m.RequestID)
+	cn.srv.engine.Cancel(engine.CancelRequest{Account: m.Account, ClientMsgID: m.ClientMsgID}, func(_ struct{}, err error) { answer(err) })
+	return nil
 }
 
 // tag changes or lists the account's tags, answering TAGS.

@@ -42,6 +42,9 @@
 //	0x19    account u32 | user u32 | template     consent: grants left u32, banned
 //	0x1a    account u32 | seq u64                 letter: a follower's message to the account
 //	0x1b    account u32 | user u32                service window: the user's last letter, replies since
+//	0x1c    account u32 | client_msg_id           scheduled broadcast: when, its state, the request
+//	0x1d    send_at u64 | account u32 | client_msg_id
+//	                                              (empty) a scheduled broadcast not sent yet, by time
 //
 // A set of uint32 user ids is stored chunked by the high 16 bits: one key
 // per Roaring container, so a value is at most one container (8 KiB plus a

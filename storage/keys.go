@@ -34,6 +34,8 @@ const (
 	prefixConsent     byte = 0x19
 	prefixInbox       byte = 0x1a
 	prefixWindow      byte = 0x1b
+	prefixSchedule    byte = 0x1c
+	prefixDue         byte = 0x1d
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -149,6 +151,18 @@ func windowKey(account, user uint32) []byte {
 	return binary.BigEndian.AppendUint32(u32Key(prefixWindow, account), user)
 }
 
+// scheduleKey is 0x1c | account | client_msg_id: a scheduled broadcast.
+func scheduleKey(account uint32, clientMsgID string) []byte {
+	return append(u32Key(prefixSchedule, account), clientMsgID...)
+}
+
+// dueKey is 0x1d | send_at_ms | account | client_msg_id: a scheduled
+// broadcast not sent yet, in the order they fall due.
+func dueKey(sendAt uint64, account uint32, clientMsgID string) []byte {
+	k := binary.BigEndian.AppendUint64([]byte{prefixDue}, sendAt)
+	return append(binary.BigEndian.AppendUint32(k, account), clientMsgID...)
+}
+
 // prefixEnd returns the smallest key greater than every key with prefix p.
 func prefixEnd(p []byte) []byte {
 	end := append([]byte(nil), p...)
@@ -175,7 +189,7 @@ func keyString(k []byte) string {
 		prefixFollowStats: "follow-stats", prefixBcastStats: "broadcast-stats", prefixPublished: "published",
 		prefixDelivered: "delivered", prefixAccountLog: "account-log", prefixOpened: "opened",
 		prefixTemplate: "template", prefixNotified: "notified", prefixConsent: "consent",
-		prefixInbox: "inbox", prefixWindow: "window",
+		prefixInbox: "inbox", prefixWindow: "window", prefixSchedule: "schedule", prefixDue: "due",
 	}
 	name, ok := names[k[0]]
 	if !ok {

@@ -45,6 +45,8 @@ const (
 	TypeTemplates  Type = 0x1c // server → publisher: answer to TEMPLATE
 	TypeInbox      Type = 0x1d // publisher → server: read (and watch) what followers wrote
 	TypeLetters    Type = 0x1e // server → publisher: follower messages, answering INBOX
+	TypeSchedule   Type = 0x1f // publisher → server: a broadcast to send at a time
+	TypeCancel     Type = 0x30 // publisher → server: withdraw a scheduled broadcast (0x3_: publisher role, continued)
 	TypeResume     Type = 0x20 // client → server: replay from cursor
 	TypePush       Type = 0x21 // server → client: one broadcast
 	TypeAck        Type = 0x22 // client → server: cumulative acknowledgement
@@ -66,7 +68,7 @@ var typeNames = map[Type]string{
 	TypeRetract: "RETRACT", TypeRetracted: "RETRACTED", TypeJobDone: "JOB_DONE", TypeStatus: "STATUS",
 	TypeBlock: "BLOCK", TypeUnblock: "UNBLOCK", TypeTag: "TAG", TypeTags: "TAGS", TypeReach: "REACH", TypeOpened: "OPENED",
 	TypeNotify: "NOTIFY", TypeTemplate: "TEMPLATE", TypeTemplates: "TEMPLATES", TypeConsent: "CONSENT",
-	TypeInbox: "INBOX", TypeLetters: "LETTERS", TypeMessage: "MESSAGE",
+	TypeInbox: "INBOX", TypeLetters: "LETTERS", TypeMessage: "MESSAGE", TypeSchedule: "SCHEDULE", TypeCancel: "CANCEL",
 }
 
 func (t Type) String() string {
@@ -84,6 +86,11 @@ const (
 	// FlagDryRun on PUBLISH: resolve and count the audience only; on
 	// PUBLISH_ACK: this answers a dry run (message id 0, nothing stored).
 	FlagDryRun uint8 = 1 << 1
+	// FlagScheduled on PUBLISH_ACK: this answers a SCHEDULE (or a PUBLISH
+	// whose client_msg_id names a scheduled broadcast): the broadcast is
+	// to be sent at its time; message_id is 0 until it is (with
+	// FlagDuplicate, the id it was sent as).
+	FlagScheduled uint8 = 1 << 2
 	// FlagFromStored on RESUME: ignore the cursor field and resume from the
 	// cursor the server stored from this user's last cumulative ACK.
 	FlagFromStored uint8 = 1 << 0

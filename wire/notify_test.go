@@ -140,3 +140,26 @@ func TestLetterFramesRoundTrip(t *testing.T) {
 		t.Fatalf("audience kind 5: %v", err)
 	}
 }
+
+// TestScheduleFramesRoundTrip: SCHEDULE carries a PUBLISH body behind its
+// time, and CANCEL its client_msg_id.
+func TestScheduleFramesRoundTrip(t *testing.T) {
+	m := Schedule{SendAtMillis: 1_800_000_000_000, Publish: Publish{RequestID: 4, Account: 2, ClientMsgID: "morning", TTLSeconds: 60,
+		AudienceKind: AudienceList, AudienceBytes: EncodeUsers([]uint32{1, 2}), ContentType: "text/plain", Payload: []byte("good morning")}}
+	f := decodeOne(t, AppendSchedule(nil, m))
+	got, err := DecodeSchedule(f.Body)
+	if err != nil || got.Validate() != nil || got.SendAtMillis != m.SendAtMillis || got.RequestID != 4 || got.Account != 2 || got.ClientMsgID != "morning" ||
+		got.TTLSeconds != 60 || got.AudienceKind != AudienceList || string(got.AudienceBytes) != string(m.AudienceBytes) || string(got.Payload) != "good morning" {
+		t.Fatalf("SCHEDULE decoded as %+v, %v", got, err)
+	}
+	if _, err := DecodeSchedule([]byte{0, 0, 0, 1, 2}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a short SCHEDULE: %v", err)
+	}
+	c, err := DecodeCancel(decodeOne(t, AppendCancel(nil, Cancel{RequestID: 5, Account: 2, ClientMsgID: "morning"})).Body)
+	if err != nil || c != (Cancel{RequestID: 5, Account: 2, ClientMsgID: "morning"}) {
+		t.Fatalf("CANCEL decoded as %+v, %v", c, err)
+	}
+	if _, err := DecodeCancel(AppendCancel(nil, Cancel{RequestID: 5})[HeaderSize:]); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("CANCEL without a client_msg_id: %v", err)
+	}
+}

@@ -23,6 +23,7 @@ func FuzzParser(f *testing.F) {
 	f.Add(AppendPush(nil, Push{MessageID: 1, Account: 1, Notification: true, Payload: AppendNotification(nil, Notification{Template: "t"})}), uint16(3), uint16(8))
 	f.Add(append(AppendMessage(nil, Message{RequestID: 6, Account: 1, ContentType: "text/plain", Payload: []byte("hi")}), AppendInbox(nil, Inbox{RequestID: 7, Account: 1, After: 3}, FlagWatch)...), uint16(4), uint16(25))
 	f.Add(AppendLetters(nil, Letters{RequestID: 7, Letters: []Letter{{Seq: 1, User: 2, TimeMillis: 3, ContentType: "c", Payload: []byte("p")}}}, FlagMore), uint16(3), uint16(9))
+	f.Add(append(AppendSchedule(nil, Schedule{SendAtMillis: 9, Publish: Publish{RequestID: 8, Account: 1, ClientMsgID: "s", Payload: []byte("p")}}), AppendCancel(nil, Cancel{RequestID: 9, Account: 1, ClientMsgID: "s"})...), uint16(7), uint16(40))
 	f.Fuzz(func(t *testing.T, input []byte, cutA, cutB uint16) {
 		whole, errWhole := collect(NewParser(4096), input)
 		a := int(cutA) % (len(input) + 1)
@@ -100,6 +101,15 @@ func decodeAny(f Frame) {
 		}
 	case TypeInbox:
 		_, _ = DecodeInbox(f.Body)
+	case TypeSchedule:
+		if m, err := DecodeSchedule(f.Body); err == nil {
+			again, err := DecodeSchedule(AppendSchedule(nil, m)[HeaderSize:])
+			if err != nil || again.SendAtMillis != m.SendAtMillis || again.RequestID != m.RequestID || again.ClientMsgID != m.ClientMsgID || string(again.Payload) != string(m.Payload) {
+				panic(fmt.Sprintf("SCHEDULE %+v decoded back as %+v, %v", m, again, err))
+			}
+		}
+	case TypeCancel:
+		_, _ = DecodeCancel(f.Body)
 	case TypeLetters:
 		if m, err := DecodeLetters(f.Body); err == nil {
 			if again, err := DecodeLetters(AppendLetters(nil, m, f.Flags)[HeaderSize:]); err != nil || len(again.Letters) != len(m.Letters) {

@@ -19,7 +19,7 @@ var ErrInvalid = errors.New("wire: invalid request")
 //
 //   - Request frames (those whose body starts with a request id: PUBLISH,
 //     RETRACT, STATUS, BLOCK, UNBLOCK, TAG, NOTIFY, TEMPLATE, FOLLOW,
-//     UNFOLLOW, CONSENT, MESSAGE, INBOX) with a body
+//     UNFOLLOW, CONSENT, MESSAGE, INBOX, SCHEDULE, CANCEL) with a body
 //     of at least 4 bytes: anything wrong with the rest — a layout that
 //     does not decode, a field over its limit, an undefined flag bit — is
 //     answered by ERROR BAD_REQUEST with that request id, and the
@@ -33,7 +33,7 @@ var ErrInvalid = errors.New("wire: invalid request")
 func (t Type) HasRequestID() bool {
 	switch t {
 	case TypePublish, TypeRetract, TypeStatus, TypeBlock, TypeUnblock, TypeTag, TypeFollow, TypeUnfollow,
-		TypeNotify, TypeTemplate, TypeConsent, TypeMessage, TypeInbox:
+		TypeNotify, TypeTemplate, TypeConsent, TypeMessage, TypeInbox, TypeSchedule, TypeCancel:
 		return true
 	}
 	return false
