@@ -275,3 +275,23 @@ func TestLettersFromTheCommandLine(t *testing.T) {
 		t.Fatalf("reply to a user who never wrote: %v", err)
 	}
 }
+
+// TestScheduleFromTheCommandLine: publish --at schedules, cancel withdraws,
+// and a bad time is a clear error.
+func TestScheduleFromTheCommandLine(t *testing.T) {
+	h := start(t)
+	account, secret := h.Account(1, 2)
+	acct := fmt.Sprint(account)
+	if out, err := run(t, h, "", "publish", "--account", acct, "--secret", secret, "--at", "1h", "--id", "later", "x"); err != nil || !strings.Contains(out, `scheduled "later" for`) {
+		t.Fatalf("publish --at: %q, %v", out, err)
+	}
+	if out, err := run(t, h, "", "cancel", "--account", acct, "--secret", secret, "--id", "later"); err != nil || !strings.Contains(out, `cancelled "later"`) {
+		t.Fatalf("cancel: %q, %v", out, err)
+	}
+	if _, err := run(t, h, "", "cancel", "--account", acct, "--secret", secret, "--id", "later"); err == nil || !strings.Contains(err.Error(), "UNKNOWN_MESSAGE") {
+		t.Fatalf("cancel twice: %v", err)
+	}
+	if _, err := run(t, h, "", "publish", "--account", acct, "--secret", secret, "--at", "tomorrow", "x"); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
+		t.Fatalf("publish --at tomorrow: %v", err)
+	}
+}

@@ -31,6 +31,7 @@ func newPublish(g *globals) *cobra.Command {
 		dryRun      bool
 		tags        string
 		replyTo     = idValue{what: "user id"}
+		at          string
 	)
 	cmd := &cobra.Command{
 		Use:   "publish --account N --secret S MESSAGE...",
@@ -73,8 +74,28 @@ func newPublish(g *globals) *cobra.Command {
 				return err
 			}
 			defer pub.Close()
-			res, err := pub.Publish(ctx, client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload,
-				Preview: preview.ids, Users: listed.ids, Tags: tags, ReplyTo: replyTo.id, DryRun: dryRun})
+			m := client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload,
+				Preview: preview.ids, Users: listed.ids, Tags: tags, ReplyTo: replyTo.id, DryRun: dryRun}
+			if at != "" {
+				when, err := parseAt(at, time.Now())
+				if err != nil {
+					return err
+				}
+				if m.ClientMsgID == "" {
+					m.ClientMsgID = fmt.Sprintf("at-%d", time.Now().UnixNano())
+				}
+				res, err := pub.Schedule(ctx, m, when)
+				if err != nil {
+					return err
+				}
+				if res.MessageID != 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "%q was sent before as message %d; nothing scheduled again\n", m.ClientMsgID, res.MessageID)
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "scheduled %q for %s (cancel with: herald cancel --id %s)\n", m.ClientMsgID, when.UTC().Format(time.RFC3339), m.ClientMsgID)
+				return nil
+			}
+			res, err := pub.Publish(ctx, m)
 			if err != nil {
 				return err
 			}
@@ -110,8 +131,38 @@ func newPublish(g *globals) *cobra.Command {
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	f.Var(&preview, "preview", "send only to these test users (comma-separated, at most 100), outside any quota")
 	f.Var(&listed, "users", "send only to these followers (comma-separated, at most 10,000)")
+	f.StringVar(&at, "at", "", "send it at this time instead of now: RFC 3339 (2026-12-03T08:00:00Z) or a delay (90m); the audience and quota are those of then")
 	f.Var(&replyTo, "reply-to", "reply to this one user, who wrote to the account within the service window (herald inbox)")
 	f.StringVar(&tags, "tags", "", `send only to followers a tag expression selects, e.g. "vip AND (beijing OR shanghai) AND NOT churned"`)
 	f.BoolVar(&dryRun, "dry-run", false, "count the audience only; send nothing")
+	return cmd
+}
+
+// parseAt reads --at: an RFC 3339 time, or a delay from now.
+func parseAt(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(d), nil
+	}
+	return time.Time{}, fmt.Errorf("--at %q: give an RFC 3339 time (2026-12-03T08:00:00Z) or a delay (90m)", s)
+}
+
+// newCancel is "herald cancel": withdraw a scheduled broadcast.
+func newCancel(g *globals) *cobra.Command {
+	var id string
+	cmd := publisherCommand(g, "cancel --account N --secret S --id CLIENT_MSG_ID", "Cancel a scheduled broadcast before it is sent", cobra.NoArgs,
+		func(ctx context.Context, cmd *cobra.Command, pub *client.Publisher, _ []string) error {
+			if id == "" {
+				return errors.New("--id (the scheduled broadcast's client message id) is required")
+			}
+			if err := pub.Cancel(ctx, id); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cancelled %q\n", id)
+			return nil
+		})
+	cmd.Flags().StringVar(&id, "id", "", "the scheduled broadcast's client message id")
 	return cmd
 }

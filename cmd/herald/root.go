@@ -36,7 +36,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(node.ServeCommand(node.ServeOptions{}), newAccount(g), newFollow(g), newToken(g), newPublish(g), newRetract(g), newStatus(g), newBlock(g), newUnblock(g), newTag(g), newTemplate(g), newNotify(g), newConsent(g), newInbox(g), newWrite(g), newSubscribe(g))
+	root.AddCommand(node.ServeCommand(node.ServeOptions{}), newAccount(g), newFollow(g), newToken(g), newPublish(g), newRetract(g), newStatus(g), newBlock(g), newUnblock(g), newTag(g), newTemplate(g), newNotify(g), newConsent(g), newInbox(g), newWrite(g), newCancel(g), newSubscribe(g))
 	return root
 }
 
