@@ -1,7 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -126,4 +128,31 @@ func (a *Admin) Schedules(ctx context.Context, account uint32) ([]ScheduledBroad
 	}
 	err := a.do(ctx, http.MethodGet, fmt.Sprintf("/v1/accounts/%d/schedules", account), "", nil, &out)
 	return out.Schedules, err
+}
+
+// Confirmation is a broadcast to all followers waiting for an operator.
+type Confirmation struct {
+	ClientMsgID string `json:"client_msg_id"`
+	Since       string `json:"since"`   // RFC 3339, UTC
+	Expires     string `json:"expires"` // when it fails unconfirmed
+}
+
+// Confirmations lists the account's broadcasts to all followers that wait
+// for an operator's confirmation (its tier's confirm_all_seconds).
+func (a *Admin) Confirmations(ctx context.Context, account uint32) ([]Confirmation, error) {
+	var out struct {
+		Confirmations []Confirmation `json:"confirmations"`
+	}
+	err := a.do(ctx, http.MethodGet, fmt.Sprintf("/v1/accounts/%d/confirmations", account), "", nil, &out)
+	return out.Confirmations, err
+}
+
+// Confirm sends (accept) or rejects a waiting broadcast to all followers;
+// its publish answers then.
+func (a *Admin) Confirm(ctx context.Context, account uint32, clientMsgID string, accept bool) error {
+	body, _ := json.Marshal(map[string]bool{"confirm": accept})
+	var out struct {
+		Confirmed bool `json:"confirmed"`
+	}
+	return a.do(ctx, http.MethodPost, fmt.Sprintf("/v1/accounts/%d/confirmations/%s", account, url.PathEscape(clientMsgID)), "application/json", bytes.NewReader(body), &out)
 }

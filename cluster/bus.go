@@ -62,6 +62,8 @@ const (
 	mSchedule   = "schedule"
 	mCancel     = "cancel"
 	mSchedules  = "schedules"
+	mConfirm    = "confirm"
+	mConfirms   = "confirms"
 	mCreate     = "create"
 	mAccount    = "account"
 	mAccounts   = "accounts"

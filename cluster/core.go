@@ -353,6 +353,18 @@ func (c *Core) serve(msg *nats.Msg) {
 		if c.checked(msg, d) {
 			c.eng.Consent(q, func(st engine.ConsentState, err error) { answer(func(e *enc) { encConsentState(e, st) })(err) })
 		}
+	case mConfirm:
+		q := decConfirmRequest(d)
+		if c.checked(msg, d) {
+			c.eng.Confirm(q, func(_ struct{}, err error) { answer(nil)(err) })
+		}
+	case mConfirms:
+		account := d.u32()
+		if c.checked(msg, d) {
+			c.eng.Confirmations(account, func(cs []engine.Confirmation, err error) {
+				answer(func(e *enc) { encList(e, cs, encConfirmation) })(err)
+			})
+		}
 	case mSchedule:
 		q, err := decScheduleRequest(d)
 		if err == nil {

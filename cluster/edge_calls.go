@@ -300,6 +300,18 @@ func (e *Edge) Consent(req engine.ConsentRequest, done func(engine.ConsentState,
 	askOwner(e, req.Account, engine.ErrUnknownAccount, mConsent, encConsentRequest(req), decConsentState, done)
 }
 
+// Confirm asks the core.
+func (e *Edge) Confirm(req engine.ConfirmRequest, done func(struct{}, error)) {
+	askOwner(e, req.Account, engine.ErrUnknownAccount, mConfirm, encConfirmRequest(req), noResult, done)
+}
+
+// Confirmations asks the core.
+func (e *Edge) Confirmations(account uint32, done func([]engine.Confirmation, error)) {
+	q := newEnc(4)
+	q.u32(account)
+	askOwner(e, account, engine.ErrUnknownAccount, mConfirms, q.b, func(d *dec) []engine.Confirmation { return decList(d, minConfirm, decConfirmation) }, done)
+}
+
 // Schedule asks the core.
 func (e *Edge) Schedule(req engine.ScheduleRequest, done func(engine.PublishResult, error)) {
 	askOwner(e, req.Account, engine.ErrUnknownAccount, mSchedule, encScheduleRequest(req), decPublishResult, done)

@@ -17,7 +17,7 @@ var sentinels = []error{
 	engine.ErrForbidden, engine.ErrQuotaExceeded, engine.ErrUnknownTag, engine.ErrTagExists,
 	engine.ErrLimit, engine.ErrCursorAhead, engine.ErrStorageFull, engine.ErrStorageFailed,
 	engine.ErrUnavailable, engine.ErrUnknownTemplate, engine.ErrConsentRequired, engine.ErrWindowClosed,
-	engine.ErrNotFollowing,
+	engine.ErrNotFollowing, engine.ErrNotConfirmed,
 }
 
 // Error details that cross with the code.

@@ -59,6 +59,8 @@ func FuzzBusMessages(f *testing.F) {
 			func(d *dec) { decLetterRequest(d) },
 			func(d *dec) { _, _ = decScheduleRequest(d) },
 			func(d *dec) { decCancelRequest(d) },
+			func(d *dec) { decConfirmRequest(d) },
+			func(d *dec) { decList(d, minConfirm, decConfirmation) },
 			func(d *dec) { decList(d, minScheduled, decScheduled) },
 			func(d *dec) { decInboxRequest(d) },
 			func(d *dec) { decList(d, minLetter, decLetter) },

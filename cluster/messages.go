@@ -649,6 +649,28 @@ func decScheduled(d *dec) engine.ScheduledBroadcast {
 	return engine.ScheduledBroadcast{ClientMsgID: d.str(), SendAt: time.UnixMilli(d.i64()).UTC(), State: d.str(), MessageID: d.u64(), Error: d.str()}
 }
 
+func encConfirmRequest(q engine.ConfirmRequest) []byte {
+	e := newEnc(8 + len(q.ClientMsgID))
+	e.u32(q.Account)
+	e.str(q.ClientMsgID)
+	e.flag(q.Accept)
+	return e.b
+}
+
+func decConfirmRequest(d *dec) engine.ConfirmRequest {
+	return engine.ConfirmRequest{Account: d.u32(), ClientMsgID: d.str(), Accept: d.flag()}
+}
+
+func encConfirmation(e *enc, c engine.Confirmation) {
+	e.str(c.ClientMsgID)
+	e.i64(c.Since.UnixMilli())
+	e.i64(c.Expires.UnixMilli())
+}
+
+func decConfirmation(d *dec) engine.Confirmation {
+	return engine.Confirmation{ClientMsgID: d.str(), Since: time.UnixMilli(d.i64()), Expires: time.UnixMilli(d.i64())}
+}
+
 func encLetterRequest(q engine.LetterRequest) []byte {
 	e := newEnc(16 + len(q.ContentType) + len(q.Payload))
 	e.u32(q.User)
@@ -692,6 +714,7 @@ const (
 	minTemplate    = 2 + 2 + 1 + 4
 	minLetter      = 8 + 4 + 8 + 2 + 4
 	minScheduled   = 2 + 8 + 2 + 8 + 2
+	minConfirm     = 2 + 8 + 8
 	minTag         = 4 + 2 + 8
 	minAccount     = 4 + 2 + 2 + 8 + 8 + 2
 	minFollowerDay = 4 + 8 + 8 + 8 + 4

@@ -51,6 +51,11 @@ type Engine interface {
 	Authenticate(req Credentials, done func(struct{}, error))
 	// Publish stores a broadcast durably, answers, then delivers it.
 	Publish(req PublishRequest, done func(PublishResult, error))
+	// Confirmations lists the account's broadcasts to all followers that
+	// wait for an operator (the tier's confirm_all_seconds); Confirm sends
+	// (Accept) or rejects one: its publish answers then.
+	Confirmations(account uint32, done func([]Confirmation, error))
+	Confirm(req ConfirmRequest, done func(struct{}, error))
 	// Schedule stores a broadcast to publish at its time and answers once
 	// that is durable (a client_msg_id already used answers as Publish's
 	// duplicate); Cancel withdraws one not yet sent; Schedules lists the

@@ -49,6 +49,10 @@ var (
 	// ErrNotFollowing: a letter to an account the user does not follow,
 	// or that blocked the user.
 	ErrNotFollowing = errors.New("not following")
+	// ErrNotConfirmed: a broadcast to all followers that needed an
+	// operator's confirmation was rejected, or not confirmed in time;
+	// nothing was sent.
+	ErrNotConfirmed = errors.New("not confirmed")
 	// ErrCursorAhead: a resume cursor beyond the newest message id; see
 	// CursorAheadError.
 	ErrCursorAhead = errors.New("cursor ahead of the log")

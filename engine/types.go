@@ -422,3 +422,18 @@ type ScheduledBroadcast struct {
 	MessageID uint64
 	Error     string
 }
+
+// Confirmation is a broadcast to all followers waiting for an operator's
+// confirmation.
+type Confirmation struct {
+	ClientMsgID string
+	Since       time.Time
+	Expires     time.Time
+}
+
+// ConfirmRequest confirms (Accept) or rejects a waiting broadcast.
+type ConfirmRequest struct {
+	Account     uint32
+	ClientMsgID string
+	Accept      bool
+}

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -167,6 +168,7 @@ type Engine struct {
 	retractions atomic.Uint64
 	tokenKeys   *tokenKeys
 	sched       schedulerState
+	confirm     confirmations
 	// dir is the data directory Open took (nil for New or in memory);
 	// owned: Close closes the store.
 	dir   *dataDir
@@ -224,6 +226,7 @@ func (e *Engine) Close() error {
 	e.mu.closed = true
 	e.mu.Unlock()
 	if !already {
+		e.confirm.release(fmt.Errorf("%w: the server stopped before the broadcast was confirmed; nothing was sent", ErrClosed))
 		// Publishes already accepted drain through the preparers into
 		// the writer, which answers them before it stops.
 		for _, queue := range e.prep {

@@ -30,6 +30,7 @@ var (
 	ErrUnknownTemplate = engine.ErrUnknownTemplate
 	ErrConsentRequired = engine.ErrConsentRequired
 	ErrNotFollowing    = engine.ErrNotFollowing
+	ErrNotConfirmed    = engine.ErrNotConfirmed
 )
 
 // WindowClosedError is a reply outside the service window

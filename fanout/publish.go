@@ -249,7 +249,12 @@ func (e *Engine) Publish(req PublishRequest, reply func(PublishResult, error)) {
 		reply(PublishResult{}, err)
 		return
 	}
-	if err := e.submitPublish(&publishOp{req: req, reply: reply}); err != nil {
+	o := &publishOp{req: req, reply: reply}
+	if e.needsConfirmation(req) {
+		e.publishConfirmed(o)
+		return
+	}
+	if err := e.submitPublish(o); err != nil {
 		reply(PublishResult{}, err)
 	}
 }

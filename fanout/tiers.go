@@ -27,6 +27,10 @@ type TierPolicy struct {
 	// NotificationsDaily is the most notifications (counted per
 	// recipient) per UTC day.
 	NotificationsDaily int `json:"notifications_daily"`
+	// ConfirmAllSeconds, if not zero, makes a broadcast to all followers
+	// wait for an operator's confirmation (Engine.Confirm) that long at
+	// most; unconfirmed, it fails with ErrNotConfirmed.
+	ConfirmAllSeconds int `json:"confirm_all_seconds"`
 }
 
 // MaxPerFollowerMonthly bounds PerFollowerMonthly: counting a broadcast
@@ -73,8 +77,8 @@ func ParseTiers(r io.Reader) (map[storage.Tier]TierPolicy, error) {
 			return nil, fmt.Errorf("tier file: a tier name is 1 to 64 bytes")
 		case seen[p.Name]:
 			return nil, fmt.Errorf("tier file: tier %q listed twice", p.Name)
-		case p.Daily < 0 || p.NotificationsDaily < 0 || p.PerFollowerMonthly < 0 || p.PerFollowerMonthly > MaxPerFollowerMonthly:
-			return nil, fmt.Errorf("tier file: tier %q: daily and notifications_daily must be 0 or more and per_follower_monthly 0 to %d", p.Name, MaxPerFollowerMonthly)
+		case p.Daily < 0 || p.NotificationsDaily < 0 || p.ConfirmAllSeconds < 0 || p.PerFollowerMonthly < 0 || p.PerFollowerMonthly > MaxPerFollowerMonthly:
+			return nil, fmt.Errorf("tier file: tier %q: daily, notifications_daily and confirm_all_seconds must be 0 or more and per_follower_monthly 0 to %d", p.Name, MaxPerFollowerMonthly)
 		}
 		if other, ok := tiers[p.ID]; ok && other.Name != p.Name && seen[other.Name] {
 			return nil, fmt.Errorf("tier file: tiers %q and %q share id %d", other.Name, p.Name, p.ID)

@@ -43,6 +43,8 @@ func (s *Server) startAdmin() error {
 	mux.HandleFunc("GET /v1/stats/server", s.authorized(s.serverStats))
 	mux.HandleFunc("GET /v1/accounts/{id}/online", s.accountReader(s.online))
 	mux.HandleFunc("GET /v1/accounts/{id}/schedules", s.accountReader(s.listSchedules))
+	mux.HandleFunc("GET /v1/accounts/{id}/confirmations", s.authorized(s.listConfirmations))
+	mux.HandleFunc("POST /v1/accounts/{id}/confirmations/{msg}", s.authorized(s.confirm))
 	mux.HandleFunc("POST /v1/tokens", s.authorized(s.mintToken))
 	mux.HandleFunc("POST /v1/token-keys/rotate", s.authorized(s.rotateTokenKey))
 	s.observability(mux)
@@ -81,7 +83,7 @@ func writeError(w http.ResponseWriter, status int, format string, args ...any) {
 // engineStatus maps an engine error to an HTTP status.
 func engineStatus(err error) int {
 	switch {
-	case errors.Is(err, engine.ErrUnknownAccount):
+	case errors.Is(err, engine.ErrUnknownAccount), errors.Is(err, engine.ErrUnknownMessage):
 		return http.StatusNotFound
 	case errors.Is(err, engine.ErrBadRequest):
 		return http.StatusBadRequest

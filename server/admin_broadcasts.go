@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -300,4 +301,50 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		out[i] = schedule{ClientMsgID: sc.ClientMsgID, SendAt: sc.SendAt.UTC().Format(time.RFC3339Nano), State: sc.State, MessageID: sc.MessageID, Error: sc.Error}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"account": a.ID, "schedules": out})
+}
+
+// listConfirmations answers the account's broadcasts to all followers
+// waiting for an operator's confirmation (operators only).
+func (s *Server) listConfirmations(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.existingAccount(w, r)
+	if !ok {
+		return
+	}
+	list, err := engine.Call(r.Context(), s.engine.Confirmations, a.ID)
+	if err != nil {
+		writeError(w, engineStatus(err), "%v", err)
+		return
+	}
+	type waiting struct {
+		ClientMsgID string `json:"client_msg_id"`
+		Since       string `json:"since"`
+		Expires     string `json:"expires"`
+	}
+	out := make([]waiting, len(list))
+	for i, c := range list {
+		out[i] = waiting{ClientMsgID: c.ClientMsgID, Since: c.Since.UTC().Format(time.RFC3339Nano), Expires: c.Expires.UTC().Format(time.RFC3339Nano)}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"account": a.ID, "confirmations": out})
+}
+
+// confirm sends ({"confirm": true}) or rejects ({"confirm": false}) a
+// broadcast to all followers waiting for confirmation (operators only).
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.existingAccount(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Confirm *bool `json:"confirm"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil || req.Confirm == nil {
+		writeError(w, http.StatusBadRequest, "body must be JSON {\"confirm\": true} or {\"confirm\": false}")
+		return
+	}
+	q := engine.ConfirmRequest{Account: a.ID, ClientMsgID: r.PathValue("msg"), Accept: *req.Confirm}
+	if _, err := engine.Call(r.Context(), s.engine.Confirm, q); err != nil {
+		writeError(w, engineStatus(err), "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"account": a.ID, "client_msg_id": q.ClientMsgID, "confirmed": q.Accept})
 }

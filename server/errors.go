@@ -57,6 +57,8 @@ func codeFor(err error) wire.Code {
 		return wire.CodeWindowClosed
 	case errors.Is(err, engine.ErrNotFollowing):
 		return wire.CodeNotFollowing
+	case errors.Is(err, engine.ErrNotConfirmed):
+		return wire.CodeNotConfirmed
 	default:
 		return wire.CodeInternal
 	}

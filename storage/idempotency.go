@@ -11,10 +11,10 @@ const IdempotencyWindow = 24 * time.Hour
 
 // LookupIdempotency returns the message id an earlier publish with the same
 // client_msg_id got, if it happened within the window before nowMillis.
-func (b *Batch) LookupIdempotency(account uint32, clientMsgID string, nowMillis uint64) (uint64, bool, error) {
+func (x reads) LookupIdempotency(account uint32, clientMsgID string, nowMillis uint64) (uint64, bool, error) {
 	key := idempotencyKey(account, clientMsgID)
 	var rec codec.Idempotency
-	found, err := get(b.batch, key, func(v []byte) (err error) {
+	found, err := get(x.r, key, func(v []byte) (err error) {
 		rec, err = decodeAt(key, v, codec.DecodeIdempotency)
 		return err
 	})

@@ -31,6 +31,7 @@ const (
 	CodeConsentRequired Code = 1014 // a recipient holds no grant for the consent template, or banned it
 	CodeWindowClosed    Code = 1015 // a reply outside the service window; retry_at says when it closed
 	CodeNotFollowing    Code = 1016 // MESSAGE to an account the user does not follow (or that blocked the user)
+	CodeNotConfirmed    Code = 1017 // a broadcast to all followers rejected, or not confirmed in time, by an operator
 )
 
 // Connection errors after which the client should reconnect and resume.
@@ -63,7 +64,7 @@ var codeNames = map[Code]string{
 	CodeQuotaExceeded: "QUOTA_EXCEEDED", CodeUnknownTag: "UNKNOWN_TAG", CodeTagExists: "TAG_EXISTS",
 	CodeLimitExceeded: "LIMIT_EXCEEDED", CodeStorageFull: "STORAGE_FULL",
 	CodeUnknownTemplate: "UNKNOWN_TEMPLATE", CodeConsentRequired: "CONSENT_REQUIRED",
-	CodeWindowClosed: "WINDOW_CLOSED", CodeNotFollowing: "NOT_FOLLOWING",
+	CodeWindowClosed: "WINDOW_CLOSED", CodeNotFollowing: "NOT_FOLLOWING", CodeNotConfirmed: "NOT_CONFIRMED",
 	CodeHeartbeatTimeout: "HEARTBEAT_TIMEOUT", CodeSlowConsumer: "SLOW_CONSUMER",
 	CodeShuttingDown: "SHUTTING_DOWN", CodeConnectionLimit: "CONNECTION_LIMIT",
 	CodeFrameTimeout: "FRAME_TIMEOUT", CodeOverloaded: "OVERLOADED", CodeCursorAhead: "CURSOR_AHEAD", CodeMalformedFrame: "MALFORMED_FRAME",
