@@ -16,8 +16,8 @@ import (
 // and Scheduled, with the id it was sent as once it is). m may not be a
 // dry run. Retries are as Publish's.
 func (p *Publisher) Schedule(ctx context.Context, m Message, at time.Time) (PublishResult, error) {
-	if m.DryRun {
-		return PublishResult{}, errors.New("client: a scheduled broadcast is not a dry run")
+	if m.DryRun || m.Speed != 0 {
+		return PublishResult{}, errors.New("client: a scheduled broadcast is not a dry run and has no speed level")
 	}
 	if at.UnixMilli() <= 0 {
 		return PublishResult{}, fmt.Errorf("client: schedule at %v: not a time", at)

@@ -349,6 +349,7 @@ func encPublish(q publishMsg) []byte {
 		e.bytes(wire.AppendNotification(nil, *q.Notification))
 	}
 	e.u32(q.ReplyTo)
+	e.u8(q.Speed)
 	return e.b
 }
 
@@ -362,7 +363,7 @@ func decPublish(d *dec) (publishMsg, error) {
 	if d.flag() {
 		notification = d.bytes()
 	}
-	q.ReplyTo = d.u32()
+	q.ReplyTo, q.Speed = d.u32(), d.u8()
 	if d.r.Short() {
 		return q, errMalformed("publish")
 	}

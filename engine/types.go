@@ -155,6 +155,10 @@ type PublishRequest struct {
 	// outside it). A reply has no Preview, Users, Expr or Notification,
 	// the blocklist applies, and it counts against no quota.
 	ReplyTo uint32
+	// Speed is the speed level (0 to wire.MaxSpeed): live delivery goes
+	// out at fanout.SpeedPerMinute(Speed) deliveries a minute across the
+	// audience; 0 is as fast as the loops write.
+	Speed uint8
 	// DryRun resolves and counts the audience only: nothing is stored, sent,
 	// counted against the quota or remembered for idempotency.
 	DryRun bool

@@ -28,6 +28,9 @@ type delivery struct {
 	payload int
 	// published is its commit time (Unix ms), for the delivery curve.
 	published uint64
+	// pace, if not zero, is how many of its audience a millisecond the
+	// pacer releases (a speed level; pace.go).
+	pace float64
 }
 
 // pushFrames holds the PUSH frames of one broadcast.
@@ -184,6 +187,11 @@ type LoopIndex struct {
 	// that go online after a catch-up scan that began before them.
 	seen     wire.Cursor
 	controls []*delivery
+	// paced are the paced broadcasts this loop is sending, in id order
+	// (pace.go); unpaced and pulls are scratch.
+	paced   []*pacedState
+	unpaced []*delivery
+	pulls   []*pacedState
 }
 
 // maxControls is how many recent RETRACTED notices a loop keeps for
@@ -334,6 +342,10 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 	if len(ds) == 0 {
 		return
 	}
+	all := ds
+	if x.hasPaced(ds) {
+		ds = x.holdPaced(ds)
+	}
 	x.delivering = true
 	x.sent, x.bytes = 0, 0
 	for len(x.failed) < len(ds) {
@@ -354,7 +366,7 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 		}
 	}
 	sent, bytes := x.sent, x.bytes
-	for _, d := range ds {
+	for _, d := range all {
 		if d.id != 0 {
 			x.seen = x.seen.Advance(d.id)
 		}
@@ -375,6 +387,11 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 	x.delivering = false
 	x.hub.delivered.Add(uint64(sent))
 	x.hub.deliveredBytes.Add(uint64(bytes))
+	x.applyDeferred()
+}
+
+// applyDeferred makes the sink changes that waited for a walk.
+func (x *LoopIndex) applyDeferred() {
 	for _, c := range x.deferred {
 		if c.add {
 			x.add(c.user, c.entry.sink, c.entry.compress)
@@ -391,9 +408,20 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 // failed.
 func (x *LoopIndex) deliverTo(user uint32, sinks []sinkEntry, ds []*delivery) {
 	attempted, written := false, false
+	var pulls []*pacedState
+	if len(x.paced) > 0 {
+		pulls = x.pullsFor(user, ds)
+	}
 	for _, entry := range sinks {
 		x.frames, x.ids = x.frames[:0], x.ids[:0]
+		next := 0 // pulls[next:] are to go before a later frame
 		for _, d := range ds {
+			for ; next < len(pulls) && d.id != 0 && pulls[next].d.id < d.id && d.audience.Contains(user); next++ {
+				frame := pulls[next].d.push.pick(entry.compress)
+				x.frames, x.ids = append(x.frames, frame), append(x.ids, pulls[next].d.id)
+				x.bytes += len(frame)
+				x.sent++
+			}
 			if d.audience.Contains(user) {
 				frame := d.push.pick(entry.compress)
 				x.frames = append(x.frames, frame)
@@ -409,6 +437,13 @@ func (x *LoopIndex) deliverTo(user uint32, sinks []sinkEntry, ds []*delivery) {
 			if entry.sink.Deliver(x.frames, x.ids) {
 				written = true
 			}
+		}
+	}
+	for _, p := range pulls {
+		p.early.Add(user)
+		p.reached.Add(user)
+		if !written {
+			p.failed = append(p.failed, user)
 		}
 	}
 	if attempted && !written {

@@ -164,6 +164,9 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	}
 	o.result = PublishResult{MessageID: m.ID, Total: total, Filtered: filtered, Recipients: total - filtered, NotSelected: o.left.notSelected, Blocked: o.left.blocked}
 	o.send = newDelivery(m, audience, o.packed)
+	if per := SpeedPerMinute(o.req.Speed); per > 0 && !audience.IsEmpty() {
+		o.send.pace = float64(per) / 60_000
+	}
 	report := JobReport{MessageID: m.ID, Total: m.Total, Filtered: m.Filtered}
 	notify, began, from := o.req.OnJobDone, time.Now(), o.req.Account
 	o.send.job = newJob(report, func(r JobReport) {
@@ -275,6 +278,8 @@ func (e *Engine) validate(req PublishRequest) error {
 		return fmt.Errorf("%w: a publish is a preview, or goes to listed followers, or to a tag expression: one of them", ErrBadRequest)
 	case len(req.Expr) > wire.MaxExprOps:
 		return fmt.Errorf("%w: an expression has at most %d operations", ErrBadRequest, wire.MaxExprOps)
+	case int(req.Speed) > MaxSpeedLevel:
+		return fmt.Errorf("%w: speed level %d; the levels are 0 (as fast as possible) to %d", ErrBadRequest, req.Speed, MaxSpeedLevel)
 	case req.ReplyTo != 0 && (len(req.Preview) > 0 || len(req.Users) > 0 || len(req.Expr) > 0 || req.Notification != nil):
 		return fmt.Errorf("%w: a reply goes to its one user: no preview, list, expression or template", ErrBadRequest)
 	}

@@ -123,6 +123,9 @@ func (e *Engine) commitGroup(group []op) {
 				d.seq = e.retractions.Add(1)
 			}
 			e.hub.dispatch(d)
+			if d.pace > 0 {
+				go e.pace(d)
+			}
 		}
 	}
 }

@@ -168,10 +168,14 @@ func (cn *conn) publish(f wire.Frame) error {
 		return nil
 	}
 	req, err := publishRequest(p, f.Flags&wire.FlagDryRun != 0)
+	if err == nil && wire.SpeedOf(f.Flags) > wire.MaxSpeed {
+		err = fmt.Errorf("%w: speed level %d; the levels are 0 to %d", wire.ErrInvalid, wire.SpeedOf(f.Flags), wire.MaxSpeed)
+	}
 	if err != nil {
 		cn.sendError(p.RequestID, wire.CodeBadRequest, err.Error())
 		return nil
 	}
+	req.Speed = wire.SpeedOf(f.Flags)
 	cn.submitPublish(p.RequestID, req)
 	return nil
 }

@@ -86,6 +86,9 @@ const (
 	// FlagDryRun on PUBLISH: resolve and count the audience only; on
 	// PUBLISH_ACK: this answers a dry run (message id 0, nothing stored).
 	FlagDryRun uint8 = 1 << 1
+	// SpeedMask on PUBLISH: bits 2 to 4 are the speed level, 0 (as fast as
+	// possible) to MaxSpeed: SpeedOf and SpeedFlags read and set them.
+	SpeedMask uint8 = 7 << 2
 	// FlagScheduled on PUBLISH_ACK: this answers a SCHEDULE (or a PUBLISH
 	// whose client_msg_id names a scheduled broadcast): the broadcast is
 	// to be sent at its time; message_id is 0 until it is (with
@@ -150,3 +153,12 @@ func patchLength(dst []byte, start int) []byte {
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
 }
+
+// MaxSpeed is the slowest speed level.
+const MaxSpeed = 5
+
+// SpeedOf returns the speed level in a PUBLISH's flags.
+func SpeedOf(flags uint8) uint8 { return (flags & SpeedMask) >> 2 }
+
+// SpeedFlags returns the PUBLISH flag bits of a speed level.
+func SpeedFlags(level uint8) uint8 { return level << 2 & SpeedMask }

@@ -89,7 +89,10 @@ type Publish struct {
 	// DryRun is FlagDryRun in the frame header: AppendPublish sets the flag
 	// from it; DecodePublish sees only the body, so receivers read the
 	// frame's flags.
-	DryRun        bool
+	DryRun bool
+	// Speed is the speed level in the frame's flags (SpeedOf), 0 to
+	// MaxSpeed: AppendPublish sets it; receivers read the frame's flags.
+	Speed         uint8
 	RequestID     uint32
 	Account       uint32
 	ClientMsgID   string
@@ -234,6 +237,7 @@ func AppendPublish(dst []byte, m Publish) []byte {
 	if m.DryRun {
 		flags = FlagDryRun
 	}
+	flags |= SpeedFlags(m.Speed)
 	dst = AppendHeader(dst, TypePublish, flags, 0)
 	dst = binary.BigEndian.AppendUint32(dst, m.RequestID)
 	dst = binary.BigEndian.AppendUint32(dst, m.Account)

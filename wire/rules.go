@@ -51,7 +51,7 @@ func RequestID(t Type, body []byte) (uint32, bool) {
 // allowedFlags are the flag bits defined on frames a peer sends.
 var allowedFlags = map[Type]uint8{
 	TypeHello:   FlagCompress,
-	TypePublish: FlagDryRun,
+	TypePublish: FlagDryRun | SpeedMask,
 	TypeNotify:  FlagDryRun,
 	TypeInbox:   FlagWatch | FlagUnwatch,
 	TypeResume:  FlagFromStored,

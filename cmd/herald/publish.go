@@ -32,6 +32,7 @@ func newPublish(g *globals) *cobra.Command {
 		tags        string
 		replyTo     = idValue{what: "user id"}
 		at          string
+		speed       int
 	)
 	cmd := &cobra.Command{
 		Use:   "publish --account N --secret S MESSAGE...",
@@ -75,8 +76,11 @@ func newPublish(g *globals) *cobra.Command {
 			}
 			defer pub.Close()
 			m := client.Message{ClientMsgID: clientMsgID, ContentType: contentType, TTL: ttl, Payload: payload,
-				Preview: preview.ids, Users: listed.ids, Tags: tags, ReplyTo: replyTo.id, DryRun: dryRun}
+				Preview: preview.ids, Users: listed.ids, Tags: tags, ReplyTo: replyTo.id, Speed: speed, DryRun: dryRun}
 			if at != "" {
+				if speed != 0 || dryRun {
+					return errors.New("--at schedules a broadcast, which has no --speed or --dry-run")
+				}
 				when, err := parseAt(at, time.Now())
 				if err != nil {
 					return err
@@ -131,6 +135,7 @@ func newPublish(g *globals) *cobra.Command {
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	f.Var(&preview, "preview", "send only to these test users (comma-separated, at most 100), outside any quota")
 	f.Var(&listed, "users", "send only to these followers (comma-separated, at most 10,000)")
+	f.IntVar(&speed, "speed", 0, "pace live delivery at a speed level: 1 (800,000 a minute), 2 (600,000), 3 (400,000), 4 (200,000), 5 (100,000); 0: full speed")
 	f.StringVar(&at, "at", "", "send it at this time instead of now: RFC 3339 (2026-12-03T08:00:00Z) or a delay (90m); the audience and quota are those of then")
 	f.Var(&replyTo, "reply-to", "reply to this one user, who wrote to the account within the service window (herald inbox)")
 	f.StringVar(&tags, "tags", "", `send only to followers a tag expression selects, e.g. "vip AND (beijing OR shanghai) AND NOT churned"`)
