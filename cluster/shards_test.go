@@ -11,6 +11,7 @@ import (
 	"herald/client"
 	"herald/fanout"
 	"herald/internal/testserver"
+	"herald/internal/testtier"
 	"herald/internal/testutil"
 	"herald/wire"
 )
@@ -356,5 +357,45 @@ func TestScheduledAcrossShards(t *testing.T) {
 	list, err := c.admin(0).Schedules(ctx, b)
 	if err != nil || len(list) != 1 || list[0].ClientMsgID != "soon" || list[0].State != "sent" {
 		t.Fatalf("schedules through edge 0: %+v, %v", list, err)
+	}
+}
+
+// TestConfirmationAcrossShards: a broadcast to all followers held on its
+// account's core is listed and confirmed through edges, and one left
+// unconfirmed fails with NOT_CONFIRMED across the bus.
+func TestConfirmationAcrossShards(t *testing.T) {
+	c := startClusterWith(t, 2, clusterOptions{shards: 2, engine: func(cfg *fanout.Config) {
+		p := cfg.Tiers[testtier.Unlimited.ID]
+		p.ConfirmAllSeconds = 2 // within the edges' request timeout
+		cfg.Tiers[testtier.Unlimited.ID] = p
+	}})
+	c.account(1, 1) // the next account is of shard 1
+	b, secret := c.account(1, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := c.publisher(1, b, secret, nil)
+	user := c.subscribe(0, 2, 0)
+	done := make(chan error, 1)
+	go func() {
+		_, err := pub.Publish(ctx, client.Message{ClientMsgID: "all", Payload: []byte("to all")})
+		done <- err
+	}()
+	testutil.WaitFor(t, 5*time.Second, "the broadcast waiting", func() bool {
+		list, err := c.admin(0).Confirmations(ctx, b)
+		return err == nil && len(list) == 1 && list[0].ClientMsgID == "all"
+	})
+	if err := c.admin(1).Confirm(ctx, b, "all", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("confirmed publish: %v", err)
+	}
+	if m := testserver.Receive(t, user, 10*time.Second); string(m.Payload) != "to all" {
+		t.Fatalf("got %+v", m)
+	}
+	_, err := pub.Publish(ctx, client.Message{ClientMsgID: "unconfirmed", Payload: []byte("x")})
+	var e *client.Error
+	if !errors.As(err, &e) || e.Code != wire.CodeNotConfirmed {
+		t.Fatalf("unconfirmed publish: %v, want NOT_CONFIRMED", err)
 	}
 }
