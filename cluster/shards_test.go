@@ -265,8 +265,7 @@ func TestReachAcrossShards(t *testing.T) {
 // its fields; spending the only grant refuses the next one.
 func TestNotificationsAcrossShards(t *testing.T) {
 	c := startClusterWith(t, 2, clusterOptions{shards: 2})
-	c.account(1, 1) // the next account is of shard 1
-	b, secret := c.account(1, 2)
+	b, secret := shardOneAccount(c)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pub := c.publisher(1, b, secret, nil)
@@ -304,8 +303,7 @@ func TestNotificationsAcrossShards(t *testing.T) {
 // a reply outside the window is refused across the bus.
 func TestLettersAndRepliesAcrossShards(t *testing.T) {
 	c := startClusterWith(t, 2, clusterOptions{shards: 2})
-	c.account(1, 1) // the next account is of shard 1
-	b, secret := c.account(1, 2)
+	b, secret := shardOneAccount(c)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pub := c.publisher(1, b, secret, nil)
@@ -335,8 +333,7 @@ func TestLettersAndRepliesAcrossShards(t *testing.T) {
 // by its core at its time, and cancelling crosses the bus.
 func TestScheduledAcrossShards(t *testing.T) {
 	c := startClusterWith(t, 2, clusterOptions{shards: 2})
-	c.account(1, 1) // the next account is of shard 1
-	b, secret := c.account(1, 2)
+	b, secret := shardOneAccount(c)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pub := c.publisher(1, b, secret, nil)
@@ -369,8 +366,7 @@ func TestConfirmationAcrossShards(t *testing.T) {
 		p.ConfirmAllSeconds = 2 // within the edges' request timeout
 		cfg.Tiers[testtier.Unlimited.ID] = p
 	}})
-	c.account(1, 1) // the next account is of shard 1
-	b, secret := c.account(1, 2)
+	b, secret := shardOneAccount(c)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pub := c.publisher(1, b, secret, nil)
@@ -398,4 +394,12 @@ func TestConfirmationAcrossShards(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != wire.CodeNotConfirmed {
 		t.Fatalf("unconfirmed publish: %v, want NOT_CONFIRMED", err)
 	}
+}
+
+// shardOneAccount creates an account of shard 1 (accounts go to the cores
+// in turn: the first to shard 0), followed by users 1 and 2.
+func shardOneAccount(c *testCluster) (uint32, string) {
+	c.t.Helper()
+	c.account(1, 1)
+	return c.account(1, 2)
 }

@@ -39,16 +39,11 @@ func (e *env) churn(ctx context.Context, cfg Config) error {
 			}
 		}()
 	}
-	e.bar.phase("connecting", cfg.Clients)
-	start := time.Now()
-	mint := func(ctx context.Context, user uint32) (string, error) { return mintToken(ctx, e.admin, user) }
-	followers, err := connect(ctx, cfg, e.target, mint, 1, uint32(cfg.Clients), base, 0, listen, func() { e.bar.add(1) })
+	followers, err := e.connectHere(ctx, cfg, base, listen)
 	defer closeAll(followers)
 	if err != nil {
 		return err
 	}
-	e.report.ConnectRate = float64(cfg.Clients) / time.Since(start).Seconds()
-	e.report.ClientProcesses = 1
 
 	pub, err := e.publisher(ctx, account)
 	if err != nil {

@@ -45,16 +45,11 @@ func (e *env) notify(ctx context.Context, cfg Config) error {
 			}
 		}()
 	}
-	e.bar.phase("connecting", cfg.Clients)
-	start := time.Now()
-	mint := func(ctx context.Context, user uint32) (string, error) { return mintToken(ctx, e.admin, user) }
-	followers, err := connect(ctx, cfg, e.target, mint, 1, uint32(cfg.Clients), base, 0, listen, func() { e.bar.add(1) })
+	followers, err := e.connectHere(ctx, cfg, base, listen)
 	defer closeAll(followers)
 	if err != nil {
 		return err
 	}
-	e.report.ConnectRate = float64(cfg.Clients) / time.Since(start).Seconds()
-	e.report.ClientProcesses = 1
 	pub, err := e.publisher(ctx, account)
 	if err != nil {
 		return err
@@ -71,9 +66,7 @@ func (e *env) notify(ctx context.Context, cfg Config) error {
 		addressed  = make([][]uint64, cfg.Clients) // each user's notifications
 		broadcasts []uint64
 		bcastAcks  []time.Time
-		next       atomic.Int64
 		acked      atomic.Int64
-		wg         sync.WaitGroup
 	)
 	problem := func(format string, args ...any) {
 		mu.Lock()
@@ -108,49 +101,33 @@ func (e *env) notify(ctx context.Context, cfg Config) error {
 		}
 		broadcasting <- nil
 	}()
-	for range cfg.Publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= cfg.Notifications || ctx.Err() != nil {
-					return
-				}
-				sent := time.Now()
-				if cfg.Rate > 0 {
-					sent = began.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
-					time.Sleep(time.Until(sent))
-				}
-				user := uint32(1 + rand.IntN(cfg.Clients))
-				n := client.Notification{ClientMsgID: fmt.Sprintf("%s-%d", run, i), Template: notifyTemplate.Name, Users: []uint32{user},
-					Fields: map[string]string{"sent": strconv.FormatInt(sent.UnixNano(), 10), "n": strconv.Itoa(i)}}
-				res, err := pub.Notify(ctx, n)
-				done := time.Now()
-				if err != nil {
-					e.countError(&mu, err)
-					problem("notification %d: %v", i, err)
-					continue
-				}
-				if res.Recipients != 1 || res.Duplicate {
-					problem("notification %d to user %d: %+v, want one new recipient", i, user, res)
-				}
-				mu.Lock()
-				latencies, ackTimes = append(latencies, done.Sub(sent)), append(ackTimes, done)
-				addressed[user-1] = append(addressed[user-1], res.MessageID)
-				mu.Unlock()
-				acked.Add(1)
-				e.bar.add(1)
-				if i%100 == 0 {
-					again, err := pub.Notify(ctx, n)
-					if err != nil || !again.Duplicate || again.MessageID != res.MessageID {
-						problem("retry of notification %d (id %d): %+v, %v; want DUPLICATE with the same id", i, res.MessageID, again, err)
-					}
-				}
+	e.offer(ctx, cfg, cfg.Notifications, func(i int, sent time.Time) {
+		user := uint32(1 + rand.IntN(cfg.Clients))
+		n := client.Notification{ClientMsgID: fmt.Sprintf("%s-%d", run, i), Template: notifyTemplate.Name, Users: []uint32{user},
+			Fields: map[string]string{"sent": strconv.FormatInt(sent.UnixNano(), 10), "n": strconv.Itoa(i)}}
+		res, err := pub.Notify(ctx, n)
+		done := time.Now()
+		if err != nil {
+			e.countError(&mu, err)
+			problem("notification %d: %v", i, err)
+			return
+		}
+		if res.Recipients != 1 || res.Duplicate {
+			problem("notification %d to user %d: %+v, want one new recipient", i, user, res)
+		}
+		mu.Lock()
+		latencies, ackTimes = append(latencies, done.Sub(sent)), append(ackTimes, done)
+		addressed[user-1] = append(addressed[user-1], res.MessageID)
+		mu.Unlock()
+		acked.Add(1)
+		e.bar.add(1)
+		if i%100 == 0 {
+			again, err := pub.Notify(ctx, n)
+			if err != nil || !again.Duplicate || again.MessageID != res.MessageID {
+				problem("retry of notification %d (id %d): %+v, %v; want DUPLICATE with the same id", i, res.MessageID, again, err)
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	elapsed := time.Since(began)
 	if err := <-broadcasting; err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"herald/client"
@@ -31,8 +30,6 @@ func (e *env) publish(ctx context.Context, cfg Config) error {
 		latencies []time.Duration
 		ackTimes  []time.Time
 		ids       = map[uint64]int{}
-		next      atomic.Int64
-		wg        sync.WaitGroup
 	)
 	problem := func(format string, args ...any) {
 		mu.Lock()
@@ -46,48 +43,30 @@ func (e *env) publish(ctx context.Context, cfg Config) error {
 	baseCPU := e.serverCPU()
 	e.bar.phase("publishing", cfg.Broadcasts)
 	began := time.Now()
-	for range cfg.Publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= cfg.Broadcasts || ctx.Err() != nil {
-					return
-				}
-				sent := time.Now()
-				if cfg.Rate > 0 {
-					// Measured from when it was due, so time spent waiting
-					// behind a slow server counts (coordinated omission).
-					sent = began.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
-					time.Sleep(time.Until(sent))
-				}
-				m := client.Message{ClientMsgID: fmt.Sprintf("%s-%d", run, i), Payload: payload}
-				res, err := pub.Publish(ctx, m)
-				acked := time.Now()
-				if err != nil {
-					e.countError(&mu, err)
-					problem("publish %d: %v", i, err)
-					continue
-				}
-				mu.Lock()
-				latencies = append(latencies, acked.Sub(sent))
-				ackTimes = append(ackTimes, acked)
-				ids[res.MessageID]++
-				mu.Unlock()
-				if res.Duplicate || res.Recipients != uint32(cfg.Followers) {
-					problem("publish %d: %+v, want a new broadcast to %d followers", i, res, cfg.Followers)
-				}
-				if i%10 == 0 {
-					again, err := pub.Publish(ctx, m)
-					if err != nil || !again.Duplicate || again.MessageID != res.MessageID {
-						problem("retry of publish %d (id %d): %+v, %v; want DUPLICATE with the same id", i, res.MessageID, again, err)
-					}
-				}
+	e.offer(ctx, cfg, cfg.Broadcasts, func(i int, sent time.Time) {
+		m := client.Message{ClientMsgID: fmt.Sprintf("%s-%d", run, i), Payload: payload}
+		res, err := pub.Publish(ctx, m)
+		acked := time.Now()
+		if err != nil {
+			e.countError(&mu, err)
+			problem("publish %d: %v", i, err)
+			return
+		}
+		mu.Lock()
+		latencies = append(latencies, acked.Sub(sent))
+		ackTimes = append(ackTimes, acked)
+		ids[res.MessageID]++
+		mu.Unlock()
+		if res.Duplicate || res.Recipients != uint32(cfg.Followers) {
+			problem("publish %d: %+v, want a new broadcast to %d followers", i, res, cfg.Followers)
+		}
+		if i%10 == 0 {
+			again, err := pub.Publish(ctx, m)
+			if err != nil || !again.Duplicate || again.MessageID != res.MessageID {
+				problem("retry of publish %d (id %d): %+v, %v; want DUPLICATE with the same id", i, res.MessageID, again, err)
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	e.report.Elapsed = time.Since(began)
 	e.measureServer(baseCPU)
 	e.report.AckLatency = percentiles(latencies)

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"herald/client"
@@ -155,4 +157,49 @@ func (e *env) measureServer(baseCPU time.Duration) {
 	}
 	cpu, rss := e.usage()
 	e.report.ServerCPU, e.report.ServerRSS = cpu-baseCPU, rss
+}
+
+// connectHere connects clients 1..cfg.Clients in this process, each
+// handed to started as it connects, and records the connect rate; the
+// caller closes the followers, also on an error.
+func (e *env) connectHere(ctx context.Context, cfg Config, base wire.Cursor, started func(*follower)) ([]*follower, error) {
+	e.bar.phase("connecting", cfg.Clients)
+	start := time.Now()
+	mint := func(ctx context.Context, user uint32) (string, error) { return mintToken(ctx, e.admin, user) }
+	followers, err := connect(ctx, cfg, e.target, mint, 1, uint32(cfg.Clients), base, 0, started, func() { e.bar.add(1) })
+	if err != nil {
+		return followers, err
+	}
+	e.report.ConnectRate = float64(cfg.Clients) / time.Since(start).Seconds()
+	e.report.ClientProcesses = 1
+	return followers, nil
+}
+
+// offer calls send for i = 0..n-1 from cfg.Publishers goroutines, as fast
+// as each returns or, with cfg.Rate, each at its scheduled time; sent is
+// when it was due (latency measured from it counts the time spent behind
+// a slow server: no coordinated omission).
+func (e *env) offer(ctx context.Context, cfg Config, n int, send func(i int, sent time.Time)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	began := time.Now()
+	for range cfg.Publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				sent := time.Now()
+				if cfg.Rate > 0 {
+					sent = began.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+					time.Sleep(time.Until(sent))
+				}
+				send(i, sent)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"herald/client"
 )
@@ -36,6 +37,17 @@ func (g *globals) asUser(ctx context.Context, user uint32) (*client.Subscriber, 
 		return nil, err
 	}
 	return sub, nil
+}
+
+// asUserFlags registers the flags of a command run as a user of an
+// account (--user, --account, and the client and admin addresses).
+func (g *globals) asUserFlags(cmd *cobra.Command, user *idValue, account *uint32, userHelp, accountHelp string) *pflag.FlagSet {
+	f := cmd.Flags()
+	g.clientFlags(f)
+	g.adminFlags(f)
+	f.Var(user, "user", userHelp+" (a token is minted through the admin API)")
+	f.Uint32Var(account, "account", 0, accountHelp)
+	return f
 }
 
 // newWrite is "herald write": as a user, write to an account.
@@ -67,11 +79,7 @@ func newWrite(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	g.clientFlags(f)
-	g.adminFlags(f)
-	f.Var(&user, "user", "the user writing (a token is minted through the admin API)")
-	f.Uint32Var(&account, "account", 0, "the account written to")
+	f := g.asUserFlags(cmd, &user, &account, "the user writing", "the account written to")
 	f.StringVar(&contentType, "content-type", "text/plain", "the message's content type")
 	return cmd
 }

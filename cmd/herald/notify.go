@@ -170,11 +170,7 @@ func newConsent(g *globals) *cobra.Command {
 			return err
 		},
 	}
-	f := cmd.Flags()
-	g.clientFlags(f)
-	g.adminFlags(f)
-	f.Var(&user, "user", "the user answering (a token is minted through the admin API)")
-	f.Uint32Var(&account, "account", 0, "the account asking")
+	f := g.asUserFlags(cmd, &user, &account, "the user answering", "the account asking")
 	f.StringVar(&template, "template", "", "its consent template")
 	return cmd
 }
