@@ -16,11 +16,138 @@ import (
 // with 10,000,000 followers (ids spread over 1..40,000,000), a two-tag
 // expression ("vip AND NOT churned": 3,000,000 and 1,000,000 members), a
 // 100,000-user blocklist and the service tier's cap (1,000,000 followers
-// already at 4 this month), all read from an on-disk store. One iteration
-// is what a publish does: resolveAudience in the preparer, then the cap
-// read and subtraction in the writer.
+// already at 4 this month), on an on-disk store. An iteration of
+// publish/* is what a publish does: resolveAudience in the preparer, then
+// the cap read and subtraction in the writer; resolve/* is the
+// preparer's part alone. cached reads the sets from the store's set cache
+// (unchanged since the last publish), afterFollow follows one new user
+// before each publish (the cache written through), uncached reads every
+// chunk from Pebble, and floor does the same set operations on bitmaps
+// already decoded in memory.
 func BenchmarkResolveAudience10M(b *testing.B) {
-	store, err := storage.Open(b.TempDir(), storage.Options{})
+	dir := b.TempDir()
+	const account = 1
+	now := uint64(time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC).UnixMilli())
+	month := monthOf(now)
+	seedAudience10M(b, dir, account, month)
+	expr, err := wire.ParseExpr("vip AND NOT churned")
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := PublishRequest{Account: account, Expr: expr}
+	run := func(b *testing.B, store *storage.Store, withCap, follow bool) {
+		var total, recipients uint64
+		next := uint32(40_000_001)
+		for b.Loop() {
+			if follow {
+				batch := store.NewBatch()
+				if _, err := batch.AddFollowers(account, []uint32{next}); err != nil {
+					b.Fatal(err)
+				}
+				if err := batch.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				batch.Close()
+				next++
+			}
+			audience, err := resolveAudience(store, &req, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total = audience.GetCardinality()
+			if withCap {
+				batch := store.NewBatch()
+				atCap, err := batch.ReceivedAtLeast(account, month, 4)
+				batch.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				audience.AndNot(atCap)
+			}
+			recipients = audience.GetCardinality()
+		}
+		b.ReportMetric(float64(total), "audience")
+		b.ReportMetric(float64(recipients), "recipients")
+	}
+	open := func(b *testing.B, setCache int64) *storage.Store {
+		store, err := storage.Open(dir, storage.Options{SetCacheBytes: setCache})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return store
+	}
+	for _, part := range []string{"publish", "resolve"} {
+		withCap := part == "publish"
+		b.Run(part+"/uncached", func(b *testing.B) {
+			store := open(b, -1)
+			defer store.Close()
+			run(b, store, withCap, false)
+		})
+		b.Run(part+"/cached", func(b *testing.B) {
+			store := open(b, 0)
+			defer store.Close()
+			if _, err := resolveAudience(store, &req, nil); err != nil { // load the sets
+				b.Fatal(err)
+			}
+			run(b, store, withCap, false)
+		})
+		b.Run(part+"/afterFollow", func(b *testing.B) {
+			store := open(b, 0)
+			defer store.Close()
+			if _, err := resolveAudience(store, &req, nil); err != nil {
+				b.Fatal(err)
+			}
+			run(b, store, withCap, true)
+		})
+		b.Run(part+"/floor", func(b *testing.B) {
+			store := open(b, -1)
+			followers, err := store.Followers(account)
+			var vip, churned storage.Tag
+			if err == nil {
+				vip, err = store.TagByName(account, "vip")
+			}
+			if err == nil {
+				churned, err = store.TagByName(account, "churned")
+			}
+			var vips, churns, blocked, atCap *roaring.Bitmap
+			if err == nil {
+				vips, err = store.TagMembers(vip.ID)
+			}
+			if err == nil {
+				churns, err = store.TagMembers(churned.ID)
+			}
+			if err == nil {
+				blocked, err = store.Blocked(account)
+			}
+			if err == nil {
+				batch := store.NewBatch()
+				atCap, err = batch.ReceivedAtLeast(account, month, 4)
+				batch.Close()
+			}
+			store.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var recipients uint64
+			for b.Loop() {
+				audience := followers.Clone()
+				audience.And(vips)
+				audience.AndNot(churns)
+				audience.AndNot(blocked)
+				if withCap {
+					audience.AndNot(atCap)
+				}
+				recipients = audience.GetCardinality()
+			}
+			b.ReportMetric(float64(recipients), "recipients")
+		})
+	}
+}
+
+// seedAudience10M writes BenchmarkResolveAudience10M's account to an
+// on-disk store in dir and compacts it.
+func seedAudience10M(b *testing.B, dir string, account, month uint32) {
+	store, err := storage.Open(dir, storage.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,9 +159,6 @@ func BenchmarkResolveAudience10M(b *testing.B) {
 		rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 		return out[:n]
 	}
-	const account = 1
-	now := uint64(time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC).UnixMilli())
-	month := monthOf(now)
 	inBatches := func(users []uint32, fn func(b *storage.Batch, part []uint32) error) {
 		for start := 0; start < len(users); start += 1 << 16 {
 			part := slices.Clone(users[start:min(start+1<<16, len(users))])
@@ -80,29 +204,6 @@ func BenchmarkResolveAudience10M(b *testing.B) {
 	if err := store.Compact(); err != nil {
 		b.Fatal(err)
 	}
-	expr, err := wire.ParseExpr("vip AND NOT churned")
-	if err != nil {
-		b.Fatal(err)
-	}
-	req := PublishRequest{Account: account, Expr: expr}
-	var total, recipients uint64
-	for b.Loop() {
-		audience, err := resolveAudience(store, &req, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		batch := store.NewBatch()
-		atCap, err := batch.ReceivedAtLeast(account, month, 4)
-		batch.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		total = audience.GetCardinality()
-		audience.AndNot(atCap)
-		recipients = audience.GetCardinality()
-	}
-	b.ReportMetric(float64(total), "audience")
-	b.ReportMetric(float64(recipients), "recipients")
 }
 
 // spread draws n distinct ids uniformly from 1..limit, in order.

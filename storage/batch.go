@@ -15,13 +15,17 @@ type Batch struct {
 	lastMessage uint64
 	lastAccount uint32
 	lastTag     uint32
+	// The sets' chunks this batch changed and the sets it deleted, written
+	// through to the store's set cache on commit.
+	setChanges  []setChange
+	droppedSets []string
 }
 
 // NewBatch starts a batch.
 func (s *Store) NewBatch() *Batch {
 	batch := s.db.NewIndexedBatch()
 	return &Batch{
-		reads:       reads{batch},
+		reads:       reads{r: batch},
 		store:       s,
 		batch:       batch,
 		lastMessage: s.lastMessage.Load(),
@@ -42,6 +46,7 @@ func (b *Batch) Commit() error {
 	b.store.lastMessage.Store(b.lastMessage)
 	b.store.lastAccount.Store(b.lastAccount)
 	b.store.lastTag.Store(b.lastTag)
+	b.store.sets.apply(b.setChanges, b.droppedSets)
 	return nil
 }
 

@@ -29,7 +29,7 @@ func (b *Batch) Unblock(account uint32, users []uint32) (int, error) {
 
 // Blocked returns the account's committed blocklist.
 func (s *Store) Blocked(account uint32) (*roaring.Bitmap, error) {
-	return blockedSet(account).read(s.db)
+	return s.wholeSet(blockedSet(account))
 }
 
 // AddFollowers makes every user in users follow account (duplicates and
@@ -111,6 +111,7 @@ func (b *Batch) changeSet(set chunkedSet, users []uint32, add bool, each func(us
 		} else {
 			changed += int(before - chunk.GetCardinality())
 		}
+		b.setChanges = append(b.setChanges, setChange{prefix: string(set.prefix), high: high, chunk: chunk})
 		return set.writeChunk(b.batch, high, chunk)
 	})
 	return changed, err

@@ -10,7 +10,12 @@ import (
 // what the batch has written itself. Each returns an error wrapping
 // ErrNotFound for what does not exist and ErrCorrupt for a stored value
 // that does not decode.
-type reads struct{ r pebble.Reader }
+type reads struct {
+	r pebble.Reader
+	// sets, on a Store, serves whole follower, tag and blocklist sets from
+	// memory; a Batch reads its own writes and has none.
+	sets *setCache
+}
 
 // Account returns an account.
 func (x reads) Account(id uint32) (Account, error) { return readAccount(x.r, id) }
@@ -23,7 +28,12 @@ func (x reads) Audience(id uint64) (*roaring.Bitmap, error) { return audienceSet
 
 // Followers returns the account's follower set.
 func (x reads) Followers(account uint32) (*roaring.Bitmap, error) {
-	return followerSet(account).read(x.r)
+	return x.wholeSet(followerSet(account))
+}
+
+// wholeSet reads a set whole, through the set cache on a Store.
+func (x reads) wholeSet(set chunkedSet) (*roaring.Bitmap, error) {
+	return x.sets.read(set.prefix, func() (*roaring.Bitmap, error) { return set.read(x.r) })
 }
 
 // ReceivedAtLeast returns the followers who received at least n of the

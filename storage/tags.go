@@ -76,7 +76,7 @@ func listTags(r pebble.Reader, account uint32) ([]Tag, error) {
 func (s *Store) Tag(id uint32) (Tag, error) { return readTag(s.db, id) }
 
 // TagMembers returns the committed members of a tag.
-func (s *Store) TagMembers(tag uint32) (*roaring.Bitmap, error) { return tagMembers(tag).read(s.db) }
+func (s *Store) TagMembers(tag uint32) (*roaring.Bitmap, error) { return s.wholeSet(tagMembers(tag)) }
 
 // CreateTag creates an empty tag; a name the account already uses is an
 // error wrapping ErrExists. Names are checked by the caller.
@@ -138,6 +138,7 @@ func (b *Batch) DeleteTag(account uint32, name string) (Tag, error) {
 	if err := b.batch.DeleteRange(prefix, prefixEnd(prefix), nil); err != nil {
 		return Tag{}, err
 	}
+	b.droppedSets = append(b.droppedSets, string(prefix))
 	if err := b.batch.Delete(tagNameKey(account, name), nil); err != nil {
 		return Tag{}, err
 	}

@@ -1,0 +1,126 @@
+package storage
+
+import (
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// TestSetCacheIsWrittenThrough: follower, tag and blocklist sets read
+// through the cache equal what is committed after every kind of change —
+// follows and unfollows across chunks, tag changes and a tag's deletion,
+// blocks — and a batch that never commits changes nothing; a reader's
+// copy is its own.
+func TestSetCacheIsWrittenThrough(t *testing.T) {
+	s := openTest(t, nil)
+	const account = 1
+	var tag Tag
+	commit(t, s, func(b *Batch) (err error) {
+		if _, err = b.CreateAccount(Account{Name: "a", Tier: TierService}); err != nil {
+			return err
+		}
+		tag, err = b.CreateTag(account, "vip")
+		return err
+	})
+	check := func(when string) {
+		t.Helper()
+		for _, c := range []struct {
+			what   string
+			cached func() (*roaring.Bitmap, error)
+			set    chunkedSet
+		}{
+			{"followers", func() (*roaring.Bitmap, error) { return s.Followers(account) }, followerSet(account)},
+			{"blocklist", func() (*roaring.Bitmap, error) { return s.Blocked(account) }, blockedSet(account)},
+			{"tag", func() (*roaring.Bitmap, error) { return s.TagMembers(tag.ID) }, tagMembers(tag.ID)},
+		} {
+			got, err := c.cached()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := c.set.read(s.db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equals(want) {
+				t.Fatalf("%s: %s through the cache has %d members, committed %d", when, c.what, got.GetCardinality(), want.GetCardinality())
+			}
+			got.Add(999_999_999) // the reader's own copy
+		}
+	}
+	check("empty")
+	commit(t, s, func(b *Batch) error {
+		_, err := b.AddFollowers(account, []uint32{1, 2, 70_000, 140_000})
+		return err
+	})
+	check("after follows") // loads into the cache
+	commit(t, s, func(b *Batch) error {
+		if _, err := b.AddFollowers(account, []uint32{3, 200_000}); err != nil {
+			return err
+		}
+		if _, err := b.RemoveFollowers(account, []uint32{70_000}); err != nil {
+			return err
+		}
+		if _, err := b.ChangeTag(account, "vip", []uint32{2, 140_000}, true); err != nil {
+			return err
+		}
+		_, err := b.Block(account, []uint32{1})
+		return err
+	})
+	check("after changes written through")
+	b := s.NewBatch()
+	if _, err := b.AddFollowers(account, []uint32{5}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close() // never committed
+	check("after a batch that did not commit")
+	commit(t, s, func(b *Batch) error {
+		_, err := b.DeleteTag(account, "vip")
+		return err
+	})
+	check("after the tag's deletion")
+	if n, _ := s.sets.cachedBytes(); n <= 0 {
+		t.Fatalf("the cache holds %d bytes", n)
+	}
+}
+
+// TestSetCacheBudget: the cache holds no more than its budget, dropping
+// the least recently read sets first, and a store with none reads the
+// database every time.
+func TestSetCacheBudget(t *testing.T) {
+	s, err := Open("db", Options{fs: vfs.NewMem(), SetCacheBytes: 3 * (setOverhead + 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for account := uint32(1); account <= 5; account++ {
+		commit(t, s, func(b *Batch) error {
+			if _, err := b.CreateAccount(Account{Name: "a", Tier: TierService}); err != nil {
+				return err
+			}
+			_, err := b.AddFollowers(account, []uint32{account})
+			return err
+		})
+		if _, err := s.Followers(account); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bytes, n := s.sets.cachedBytes()
+	if bytes > s.sets.budget || n == 0 || n >= 5 {
+		t.Fatalf("%d bytes in %d sets, budget %d", bytes, n, s.sets.budget)
+	}
+	if s.sets.entries[string(followerPrefix(5))] == nil || s.sets.entries[string(followerPrefix(1))] != nil {
+		t.Fatalf("kept the wrong sets: %v", s.sets.entries)
+	}
+	none, err := Open("none", Options{fs: vfs.NewMem(), SetCacheBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer none.Close()
+	if _, err := none.Followers(1); err != nil {
+		t.Fatal(err)
+	}
+	if bytes, n := none.sets.cachedBytes(); bytes != 0 || n != 0 {
+		t.Fatalf("a store without a set cache holds %d sets", n)
+	}
+}
