@@ -108,7 +108,7 @@ func evalExpr(s *storage.Store, account uint32, expr wire.Expr) (*roaring.Bitmap
 					shared[id] = set
 				}
 			}
-			stack = append(stack, term{set: set, owned: refs[id] == 1})
+			stack = append(stack, term{set: set}) // shared with the store's set cache
 		case wire.OpNot:
 			stack[len(stack)-1].negated = !stack[len(stack)-1].negated
 		case wire.OpAnd, wire.OpOr:

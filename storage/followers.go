@@ -27,9 +27,10 @@ func (b *Batch) Unblock(account uint32, users []uint32) (int, error) {
 	return b.changeSet(blockedSet(account), users, false, nil)
 }
 
-// Blocked returns the account's committed blocklist.
+// Blocked returns the account's committed blocklist, shared with the set
+// cache: the caller must not modify it.
 func (s *Store) Blocked(account uint32) (*roaring.Bitmap, error) {
-	return s.wholeSet(blockedSet(account))
+	return s.sharedSet(blockedSet(account))
 }
 
 // AddFollowers makes every user in users follow account (duplicates and

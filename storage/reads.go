@@ -31,9 +31,22 @@ func (x reads) Followers(account uint32) (*roaring.Bitmap, error) {
 	return x.wholeSet(followerSet(account))
 }
 
-// wholeSet reads a set whole, through the set cache on a Store.
+// wholeSet reads a set whole, a copy the caller owns.
 func (x reads) wholeSet(set chunkedSet) (*roaring.Bitmap, error) {
-	return x.sets.read(set.prefix, func() (*roaring.Bitmap, error) { return set.read(x.r) })
+	if x.sets == nil {
+		return set.read(x.r)
+	}
+	shared, err := x.sharedSet(set)
+	if err != nil {
+		return nil, err
+	}
+	return shared.Clone(), nil
+}
+
+// sharedSet reads a set whole, through the set cache on a Store: the
+// caller must not modify it.
+func (x reads) sharedSet(set chunkedSet) (*roaring.Bitmap, error) {
+	return x.sets.shared(set.prefix, func() (*roaring.Bitmap, error) { return set.read(x.r) })
 }
 
 // ReceivedAtLeast returns the followers who received at least n of the

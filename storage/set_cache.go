@@ -8,14 +8,18 @@ import (
 
 // setCache keeps the decoded follower, tag-member and blocklist sets that
 // publishes read, so an audience is resolved from bitmaps in memory
-// instead of a Pebble scan and a decode of every chunk. The writer keeps
-// it exact (write-through): a committed batch that changed chunks of a
-// cached set replaces those chunks in it before the batch's ops are
-// answered (Batch.Commit), and a deleted tag drops its set. A set missing
-// is loaded from committed state and kept only if no set changed while it
-// was read (gen), so a load racing a commit never keeps a set older than
-// what is committed. Sets leave least recently used first once the cache
-// holds more than its budget; a reader gets its own copy.
+// instead of a Pebble scan and a decode of every chunk. It is kept exact
+// by the writer (write-through): a committed batch hands it the chunks it
+// changed, before the batch's ops are answered (Batch.Commit), and a
+// deleted tag drops its set. The writer only queues the changed chunks on
+// the set; the next reader folds them into a new copy (off the writer: a
+// copy of a 10,000,000-follower set takes milliseconds), so a publish
+// after a follow reads only what changed, and nothing from Pebble. A set
+// missing is loaded from committed state and kept only if no set changed
+// while it was read (gen), so a load racing a commit never keeps a set
+// older than what is committed. Sets leave least recently used first once
+// the cache holds more than its budget. A cached set is never modified:
+// readers share it (reads.wholeSet copies for those that modify).
 type setCache struct {
 	mu      sync.Mutex
 	budget  int64
@@ -25,11 +29,14 @@ type setCache struct {
 	entries map[string]*cachedSet
 }
 
+// cachedSet is one set as last folded, with the chunks committed since;
+// set is never modified, pending only appended to (under setCache.mu).
 type cachedSet struct {
-	mu   sync.RWMutex
-	set  *roaring.Bitmap
-	size int64
-	used uint64 // tick of its last read
+	set     *roaring.Bitmap
+	pending []setChange
+	waiting int64 // bytes of pending's chunks
+	size    int64
+	used    uint64 // tick of its last read
 }
 
 // setChange is one chunk of a set as a batch left it.
@@ -46,10 +53,11 @@ func newSetCache(budget int64) *setCache {
 	return &setCache{budget: budget, entries: map[string]*cachedSet{}}
 }
 
-// read returns a copy of the set under prefix, from the cache or loaded
-// (and kept, if it fits and nothing changed meanwhile). A nil cache or one
-// without budget always loads.
-func (c *setCache) read(prefix []byte, load func() (*roaring.Bitmap, error)) (*roaring.Bitmap, error) {
+// shared returns the set under prefix, from the cache (folding what was
+// committed since it was last read) or loaded (and kept, if it fits and
+// nothing changed meanwhile). The caller must not modify it. A nil cache
+// or one without budget always loads.
+func (c *setCache) shared(prefix []byte, load func() (*roaring.Bitmap, error)) (*roaring.Bitmap, error) {
 	if c == nil || c.budget <= 0 {
 		return load()
 	}
@@ -59,13 +67,14 @@ func (c *setCache) read(prefix []byte, load func() (*roaring.Bitmap, error)) (*r
 	if e != nil {
 		c.tick++
 		e.used = c.tick
+		base, pending := e.set, e.pending
+		c.mu.Unlock()
+		if len(pending) == 0 {
+			return base, nil
+		}
+		return c.fold(key, e, base, pending), nil
 	}
 	c.mu.Unlock()
-	if e != nil {
-		e.mu.RLock()
-		defer e.mu.RUnlock()
-		return e.set.Clone(), nil
-	}
 	set, err := load()
 	if err != nil {
 		return nil, err
@@ -78,15 +87,43 @@ func (c *setCache) read(prefix []byte, load func() (*roaring.Bitmap, error)) (*r
 	defer c.mu.Unlock()
 	if c.gen == gen && c.entries[key] == nil {
 		c.tick++
-		c.entries[key] = &cachedSet{set: set.Clone(), size: size, used: c.tick}
+		c.entries[key] = &cachedSet{set: set, size: size, used: c.tick}
 		c.bytes += size
 		c.evict()
 	}
 	return set, nil
 }
 
+// fold returns base with pending applied, and makes it e's set if e has
+// not moved on meanwhile (another reader folded it, or it left).
+func (c *setCache) fold(key string, e *cachedSet, base *roaring.Bitmap, pending []setChange) *roaring.Bitmap {
+	next := base.Clone()
+	for _, ch := range pending {
+		next.RemoveRange(uint64(ch.high)<<16, uint64(ch.high+1)<<16)
+		next.Or(ch.chunk)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries[key] != e || e.set != base || len(e.pending) < len(pending) {
+		return next
+	}
+	var folded int64
+	for _, ch := range pending {
+		folded += int64(ch.chunk.GetSizeInBytes())
+	}
+	size := int64(next.GetSizeInBytes()) + setOverhead
+	c.bytes += size - e.size - folded
+	e.set, e.size, e.waiting = next, size, e.waiting-folded
+	e.pending = append([]setChange(nil), e.pending[len(pending):]...)
+	return next
+}
+
+// maxWaiting bounds the changed chunks a set holds for its next reader;
+// past it the set leaves the cache and is loaded again when read.
+const maxWaiting = 4 << 20
+
 // apply writes a committed batch's set changes through: changed chunks
-// replace theirs in cached sets, dropped sets leave.
+// wait on their cached sets for the next read, dropped sets leave.
 func (c *setCache) apply(changes []setChange, dropped []string) {
 	if c == nil || len(changes)+len(dropped) == 0 {
 		return
@@ -95,25 +132,31 @@ func (c *setCache) apply(changes []setChange, dropped []string) {
 	defer c.mu.Unlock()
 	c.gen++
 	for _, key := range dropped {
-		if e := c.entries[key]; e != nil {
-			c.bytes -= e.size
-			delete(c.entries, key)
-		}
+		c.drop(key)
 	}
 	for _, ch := range changes {
 		e := c.entries[ch.prefix]
 		if e == nil {
 			continue
 		}
-		e.mu.Lock()
-		e.set.RemoveRange(uint64(ch.high)<<16, uint64(ch.high+1)<<16)
-		e.set.Or(ch.chunk)
-		size := int64(e.set.GetSizeInBytes()) + setOverhead
-		e.mu.Unlock()
-		c.bytes += size - e.size
-		e.size = size
+		n := int64(ch.chunk.GetSizeInBytes())
+		if e.waiting+n > maxWaiting {
+			c.drop(ch.prefix)
+			continue
+		}
+		e.pending = append(e.pending, ch)
+		e.waiting += n
+		c.bytes += n
 	}
 	c.evict()
+}
+
+// drop removes a set. c.mu is held.
+func (c *setCache) drop(key string) {
+	if e := c.entries[key]; e != nil {
+		c.bytes -= e.size + e.waiting
+		delete(c.entries, key)
+	}
 }
 
 // evict drops the least recently read sets while over budget. c.mu is
@@ -128,8 +171,7 @@ func (c *setCache) evict() {
 				oldest, at, first = key, e.used, false
 			}
 		}
-		c.bytes -= c.entries[oldest].size
-		delete(c.entries, oldest)
+		c.drop(oldest)
 	}
 }
 

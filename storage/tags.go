@@ -75,8 +75,9 @@ func listTags(r pebble.Reader, account uint32) ([]Tag, error) {
 // ErrNotFound.
 func (s *Store) Tag(id uint32) (Tag, error) { return readTag(s.db, id) }
 
-// TagMembers returns the committed members of a tag.
-func (s *Store) TagMembers(tag uint32) (*roaring.Bitmap, error) { return s.wholeSet(tagMembers(tag)) }
+// TagMembers returns the committed members of a tag, shared with the set
+// cache: the caller must not modify them.
+func (s *Store) TagMembers(tag uint32) (*roaring.Bitmap, error) { return s.sharedSet(tagMembers(tag)) }
 
 // CreateTag creates an empty tag; a name the account already uses is an
 // error wrapping ErrExists. Names are checked by the caller.
