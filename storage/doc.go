@@ -65,5 +65,8 @@
 // All mutations go through a Batch, which reads its own writes. The fan-out
 // engine drives a single writer that folds many requests into one Batch and
 // commits it with one fsync (group commit); reads that need no consistency
-// with pending writes (catch-up, lookups) go to the Store directly.
+// with pending writes (catch-up, lookups) go to the Store directly. The
+// Store serves whole follower, tag and blocklist sets from a cache of
+// decoded sets that every commit writes through (set_cache.go), so a
+// publish resolves its audience from memory.
 package storage
