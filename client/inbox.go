@@ -26,7 +26,8 @@ func letterFrom(l wire.Letter) Letter {
 // Write sends the user's message (1 to 2,048 bytes) to an account it
 // follows, returning once it is durable; it opens the account's service
 // window for replies to the user. A user not following the account, or
-// on its blocklist, gets NOT_FOLLOWING.
+// on its blocklist, gets NOT_FOLLOWING; past the day's letters to the
+// account (100 by default), LIMIT_EXCEEDED.
 func (s *Subscriber) Write(ctx context.Context, account uint32, contentType string, payload []byte) error {
 	if len(payload) == 0 || len(payload) > wire.MaxMessagePayload {
 		return fmt.Errorf("client: a message is 1 to %d bytes, not %d", wire.MaxMessagePayload, len(payload))

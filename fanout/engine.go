@@ -75,6 +75,9 @@ type Config struct {
 	// reply (48 hours), with at most ReplyLimit replies (5).
 	ReplyWindow time.Duration
 	ReplyLimit  int
+	// LettersDaily is the most letters a user may write to one account a
+	// UTC day (100); more are refused with ErrLimit.
+	LettersDaily int
 	// ObserveCommit, if set, is told how long each group commit (the
 	// fsync included) took and how many ops it carried. It is called on the
 	// writer goroutine and must not block.
@@ -135,6 +138,9 @@ func (c *Config) fill() {
 	}
 	if c.ReplyLimit <= 0 {
 		c.ReplyLimit = 5
+	}
+	if c.LettersDaily <= 0 {
+		c.LettersDaily = 100
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

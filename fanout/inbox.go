@@ -24,16 +24,28 @@ type letterOp struct {
 	reply func(uint64, error)
 }
 
-func (o *letterOp) apply(_ *Engine, b *storage.Batch, now uint64) (err error) {
+func (o *letterOp) apply(e *Engine, b *storage.Batch, now uint64) (err error) {
 	q := o.req
 	if _, err := accountIn(b, q.Account); err != nil {
 		return err
+	}
+	w, err := b.Window(q.Account, q.User)
+	if err != nil {
+		return err
+	}
+	if day := dayOf(now); w.Day != day {
+		w.Day, w.Letters = day, 0
+	}
+	if int(w.Letters) >= e.cfg.LettersDaily {
+		return fmt.Errorf("%w: user %d wrote %d letters to account %d today, the most allowed", ErrLimit, q.User, w.Letters, q.Account)
 	}
 	o.seq, err = b.AppendLetter(q.Account, storage.Letter{User: q.User, TimeMillis: now, ContentType: q.ContentType, Payload: q.Payload})
 	if err != nil {
 		return err
 	}
-	return b.PutWindow(q.Account, q.User, storage.Window{LastMillis: now})
+	// A letter opens a new window: its replies start again.
+	w.LastMillis, w.Replies, w.Letters = now, 0, w.Letters+1
+	return b.PutWindow(q.Account, q.User, w)
 }
 
 func (o *letterOp) finish(err error)    { o.reply(o.seq, err) }

@@ -107,6 +107,7 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 	f.IntVar(&cfg.Engine.MaxTags, "max-tags", 1000, "most tags per account")
 	f.DurationVar(&cfg.Engine.ReplyWindow, "reply-window", 48*time.Hour, "how long after a user's message the account may reply")
 	f.IntVar(&cfg.Engine.ReplyLimit, "reply-limit", 5, "most replies in one service window")
+	f.IntVar(&cfg.Engine.LettersDaily, "letters-daily", 100, "most letters (MESSAGE) a user may write to one account a UTC day")
 	f.DurationVar(&cfg.Engine.Retention, "retention", 7*24*time.Hour, "how long broadcasts are kept for catch-up")
 	f.BoolVar(&analytics, "analytics", true, "keep each broadcast's reach (delivered, opened, its curve) and the daily broadcast figures; --analytics=false saves only cursors")
 	f.StringVar(&logFormat, "log-format", "text", "log lines as text (key=value) or json, on stderr")

@@ -22,7 +22,7 @@ import (
 // follow, or are blocked, cannot write.
 func TestLettersAndRepliesInTheServiceWindow(t *testing.T) {
 	clock := testutil.NewClock(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
-	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{Now: clock.Now, ReplyLimit: 2}})
+	h := testserver.Start(t, "", node.Config{Engine: fanout.Config{Now: clock.Now, ReplyLimit: 2, LettersDaily: 3}})
 	account, secret := h.Account(1, 2)
 	pub := h.Publisher(account, secret)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -87,6 +87,8 @@ func TestLettersAndRepliesInTheServiceWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrote := clock.Now()
+	// Three letters a day at most (the test's limit).
+	wantCode(t, "a fourth letter in a day", one.Write(ctx, account, "", []byte("again?")), wire.CodeLimitExceeded)
 	if _, err := reply("you're welcome"); err != nil {
 		t.Fatal(err)
 	}
@@ -100,12 +102,17 @@ func TestLettersAndRepliesInTheServiceWindow(t *testing.T) {
 	}
 	testserver.ExpectNone(t, one)
 
+	// The next day (two on), letters again.
+	if err := one.Write(ctx, account, "", []byte("a new day")); err != nil {
+		t.Fatal(err)
+	}
+
 	_ = one.Close()
 	h.Stop()
 	h.Restart()
 	pub = h.Publisher(account, secret)
 	letters, _, err = pub.Inbox(ctx, 1)
-	if err != nil || len(letters) != 2 || letters[0].Seq != 2 || letters[1].Seq != 3 || string(letters[1].Payload) != "thanks!" {
+	if err != nil || len(letters) != 3 || letters[0].Seq != 2 || letters[1].Seq != 3 || string(letters[1].Payload) != "thanks!" || string(letters[2].Payload) != "a new day" {
 		t.Fatalf("inbox after a restart: %+v, %v", letters, err)
 	}
 }

@@ -86,6 +86,10 @@ func (s *Store) Inbox(account uint32, after uint64, limit int) ([]Letter, error)
 type Window struct {
 	LastMillis uint64
 	Replies    uint32
+	// Letters counts the user's letters to the account on Day (UTC days
+	// since the epoch), for the daily limit.
+	Day     uint32
+	Letters uint32
 }
 
 // Window returns the user's window with account (the zero Window if the
@@ -106,7 +110,7 @@ func decodeWindow(v []byte) (Window, error) {
 		return Window{}, err
 	}
 	r := codec.NewReader(body)
-	w := Window{LastMillis: r.U64(), Replies: r.U32()}
+	w := Window{LastMillis: r.U64(), Replies: r.U32(), Day: r.U32(), Letters: r.U32()}
 	return w, r.Finish("window")
 }
 
@@ -115,6 +119,8 @@ func (b *Batch) PutWindow(account, user uint32, w Window) error {
 	var c codec.Writer
 	c.U64(w.LastMillis)
 	c.U32(w.Replies)
+	c.U32(w.Day)
+	c.U32(w.Letters)
 	return b.set(windowKey(account, user), codec.Seal(c.B))
 }
 
