@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -37,8 +38,15 @@ type rig struct {
 	// fire starts broadcast i without waiting for its acknowledgement (an
 	// open-loop sender); settle waits for every fired one to be
 	// acknowledged and returns the first error.
-	fire       func(i int)
-	settle     func() error
+	fire   func(i int)
+	settle func() error
+	// acks gathers each fired broadcast's time from fire to its
+	// PUBLISH_ACK (Herald's rigs; the floor answers its triggers only at
+	// settle, so it has none).
+	acks struct {
+		sync.Mutex
+		took []time.Duration
+	}
 	rssPerConn float64
 	closers    []func()
 }
@@ -181,10 +189,12 @@ func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, fol
 	// from 1 to the number fired is one of them.
 	var inflight errgroup.Group
 	r.fire = func(i int) {
+		fired := time.Now()
 		inflight.Go(func() error {
 			p := make([]byte, payloadSize)
 			binary.BigEndian.PutUint64(p, uint64(i))
 			_, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: p})
+			r.acked(fired)
 			return err
 		})
 	}
@@ -345,4 +355,12 @@ func mintTokens(ctx context.Context, admin *client.Admin, n int) ([]string, erro
 		})
 	}
 	return tokens, g.Wait()
+}
+
+// acked records that a broadcast fired at fired was acknowledged now.
+func (r *rig) acked(fired time.Time) {
+	took := time.Since(fired)
+	r.acks.Lock()
+	r.acks.took = append(r.acks.took, took)
+	r.acks.Unlock()
 }

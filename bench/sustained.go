@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -34,6 +35,17 @@ type SustainedSide struct {
 	CPU       time.Duration
 	ClientCPU time.Duration
 	CoreBusy  []float64
+	// Acks are the publisher's fire → PUBLISH_ACK times (Herald only),
+	// while the clients are being delivered to.
+	Acks []time.Duration
+}
+
+// AckP returns the q-quantile of the acknowledgement times (0 if none).
+func (s SustainedSide) AckP(q float64) time.Duration {
+	if len(s.Acks) == 0 {
+		return 0
+	}
+	return Quantile(s.Acks, q)
 }
 
 // DeliveryRate is the deliveries per second achieved over the span.
@@ -135,5 +147,8 @@ func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
 	side.CPU = r.cpu() - cpuStart
 	side.ClientCPU = selfCPU() - clientStart
 	side.CoreBusy = busyFractions(coresStart, readCoreTimes())
+	r.acks.Lock()
+	side.Acks = slices.Clone(r.acks.took)
+	r.acks.Unlock()
 	return side, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,10 +24,13 @@ import (
 // Server is Herald's network edge: gnet listeners and the admin port,
 // serving connections on an engine it does not own.
 type Server struct {
-	cfg        Config
-	engine     engine.Engine
-	handler    *handler
-	gnet       gnet.Engine
+	cfg     Config
+	engine  engine.Engine
+	handler *handler
+	// gnet are the engines: the client listener's loops, and the
+	// publisher listener's own loop (so acknowledgements never queue
+	// behind deliveries); gnetDone gets each one's end.
+	gnet       []gnet.Engine
 	gnetDone   chan error
 	admin      *http.Server
 	adminLn    net.Listener
@@ -63,7 +67,7 @@ func Start(cfg Config, eng engine.Engine) (*Server, error) {
 	if err = resolvePorts(&cfg.ClientAddr, &cfg.PublisherAddr); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, engine: eng, gnetDone: make(chan error, 1), tick: time.Second, adminToken: cfg.AdminToken, shards: eng.Health().Shards, started: time.Now()}
+	s := &Server{cfg: cfg, engine: eng, gnetDone: make(chan error, 2), tick: time.Second, adminToken: cfg.AdminToken, shards: eng.Health().Shards, started: time.Now()}
 	if s.adminToken == "" {
 		if s.adminToken, err = RandomToken(); err != nil {
 			return nil, err
@@ -101,28 +105,54 @@ func (s *Server) ObserveCommit(took time.Duration, ops int) { s.metrics.observeC
 func (s *Server) startLoops() error {
 	_, publisherPort, _ := net.SplitHostPort(s.cfg.PublisherAddr)
 	port, _ := strconv.Atoi(publisherPort)
-	s.handler = &handler{srv: s, publisherPort: port, booted: make(chan gnet.Engine, 1)}
+	s.handler = &handler{srv: s, publisherPort: port, booted: make(chan gnet.Engine, 2)}
 	s.handler.mu.loops = make(map[gnet.EventLoop]*loopState)
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
-		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		// As net.Listen does: a restarted server rebinds its port at once
 		// instead of waiting out the old connections' TIME_WAIT.
 		gnet.WithReuseAddr(true),
 		gnet.WithLogger(gnetLogger{log: s.cfg.Logger}),
 	}
+	clientOpts := append(slices.Clone(opts), gnet.WithTicker(true)) // the sweep covers every loop
 	if s.cfg.Loops > 0 {
-		opts = append(opts, gnet.WithNumEventLoop(s.cfg.Loops))
+		clientOpts = append(clientOpts, gnet.WithNumEventLoop(s.cfg.Loops))
 	}
-	addrs := []string{"tcp://" + s.cfg.ClientAddr, "tcp://" + s.cfg.PublisherAddr}
-	go func() { s.gnetDone <- gnet.Rotate(s.handler, addrs, opts...) }()
-	select {
-	case s.gnet = <-s.handler.booted:
-		return nil
-	case err := <-s.gnetDone:
-		return fmt.Errorf("server: listen on %v: %w", addrs, err)
+	// Publishers get a loop of their own: a PUBLISH_ACK (and the next
+	// PUBLISH read) never waits behind a loop's delivery to thousands of
+	// clients.
+	publisherOpts := append(slices.Clone(opts), gnet.WithNumEventLoop(1))
+	for _, l := range []struct {
+		addr string
+		opts []gnet.Option
+	}{{s.cfg.ClientAddr, clientOpts}, {s.cfg.PublisherAddr, publisherOpts}} {
+		addrs := []string{"tcp://" + l.addr}
+		go func() { s.gnetDone <- gnet.Rotate(s.handler, addrs, l.opts...) }()
+		select {
+		case eng := <-s.handler.booted:
+			s.gnet = append(s.gnet, eng)
+		case err := <-s.gnetDone:
+			s.stopEngines()
+			return fmt.Errorf("server: listen on %v: %w", addrs, err)
+		}
 	}
+	return nil
+}
+
+// stopEngines stops the gnet engines started and waits for them.
+func (s *Server) stopEngines() error {
+	var errs []error
+	for _, eng := range s.gnet {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, eng.Stop(ctx))
+		cancel()
+	}
+	for range s.gnet {
+		<-s.gnetDone
+	}
+	s.gnet = nil
+	return errors.Join(errs...)
 }
 
 // resolvePorts replaces port 0 in each address by a port that is free
@@ -184,10 +214,7 @@ func (s *Server) Close() error {
 			cancel()
 		}
 		s.handler.shutdown()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		errs = append(errs, s.gnet.Stop(ctx))
-		cancel()
-		<-s.gnetDone
+		errs = append(errs, s.stopEngines())
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr

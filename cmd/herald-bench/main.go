@@ -245,8 +245,8 @@ func newSustained(o *options) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery | clients CPU/delivery (Herald, floor) | cores busy (Herald run) | cores busy (floor run) |")
-			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | Herald PUBLISH_ACK p50 / p99 / max | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery | clients CPU/delivery (Herald, floor) | cores busy (Herald run) | cores busy (floor run) |")
+			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 			for _, n := range counts {
 				for _, rate := range rateList {
 					r, err := bench.RunSustained(cmd.Context(), bench.SustainedConfig{Clients: n, Rate: rate, Duration: duration, Payload: o.payload, Wrapper: o.wrapper(), Analytics: analytics}, cmd.ErrOrStderr())
@@ -256,8 +256,9 @@ func newSustained(o *options) *cobra.Command {
 					h, f := r.Herald, r.Floor
 					deliveries := len(h.Lag) * n
 					perDelivery := func(d time.Duration) time.Duration { return d / time.Duration(max(deliveries, 1)) }
-					fmt.Fprintf(out, "| %d | %.0f | %.0f | %v / %v | %v | %.0f | %v / %v | %v | %v | %v | %v, %v | %s | %s |\n", n, rate*float64(n),
+					fmt.Fprintf(out, "| %d | %.0f | %.0f | %v / %v | %v | %v / %v / %v | %.0f | %v / %v | %v | %v | %v | %v, %v | %s | %s |\n", n, rate*float64(n),
 						h.DeliveryRate(n), round(h.P(0.5)), round(h.P(0.99)), round(h.LagGrowth()),
+						round(h.AckP(0.5)), round(h.AckP(0.99)), round(h.AckP(1)),
 						f.DeliveryRate(n), round(f.P(0.5)), round(f.P(0.99)), round(f.LagGrowth()),
 						perDelivery(h.CPU), perDelivery(f.CPU), perDelivery(h.ClientCPU), perDelivery(f.ClientCPU),
 						percents(h.CoreBusy), percents(f.CoreBusy))
