@@ -1,5 +1,6 @@
-// Package server is Herald's network edge: one gnet engine serving the
-// client and publisher listeners on shared multicore event loops, per-
+// Package server is Herald's network edge: gnet engines serving the
+// client listener on multicore event loops and the publisher listener on
+// a loop of its own (so acknowledgements never queue behind deliveries), per-
 // connection state and frame handling (frames are parsed by package wire),
 // heartbeats and the auth timeout, connection limits, one capped outbound
 // path per connection, and the HTTP admin port. It knows the engine only
