@@ -351,7 +351,9 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 	for len(x.failed) < len(ds) {
 		x.failed = append(x.failed, nil)
 	}
-	if len(ds) == 1 && ds[0].cardinality < uint64(len(x.users)) {
+	switch {
+	case len(ds) == 0: // only paced broadcasts, held for their turns
+	case len(ds) == 1 && ds[0].cardinality < uint64(len(x.users)):
 		x.iter.Initialize(ds[0].audience)
 		for n := x.iter.NextMany(x.buf[:]); n > 0; n = x.iter.NextMany(x.buf[:]) {
 			for _, user := range x.buf[:n] {
@@ -360,7 +362,7 @@ func (x *LoopIndex) deliver(ds []*delivery) {
 				}
 			}
 		}
-	} else {
+	default:
 		for i := range x.users {
 			x.deliverTo(x.users[i].user, x.users[i].sinks, ds)
 		}
