@@ -449,6 +449,16 @@ func (s *Subscriber) serve(fc *frameConn) error {
 	defer fc.close()
 	stop := make(chan struct{})
 	defer close(stop)
+	// Close may run while a reconnect completes, before this connection
+	// is the one it would close: the end of the Subscriber's context
+	// closes it too.
+	go func() {
+		select {
+		case <-s.ctx.Done():
+			fc.close()
+		case <-stop:
+		}
+	}()
 	go fc.heartbeat(stop)
 	go s.acknowledge(fc, stop)
 	// RESUME went with HELLO (connect); what came with WELCOME is first.
