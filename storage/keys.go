@@ -82,11 +82,6 @@ func idempotencyKey(account uint32, clientMsgID string) []byte {
 	return append(u32Key(prefixIdempotency, account), clientMsgID...)
 }
 
-// quotaKey is 0x0b | account | day (days since the Unix epoch, UTC).
-func quotaKey(account, day uint32) []byte {
-	return binary.BigEndian.AppendUint32(u32Key(prefixQuota, account), day)
-}
-
 func tagKey(tag uint32) []byte { return u32Key(prefixTag, tag) }
 
 // tagNameKey is 0x0e | account | name.

@@ -106,27 +106,6 @@ func (b *Batch) DeleteTemplate(account uint32, name string) (Template, error) {
 	return t, b.batch.Delete(templateKey(account, name), nil)
 }
 
-// NotifyCount returns how many notifications (recipients) account has had
-// counted against its daily limit on day, as this batch sees it.
-func (b *Batch) NotifyCount(account, day uint32) (uint64, error) {
-	key := dayKey(prefixNotified, account, day)
-	var n uint64
-	_, err := get(b.batch, key, func(v []byte) (err error) {
-		n, err = decodeAt(key, v, codec.DecodeU64)
-		return err
-	})
-	return n, err
-}
-
-// SetNotifyCount records the day's count, durable with the batch; earlier
-// days' counts of the account are removed.
-func (b *Batch) SetNotifyCount(account, day uint32, n uint64) error {
-	if err := b.dropBefore(dayKey(prefixNotified, account, 0), dayKey(prefixNotified, account, day)); err != nil {
-		return err
-	}
-	return b.set(dayKey(prefixNotified, account, day), codec.EncodeU64(n))
-}
-
 // Consent is what a user granted an account for one of its templates:
 // notifications left, and whether the user banned the template.
 type Consent struct {

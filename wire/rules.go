@@ -68,12 +68,21 @@ func ValidSource(s string) error {
 	if len(s) > MaxSource {
 		return fmt.Errorf("%w: a source of %d bytes, at most %d", ErrInvalid, len(s), MaxSource)
 	}
-	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return fmt.Errorf("%w: source %q: only letters, digits, '-', '_', '.' and ':'", ErrInvalid, s)
-		}
+	if !codeChars(s) {
+		return fmt.Errorf("%w: source %q: only letters, digits, '-', '_', '.' and ':'", ErrInvalid, s)
 	}
 	return nil
+}
+
+// codeChars reports whether s holds only ASCII letters, digits, '-', '_',
+// '.' and ':' (a source, a template or field name).
+func codeChars(s string) bool {
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckFlags returns an error wrapping ErrInvalid if flags has a bit that

@@ -20,10 +20,8 @@ func CheckName(what, s string) error {
 	if s == "" || len(s) > MaxName {
 		return fmt.Errorf("%w: a %s name is 1 to %d bytes, not %d", ErrInvalid, what, MaxName, len(s))
 	}
-	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return fmt.Errorf("%w: %s name %q: only letters, digits, '-', '_', '.' and ':'", ErrInvalid, what, s)
-		}
+	if !codeChars(s) {
+		return fmt.Errorf("%w: %s name %q: only letters, digits, '-', '_', '.' and ':'", ErrInvalid, what, s)
 	}
 	return nil
 }
