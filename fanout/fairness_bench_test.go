@@ -14,8 +14,17 @@ import (
 // benchmarkSmallBesideHuge measures the acknowledgement latency of small
 // publishes (an account of 10 followers) on an on-disk store, while another
 // account with huge followers publishes when busy is set: back to back
-// (every == 0), or one every `every`.
+// (every == 0), or at a fixed rate of one every `every` (one late starts
+// at once).
 func benchmarkSmallBesideHuge(b *testing.B, huge int, busy bool, every time.Duration) {
+	benchmarkSmallBeside(b, huge, 1, busy, every)
+}
+
+// benchmarkSmallBeside is benchmarkSmallBesideHuge with the huge account's
+// followers every stride-th user: stride 1 is dense ids, whose chunks
+// compress to a run of a few bytes; stride 2 makes every chunk a full
+// 8 KiB bitmap, the stored size of a real audience of that many.
+func benchmarkSmallBeside(b *testing.B, huge, stride int, busy bool, every time.Duration) {
 	store, err := storage.Open(b.TempDir(), storage.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -29,7 +38,7 @@ func benchmarkSmallBesideHuge(b *testing.B, huge int, busy bool, every time.Dura
 	for start := 0; start < huge; start += 1 << 16 {
 		ids := make([]uint32, 0, 1<<16)
 		for u := start; u < min(start+1<<16, huge); u++ {
-			ids = append(ids, uint32(u+1))
+			ids = append(ids, uint32(u*stride+1))
 		}
 		if _, err := followWait(ctx, e, big.ID, ids); err != nil {
 			b.Fatal(err)
@@ -38,17 +47,28 @@ func benchmarkSmallBesideHuge(b *testing.B, huge int, busy bool, every time.Dura
 	if _, err := followWait(ctx, e, small.ID, []uint32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}); err != nil {
 		b.Fatal(err)
 	}
+	// One huge broadcast before the clock starts: what follows is the
+	// steady state of an account publishing again to the same followers.
+	if _, err := publishWait(ctx, e, PublishRequest{Account: big.ID, ClientMsgID: "big-first"}); err != nil {
+		b.Fatal(err)
+	}
 	var stop atomic.Bool
+	var hugeBytes atomic.Uint64 // bytes the huge publishes' commits wrote
 	done := make(chan int)
 	go func() {
-		n := 0
+		n, next := 0, time.Now()
 		for busy && !stop.Load() {
+			before := store.WrittenBytes()
 			if _, err := publishWait(ctx, e, PublishRequest{Account: big.ID, ClientMsgID: fmt.Sprint("big-", n)}); err != nil {
 				b.Error(err)
 				break
 			}
+			// The small publishes committed meanwhile are in this too:
+			// a bound from above on what one huge broadcast stores.
+			hugeBytes.Add(store.WrittenBytes() - before)
 			n++
-			time.Sleep(every)
+			next = next.Add(every) // a fixed rate: one every `every` (load pacing, not a wait)
+			time.Sleep(time.Until(next))
 		}
 		done <- n
 	}()
@@ -68,6 +88,9 @@ func benchmarkSmallBesideHuge(b *testing.B, huge int, busy bool, every time.Dura
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(float64(bigs)/b.Elapsed().Seconds(), "huge-publishes/s")
+	if bigs > 0 {
+		b.ReportMetric(float64(hugeBytes.Load())/float64(bigs), "written-B/huge-publish")
+	}
 }
 
 func BenchmarkSmallPublish_alone(b *testing.B) { benchmarkSmallBesideHuge(b, 1_000_000, false, 0) }
@@ -82,4 +105,12 @@ func BenchmarkSmallPublish_beside10MFollowers(b *testing.B) {
 
 func BenchmarkSmallPublish_beside10MFollowersEvery100ms(b *testing.B) {
 	benchmarkSmallBesideHuge(b, 10_000_000, true, 100*time.Millisecond)
+}
+
+func BenchmarkSmallPublish_beside10MSpreadFollowers(b *testing.B) {
+	benchmarkSmallBeside(b, 10_000_000, 2, true, 0)
+}
+
+func BenchmarkSmallPublish_beside10MSpreadFollowersEvery100ms(b *testing.B) {
+	benchmarkSmallBeside(b, 10_000_000, 2, true, 100*time.Millisecond)
 }

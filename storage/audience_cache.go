@@ -4,14 +4,19 @@ import (
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"herald/storage/internal/codec"
 )
 
-// audienceCache keeps decoded chunks of frozen audiences for the
-// membership test of catch-up. A committed broadcast's audience never
-// changes, and a reconnect storm asks about the same few chunks of the
-// same recent broadcasts for every client, each of which would otherwise
-// be a Pebble read, a checksum and a decode. Entries leave in insertion
-// order once the cache holds more than its byte budget.
+// audienceCache keeps decoded chunks of frozen audiences, and the
+// manifests saying which message stores each, for the membership test of
+// catch-up. A committed broadcast's audience never changes, and a
+// reconnect storm asks about the same few chunks of the same recent
+// broadcasts for every client, each of which would otherwise be a Pebble
+// read, a checksum and a decode. Chunks are cached by the message storing
+// them, so broadcasts sharing a chunk share its entry. Entries leave in
+// insertion order once the cache holds more than its byte budget;
+// manifests, once there are more than maxManifests.
 type audienceCache struct {
 	mu      sync.Mutex
 	entries map[audienceChunk]*roaring.Bitmap
@@ -19,19 +24,53 @@ type audienceCache struct {
 	head    int
 	bytes   int64
 	budget  int64
+
+	manifests     map[uint64]manifest
+	manifestOrder []uint64
 }
 
 type audienceChunk struct {
-	message uint64
+	message uint64 // the message storing the chunk
 	high    uint16
 }
+
+// manifest is a broadcast's decoded manifest (shared_audience.go); legacy:
+// the broadcast has none, every chunk is its own.
+type manifest struct {
+	runs   []codec.Run
+	legacy bool
+}
+
+// maxManifests bounds the cached manifests (most hold one run of 12 bytes).
+const maxManifests = 1 << 16
 
 // audienceEntryOverhead approximates an entry's bookkeeping beyond the
 // bitmap's own bytes.
 const audienceEntryOverhead = 128
 
 func newAudienceCache(budget int64) *audienceCache {
-	return &audienceCache{entries: map[audienceChunk]*roaring.Bitmap{}, budget: budget}
+	return &audienceCache{entries: map[audienceChunk]*roaring.Bitmap{}, budget: budget, manifests: map[uint64]manifest{}}
+}
+
+func (c *audienceCache) manifest(id uint64) (manifest, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.manifests[id]
+	return m, ok
+}
+
+func (c *audienceCache) putManifest(id uint64, m manifest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.manifests[id]; ok {
+		return
+	}
+	if len(c.manifestOrder) >= maxManifests {
+		delete(c.manifests, c.manifestOrder[0])
+		c.manifestOrder = c.manifestOrder[1:]
+	}
+	c.manifests[id] = m
+	c.manifestOrder = append(c.manifestOrder, id)
 }
 
 func (c *audienceCache) get(k audienceChunk) (*roaring.Bitmap, bool) {
@@ -71,16 +110,40 @@ func (c *audienceCache) put(k audienceChunk, bm *roaring.Bitmap) {
 }
 
 // inAudience is InAudience through the cache: only committed broadcasts
-// above the retention floor are cached, as only theirs are final.
+// are cached, as only theirs are final (and the chunks they refer to stay
+// until they go); one at or below the retention floor has no audience.
 func (s *Store) inAudience(id uint64, user uint32) (bool, error) {
-	k := audienceChunk{message: id, high: uint16(user >> 16)}
-	if id > s.lastMessage.Load() || id <= s.floor.Load() {
-		return audienceSet(id).contains(s.db, user)
+	high := uint16(user >> 16)
+	if id <= s.floor.Load() {
+		return false, nil // removed; chunks later broadcasts share may outlive it
+	}
+	final := id <= s.lastMessage.Load()
+	m, ok := manifest{}, false
+	if final {
+		m, ok = s.audiences.manifest(id)
+	}
+	if !ok {
+		runs, found, err := readManifest(s.db, id)
+		if err != nil {
+			return false, err
+		}
+		m = manifest{runs: runs, legacy: !found}
+		if final {
+			s.audiences.putManifest(id, m)
+		}
+	}
+	origin, in := originOf(m.runs, m.legacy, id, high)
+	if !in {
+		return false, nil
+	}
+	k := audienceChunk{message: origin, high: high}
+	if !final {
+		return audienceSet(origin).contains(s.db, user)
 	}
 	if chunk, ok := s.audiences.get(k); ok {
 		return chunk.Contains(user), nil
 	}
-	chunk, err := audienceSet(id).readChunk(s.db, k.high)
+	chunk, err := audienceSet(origin).readChunk(s.db, high)
 	if err != nil {
 		return false, err
 	}

@@ -19,6 +19,11 @@ type Batch struct {
 	// through to the store's set cache on commit.
 	setChanges  []setChange
 	droppedSets []string
+	// audiences are the accounts' newest audiences this batch wrote;
+	// audienceLocked: it holds Store.audienceMu's read lock
+	// (shared_audience.go).
+	audiences      map[uint32]*lastAudience
+	audienceLocked bool
 }
 
 // NewBatch starts a batch.
@@ -47,11 +52,15 @@ func (b *Batch) Commit() error {
 	b.store.lastAccount.Store(b.lastAccount)
 	b.store.lastTag.Store(b.lastTag)
 	b.store.sets.apply(b.setChanges, b.droppedSets)
+	b.releaseAudiences(true)
 	return nil
 }
 
 // Close releases the batch; uncommitted mutations are discarded.
-func (b *Batch) Close() { _ = b.batch.Close() }
+func (b *Batch) Close() {
+	b.releaseAudiences(false)
+	_ = b.batch.Close()
+}
 
 func (b *Batch) set(key, value []byte) error { return b.batch.Set(key, value, nil) }
 

@@ -33,7 +33,7 @@ func (b *Batch) AddEncodedBroadcast(m Broadcast, audience EncodedSet) (uint64, e
 	if err := b.set(broadcastKey(m.ID), codec.EncodeBroadcast(m)); err != nil {
 		return 0, err
 	}
-	return m.ID, audienceSet(m.ID).writeEncoded(b.batch, audience)
+	return m.ID, b.writeAudience(m.ID, m.Account, audience)
 }
 
 func readBroadcast(r pebble.Reader, id uint64) (Broadcast, error) {

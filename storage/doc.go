@@ -16,7 +16,7 @@
 //	0x04    account u32                           follower count u64
 //	0x05    user u32 | account u32                (empty) subscriptions index
 //	0x06    message u64                           broadcast record
-//	0x07    message u64 | high16 u16              frozen audience chunk
+//	0x07    message u64 | high16 u16              frozen audience chunk the broadcast stored itself
 //	0x08    account u32 | client_msg_id           idempotency record
 //	0x09    user u32                              cursor u64
 //	0x0a    message u64                           job report (sent live, errors)
@@ -45,6 +45,10 @@
 //	0x1c    account u32 | client_msg_id           scheduled broadcast: when, its state, the request
 //	0x1d    send_at u64 | account u32 | client_msg_id
 //	                                              (empty) a scheduled broadcast not sent yet, by time
+//	0x1e    message u64                           audience manifest: runs of chunks, each naming the
+//	                                              message whose 0x07 chunks they are (shared_audience.go)
+//	0x1f    origin message u64                    uses of its chunks: runs, each naming the newest
+//	                                              broadcast that refers to them
 //
 // A set of uint32 user ids is stored chunked by the high 16 bits: one key
 // per Roaring container, so a value is at most one container (8 KiB plus a

@@ -36,6 +36,8 @@ const (
 	prefixWindow      byte = 0x1b
 	prefixSchedule    byte = 0x1c
 	prefixDue         byte = 0x1d
+	prefixManifest    byte = 0x1e
+	prefixChunkUses   byte = 0x1f
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -185,6 +187,7 @@ func keyString(k []byte) string {
 		prefixDelivered: "delivered", prefixAccountLog: "account-log", prefixOpened: "opened",
 		prefixTemplate: "template", prefixNotified: "notified", prefixConsent: "consent",
 		prefixInbox: "inbox", prefixWindow: "window", prefixSchedule: "schedule", prefixDue: "due",
+		prefixManifest: "manifest", prefixChunkUses: "chunk-uses",
 	}
 	name, ok := names[k[0]]
 	if !ok {

@@ -24,7 +24,7 @@ func (x reads) Account(id uint32) (Account, error) { return readAccount(x.r, id)
 func (x reads) Broadcast(id uint64) (Broadcast, error) { return readBroadcast(x.r, id) }
 
 // Audience returns a broadcast's frozen audience.
-func (x reads) Audience(id uint64) (*roaring.Bitmap, error) { return audienceSet(id).read(x.r) }
+func (x reads) Audience(id uint64) (*roaring.Bitmap, error) { return readAudience(x.r, id) }
 
 // Followers returns the account's follower set.
 func (x reads) Followers(account uint32) (*roaring.Bitmap, error) {

@@ -35,11 +35,16 @@ func (s *Store) loadFloor() error {
 }
 
 // Retain removes every broadcast published before cutoffMillis, with its
-// frozen audience, job report and analytics, in one durable batch, and returns how many it removed.
+// frozen audience (but the chunks later broadcasts still refer to), job
+// report and analytics, in one durable batch, and returns how many it removed.
 // Broadcasts are removed as a prefix of the log: the scan stops at the
 // first one to keep. It is safe beside the writer: it never looks past the
 // newest id committed when it starts. Calls must not overlap each other.
 func (s *Store) Retain(cutoffMillis uint64) (int, error) {
+	// No batch may refer to a shared chunk while the sweep decides which
+	// go (shared_audience.go).
+	s.audienceMu.Lock()
+	defer s.audienceMu.Unlock()
 	first, high := s.floor.Load()+1, s.lastMessage.Load()
 	if first > high {
 		return 0, nil
@@ -89,6 +94,12 @@ func (s *Store) Retain(cutoffMillis uint64) (int, error) {
 		return 0, err
 	}
 	if err := b.DeleteRange(audiencePrefix(first), audiencePrefix(keep), nil); err != nil {
+		return 0, err
+	}
+	if err := b.DeleteRange(manifestKey(first), manifestKey(keep), nil); err != nil {
+		return 0, err
+	}
+	if err := s.retainChunks(b, first, keep); err != nil {
 		return 0, err
 	}
 	if err := b.DeleteRange(broadcastKeyWith(prefixJobReport, first), broadcastKeyWith(prefixJobReport, keep), nil); err != nil {

@@ -48,11 +48,20 @@ func (c chunkedSet) page(r pebble.Reader, from uint32, limit int) ([]uint32, err
 // eachChunk decodes the set's chunks in order from high on and calls fn
 // with each until it returns false.
 func (c chunkedSet) eachChunk(r pebble.Reader, high uint16, fn func(chunk *roaring.Bitmap) bool) error {
-	lower := c.key(high)
-	if high == 0 {
+	return c.eachChunkBetween(r, high, 0xffff, fn)
+}
+
+// eachChunkBetween is eachChunk over the chunks first..last only.
+func (c chunkedSet) eachChunkBetween(r pebble.Reader, first, last uint16, fn func(chunk *roaring.Bitmap) bool) error {
+	lower := c.key(first)
+	if first == 0 {
 		lower = c.prefix // a key cut short would sort here; it is an error, not skipped
 	}
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(c.prefix)})
+	upper := prefixEnd(c.prefix)
+	if last != 0xffff {
+		upper = c.key(last + 1)
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}
@@ -118,6 +127,18 @@ type EncodedSet struct {
 	values [][]byte
 }
 
+// Empty reports whether the set has no chunk.
+func (s EncodedSet) Empty() bool { return len(s.highs) == 0 }
+
+// Bytes returns the size of the chunk values.
+func (s EncodedSet) Bytes() int64 {
+	n := int64(0)
+	for _, v := range s.values {
+		n += int64(len(v))
+	}
+	return n
+}
+
 // EncodeSet splits set into sealed chunk values.
 func EncodeSet(set *roaring.Bitmap) (EncodedSet, error) {
 	var out EncodedSet
@@ -131,17 +152,6 @@ func EncodeSet(set *roaring.Bitmap) (EncodedSet, error) {
 		return nil
 	})
 	return out, err
-}
-
-// writeEncoded stores every chunk of an encoded set (used for frozen
-// audiences, which are written once and never modified).
-func (c chunkedSet) writeEncoded(b *pebble.Batch, set EncodedSet) error {
-	for i, high := range set.highs {
-		if err := b.Set(c.key(high), set.values[i], nil); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // forEachChunk calls fn for each non-empty 2^16-aligned slice of set, in

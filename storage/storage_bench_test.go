@@ -183,3 +183,67 @@ func BenchmarkCatchUp(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFreezeAudience10M: one broadcast to 10,000,000 followers spread
+// over 20,000,000 ids (305 chunks, each an 8 KiB bitmap), committed as the
+// writer does, after one broadcast to the same audience. "same": the
+// followers did not change, the audience refers to the previous one's
+// chunks; "oneChanged": one chunk differs each time; "unshared": no memory
+// of the previous audience (LastAudienceBytes -1), every chunk stored
+// again, as before audiences were stored by reference. written-B is what
+// the commit wrote to the log.
+func BenchmarkFreezeAudience10M(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		opts    Options
+		changed bool
+	}{
+		{"same", Options{}, false},
+		{"oneChanged", Options{}, true},
+		{"unshared", Options{LastAudienceBytes: -1}, false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := Open(b.TempDir(), c.opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			audience := roaring.New()
+			for u := uint32(1); u <= 20_000_000; u += 2 {
+				audience.Add(u)
+			}
+			encoded, err := EncodeSet(audience)
+			if err != nil {
+				b.Fatal(err)
+			}
+			freeze := func(set EncodedSet) {
+				commit(b, s, func(bt *Batch) error {
+					_, err := bt.AddEncodedBroadcast(Broadcast{Account: 1, TimeMillis: 1}, set)
+					return err
+				})
+			}
+			freeze(encoded)
+			variants := [2]EncodedSet{}
+			if c.changed {
+				for i := range variants {
+					other := audience.Clone()
+					other.Remove(uint32(1 + 2*i))
+					if variants[i], err = EncodeSet(other); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			before := s.WrittenBytes()
+			i := 0
+			for b.Loop() {
+				set := encoded
+				if c.changed {
+					set = variants[i%2]
+				}
+				freeze(set)
+				i++
+			}
+			b.ReportMetric(float64(s.WrittenBytes()-before)/float64(i), "written-B/op")
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,11 @@ type Options struct {
 	// for catch-up's membership tests (default 32 MiB; a dense chunk is
 	// 8 KiB).
 	AudienceCacheBytes int64
+	// LastAudienceBytes bounds the accounts' newest audiences kept in
+	// memory so that the next broadcast of an account refers to the chunks
+	// it shares with them instead of storing them again (default 64 MiB;
+	// negative keeps none).
+	LastAudienceBytes int64
 	// Logger receives the store's log lines (slog.Default() when nil).
 	Logger *slog.Logger
 	// DiskReserve is the free space kept on the filesystem: commits that
@@ -82,6 +88,10 @@ type Store struct {
 	// audiences caches decoded chunks of committed frozen audiences.
 	audiences *audienceCache
 	sets      *setCache
+	// lastAudiences and audienceMu: audiences by reference
+	// (shared_audience.go).
+	lastAudiences *lastAudiences
+	audienceMu    sync.RWMutex
 }
 
 // Open opens (creating if needed) the database in dir.
@@ -130,6 +140,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
 	s.sets = newSetCache(setCacheBudget(opts.SetCacheBytes))
+	s.lastAudiences = newLastAudiences(lastAudienceBudget(opts.LastAudienceBytes))
 	s.db, s.reads = db, reads{r: db, sets: s.sets}
 	if err := s.load(); err != nil {
 		_ = db.Close()
@@ -264,6 +275,11 @@ func (s *Store) Compact() error {
 	return s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true)
 }
 
+// WrittenBytes returns how many bytes commits have written to the
+// write-ahead log since Open (keys, values and batch headers): what the
+// store was asked to keep, before compactions rewrite it.
+func (s *Store) WrittenBytes() uint64 { return s.db.Metrics().WAL.BytesIn }
+
 // LastMessageID returns the highest committed message id.
 func (s *Store) LastMessageID() uint64 { return s.lastMessage.Load() }
 
@@ -294,6 +310,17 @@ func get(r pebble.Reader, key []byte, fn func(v []byte) error) (found bool, err 
 	}
 	defer closer.Close()
 	return true, fn(v)
+}
+
+// lastAudienceBudget is Options.LastAudienceBytes with its default.
+func lastAudienceBudget(n int64) int64 {
+	switch {
+	case n < 0:
+		return 0
+	case n == 0:
+		return 64 << 20
+	}
+	return n
 }
 
 // setCacheBudget is Options.SetCacheBytes with its default.

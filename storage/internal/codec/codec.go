@@ -53,6 +53,7 @@ func Open(v []byte) ([]byte, error) {
 type Writer struct{ B []byte }
 
 func (w *Writer) U8(v uint8)   { w.B = append(w.B, v) }
+func (w *Writer) U16(v uint16) { w.B = binary.BigEndian.AppendUint16(w.B, v) }
 func (w *Writer) U32(v uint32) { w.B = binary.BigEndian.AppendUint32(w.B, v) }
 func (w *Writer) U64(v uint64) { w.B = binary.BigEndian.AppendUint64(w.B, v) }
 

@@ -28,6 +28,34 @@ func FuzzDecodeChunk(f *testing.F) {
 	})
 }
 
+// FuzzDecodeRuns: any bytes decode to runs in order, disjoint and each
+// non-empty, that seal back to the same bytes, or to an ErrCorrupt.
+func FuzzDecodeRuns(f *testing.F) {
+	f.Add(EncodeRuns([]Run{{First: 0, Last: 152, Value: 7}, {First: 200, Last: 200, Value: 9}})[1:], true)
+	f.Add(EncodeRuns(nil), false)
+	f.Add([]byte{0, 0, 0, 1, 0, 2, 0, 1}, true)
+	f.Fuzz(func(t *testing.T, data []byte, sealIt bool) {
+		if sealIt {
+			data = Seal(data)
+		}
+		runs, err := DecodeRuns(data)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		for i, r := range runs {
+			if r.First > r.Last || i > 0 && r.First <= runs[i-1].Last {
+				t.Fatalf("runs %v out of order", runs)
+			}
+		}
+		if again := EncodeRuns(runs); string(again) != string(data) {
+			t.Fatalf("runs %v seal to %x, not %x", runs, again, data)
+		}
+	})
+}
+
 // FuzzDecodeRecords covers every record decoder on sealed and raw input.
 func FuzzDecodeRecords(f *testing.F) {
 	f.Add(EncodeAccount(Account{Name: "n", Tier: TierService})[1:])
