@@ -19,26 +19,85 @@ import (
 // filtering. Previews go to their listed users, followers or not.
 // If left is not nil it is set to how many followers the list or
 // expression left out, and how many selected ones the blocklist removed.
-func resolveAudience(s *storage.Store, req *PublishRequest, left *leftOut) (*roaring.Bitmap, error) {
+// With a memo, a publish to all followers or to an expression whose sets
+// did not change since the account's last such publish gets that
+// publish's audience again, and its encoded chunks (encoded; otherwise
+// empty): the result is then shared, and nobody may modify it.
+func resolveAudience(s *storage.Store, memo *audienceMemo, req *PublishRequest, left *leftOut) (audience *roaring.Bitmap, encoded storage.EncodedSet, err error) {
 	if len(req.Preview) > 0 {
-		return roaring.BitmapOf(req.Preview...), nil
+		return roaring.BitmapOf(req.Preview...), encoded, nil
 	}
-	var audience *roaring.Bitmap
 	var followers uint64
-	var err error
 	if len(req.Users) > 0 {
 		if audience, err = s.FollowersAmong(req.Account, roaring.BitmapOf(req.Users...)); err == nil && left != nil {
 			followers, err = s.FollowerCount(req.Account)
 		}
-	} else {
-		audience, err = s.Followers(req.Account)
-		followers = audience.GetCardinality()
+		if err != nil {
+			return nil, encoded, err
+		}
+		var sel selection
+		if sel.tags, sel.sets, err = readExprSets(s, req.Account, req.Expr); err == nil {
+			sel.blocked, err = s.Blocked(req.Account)
+		}
+		if err != nil {
+			return nil, encoded, err
+		}
+		audience, err = sel.apply(audience, req.Expr, followers, left)
+		return audience, encoded, err
 	}
+	sel, err := readSelection(s, req.Account, req.Expr)
 	if err != nil {
-		return nil, err
+		return nil, encoded, err
 	}
-	if len(req.Expr) > 0 {
-		set, negated, err := evalExpr(s, req.Account, req.Expr)
+	key := memoKey{account: req.Account, expr: string(wire.AppendExpr(nil, req.Expr))}
+	if hit := memo.get(key, sel); hit != nil {
+		if left != nil {
+			*left = hit.left
+		}
+		return hit.audience, hit.encoded, nil
+	}
+	var counted leftOut
+	if audience, err = sel.apply(sel.followers.Clone(), req.Expr, sel.followers.GetCardinality(), &counted); err != nil {
+		return nil, encoded, err
+	}
+	if left != nil {
+		*left = counted
+	}
+	if memo.worth(audience) {
+		if encoded, err = storage.EncodeSet(audience); err != nil {
+			return nil, encoded, err
+		}
+		memo.put(key, &memoEntry{sel: sel, audience: audience, encoded: encoded, left: counted})
+	}
+	return audience, encoded, nil
+}
+
+// selection is what an audience is resolved from: the follower set, the
+// sets of the expression's tags (tags[i] is the tag of expr[i]) and the
+// blocklist, as the store's set cache shares them (never modified).
+type selection struct {
+	followers *roaring.Bitmap
+	tags      []uint32
+	sets      map[uint32]*roaring.Bitmap
+	blocked   *roaring.Bitmap
+}
+
+func readSelection(s *storage.Store, account uint32, expr wire.Expr) (sel selection, err error) {
+	if sel.followers, err = s.FollowersShared(account); err != nil {
+		return sel, err
+	}
+	if sel.tags, sel.sets, err = readExprSets(s, account, expr); err != nil {
+		return sel, err
+	}
+	sel.blocked, err = s.Blocked(account)
+	return sel, err
+}
+
+// apply narrows audience (owned, changed in place) to the expression and
+// removes the blocked; followers is how many the account has, for left.
+func (sel selection) apply(audience *roaring.Bitmap, expr wire.Expr, followers uint64, left *leftOut) (*roaring.Bitmap, error) {
+	if len(expr) > 0 {
+		set, negated, err := evalExpr(expr, sel.tags, sel.sets)
 		if err != nil {
 			return nil, err
 		}
@@ -48,12 +107,8 @@ func resolveAudience(s *storage.Store, req *PublishRequest, left *leftOut) (*roa
 			audience.And(set)
 		}
 	}
-	blocked, err := s.Blocked(req.Account)
-	if err != nil {
-		return nil, err
-	}
 	selected := audience.GetCardinality()
-	audience.AndNot(blocked)
+	audience.AndNot(sel.blocked)
 	if left != nil {
 		left.notSelected = uint32(max(followers, selected) - selected)
 		left.blocked = uint32(selected - audience.GetCardinality())
@@ -73,42 +128,44 @@ type term struct {
 	owned   bool
 }
 
-// evalExpr evaluates a postfix expression over the account's tags. Each tag
-// is read once however often it appears; the result is the set or, when
-// negated, the set to remove from the followers.
-func evalExpr(s *storage.Store, account uint32, expr wire.Expr) (*roaring.Bitmap, bool, error) {
-	// Resolve every tag first, so that errors come before any set is read
-	// and a tag named more than once (by name or id) is read once and
-	// never changed in place.
-	tags := make([]uint32, len(expr))
-	refs := map[uint32]int{}
+// readExprSets resolves every tag of an expression (errors come before
+// any set is read) and reads each tag's members once however often it
+// appears: tags[i] is expr[i]'s tag, sets its members, shared with the
+// store's set cache.
+func readExprSets(s *storage.Store, account uint32, expr wire.Expr) (tags []uint32, sets map[uint32]*roaring.Bitmap, err error) {
+	if len(expr) == 0 {
+		return nil, nil, nil
+	}
+	tags = make([]uint32, len(expr))
 	for i, op := range expr {
 		if op.Op == wire.OpTagID || op.Op == wire.OpTagName {
-			id, err := tagID(s, account, op)
-			if err != nil {
-				return nil, false, err
+			if tags[i], err = tagID(s, account, op); err != nil {
+				return nil, nil, err
 			}
-			tags[i] = id
-			refs[id]++
 		}
 	}
-	shared := map[uint32]*roaring.Bitmap{}
+	sets = map[uint32]*roaring.Bitmap{}
+	for i, op := range expr {
+		if op.Op == wire.OpTagID || op.Op == wire.OpTagName {
+			if _, ok := sets[tags[i]]; !ok {
+				if sets[tags[i]], err = s.TagMembers(tags[i]); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
+	return tags, sets, nil
+}
+
+// evalExpr evaluates a postfix expression over the tags' sets (read by
+// readExprSets, never changed in place): the result is the set or, when
+// negated, the set to remove from the followers.
+func evalExpr(expr wire.Expr, tags []uint32, sets map[uint32]*roaring.Bitmap) (*roaring.Bitmap, bool, error) {
 	var stack []term
 	for i, op := range expr {
 		switch op.Op {
 		case wire.OpTagID, wire.OpTagName:
-			id := tags[i]
-			set, ok := shared[id]
-			if !ok {
-				var err error
-				if set, err = s.TagMembers(id); err != nil {
-					return nil, false, err
-				}
-				if refs[id] > 1 {
-					shared[id] = set
-				}
-			}
-			stack = append(stack, term{set: set}) // shared with the store's set cache
+			stack = append(stack, term{set: sets[tags[i]]}) // shared with the store's set cache
 		case wire.OpNot:
 			stack[len(stack)-1].negated = !stack[len(stack)-1].negated
 		case wire.OpAnd, wire.OpOr:

@@ -42,6 +42,10 @@ type Config struct {
 	// frames and audiences for catch-up (default 64 MiB; negative: none,
 	// every page is read from the log).
 	CatchUpCache int
+	// AudienceMemo bounds the memory remembering the large audiences the
+	// accounts last published to, so that publishing again to sets that
+	// did not change needs no resolution (default 64 MiB; negative: none).
+	AudienceMemo int64
 	// CatchUpBytes stops a page once its payloads reach this many bytes
 	// (default 1 MiB), so a page stays well under the slow-consumer cap.
 	CatchUpBytes int
@@ -102,6 +106,9 @@ func (c *Config) fill() {
 	}
 	if c.CatchUpCache == 0 {
 		c.CatchUpCache = 64 << 20
+	}
+	if c.AudienceMemo == 0 {
+		c.AudienceMemo = 64 << 20
 	}
 	if c.CatchUpBytes <= 0 {
 		c.CatchUpBytes = 1 << 20
@@ -170,6 +177,7 @@ type Engine struct {
 	preparing sync.WaitGroup
 	readers   readers
 	recent    recent
+	memo      *audienceMemo
 	// retractions counts RETRACTED notices dispatched (engine.Page.Epoch).
 	retractions atomic.Uint64
 	tokenKeys   *tokenKeys
@@ -201,6 +209,7 @@ func start(store *storage.Store, keys *tokenKeys, cfg Config) *Engine {
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		tokenKeys: keys,
+		memo:      newAudienceMemo(cfg.AudienceMemo),
 	}
 	e.sched.firing, e.sched.wake = make(map[scheduleRef]bool), make(chan struct{}, 1)
 	e.readers.start()

@@ -45,13 +45,15 @@ func (o *publishOp) prepare(e *Engine) {
 	case o.req.ReplyTo != 0:
 		o.audience, o.prepErr = resolveReply(e.store, &o.req, &o.left)
 	default:
-		o.audience, o.prepErr = resolveAudience(e.store, &o.req, &o.left)
+		o.audience, o.encoded, o.prepErr = resolveAudience(e.store, e.memo, &o.req, &o.left)
 	}
 	if o.prepErr != nil {
 		return
 	}
-	if o.encoded, o.prepErr = storage.EncodeSet(o.audience); o.prepErr != nil {
-		return
+	if o.encoded.Empty() && !o.audience.IsEmpty() {
+		if o.encoded, o.prepErr = storage.EncodeSet(o.audience); o.prepErr != nil {
+			return
+		}
 	}
 	o.packed = compressPayload(o.req.Payload, e.cfg.CompressMin)
 }

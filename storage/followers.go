@@ -33,6 +33,12 @@ func (s *Store) Blocked(account uint32) (*roaring.Bitmap, error) {
 	return s.sharedSet(blockedSet(account))
 }
 
+// FollowersShared returns the account's committed follower set, shared
+// with the set cache: the caller must not modify it (Followers copies).
+func (s *Store) FollowersShared(account uint32) (*roaring.Bitmap, error) {
+	return s.sharedSet(followerSet(account))
+}
+
 // AddFollowers makes every user in users follow account (duplicates and
 // existing followers are fine) and keeps the follower count and the
 // subscriptions index in step. It returns how many were new. users is
