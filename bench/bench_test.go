@@ -57,7 +57,7 @@ func TestSustainedMeasuresBothSides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, side := range map[string]SustainedSide{"herald": r.Herald, "floor": r.Floor} {
+	for name, side := range map[string]SustainedSide{"herald": r.Herald, "floor": r.Floor, "floor, one writer": r.FloorLoop, "floor, pool": r.FloorPool} {
 		if len(side.Lag) != 10 || side.DeliveryRate(30) <= 0 {
 			t.Fatalf("%s: %d broadcasts, %.0f deliveries/s", name, len(side.Lag), side.DeliveryRate(30))
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,9 @@ type rig struct {
 	}
 	rssPerConn float64
 	closers    []func()
+	// profile, on a Herald rig, writes a CPU profile of the server over
+	// the next d to w (its /debug/pprof/profile).
+	profile func(d time.Duration, w io.Writer) error
 }
 
 // dataDir makes a temporary data directory for a server of the rig,
@@ -141,6 +145,7 @@ func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, fol
 		return sum
 	}
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
+	r.profile = func(d time.Duration, w io.Writer) error { return cpuProfile(target, d, w) }
 	account, err := admin.CreateAccount(ctx, "bench", testtier.Unlimited.Name)
 	if err != nil {
 		return err
@@ -363,4 +368,25 @@ func (r *rig) acked(fired time.Time) {
 	r.acks.Lock()
 	r.acks.took = append(r.acks.took, took)
 	r.acks.Unlock()
+}
+
+// cpuProfile fetches a CPU profile of the server over d from its admin
+// API's /debug/pprof/profile.
+func cpuProfile(target serverproc.Addrs, d time.Duration, w io.Writer) error {
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimRight(target.AdminURL, "/"), max(1, int(d.Seconds())))
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+target.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("bench: profile: %s", resp.Status)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
 }

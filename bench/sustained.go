@@ -15,6 +15,9 @@ type SustainedConfig struct {
 	Duration time.Duration // how long broadcasts are offered
 	Payload  int           // bytes (256)
 	Wrapper  []string      // e.g. taskset -c 0
+	// Profile, if set, receives a CPU profile of the Herald server over
+	// the time broadcasts are offered.
+	Profile io.Writer
 	// Analytics compares Herald with itself instead of the floor: clients
 	// that acknowledge each read, Herald's analytics on (the Herald side)
 	// and off (the floor side).
@@ -77,11 +80,18 @@ func mean(ds []time.Duration) time.Duration {
 	return sum / time.Duration(len(ds))
 }
 
-// SustainedResult pairs Herald with the floor at one rate.
+// SustainedResult pairs Herald with the floor at one rate. The floor runs
+// twice, from one loop (FloorLoop) and from a pool of writers
+// (FloorPool); Floor is the one that delivered more per second (Pool: the
+// pool). With Analytics, Floor is Herald with analytics off and there is
+// no pool.
 type SustainedResult struct {
-	Config SustainedConfig
-	Herald SustainedSide
-	Floor  SustainedSide
+	Config    SustainedConfig
+	Herald    SustainedSide
+	Floor     SustainedSide
+	FloorLoop SustainedSide
+	FloorPool SustainedSide
+	Pool      bool
 }
 
 // RunSustained measures Herald and then the floor at the configured rate.
@@ -94,22 +104,34 @@ func RunSustained(ctx context.Context, cfg SustainedConfig, progress io.Writer) 
 	}
 	total := max(1, int(cfg.Rate*cfg.Duration.Seconds()))
 	res := &SustainedResult{Config: cfg}
-	herald := func() (*rig, error) { return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper, false) }
-	floor := func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper) }
-	names := [2]string{"Herald", "floor"}
+	label := fmt.Sprintf("sustained, %d clients, %.0f broadcasts/s", cfg.Clients, cfg.Rate)
+	run := func(r *rig) (SustainedSide, error) { return sustain(r, total, cfg) }
 	if cfg.Analytics {
 		with := func(flags ...string) func() (*rig, error) {
 			return func() (*rig, error) {
 				return heraldRigOver(ctx, cfg.Clients, cfg.Clients, total, cfg.Payload, cfg.Wrapper, false, heraldOptions{ack: true, flags: flags})
 			}
 		}
-		herald, floor, names = with(), with("--analytics=false"), [2]string{"Herald, analytics on", "Herald, analytics off"}
+		var err error
+		res.Herald, res.Floor, err = twoSides(progress, label, [2]string{"Herald, analytics on", "Herald, analytics off"}, with(), with("--analytics=false"), run)
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
 	}
-	var err error
-	res.Herald, res.Floor, err = twoSides(progress, fmt.Sprintf("sustained, %d clients, %.0f broadcasts/s", cfg.Clients, cfg.Rate), names, herald, floor,
-		func(r *rig) (SustainedSide, error) { return sustain(r, total, cfg) })
+	herald := func() (*rig, error) { return heraldRig(ctx, cfg.Clients, total, cfg.Payload, cfg.Wrapper, false) }
+	floor := func(mode ...string) func() (*rig, error) {
+		return func() (*rig, error) { return floorRig(cfg.Clients, total, cfg.Payload, cfg.Wrapper, mode...) }
+	}
+	out, err := sides(progress, label, []string{"Herald", "floor, one writer", fmt.Sprintf("floor, %d writers", floorWriters)},
+		[]func() (*rig, error){herald, floor(), floor(poolMode)}, run)
 	if err != nil {
 		return nil, err
+	}
+	res.Herald, res.FloorLoop, res.FloorPool = out[0], out[1], out[2]
+	res.Floor, res.Pool = res.FloorLoop, res.FloorPool.DeliveryRate(cfg.Clients) > res.FloorLoop.DeliveryRate(cfg.Clients)
+	if res.Pool {
+		res.Floor = res.FloorPool
 	}
 	return res, nil
 }
@@ -124,11 +146,20 @@ func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	cpuStart, clientStart, coresStart := r.cpu(), selfCPU(), readCoreTimes()
 	start := time.Now().Add(50 * time.Millisecond)
+	profiled := make(chan error, 1)
+	if cfg.Profile != nil && r.profile != nil {
+		go func() { profiled <- r.profile(cfg.Duration, cfg.Profile) }()
+	} else {
+		profiled <- nil
+	}
 	for i := 0; i < total; i++ {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
 		r.fire(i)
 	}
 	if err := r.settle(); err != nil {
+		return SustainedSide{}, err
+	}
+	if err := <-profiled; err != nil {
 		return SustainedSide{}, err
 	}
 	side := SustainedSide{}

@@ -13,10 +13,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -227,9 +229,10 @@ func burstRow(out io.Writer, n int, side, baseline bench.Side) {
 
 func newSustained(o *options) *cobra.Command {
 	var (
-		rates     string
-		duration  time.Duration
-		analytics bool
+		rates      string
+		duration   time.Duration
+		analytics  bool
+		cpuprofile string
 	)
 	cmd := &cobra.Command{
 		Use:   "sustained",
@@ -245,23 +248,42 @@ func newSustained(o *options) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | Herald PUBLISH_ACK p50 / p99 / max | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery | clients CPU/delivery (Herald, floor) | cores busy (Herald run) | cores busy (floor run) |")
-			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | Herald PUBLISH_ACK p50 / p99 / max | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery | clients CPU/delivery (Herald, floor) | cores busy (Herald run) | cores busy (floor run) | floor deliveries/s, one writer / pool |")
+			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 			for _, n := range counts {
 				for _, rate := range rateList {
-					r, err := bench.RunSustained(cmd.Context(), bench.SustainedConfig{Clients: n, Rate: rate, Duration: duration, Payload: o.payload, Wrapper: o.wrapper(), Analytics: analytics}, cmd.ErrOrStderr())
+					cfg := bench.SustainedConfig{Clients: n, Rate: rate, Duration: duration, Payload: o.payload, Wrapper: o.wrapper(), Analytics: analytics}
+					var profile *os.File
+					if cpuprofile != "" {
+						if profile, err = os.Create(filepath.Join(cpuprofile, fmt.Sprintf("herald-sustained-%d-%g.pprof", n, rate))); err != nil {
+							return err
+						}
+						cfg.Profile = profile
+					}
+					r, err := bench.RunSustained(cmd.Context(), cfg, cmd.ErrOrStderr())
+					if profile != nil {
+						err = errors.Join(err, profile.Close())
+					}
 					if err != nil {
 						return err
 					}
 					h, f := r.Herald, r.Floor
 					deliveries := len(h.Lag) * n
 					perDelivery := func(d time.Duration) time.Duration { return d / time.Duration(max(deliveries, 1)) }
-					fmt.Fprintf(out, "| %d | %.0f | %.0f | %v / %v | %v | %v / %v / %v | %.0f | %v / %v | %v | %v | %v | %v, %v | %s | %s |\n", n, rate*float64(n),
+					floors := "–"
+					if !analytics {
+						pool := ""
+						if r.Pool {
+							pool = " (pool the floor)"
+						}
+						floors = fmt.Sprintf("%.0f / %.0f%s", r.FloorLoop.DeliveryRate(n), r.FloorPool.DeliveryRate(n), pool)
+					}
+					fmt.Fprintf(out, "| %d | %.0f | %.0f | %v / %v | %v | %v / %v / %v | %.0f | %v / %v | %v | %v | %v | %v, %v | %s | %s | %s |\n", n, rate*float64(n),
 						h.DeliveryRate(n), round(h.P(0.5)), round(h.P(0.99)), round(h.LagGrowth()),
 						round(h.AckP(0.5)), round(h.AckP(0.99)), round(h.AckP(1)),
 						f.DeliveryRate(n), round(f.P(0.5)), round(f.P(0.99)), round(f.LagGrowth()),
 						perDelivery(h.CPU), perDelivery(f.CPU), perDelivery(h.ClientCPU), perDelivery(f.ClientCPU),
-						percents(h.CoreBusy), percents(f.CoreBusy))
+						percents(h.CoreBusy), percents(f.CoreBusy), floors)
 				}
 			}
 			return nil
@@ -269,6 +291,7 @@ func newSustained(o *options) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&rates, "rates", "10,15,20", "comma-separated broadcast rates per second")
 	cmd.Flags().DurationVar(&duration, "duration", 5*time.Second, "how long each rate is offered")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "a directory to write a CPU profile of the Herald server for each run to (herald-sustained-<clients>-<rate>.pprof), taken over the time broadcasts are offered")
 	cmd.Flags().BoolVar(&analytics, "analytics", false, "compare Herald with its analytics on (the Herald columns) and off (the floor columns), clients acknowledging each read")
 	return cmd
 }
