@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"math"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -62,6 +64,9 @@ func TestSustainedMeasuresBothSides(t *testing.T) {
 			t.Fatalf("%s: %d broadcasts, %.0f deliveries/s", name, len(side.Lag), side.DeliveryRate(30))
 		}
 	}
+	if r.Herald.CommitP99 <= 0 || r.Floor.CommitP99 != 0 {
+		t.Fatalf("commit p99: Herald %v, floor %v", r.Herald.CommitP99, r.Floor.CommitP99)
+	}
 }
 
 // TestClusterBurstMeasuresBothSides runs a small cluster beside one
@@ -80,5 +85,37 @@ func TestClusterBurstMeasuresBothSides(t *testing.T) {
 	// At least the publish, its answer and a relay to each edge.
 	if r.Bus.OutMsgs < 4 || r.Bus.OutBytes < 2*256 {
 		t.Fatalf("bus traffic per broadcast %+v", r.Bus)
+	}
+}
+
+// TestFloorWritesQueuedFramesTogether: a floor writer's batch reaches each
+// connection as one write of the frames triggered after it was accepted.
+func TestFloorWritesQueuedFramesTogether(t *testing.T) {
+	var conns []net.Conn
+	got := make([]chan string, 3)
+	for i := range got {
+		server, client := net.Pipe()
+		conns = append(conns, server)
+		got[i] = make(chan string, 1)
+		go func() {
+			buf := make([]byte, 64)
+			n, _ := client.Read(buf) // one Write is one Read on a pipe
+			got[i] <- string(buf[:n])
+		}()
+	}
+	writeBatch([]job{{[]byte("a"), conns[:1]}, {[]byte("b"), conns[:2]}, {[]byte("c"), conns}}, 0, 1)
+	for i, want := range []string{"abc", "bc", "c"} {
+		if s := <-got[i]; s != want {
+			t.Fatalf("connection %d got %q in its first write, want %q", i, s, want)
+		}
+	}
+}
+
+func TestBucketQuantile(t *testing.T) {
+	b := []bucket{{0.001, 50}, {0.01, 98}, {0.1, 99}, {math.Inf(1), 100}}
+	for q, want := range map[float64]time.Duration{0.5: time.Millisecond, 0.9: 10 * time.Millisecond, 0.99: 100 * time.Millisecond, 1: 100 * time.Millisecond} {
+		if got := bucketQuantile(b, q); got != want {
+			t.Errorf("q %v: %v, want %v", q, got, want)
+		}
 	}
 }

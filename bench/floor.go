@@ -50,8 +50,9 @@ const (
 // byte, then writes the frame to every client connection with a plain
 // Write: in turn (writers 0), or split among that many goroutines, each
 // writing its share of the connections (the i-th connection is always
-// writer i%writers's, so each connection gets the frames in order). That
-// is all a broadcast server must do at the least. A zero length asks
+// writer i%writers's, so each connection gets the frames in order), and
+// writing the frames it finds queued together in one Write per connection
+// (writeBatch). That is all a broadcast server must do at the least. A zero length asks
 // instead for the number of clients accepted (uint32).
 func serveFloor(writers int) error {
 	clients, err := net.Listen("tcp", "127.0.0.1:0")
@@ -78,19 +79,25 @@ func serveFloor(writers int) error {
 	}()
 	child.Announce("floor", "clients", clients.Addr().String(), "control", control.Addr().String())
 	child.ExitWithParent(func() { os.Exit(0) })
-	type job struct {
-		frame   []byte
-		targets []net.Conn
-	}
 	var pool []chan job
 	for w := range writers {
 		jobs := make(chan job, 64)
 		pool = append(pool, jobs)
 		go func() {
 			for j := range jobs {
-				for i := w; i < len(j.targets); i += writers {
-					_, _ = j.targets[i].Write(j.frame)
+				batch := []job{j}
+				for more := true; more; {
+					select {
+					case next, ok := <-jobs:
+						if ok {
+							batch = append(batch, next)
+						}
+						more = ok
+					default:
+						more = false
+					}
 				}
+				writeBatch(batch, w, writers)
 			}
 		}()
 	}
@@ -140,6 +147,46 @@ func serveFloor(writers int) error {
 		}
 		conns = nil
 		mu.Unlock()
+	}
+}
+
+// job is one broadcast for a floor writer: its frame and the connections
+// accepted when it was triggered.
+type job struct {
+	frame   []byte
+	targets []net.Conn
+}
+
+// writeBatch writes the broadcasts a writer found queued together, as a
+// server that keeps up under load does: each connection of the writer's
+// share (w of writers) gets all its frames in one Write. Connections only
+// accumulate during a run, so a connection is a target of a suffix of the
+// batch; a batch that is not (a run ended between its jobs) is written one
+// job at a time.
+func writeBatch(batch []job, w, writers int) {
+	for k := 1; k < len(batch); k++ {
+		if len(batch[k].targets) < len(batch[k-1].targets) {
+			for _, j := range batch {
+				writeBatch([]job{j}, w, writers)
+			}
+			return
+		}
+	}
+	suffix := make([][]byte, len(batch)) // suffix[k]: the frames of batch[k:]
+	for k := len(batch) - 1; k >= 0; k-- {
+		if k == len(batch)-1 {
+			suffix[k] = batch[k].frame
+		} else {
+			suffix[k] = append(append([]byte(nil), batch[k].frame...), suffix[k+1]...)
+		}
+	}
+	last := batch[len(batch)-1].targets
+	k := 0
+	for i := w; i < len(last); i += writers {
+		for len(batch[k].targets) <= i {
+			k++
+		}
+		_, _ = last[i].Write(suffix[k])
 	}
 }
 

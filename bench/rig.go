@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +55,15 @@ type rig struct {
 	// profile, on a Herald rig, writes a CPU profile of the server over
 	// the next d to w (its /debug/pprof/profile).
 	profile func(d time.Duration, w io.Writer) error
+	// commits, on a Herald rig, reads the server's herald_commit_seconds
+	// histogram: each bucket's upper bound and cumulative count.
+	commits func() ([]bucket, error)
+}
+
+// bucket is one bucket of a Prometheus histogram.
+type bucket struct {
+	le    float64
+	count float64
 }
 
 // dataDir makes a temporary data directory for a server of the rig,
@@ -146,6 +157,7 @@ func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, fol
 	}
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	r.profile = func(d time.Duration, w io.Writer) error { return cpuProfile(target, d, w) }
+	r.commits = func() ([]bucket, error) { return histogram(target, "herald_commit_seconds") }
 	account, err := admin.CreateAccount(ctx, "bench", testtier.Unlimited.Name)
 	if err != nil {
 		return err
@@ -389,4 +401,61 @@ func cpuProfile(target serverproc.Addrs, d time.Duration, w io.Writer) error {
 	}
 	_, err = io.Copy(w, resp.Body)
 	return err
+}
+
+// histogram reads a histogram's buckets from the server's /metrics.
+func histogram(target serverproc.Addrs, name string) ([]bucket, error) {
+	req, err := http.NewRequest(http.MethodGet, strings.TrimRight(target.AdminURL, "/")+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+target.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	var out []bucket
+	prefix := name + `_bucket{le="`
+	for _, line := range strings.Split(string(body), "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		le, count, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			return nil, fmt.Errorf("bench: metrics line %q", line)
+		}
+		var b bucket
+		if b.le, err = strconv.ParseFloat(le, 64); err == nil {
+			b.count, err = strconv.ParseFloat(count, 64)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bench: metrics line %q: %w", line, err)
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("bench: no %s in /metrics", name)
+	}
+	return out, nil
+}
+
+// bucketQuantile returns the upper bound of the bucket holding the
+// q-quantile (+Inf's is returned as the largest finite bound).
+func bucketQuantile(buckets []bucket, q float64) time.Duration {
+	total := buckets[len(buckets)-1].count
+	for i, b := range buckets {
+		if b.count >= q*total {
+			if math.IsInf(b.le, 1) && i > 0 {
+				b = buckets[i-1]
+			}
+			return time.Duration(b.le * float64(time.Second))
+		}
+	}
+	return 0
 }

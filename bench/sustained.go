@@ -41,6 +41,11 @@ type SustainedSide struct {
 	// Acks are the publisher's fire → PUBLISH_ACK times (Herald only),
 	// while the clients are being delivered to.
 	Acks []time.Duration
+	// CommitP99 is the upper bound of the herald_commit_seconds bucket
+	// holding the 99th percentile of the server's group commits (the
+	// fsync included) since it started (Herald only): a PUBLISH_ACK waits
+	// for its commit.
+	CommitP99 time.Duration
 }
 
 // AckP returns the q-quantile of the acknowledgement times (0 if none).
@@ -181,5 +186,12 @@ func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
 	r.acks.Lock()
 	side.Acks = slices.Clone(r.acks.took)
 	r.acks.Unlock()
+	if r.commits != nil {
+		buckets, err := r.commits()
+		if err != nil {
+			return SustainedSide{}, err
+		}
+		side.CommitP99 = bucketQuantile(buckets, 0.99)
+	}
 	return side, nil
 }

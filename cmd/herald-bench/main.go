@@ -248,8 +248,8 @@ func newSustained(o *options) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | Herald PUBLISH_ACK p50 / p99 / max | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery | clients CPU/delivery (Herald, floor) | cores busy (Herald run) | cores busy (floor run) | floor deliveries/s, one writer / pool |")
-			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | Herald PUBLISH_ACK p50 / p99 / max | Herald commit p99 ≤ | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery | clients CPU/delivery (Herald, floor) | cores busy (Herald run) | cores busy (floor run) | floor deliveries/s, one writer / pool |")
+			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 			for _, n := range counts {
 				for _, rate := range rateList {
 					cfg := bench.SustainedConfig{Clients: n, Rate: rate, Duration: duration, Payload: o.payload, Wrapper: o.wrapper(), Analytics: analytics}
@@ -278,9 +278,9 @@ func newSustained(o *options) *cobra.Command {
 						}
 						floors = fmt.Sprintf("%.0f / %.0f%s", r.FloorLoop.DeliveryRate(n), r.FloorPool.DeliveryRate(n), pool)
 					}
-					fmt.Fprintf(out, "| %d | %.0f | %.0f | %v / %v | %v | %v / %v / %v | %.0f | %v / %v | %v | %v | %v | %v, %v | %s | %s | %s |\n", n, rate*float64(n),
+					fmt.Fprintf(out, "| %d | %.0f | %.0f | %v / %v | %v | %v / %v / %v | %v | %.0f | %v / %v | %v | %v | %v | %v, %v | %s | %s | %s |\n", n, rate*float64(n),
 						h.DeliveryRate(n), round(h.P(0.5)), round(h.P(0.99)), round(h.LagGrowth()),
-						round(h.AckP(0.5)), round(h.AckP(0.99)), round(h.AckP(1)),
+						round(h.AckP(0.5)), round(h.AckP(0.99)), round(h.AckP(1)), h.CommitP99,
 						f.DeliveryRate(n), round(f.P(0.5)), round(f.P(0.99)), round(f.LagGrowth()),
 						perDelivery(h.CPU), perDelivery(f.CPU), perDelivery(h.ClientCPU), perDelivery(f.ClientCPU),
 						percents(h.CoreBusy), percents(f.CoreBusy), floors)
