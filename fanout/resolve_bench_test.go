@@ -38,19 +38,22 @@ func BenchmarkResolveAudience10M(b *testing.B) {
 	// next is the user an afterFollow iteration follows: never one that
 	// an earlier run (-count) already added, which would change nothing.
 	next := uint32(40_000_001)
+	followNext := func(b *testing.B, store *storage.Store) {
+		batch := store.NewBatch()
+		defer batch.Close()
+		if _, err := batch.AddFollowers(account, []uint32{next}); err != nil {
+			b.Fatal(err)
+		}
+		if err := batch.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		next++
+	}
 	run := func(b *testing.B, store *storage.Store, withCap, follow bool) {
 		var total, recipients uint64
 		for b.Loop() {
 			if follow {
-				batch := store.NewBatch()
-				if _, err := batch.AddFollowers(account, []uint32{next}); err != nil {
-					b.Fatal(err)
-				}
-				if err := batch.Commit(); err != nil {
-					b.Fatal(err)
-				}
-				batch.Close()
-				next++
+				followNext(b, store)
 			}
 			audience, err := resolveAudienceNoMemo(store, &req)
 			if err != nil {
@@ -85,15 +88,7 @@ func BenchmarkResolveAudience10M(b *testing.B) {
 		var chunks int64
 		for b.Loop() {
 			if follow {
-				batch := store.NewBatch()
-				if _, err := batch.AddFollowers(account, []uint32{next}); err != nil {
-					b.Fatal(err)
-				}
-				if err := batch.Commit(); err != nil {
-					b.Fatal(err)
-				}
-				batch.Close()
-				next++
+				followNext(b, store)
 			}
 			audience, encoded, err := resolveAudience(store, memo, &req, nil)
 			if err == nil && encoded.Empty() {

@@ -29,12 +29,7 @@ func TestMain(m *testing.M) {
 // delivered on catch-up, and still deduplicated by its client_msg_id.
 func TestKill9LosesNoAcknowledgedBroadcast(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	proc, err := serverproc.Start(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := proc.Addrs()
-	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
+	proc, admin := startServer(t, dir)
 	ctx := context.Background()
 	account, err := admin.CreateAccount(ctx, "crash", testtier.Unlimited.Name)
 	if err != nil {
@@ -46,35 +41,14 @@ func TestKill9LosesNoAcknowledgedBroadcast(t *testing.T) {
 
 	acked := publishUntilKilled(t, proc, account, 300)
 
-	proc, err = serverproc.Start(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	proc, admin = startServer(t, dir)
 	defer proc.Stop()
-	target = proc.Addrs()
-	admin = &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
+	target := proc.Addrs()
 	health, err := admin.Health(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := admin.MintToken(ctx, 2, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: target.ClientAddr, Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	got := map[uint64]string{}
-	for uint64(len(got)) < health.LastMessageID {
-		select {
-		case m := <-sub.Messages():
-			got[m.ID] = string(m.Payload)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("caught up %d of %d broadcasts", len(got), health.LastMessageID)
-		}
-	}
+	got := catchUpAll(t, admin, target, 2, health.LastMessageID)
 	for clientMsgID, id := range acked {
 		if got[id] != clientMsgID {
 			t.Fatalf("acknowledged broadcast %d (%s) lost after SIGKILL: found %q", id, clientMsgID, got[id])
@@ -152,12 +126,7 @@ func publishUntilKilled(t *testing.T, proc *serverproc.Process, account client.A
 // a user between them none.
 func TestKill9KeepsSharedAudiences(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	proc, err := serverproc.Start(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := proc.Addrs()
-	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
+	proc, admin := startServer(t, dir)
 	ctx := context.Background()
 	account, err := admin.CreateAccount(ctx, "shared", testtier.Unlimited.Name)
 	if err != nil {
@@ -172,39 +141,14 @@ func TestKill9KeepsSharedAudiences(t *testing.T) {
 	}
 	acked := publishUntilKilled(t, proc, account, 200)
 
-	proc, err = serverproc.Start(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	proc, admin = startServer(t, dir)
 	defer proc.Stop()
-	target = proc.Addrs()
-	admin = &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
+	target := proc.Addrs()
 	health, err := admin.Health(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	catchUp := func(user uint32) map[uint64]string {
-		token, err := admin.MintToken(ctx, user, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: target.ClientAddr, Token: token})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer sub.Close()
-		got := map[uint64]string{}
-		for uint64(len(got)) < health.LastMessageID {
-			select {
-			case m := <-sub.Messages():
-				got[m.ID] = string(m.Payload)
-			case <-time.After(10 * time.Second):
-				t.Fatalf("user %d caught up %d of %d broadcasts", user, len(got), health.LastMessageID)
-			}
-		}
-		return got
-	}
-	got := catchUp(1<<16 + 1)
+	got := catchUpAll(t, admin, target, 1<<16+1, health.LastMessageID)
 	for clientMsgID, id := range acked {
 		if got[id] != clientMsgID {
 			t.Fatalf("acknowledged broadcast %d (%s) lost after SIGKILL: found %q", id, clientMsgID, got[id])
@@ -231,4 +175,42 @@ func TestKill9KeepsSharedAudiences(t *testing.T) {
 		t.Fatalf("a user outside every audience got broadcast %d", m.ID)
 	default:
 	}
+}
+
+// catchUpAll subscribes as user and returns the payloads of the broadcasts
+// it catches up, once it has last of them.
+func catchUpAll(t *testing.T, admin *client.Admin, target serverproc.Addrs, user uint32, last uint64) map[uint64]string {
+	t.Helper()
+	ctx := context.Background()
+	token, err := admin.MintToken(ctx, user, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: target.ClientAddr, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	got := map[uint64]string{}
+	for uint64(len(got)) < last {
+		select {
+		case m := <-sub.Messages():
+			got[m.ID] = string(m.Payload)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("user %d caught up %d of %d broadcasts", user, len(got), last)
+		}
+	}
+	return got
+}
+
+// startServer starts a server process on dir and returns it with its
+// admin client.
+func startServer(t *testing.T, dir string) (*serverproc.Process, *client.Admin) {
+	t.Helper()
+	proc, err := serverproc.Start(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := proc.Addrs()
+	return proc, &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 }

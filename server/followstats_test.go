@@ -22,12 +22,8 @@ import (
 // the commit of its follow).
 func TestFollowerFiguresSurviveKill9(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	proc, err := serverproc.Start(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	proc, admin := startServer(t, dir)
 	target := proc.Addrs()
-	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	account, err := admin.CreateAccount(ctx, "figures", testtier.Unlimited.Name)
