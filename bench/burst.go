@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -23,6 +24,10 @@ type BurstConfig struct {
 	// InMemory runs Herald on an in-memory store (no fsync), to separate
 	// storage costs from delivery costs.
 	InMemory bool
+	// Profile, if set, receives a CPU profile of the Herald server over
+	// the first ProfileFor (5 s) of the measured bursts.
+	Profile    io.Writer
+	ProfileFor time.Duration
 }
 
 // Side is one server's burst figures.
@@ -111,9 +116,15 @@ func RunBurst(ctx context.Context, cfg BurstConfig, progress io.Writer) (*BurstR
 func runBursts(r *rig, cfg BurstConfig) (Side, error) {
 	side := Side{RSSPerConn: r.rssPerConn}
 	var cpuStart time.Duration
+	profiled := make(chan error, 1)
+	profiled <- nil
 	for i := 0; i < cfg.Warmup+cfg.Broadcasts; i++ {
 		if i == cfg.Warmup {
 			cpuStart = r.cpu()
+			if cfg.Profile != nil && r.profile != nil {
+				<-profiled
+				go func() { profiled <- r.profile(cmp.Or(cfg.ProfileFor, 5*time.Second), cfg.Profile) }()
+			}
 		}
 		sent := time.Now()
 		acked, err := r.send(i)
@@ -135,5 +146,5 @@ func runBursts(r *rig, cfg BurstConfig) (Side, error) {
 		}
 	}
 	side.CPU = r.cpu() - cpuStart
-	return side, nil
+	return side, <-profiled
 }

@@ -129,6 +129,7 @@ func positives[T int | float64](flag, list string, parse func(string) (T, error)
 func newBurst(o *options) *cobra.Command {
 	var broadcasts int
 	var inMemory bool
+	var cpuprofile string
 	cmd := &cobra.Command{
 		Use:   "burst",
 		Short: "Completion time of one broadcast at a time (ack → last client)",
@@ -142,7 +143,18 @@ func newBurst(o *options) *cobra.Command {
 			burstHeader(out, "Herald", "floor")
 			var floors []string
 			for _, n := range counts {
-				r, err := bench.RunBurst(cmd.Context(), bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper(), InMemory: inMemory}, cmd.ErrOrStderr())
+				cfg := bench.BurstConfig{Clients: n, Broadcasts: broadcasts, Payload: o.payload, Wrapper: o.wrapper(), InMemory: inMemory}
+				var profile *os.File
+				if cpuprofile != "" {
+					if profile, err = os.Create(filepath.Join(cpuprofile, fmt.Sprintf("herald-burst-%d.pprof", n))); err != nil {
+						return err
+					}
+					cfg.Profile = profile
+				}
+				r, err := bench.RunBurst(cmd.Context(), cfg, cmd.ErrOrStderr())
+				if profile != nil {
+					err = errors.Join(err, profile.Close())
+				}
 				if err != nil {
 					return err
 				}
@@ -158,6 +170,7 @@ func newBurst(o *options) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&broadcasts, "broadcasts", 20, "measured bursts per side and count (after 2 warm-up bursts)")
 	cmd.Flags().BoolVar(&inMemory, "in-memory", false, "run Herald on an in-memory store (no fsync), to separate storage from delivery")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "a directory to write a CPU profile of the Herald server for each client count to (herald-burst-<clients>.pprof), over the first 5 s of its measured bursts")
 	return cmd
 }
 
