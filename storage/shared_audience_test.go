@@ -2,8 +2,10 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -315,4 +317,30 @@ func TestLastAudiencesKeepToTheirBudget(t *testing.T) {
 	}
 	checkAudience(t, s, m1, all)
 	checkAudience(t, s, m2, all)
+}
+
+// TestCorruptManifestIsAnErrorNamingIt: a manifest that does not decode,
+// or that names chunks that are not stored, is ErrCorrupt naming the key,
+// never a wrong audience.
+func TestCorruptManifestIsAnErrorNamingIt(t *testing.T) {
+	s := openTest(t, nil)
+	m1 := addAudience(t, s, 1, 1, spread(2))
+	m2 := addAudience(t, s, 1, 2, spread(2))
+	if err := s.db.Set(manifestKey(m1), []byte("garbage"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Audience(m1); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "manifest") {
+		t.Fatalf("audience with a corrupt manifest: %v", err)
+	}
+	if _, err := s.InAudience(m1, 1); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("membership with a corrupt manifest: %v", err)
+	}
+	// m2 refers to m1's chunks: with one of them gone, its audience is an
+	// error, not a smaller set.
+	if err := s.db.Delete(audienceChunkKey(m1, 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Audience(m2); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("audience missing a chunk it refers to: %v", err)
+	}
 }
