@@ -1,10 +1,9 @@
 package fanout
 
 import (
-	"sync"
-
 	"github.com/RoaringBitmap/roaring/v2"
 
+	"herald/internal/lru"
 	"herald/storage"
 )
 
@@ -20,11 +19,7 @@ import (
 // again. Entries leave least recently used first over the byte budget;
 // audiences under memoMinMembers are not kept, resolving them is cheap.
 type audienceMemo struct {
-	mu      sync.Mutex
-	budget  int64
-	bytes   int64
-	tick    uint64
-	entries map[memoKey]*memoEntry
+	entries *lru.Cache[memoKey, *memoEntry]
 }
 
 type memoKey struct {
@@ -37,20 +32,18 @@ type memoEntry struct {
 	audience *roaring.Bitmap
 	encoded  storage.EncodedSet
 	left     leftOut
-	size     int64
-	used     uint64
 }
 
 // memoMinMembers: smaller audiences are resolved every time.
 const memoMinMembers = 1 << 16
 
 func newAudienceMemo(budget int64) *audienceMemo {
-	return &audienceMemo{budget: budget, entries: map[memoKey]*memoEntry{}}
+	return &audienceMemo{entries: lru.New[memoKey, *memoEntry](max(budget, 0))}
 }
 
 // worth reports whether audience should be remembered.
 func (m *audienceMemo) worth(audience *roaring.Bitmap) bool {
-	return m != nil && m.budget > 0 && audience.GetCardinality() >= memoMinMembers
+	return m != nil && m.entries.Budget() > 0 && audience.GetCardinality() >= memoMinMembers
 }
 
 // get returns the entry for key if it was resolved from exactly sel's sets.
@@ -58,43 +51,21 @@ func (m *audienceMemo) get(key memoKey, sel selection) *memoEntry {
 	if m == nil {
 		return nil
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e := m.entries[key]
-	if e == nil || !e.sel.same(sel) {
+	e, ok := m.entries.Get(key)
+	if !ok || !e.sel.same(sel) {
 		return nil
 	}
-	m.tick++
-	e.used = m.tick
 	return e
 }
 
+// put remembers e, unless it would take more than half the budget.
 func (m *audienceMemo) put(key memoKey, e *memoEntry) {
-	e.size = int64(e.audience.GetSizeInBytes()) + e.encoded.Bytes() + 256
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old := m.entries[key]; old != nil {
-		m.bytes -= old.size
-		delete(m.entries, key)
-	}
-	if e.size > m.budget/2 {
+	size := int64(e.audience.GetSizeInBytes()) + e.encoded.Bytes() + 256
+	if size > m.entries.Budget()/2 {
+		m.entries.Delete(key)
 		return
 	}
-	m.tick++
-	e.used = m.tick
-	m.entries[key] = e
-	m.bytes += e.size
-	for m.bytes > m.budget {
-		var oldest memoKey
-		var at uint64
-		for k, x := range m.entries {
-			if at == 0 || x.used < at {
-				oldest, at = k, x.used
-			}
-		}
-		m.bytes -= m.entries[oldest].size
-		delete(m.entries, oldest)
-	}
+	m.entries.Put(key, e, size)
 }
 
 // same reports whether two selections are the same set objects.

@@ -53,12 +53,12 @@ func TestAudienceMemoFollowsEveryChange(t *testing.T) {
 	}
 	publish(nil, 100_000)
 	publish(vip, 80_000)
-	if len(e.memo.entries) != 2 {
-		t.Fatalf("%d audiences remembered, want 2", len(e.memo.entries))
+	if _, n := e.memo.entries.Bytes(); n != 2 {
+		t.Fatalf("%d audiences remembered, want 2", n)
 	}
-	hit := e.memo.entries[memoKey{account: account}]
+	hit, _ := e.memo.entries.Get(memoKey{account: account})
 	publish(nil, 100_000)
-	if e.memo.entries[memoKey{account: account}] != hit {
+	if again, _ := e.memo.entries.Get(memoKey{account: account}); again != hit {
 		t.Fatal("unchanged sets resolved again")
 	}
 	membership(e.Follow, 2)

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
 
+	"herald/internal/lru"
 	"herald/storage/internal/codec"
 )
 
@@ -63,60 +63,13 @@ type lastAudience struct {
 	origins []uint64
 	values  [][]byte
 	size    int64
-	used    uint64
 }
 
 // lastAudiences holds the accounts' newest audiences, least recently used
 // leaving first over the budget.
-type lastAudiences struct {
-	mu      sync.Mutex
-	budget  int64
-	bytes   int64
-	tick    uint64
-	entries map[uint32]*lastAudience
-}
+type lastAudiences = lru.Cache[uint32, *lastAudience]
 
-func newLastAudiences(budget int64) *lastAudiences {
-	return &lastAudiences{budget: budget, entries: map[uint32]*lastAudience{}}
-}
-
-func (c *lastAudiences) get(account uint32) *lastAudience {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a := c.entries[account]
-	if a != nil {
-		c.tick++
-		a.used = c.tick
-	}
-	return a
-}
-
-func (c *lastAudiences) put(account uint32, a *lastAudience) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old := c.entries[account]; old != nil {
-		c.bytes -= old.size
-		delete(c.entries, account)
-	}
-	if a.size > c.budget || len(a.highs) == 0 {
-		return
-	}
-	c.tick++
-	a.used = c.tick
-	c.entries[account] = a
-	c.bytes += a.size
-	for c.bytes > c.budget {
-		var oldest uint32
-		var at uint64
-		for id, e := range c.entries {
-			if at == 0 || e.used < at {
-				oldest, at = id, e.used
-			}
-		}
-		c.bytes -= c.entries[oldest].size
-		delete(c.entries, oldest)
-	}
-}
+func newLastAudiences(budget int64) *lastAudiences { return lru.New[uint32, *lastAudience](budget) }
 
 // extendRuns appends high with value to runs, growing the last run when
 // high follows it with the same value.
@@ -171,7 +124,7 @@ func (b *Batch) writeAudience(id uint64, account uint32, set EncodedSet) error {
 	}
 	prev := b.audiences[account]
 	if prev == nil {
-		prev = b.store.lastAudiences.get(account)
+		prev, _ = b.store.lastAudiences.Get(account)
 	}
 	floor := b.store.floor.Load()
 	next := &lastAudience{}
@@ -237,7 +190,11 @@ func (b *Batch) releaseAudiences(committed bool) {
 	}
 	if committed {
 		for account, a := range b.audiences {
-			b.store.lastAudiences.put(account, a)
+			if len(a.highs) == 0 {
+				b.store.lastAudiences.Delete(account)
+			} else {
+				b.store.lastAudiences.Put(account, a, a.size)
+			}
 		}
 	}
 	b.audiences = nil
