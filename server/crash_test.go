@@ -155,14 +155,7 @@ func TestKill9KeepsSharedAudiences(t *testing.T) {
 		}
 	}
 	// A user who follows nothing is told it is up to date, with nothing.
-	token, err := admin.MintToken(ctx, 1<<16+2, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: target.ClientAddr, Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribeAs(t, admin, target, 1<<16+2)
 	defer sub.Close()
 	if err := sub.WaitLive(ctx); err != nil {
 		t.Fatal(err)
@@ -181,15 +174,7 @@ func TestKill9KeepsSharedAudiences(t *testing.T) {
 // it catches up, once it has last of them.
 func catchUpAll(t *testing.T, admin *client.Admin, target serverproc.Addrs, user uint32, last uint64) map[uint64]string {
 	t.Helper()
-	ctx := context.Background()
-	token, err := admin.MintToken(ctx, user, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: target.ClientAddr, Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribeAs(t, admin, target, user)
 	defer sub.Close()
 	got := map[uint64]string{}
 	for uint64(len(got)) < last {
@@ -213,4 +198,19 @@ func startServer(t *testing.T, dir string) (*serverproc.Process, *client.Admin) 
 	}
 	target := proc.Addrs()
 	return proc, &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
+}
+
+// subscribeAs connects a subscriber as user, with a token the admin mints.
+func subscribeAs(t *testing.T, admin *client.Admin, target serverproc.Addrs, user uint32) *client.Subscriber {
+	t.Helper()
+	ctx := context.Background()
+	token, err := admin.MintToken(ctx, user, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := client.Subscribe(ctx, client.SubscriberConfig{Addr: target.ClientAddr, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
 }
