@@ -18,6 +18,10 @@ import (
 // got. It holds every committed broadcast from start to last, at most
 // limit bytes of them; older cursors are served from the store.
 //
+// An audience shared by several broadcasts (the audience memo hands an
+// account publishing again to unchanged sets the same bitmap) is counted
+// once against limit, while any entry holds it.
+//
 // The writer adds each broadcast after its commit and before it answers
 // the publish, and marks a retracted one before it answers the retraction
 // and counts its notice (engine.Page.Epoch relies on that order); readers
@@ -30,6 +34,8 @@ type recent struct {
 	limit   int
 	start   uint64
 	last    uint64
+	// held counts, per audience bitmap, the entries holding it.
+	held map[*roaring.Bitmap]int
 }
 
 type recentEntry struct {
@@ -39,7 +45,8 @@ type recentEntry struct {
 	expires   uint64 // Unix ms at which its TTL ends; 0: none
 	published uint64 // Unix ms
 	payload   int
-	size      int
+	size      int // frames and bookkeeping
+	shared    int // the audience's bytes, counted once however many hold it
 	retracted bool
 }
 
@@ -82,18 +89,47 @@ func (r *recent) warm(store *storage.Store, compressMin int) error {
 		d := newDelivery(m, audience, compressPayload(m.Payload, compressMin))
 		e := r.entry(d)
 		e.retracted = m.Retracted
-		if bytes+e.size > r.limit {
+		if bytes+e.size+e.shared > r.limit { // audiences read from the log are each their own
 			break
 		}
-		bytes += e.size
+		bytes += e.size + e.shared
 		back = append(back, e)
 	}
 	slices.Reverse(back)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.entries, r.off, r.bytes, r.last = back, 0, bytes, last
+	r.entries, r.off, r.bytes, r.last, r.held = back[:0], 0, 0, last, nil
+	for _, e := range back {
+		r.hold(e)
+	}
 	r.start = last + 1 - uint64(len(back))
 	return nil
+}
+
+// hold appends e, counting its frames and, if no entry holds it yet, its
+// audience. r.mu is held.
+func (r *recent) hold(e recentEntry) {
+	if r.held == nil {
+		r.held = map[*roaring.Bitmap]int{}
+	}
+	if r.held[e.audience]++; r.held[e.audience] == 1 {
+		r.bytes += e.shared
+	}
+	r.entries = append(r.entries, e)
+	r.bytes += e.size
+}
+
+// dropOldest removes the oldest entry. r.mu is held.
+func (r *recent) dropOldest() {
+	e := r.entries[r.off]
+	if r.held[e.audience]--; r.held[e.audience] == 0 {
+		delete(r.held, e.audience)
+		r.bytes -= e.shared
+	}
+	r.bytes -= e.size
+	r.entries[r.off] = recentEntry{}
+	r.off++
+	r.start++
 }
 
 // entry is d as the cache keeps it.
@@ -102,8 +138,8 @@ func (r *recent) entry(d *delivery) recentEntry {
 	if len(push.plain) > recentMaxFrame {
 		push = pushFrames{}
 	}
-	size := len(push.plain) + len(push.compressed) + int(d.audience.GetSizeInBytes()) + recentOverhead
-	return recentEntry{id: d.id, push: push, audience: d.audience, expires: d.expires, published: d.published, payload: d.payload, size: size}
+	size := len(push.plain) + len(push.compressed) + recentOverhead
+	return recentEntry{id: d.id, push: push, audience: d.audience, expires: d.expires, published: d.published, payload: d.payload, size: size, shared: int(d.audience.GetSizeInBytes())}
 }
 
 // add appends a committed broadcast (writer goroutine). A broadcast that
@@ -117,16 +153,12 @@ func (r *recent) add(d *delivery) {
 	defer r.mu.Unlock()
 	if d.id != r.last+1 {
 		clear(r.entries)
-		r.entries, r.off, r.bytes, r.start = r.entries[:0], 0, 0, d.id
+		r.entries, r.off, r.bytes, r.start, r.held = r.entries[:0], 0, 0, d.id, nil
 	}
-	r.entries = append(r.entries, e)
-	r.bytes += e.size
+	r.hold(e)
 	r.last = d.id
 	for r.bytes > r.limit && r.off < len(r.entries) {
-		r.bytes -= r.entries[r.off].size
-		r.entries[r.off] = recentEntry{}
-		r.off++
-		r.start++
+		r.dropOldest()
 	}
 	if r.off > len(r.entries)/2 {
 		n := copy(r.entries, r.entries[r.off:])

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"herald/engine"
 	"herald/internal/testutil"
 	"herald/storage"
@@ -97,5 +99,34 @@ func compare(t *testing.T, e *Engine, cacheBytes int, last uint64) {
 				}
 			}
 		}
+	}
+}
+
+// TestRecentCountsASharedAudienceOnce: broadcasts sharing one audience
+// bitmap (the audience memo's) count it once against the cache's limit,
+// until the last of them leaves.
+func TestRecentCountsASharedAudienceOnce(t *testing.T) {
+	audience := roaring.New()
+	for u := uint32(0); u < 1<<16; u += 2 {
+		audience.Add(u) // an 8 KiB bitmap
+	}
+	var r recent
+	r.init(20_000, 0)
+	for id := uint64(1); id <= 50; id++ {
+		r.add(newDelivery(storage.Broadcast{ID: id, Payload: []byte("x")}, audience, nil))
+	}
+	if r.start != 1 || r.last != 50 {
+		t.Fatalf("holds %d..%d of 50 broadcasts sharing one audience", r.start, r.last)
+	}
+	shared := int(audience.GetSizeInBytes())
+	if frames := r.bytes - shared; frames <= 0 || frames > 50*200 {
+		t.Fatalf("%d bytes held for 50 small frames and one audience of %d", r.bytes, shared)
+	}
+	// Broadcasts with audiences of their own push the shared one out.
+	for id := uint64(51); id <= 53; id++ {
+		r.add(newDelivery(storage.Broadcast{ID: id, Payload: []byte("x")}, audience.Clone(), nil))
+	}
+	if r.start <= 50 || len(r.held) != 53-int(r.start)+1 || r.bytes > r.limit {
+		t.Fatalf("after 3 own audiences: holds %d..%d, %d audiences, %d of %d bytes", r.start, r.last, len(r.held), r.bytes, r.limit)
 	}
 }
