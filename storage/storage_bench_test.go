@@ -247,3 +247,25 @@ func BenchmarkFreezeAudience10M(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCountReceived10M: what the writer does for the first broadcast
+// of a month of a capped tier (the service tier's 4 a month) to
+// 10,000,000 followers spread over 20,000,000 ids: level 1 of each of the
+// 305 chunks written (and the month before dropped), then committed; an op
+// is one such broadcast, each in a month of its own.
+func BenchmarkCountReceived10M(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	audience := roaring.New()
+	for u := uint32(1); u <= 20_000_000; u += 2 {
+		audience.Add(u)
+	}
+	month := uint32(0)
+	for b.Loop() {
+		month++
+		commit(b, s, func(bt *Batch) error { return bt.CountReceived(1, month, 4, audience) })
+	}
+}
