@@ -98,7 +98,11 @@ type link struct {
 	// coreLast and coreSeen are the last heartbeat's id and time (Unix ns).
 	coreLast atomic.Uint64
 	coreSeen atomic.Int64
-	pos      position // owned by the link's subscription goroutine
+	// mu is held by onCore: the link's subscription has one goroutine,
+	// but one replaced (unsubscribed while a message is in flight, then
+	// subscribed again) may briefly have two, and pos is theirs.
+	mu  sync.Mutex
+	pos position
 	// delivered is pos.last, for Health.
 	delivered atomic.Uint64
 }
@@ -258,6 +262,8 @@ func (e *Edge) alive(leaving bool) {
 // onCore handles a core's relays and heartbeats, in the order sent. A
 // message naming another shard's ids is refused.
 func (e *Edge) onCore(l *link, msg *nats.Msg) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	switch msg.Subject {
 	case e.subj.relay(l.shard):
 		m, err := decodeRelay(msg.Data)
