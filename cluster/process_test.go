@@ -33,12 +33,18 @@ type receiver struct {
 	got  map[uint64]int
 	last wire.Cursor // per shard
 	bad  error
+	// read is closed when the reader of sub's Messages has taken the last
+	// of them: a closed Subscriber's channel may still hold some.
+	read chan struct{}
 }
 
 func (r *receiver) follow(ctx context.Context, addr string, admin *client.Admin) error {
 	token, err := admin.MintToken(ctx, r.user, time.Hour)
 	if err != nil {
 		return err
+	}
+	if r.read != nil {
+		<-r.read // the cursor must cover what the last connection delivered
 	}
 	r.mu.Lock()
 	cursor := r.last.Clone()
@@ -50,7 +56,10 @@ func (r *receiver) follow(ctx context.Context, addr string, admin *client.Admin)
 	r.mu.Lock()
 	r.sub = sub
 	r.mu.Unlock()
+	read := make(chan struct{})
+	r.read = read
 	go func() {
+		defer close(read)
 		for m := range sub.Messages() {
 			r.mu.Lock()
 			if r.last.Covers(m.ID) && r.bad == nil {
