@@ -208,10 +208,7 @@ func BenchmarkFreezeAudience10M(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			audience := roaring.New()
-			for u := uint32(1); u <= 20_000_000; u += 2 {
-				audience.Add(u)
-			}
+			audience := spread10M()
 			encoded, err := EncodeSet(audience)
 			if err != nil {
 				b.Fatal(err)
@@ -259,13 +256,20 @@ func BenchmarkCountReceived10M(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	audience := roaring.New()
-	for u := uint32(1); u <= 20_000_000; u += 2 {
-		audience.Add(u)
-	}
+	audience := spread10M()
 	month := uint32(0)
 	for b.Loop() {
 		month++
 		commit(b, s, func(bt *Batch) error { return bt.CountReceived(1, month, 4, audience) })
 	}
+}
+
+// spread10M is 10,000,000 followers spread over 20,000,000 ids: the odd
+// ones, so that each of the 305 chunks is a full 8 KiB bitmap.
+func spread10M() *roaring.Bitmap {
+	audience := roaring.New()
+	for u := uint32(1); u <= 20_000_000; u += 2 {
+		audience.Add(u)
+	}
+	return audience
 }
