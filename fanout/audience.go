@@ -35,10 +35,7 @@ func resolveAudience(s *storage.Store, memo *audienceMemo, req *PublishRequest, 
 		if err != nil {
 			return nil, encoded, err
 		}
-		var sel selection
-		if sel.tags, sel.sets, err = readExprSets(s, req.Account, req.Expr); err == nil {
-			sel.blocked, err = s.Blocked(req.Account)
-		}
+		sel, err := readFilters(s, req.Account, req.Expr)
 		if err != nil {
 			return nil, encoded, err
 		}
@@ -82,10 +79,17 @@ type selection struct {
 	blocked   *roaring.Bitmap
 }
 
-func readSelection(s *storage.Store, account uint32, expr wire.Expr) (sel selection, err error) {
-	if sel.followers, err = s.FollowersShared(account); err != nil {
-		return sel, err
+func readSelection(s *storage.Store, account uint32, expr wire.Expr) (selection, error) {
+	sel, err := readFilters(s, account, expr)
+	if err == nil {
+		sel.followers, err = s.FollowersShared(account)
 	}
+	return sel, err
+}
+
+// readFilters reads a selection's tag sets and blocklist, not its
+// followers (a publish to listed users reads only those).
+func readFilters(s *storage.Store, account uint32, expr wire.Expr) (sel selection, err error) {
 	if sel.tags, sel.sets, err = readExprSets(s, account, expr); err != nil {
 		return sel, err
 	}
