@@ -15,7 +15,8 @@ import (
 )
 
 // TestLatencyAndErrorMetrics: /metrics has the fan-out latency (PUBLISH
-// → every live recipient written), the catch-up latency (RESUME → live)
+// → every live recipient written), the acknowledgement latency (PUBLISH
+// → PUBLISH_ACK queued), the catch-up latency (RESUME → live)
 // and the ERROR frames sent by code, answers to requests and closing ones
 // alike, every code present from the start.
 func TestLatencyAndErrorMetrics(t *testing.T) {
@@ -45,6 +46,7 @@ func TestLatencyAndErrorMetrics(t *testing.T) {
 	})
 	for _, want := range []string{
 		"herald_catchup_seconds_count 1",
+		"herald_publish_ack_seconds_count 1",
 		`herald_errors_total{code="UNKNOWN_ACCOUNT"} 1`,
 		`herald_errors_total{code="TOKEN_INVALID"} 1`,
 		`herald_errors_total{code="SLOW_CONSUMER"} 0`,

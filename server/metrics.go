@@ -36,6 +36,10 @@ type metrics struct {
 	// job report); catchUpSeconds: RESUME received → the connection live.
 	fanoutSeconds  prometheus.Histogram
 	catchUpSeconds prometheus.Histogram
+	// publishAckSeconds: PUBLISH received → its PUBLISH_ACK (or ERROR)
+	// queued on the connection, the server's share of a publisher's
+	// acknowledgement latency.
+	publishAckSeconds prometheus.Histogram
 }
 
 // countError counts one ERROR frame of code.
@@ -64,6 +68,11 @@ func (m *metrics) init() {
 		Name:    "herald_fanout_seconds",
 		Help:    "From a PUBLISH received to its broadcast written to every recipient online (its job report).",
 		Buckets: prometheus.ExponentialBuckets(500e-6, 2, 18), // 0.5 ms … 65 s
+	})
+	m.publishAckSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "herald_publish_ack_seconds",
+		Help:    "From a PUBLISH received to its PUBLISH_ACK or ERROR queued to the publisher: validation, audience, the durable commit and the hand-offs between them.",
+		Buckets: prometheus.ExponentialBuckets(100e-6, 1.5, 25), // 0.1 ms … 8.4 s
 	})
 	m.catchUpSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "herald_catchup_seconds",
@@ -100,7 +109,7 @@ func (s *Server) registry() *prometheus.Registry {
 			Help:        "ERROR frames sent, by code: answers to requests and the ones that close a connection.",
 			ConstLabels: prometheus.Labels{"code": c.String()}}, func() float64 { return float64(n.Load()) }))
 	}
-	reg.MustRegister(m.fanoutSeconds, m.catchUpSeconds)
+	reg.MustRegister(m.fanoutSeconds, m.catchUpSeconds, m.publishAckSeconds)
 	for i, reason := range []string{"not_selected", "blocked", "capped"} {
 		n := &m.filtered[i]
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "herald_filtered_total",

@@ -236,6 +236,7 @@ func (cn *conn) submitPublish(requestID uint32, req engine.PublishRequest) {
 	cn.srv.engine.Publish(req, func(res engine.PublishResult, err error) {
 		cn.reply(func() {
 			cn.inflight--
+			cn.srv.metrics.publishAckSeconds.Observe(time.Since(began).Seconds())
 			if err != nil {
 				cn.sendErrorAt(requestID, codeFor(err), retryAt(err), err.Error())
 				return
