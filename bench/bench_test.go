@@ -12,11 +12,13 @@ import (
 	"herald/internal/serverproc"
 )
 
-// TestMain lets this test binary run as the server, NATS and the floor.
+// TestMain lets this test binary run as the server, NATS, the floor and
+// the publisher.
 func TestMain(m *testing.M) {
 	serverproc.MaybeServe()
 	natsproc.MaybeServe()
 	MaybeFloor()
+	MaybePublisher()
 	os.Exit(m.Run())
 }
 
@@ -63,6 +65,10 @@ func TestSustainedMeasuresBothSides(t *testing.T) {
 		if len(side.Lag) != 10 || side.DeliveryRate(30) <= 0 {
 			t.Fatalf("%s: %d broadcasts, %.0f deliveries/s", name, len(side.Lag), side.DeliveryRate(30))
 		}
+	}
+	// The publisher process times every broadcast it was asked for.
+	if len(r.Herald.Acks) != 10 || r.Herald.AckP(0) <= 0 || len(r.Floor.Acks) != 0 {
+		t.Fatalf("acknowledgements timed: Herald %d (shortest %v), floor %d", len(r.Herald.Acks), r.Herald.AckP(0), len(r.Floor.Acks))
 	}
 	if r.Herald.CommitP99 <= 0 || r.Floor.CommitP99 != 0 {
 		t.Fatalf("commit p99: Herald %v, floor %v", r.Herald.CommitP99, r.Floor.CommitP99)

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -53,11 +54,14 @@ type rig struct {
 	rssPerConn float64
 	closers    []func()
 	// profile, on a Herald rig, writes a CPU profile of the server over
-	// the next d to w (its /debug/pprof/profile).
-	profile func(d time.Duration, w io.Writer) error
+	// the next d to w (its /debug/pprof/profile); trace, an execution
+	// trace (/debug/pprof/trace).
+	profile, trace func(d time.Duration, w io.Writer) error
 	// commits, on a Herald rig, reads the server's herald_commit_seconds
 	// histogram: each bucket's upper bound and cumulative count.
 	commits func() ([]bucket, error)
+	// ackHistogram, on a Herald rig, reads its herald_publish_ack_seconds.
+	ackHistogram func() ([]bucket, error)
 }
 
 // bucket is one bucket of a Prometheus histogram.
@@ -156,8 +160,10 @@ func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, fol
 		return sum
 	}
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
-	r.profile = func(d time.Duration, w io.Writer) error { return cpuProfile(target, d, w) }
+	r.profile = func(d time.Duration, w io.Writer) error { return debugFetch(target, "profile", d, w) }
+	r.trace = func(d time.Duration, w io.Writer) error { return debugFetch(target, "trace", d, w) }
 	r.commits = func() ([]bucket, error) { return histogram(target, "herald_commit_seconds") }
+	r.ackHistogram = func() ([]bucket, error) { return histogram(target, "herald_publish_ack_seconds") }
 	account, err := admin.CreateAccount(ctx, "bench", testtier.Unlimited.Name)
 	if err != nil {
 		return err
@@ -203,19 +209,20 @@ func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, fol
 	}
 	// Open-loop publishes commit in whatever order they reach the server,
 	// so message ids need not match i; the swarm counts by id and every id
-	// from 1 to the number fired is one of them.
-	var inflight errgroup.Group
-	r.fire = func(i int) {
-		fired := time.Now()
-		inflight.Go(func() error {
-			p := make([]byte, payloadSize)
-			binary.BigEndian.PutUint64(p, uint64(i))
-			_, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: p})
-			r.acked(fired)
-			return err
-		})
+	// from 1 to the number fired is one of them. They come from a
+	// publisher process of its own (publisher.go).
+	publisher, err := startPublisher(target.PublisherAddr, account.ID, account.Secret, payloadSize, r.acked)
+	if err != nil {
+		return err
 	}
-	r.settle = inflight.Wait
+	r.closers = append(r.closers, publisher.close)
+	var fireErr error
+	r.fire = func(i int) {
+		if err := publisher.fire(i); err != nil && fireErr == nil {
+			fireErr = err
+		}
+	}
+	r.settle = func() error { return errors.Join(fireErr, publisher.settle()) }
 	return nil
 }
 
@@ -374,18 +381,17 @@ func mintTokens(ctx context.Context, admin *client.Admin, n int) ([]string, erro
 	return tokens, g.Wait()
 }
 
-// acked records that a broadcast fired at fired was acknowledged now.
-func (r *rig) acked(fired time.Time) {
-	took := time.Since(fired)
+// acked records a broadcast's time from fire to PUBLISH_ACK.
+func (r *rig) acked(took time.Duration) {
 	r.acks.Lock()
 	r.acks.took = append(r.acks.took, took)
 	r.acks.Unlock()
 }
 
-// cpuProfile fetches a CPU profile of the server over d from its admin
-// API's /debug/pprof/profile.
-func cpuProfile(target serverproc.Addrs, d time.Duration, w io.Writer) error {
-	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimRight(target.AdminURL, "/"), max(1, int(d.Seconds())))
+// debugFetch fetches the server's /debug/pprof/<kind> (profile: a CPU
+// profile, trace: an execution trace) over d from its admin API.
+func debugFetch(target serverproc.Addrs, kind string, d time.Duration, w io.Writer) error {
+	url := fmt.Sprintf("%s/debug/pprof/%s?seconds=%d", strings.TrimRight(target.AdminURL, "/"), kind, max(1, int(d.Seconds())))
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -397,7 +403,7 @@ func cpuProfile(target serverproc.Addrs, d time.Duration, w io.Writer) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("bench: profile: %s", resp.Status)
+		return fmt.Errorf("bench: %s: %s", kind, resp.Status)
 	}
 	_, err = io.Copy(w, resp.Body)
 	return err

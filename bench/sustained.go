@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -18,6 +20,10 @@ type SustainedConfig struct {
 	// Profile, if set, receives a CPU profile of the Herald server over
 	// the time broadcasts are offered.
 	Profile io.Writer
+	// Trace, if set, receives an execution trace of the Herald server
+	// over the first TraceFor (1 s) of that time.
+	Trace    io.Writer
+	TraceFor time.Duration
 	// Analytics compares Herald with itself instead of the floor: clients
 	// that acknowledge each read, Herald's analytics on (the Herald side)
 	// and off (the floor side).
@@ -33,11 +39,14 @@ type SustainedSide struct {
 	// Span is from the first scheduled send to the last receipt.
 	Span time.Duration
 	// CPU is the server's (or floor's) CPU time over the span, ClientCPU
-	// the client process's, and CoreBusy each CPU's busy share (user,
-	// system and softirq) over the span.
+	// the client process's, CoreBusy each CPU's busy share (user,
+	// system, softirq and steal) over the span, and CoreSteal each CPU's
+	// stolen share: time the hypervisor gave this virtual CPU's real one
+	// to someone else while it had work, which no process here can use.
 	CPU       time.Duration
 	ClientCPU time.Duration
 	CoreBusy  []float64
+	CoreSteal []float64
 	// Acks are the publisher's fire → PUBLISH_ACK times (Herald only),
 	// while the clients are being delivered to.
 	Acks []time.Duration
@@ -46,6 +55,10 @@ type SustainedSide struct {
 	// fsync included) since it started (Herald only): a PUBLISH_ACK waits
 	// for its commit.
 	CommitP99 time.Duration
+	// ServerAckP99 is the same bound for herald_publish_ack_seconds: the
+	// server's part of the acknowledgements (PUBLISH read to PUBLISH_ACK
+	// queued).
+	ServerAckP99 time.Duration
 }
 
 // AckP returns the q-quantile of the acknowledgement times (0 if none).
@@ -157,6 +170,12 @@ func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
 	} else {
 		profiled <- nil
 	}
+	traced := make(chan error, 1)
+	if cfg.Trace != nil && r.trace != nil {
+		go func() { traced <- r.trace(cmp.Or(cfg.TraceFor, time.Second), cfg.Trace) }()
+	} else {
+		traced <- nil
+	}
 	for i := 0; i < total; i++ {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
 		r.fire(i)
@@ -164,7 +183,7 @@ func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
 	if err := r.settle(); err != nil {
 		return SustainedSide{}, err
 	}
-	if err := <-profiled; err != nil {
+	if err := errors.Join(<-profiled, <-traced); err != nil {
 		return SustainedSide{}, err
 	}
 	side := SustainedSide{}
@@ -182,7 +201,8 @@ func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
 	side.Span = lastAll.Sub(start)
 	side.CPU = r.cpu() - cpuStart
 	side.ClientCPU = selfCPU() - clientStart
-	side.CoreBusy = busyFractions(coresStart, readCoreTimes())
+	coresEnd := readCoreTimes()
+	side.CoreBusy, side.CoreSteal = busyFractions(coresStart, coresEnd), stealFractions(coresStart, coresEnd)
 	r.acks.Lock()
 	side.Acks = slices.Clone(r.acks.took)
 	r.acks.Unlock()
@@ -192,6 +212,10 @@ func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
 			return SustainedSide{}, err
 		}
 		side.CommitP99 = bucketQuantile(buckets, 0.99)
+		if buckets, err = r.ackHistogram(); err != nil {
+			return SustainedSide{}, err
+		}
+		side.ServerAckP99 = bucketQuantile(buckets, 0.99)
 	}
 	return side, nil
 }

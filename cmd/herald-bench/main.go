@@ -39,6 +39,7 @@ func main() {
 	serverproc.MaybeServe()
 	natsproc.MaybeServe()
 	bench.MaybeFloor()
+	bench.MaybePublisher()
 	if err := newRoot().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
@@ -246,6 +247,8 @@ func newSustained(o *options) *cobra.Command {
 		duration   time.Duration
 		analytics  bool
 		cpuprofile string
+		trace      string
+		traceFor   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "sustained",
@@ -261,8 +264,8 @@ func newSustained(o *options) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | Herald PUBLISH_ACK p50 / p99 / max | Herald commit p99 ≤ | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery | clients CPU/delivery (Herald, floor) | cores busy (Herald run) | cores busy (floor run) | floor deliveries/s, one writer / pool |")
-			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			fmt.Fprintln(out, "| clients | offered deliveries/s | Herald deliveries/s | Herald lag p50 / p99 | Herald lag growth | Herald PUBLISH_ACK p50 / p99 / max | Herald commit p99 ≤ | Herald server-side ACK p99 ≤ | floor deliveries/s | floor lag p50 / p99 | floor lag growth | Herald CPU/delivery | floor CPU/delivery | clients CPU/delivery (Herald, floor) | cores busy (Herald run) | cores stolen (Herald run) | cores busy (floor run) | floor deliveries/s, one writer / pool |")
+			fmt.Fprintln(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 			for _, n := range counts {
 				for _, rate := range rateList {
 					cfg := bench.SustainedConfig{Clients: n, Rate: rate, Duration: duration, Payload: o.payload, Wrapper: o.wrapper(), Analytics: analytics}
@@ -273,9 +276,19 @@ func newSustained(o *options) *cobra.Command {
 						}
 						cfg.Profile = profile
 					}
+					var traceFile *os.File
+					if trace != "" {
+						if traceFile, err = os.Create(filepath.Join(trace, fmt.Sprintf("herald-sustained-%d-%g.trace", n, rate))); err != nil {
+							return err
+						}
+						cfg.Trace, cfg.TraceFor = traceFile, traceFor
+					}
 					r, err := bench.RunSustained(cmd.Context(), cfg, cmd.ErrOrStderr())
 					if profile != nil {
 						err = errors.Join(err, profile.Close())
+					}
+					if traceFile != nil {
+						err = errors.Join(err, traceFile.Close())
 					}
 					if err != nil {
 						return err
@@ -291,12 +304,12 @@ func newSustained(o *options) *cobra.Command {
 						}
 						floors = fmt.Sprintf("%.0f / %.0f%s", r.FloorLoop.DeliveryRate(n), r.FloorPool.DeliveryRate(n), pool)
 					}
-					fmt.Fprintf(out, "| %d | %.0f | %.0f | %v / %v | %v | %v / %v / %v | %v | %.0f | %v / %v | %v | %v | %v | %v, %v | %s | %s | %s |\n", n, rate*float64(n),
+					fmt.Fprintf(out, "| %d | %.0f | %.0f | %v / %v | %v | %v / %v / %v | %v | %v | %.0f | %v / %v | %v | %v | %v | %v, %v | %s | %s | %s | %s |\n", n, rate*float64(n),
 						h.DeliveryRate(n), round(h.P(0.5)), round(h.P(0.99)), round(h.LagGrowth()),
-						round(h.AckP(0.5)), round(h.AckP(0.99)), round(h.AckP(1)), h.CommitP99,
+						round(h.AckP(0.5)), round(h.AckP(0.99)), round(h.AckP(1)), h.CommitP99, round(h.ServerAckP99),
 						f.DeliveryRate(n), round(f.P(0.5)), round(f.P(0.99)), round(f.LagGrowth()),
 						perDelivery(h.CPU), perDelivery(f.CPU), perDelivery(h.ClientCPU), perDelivery(f.ClientCPU),
-						percents(h.CoreBusy), percents(f.CoreBusy), floors)
+						percents(h.CoreBusy), percents(h.CoreSteal), percents(f.CoreBusy), floors)
 				}
 			}
 			return nil
@@ -305,6 +318,8 @@ func newSustained(o *options) *cobra.Command {
 	cmd.Flags().StringVar(&rates, "rates", "10,15,20", "comma-separated broadcast rates per second")
 	cmd.Flags().DurationVar(&duration, "duration", 5*time.Second, "how long each rate is offered")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "a directory to write a CPU profile of the Herald server for each run to (herald-sustained-<clients>-<rate>.pprof), taken over the time broadcasts are offered")
+	cmd.Flags().StringVar(&trace, "trace", "", "a directory to write an execution trace of the Herald server for each run to (herald-sustained-<clients>-<rate>.trace), from when broadcasts start (go tool trace)")
+	cmd.Flags().DurationVar(&traceFor, "trace-for", time.Second, "how long --trace traces (whole seconds)")
 	cmd.Flags().BoolVar(&analytics, "analytics", false, "compare Herald with its analytics on (the Herald columns) and off (the floor columns), clients acknowledging each read")
 	return cmd
 }
