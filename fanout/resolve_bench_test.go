@@ -19,8 +19,10 @@ import (
 // already at 4 this month), on an on-disk store. An iteration of
 // publish/* is what a publish does: resolveAudience in the preparer, then
 // the cap read and subtraction in the writer; resolve/* is the
-// preparer's part alone (prepare/*, below, adds the encoding). cached reads the sets from the store's set cache
-// (unchanged since the last publish), afterFollow follows one new user
+// preparer's part alone (prepare/*, below, adds the encoding; capRead/*
+// is the writer's cap read alone). cached reads the sets from the store's
+// set cache (unchanged since the last publish), afterFollow follows one
+// new user
 // before each publish (the cache written through), uncached reads every
 // chunk from Pebble, and floor does the same set operations on bitmaps
 // already decoded in memory.
@@ -116,6 +118,29 @@ func BenchmarkResolveAudience10M(b *testing.B) {
 				b.Fatal(err)
 			}
 			prepare(b, store, memo, c.follow)
+		})
+	}
+	// capRead/* is the writer's read of the at-cap set alone: from the
+	// set cache, or (uncached) every chunk from Pebble, as before the
+	// writer read it through the cache.
+	for _, c := range []struct {
+		name  string
+		cache int64
+	}{{"uncached", -1}, {"cached", 0}} {
+		b.Run("capRead/"+c.name, func(b *testing.B) {
+			store := open(b, c.cache)
+			defer store.Close()
+			var atCap uint64
+			for b.Loop() {
+				batch := store.NewBatch()
+				set, err := batch.ReceivedAtLeast(account, month, 4)
+				batch.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				atCap = set.GetCardinality()
+			}
+			b.ReportMetric(float64(atCap), "at-cap")
 		})
 	}
 	for _, part := range []string{"publish", "resolve"} {

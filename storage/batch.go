@@ -15,10 +15,12 @@ type Batch struct {
 	lastMessage uint64
 	lastAccount uint32
 	lastTag     uint32
-	// The sets' chunks this batch changed and the sets it deleted, written
-	// through to the store's set cache on commit.
-	setChanges  []setChange
-	droppedSets []string
+	// The sets' chunks this batch changed, the sets it deleted and the
+	// key prefixes under which it deleted every set, written through to
+	// the store's set cache on commit.
+	setChanges   []setChange
+	droppedSets  []string
+	droppedUnder []string
 	// audiences are the accounts' newest audiences this batch wrote;
 	// audienceLocked: it holds Store.audienceMu's read lock
 	// (shared_audience.go).
@@ -51,7 +53,7 @@ func (b *Batch) Commit() error {
 	b.store.lastMessage.Store(b.lastMessage)
 	b.store.lastAccount.Store(b.lastAccount)
 	b.store.lastTag.Store(b.lastTag)
-	b.store.sets.apply(b.setChanges, b.droppedSets)
+	b.store.sets.apply(b.setChanges, b.droppedSets, b.droppedUnder)
 	b.releaseAudiences(true)
 	return nil
 }

@@ -41,7 +41,7 @@ func (b *Batch) dayCount(prefix byte, account, day uint32) (uint64, error) {
 // setDayCount writes the counter prefix | account | day and removes the
 // account's counters of earlier days under prefix.
 func (b *Batch) setDayCount(prefix byte, account, day uint32, n uint64) error {
-	if err := b.dropBefore(dayKey(prefix, account, 0), dayKey(prefix, account, day)); err != nil {
+	if _, err := b.dropBefore(dayKey(prefix, account, 0), dayKey(prefix, account, day)); err != nil {
 		return err
 	}
 	return b.set(dayKey(prefix, account, day), codec.EncodeU64(n))

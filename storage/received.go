@@ -21,8 +21,13 @@ func receivedLevel(account, month uint32, level uint8) chunkedSet {
 // stays there). Only chunks that change are rewritten, and earlier months'
 // levels are removed with one range delete.
 func (b *Batch) CountReceived(account, month uint32, top uint8, audience *roaring.Bitmap) error {
-	if err := b.dropBefore(receivedPrefix(account), binary.BigEndian.AppendUint32(receivedPrefix(account), month)); err != nil {
+	dropped, err := b.dropBefore(receivedPrefix(account), binary.BigEndian.AppendUint32(receivedPrefix(account), month))
+	if err != nil {
 		return err
+	}
+	if dropped {
+		// Earlier months' levels leave the set cache with the commit.
+		b.droppedUnder = append(b.droppedUnder, string(receivedPrefix(account)))
 	}
 	return forEachChunk(audience, func(high uint16, got *roaring.Bitmap) error {
 		var below *roaring.Bitmap // level k-1 before this broadcast; nil is everyone
@@ -39,6 +44,7 @@ func (b *Batch) CountReceived(account, month uint32, top uint8, audience *roarin
 			if !gain.IsEmpty() {
 				next := roaring.Or(old, gain)
 				if next.GetCardinality() != old.GetCardinality() {
+					b.setChanges = append(b.setChanges, setChange{prefix: string(level.prefix), high: high, chunk: next})
 					if err := level.writeChunk(b.batch, high, next); err != nil {
 						return err
 					}
@@ -53,16 +59,42 @@ func (b *Batch) CountReceived(account, month uint32, top uint8, audience *roarin
 	})
 }
 
+// ReceivedAtLeast is reads.ReceivedAtLeast for the writer, from memory:
+// the committed level through the store's set cache (kept exact by the
+// commits that change it), with the chunks this batch changed laid over
+// it, so a publish sees the broadcasts counted before it in its group.
+// The caller must not modify the set.
+func (b *Batch) ReceivedAtLeast(account, month uint32, n uint8) (*roaring.Bitmap, error) {
+	level := receivedLevel(account, month, n)
+	set, err := b.store.sharedSet(level)
+	if err != nil {
+		return nil, err
+	}
+	owned := false
+	for _, ch := range b.setChanges {
+		if ch.prefix != string(level.prefix) {
+			continue
+		}
+		if !owned {
+			set, owned = set.Clone(), true
+		}
+		set.RemoveRange(uint64(ch.high)<<16, uint64(ch.high+1)<<16)
+		set.Or(ch.chunk)
+	}
+	return set, nil
+}
+
 // dropBefore range-deletes [lower, upper) when it holds any key, so that
-// counters of past days and months do not pile up.
-func (b *Batch) dropBefore(lower, upper []byte) error {
+// counters of past days and months do not pile up; dropped says whether
+// it did.
+func (b *Batch) dropBefore(lower, upper []byte) (dropped bool, _ error) {
 	it, err := b.batch.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return err
+		return false, err
 	}
 	found := it.First()
 	if err := it.Close(); err != nil || !found {
-		return err
+		return false, err
 	}
-	return b.batch.DeleteRange(lower, upper, nil)
+	return true, b.batch.DeleteRange(lower, upper, nil)
 }

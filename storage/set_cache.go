@@ -1,19 +1,23 @@
 package storage
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // setCache keeps the decoded follower, tag-member and blocklist sets that
-// publishes read, so an audience is resolved from bitmaps in memory
-// instead of a Pebble scan and a decode of every chunk. It is kept exact
-// by the writer (write-through): a committed batch hands it the chunks it
-// changed, before the batch's ops are answered (Batch.Commit), and a
-// deleted tag drops its set. The writer only queues the changed chunks on
-// the set; the next reader folds them into a new copy (off the writer: a
-// copy of a 10,000,000-follower set takes milliseconds), so a publish
+// publishes read, and the writer's at-cap levels (received.go), so an
+// audience is resolved from bitmaps in memory instead of a Pebble scan
+// and a decode of every chunk. It is kept exact by the writer
+// (write-through): a committed batch hands it the chunks it changed,
+// before the batch's ops are answered (Batch.Commit), and a deleted tag
+// (or a month's levels) drops its sets. The writer only queues the changed
+// chunks on the set; the next reader folds them into a new copy (off the
+// writer for the sets preparers read: a copy of a 10,000,000-follower set
+// takes milliseconds; the writer folds its at-cap levels itself, no
+// dearer than the Pebble read it replaces), so a publish
 // after a follow reads only what changed, and nothing from Pebble. A set
 // missing is loaded from committed state and kept only if no set changed
 // while it was read (gen), so a load racing a commit never keeps a set
@@ -123,9 +127,10 @@ func (c *setCache) fold(key string, e *cachedSet, base *roaring.Bitmap, pending 
 const maxWaiting = 4 << 20
 
 // apply writes a committed batch's set changes through: changed chunks
-// wait on their cached sets for the next read, dropped sets leave.
-func (c *setCache) apply(changes []setChange, dropped []string) {
-	if c == nil || len(changes)+len(dropped) == 0 {
+// wait on their cached sets for the next read, dropped sets leave, and so
+// do all the sets whose keys start with one of droppedUnder.
+func (c *setCache) apply(changes []setChange, dropped, droppedUnder []string) {
+	if c == nil || len(changes)+len(dropped)+len(droppedUnder) == 0 {
 		return
 	}
 	c.mu.Lock()
@@ -133,6 +138,13 @@ func (c *setCache) apply(changes []setChange, dropped []string) {
 	c.gen++
 	for _, key := range dropped {
 		c.drop(key)
+	}
+	for _, prefix := range droppedUnder {
+		for key := range c.entries {
+			if strings.HasPrefix(key, prefix) {
+				c.drop(key)
+			}
+		}
 	}
 	for _, ch := range changes {
 		e := c.entries[ch.prefix]

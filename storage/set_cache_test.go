@@ -152,7 +152,7 @@ func BenchmarkSetCacheWriteThrough10M(b *testing.B) {
 			}
 			b.StartTimer()
 		}
-		c.apply([]setChange{{prefix: string(prefix), high: 5, chunk: chunk}}, nil)
+		c.apply([]setChange{{prefix: string(prefix), high: 5, chunk: chunk}}, nil, nil)
 	}
 	if _, n := c.cachedBytes(); n != 1 {
 		b.Fatalf("the set left the cache")
@@ -174,7 +174,7 @@ func BenchmarkSetCacheFold10M(b *testing.B) {
 	chunk := roaring.New()
 	chunk.AddRange(5<<16, 5<<16+1000)
 	for b.Loop() {
-		c.apply([]setChange{{prefix: string(prefix), high: 5, chunk: chunk}}, nil)
+		c.apply([]setChange{{prefix: string(prefix), high: 5, chunk: chunk}}, nil, nil)
 		if _, err := c.shared(prefix, func() (*roaring.Bitmap, error) { return set, nil }); err != nil {
 			b.Fatal(err)
 		}

@@ -126,6 +126,56 @@ func TestCountReceivedKeepsLevels(t *testing.T) {
 	}
 }
 
+// TestWriterReadsTheCapFromMemory: the writer's at-cap set (a Batch's
+// ReceivedAtLeast) comes from the set cache, and is still exact: it sees
+// what its own batch counted, what earlier batches committed (written
+// through), and a new month's start, which drops last month's levels.
+func TestWriterReadsTheCapFromMemory(t *testing.T) {
+	s := openTest(t, nil)
+	const month, top = 600, 2
+	atCap := func(b *Batch, m uint32) []uint32 {
+		t.Helper()
+		got, err := b.ReceivedAtLeast(9, m, top)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids(got)
+	}
+	commit(t, s, func(b *Batch) error { return b.CountReceived(9, month, top, roaring.BitmapOf(1, 2, 1<<20)) })
+	commit(t, s, func(b *Batch) error {
+		if got := atCap(b, month); len(got) != 0 {
+			t.Errorf("at the cap after one broadcast: %v", got)
+		}
+		// Two broadcasts in one group: the second sees the first.
+		if err := b.CountReceived(9, month, top, roaring.BitmapOf(1, 3)); err != nil {
+			return err
+		}
+		if got := atCap(b, month); !slices.Equal(got, []uint32{1}) {
+			t.Errorf("at the cap within the batch = %v, want [1]", got)
+		}
+		return b.CountReceived(9, month, top, roaring.BitmapOf(1<<20))
+	})
+	if _, n := s.sets.cachedBytes(); n == 0 {
+		t.Fatal("the at-cap level is not in the set cache")
+	}
+	want := []uint32{1, 1 << 20}
+	b := s.NewBatch()
+	if got := atCap(b, month); !slices.Equal(got, want) {
+		t.Errorf("at the cap after the commit = %v, want %v", got, want)
+	}
+	b.Close()
+	if got, _ := s.ReceivedAtLeast(9, month, top); !slices.Equal(ids(got), want) {
+		t.Errorf("the store reads %v, want %v", ids(got), want)
+	}
+	// A new month drops the cached level of the last one with its keys.
+	commit(t, s, func(b *Batch) error { return b.CountReceived(9, month+1, top, roaring.BitmapOf(5)) })
+	b = s.NewBatch()
+	defer b.Close()
+	if got := atCap(b, month); len(got) != 0 {
+		t.Errorf("last month's level still read after the new month began: %v", got)
+	}
+}
+
 func TestQuotaCountDropsEarlierDays(t *testing.T) {
 	s := openTest(t, nil)
 	commit(t, s, func(b *Batch) error { return b.SetQuotaCount(3, 100, 2) })
