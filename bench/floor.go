@@ -2,7 +2,6 @@ package bench
 
 import (
 	"encoding/binary"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -19,23 +18,17 @@ const FloorFlag = "__herald-floor"
 // MaybeFloor turns the process into the floor when started with FloorFlag,
 // and never returns in that case.
 func MaybeFloor() {
-	if len(os.Args) < 2 || os.Args[1] != FloorFlag {
-		return
-	}
-	serve := func() error { return serveFloor(0) }
-	if len(os.Args) > 2 {
-		switch os.Args[2] {
-		case stormMode:
-			serve = serveStormFloor
-		case poolMode:
-			serve = func() error { return serveFloor(floorWriters) }
+	child.Run(FloorFlag, "floor", func(args []string) error {
+		if len(args) > 0 {
+			switch args[0] {
+			case stormMode:
+				return serveStormFloor()
+			case poolMode:
+				return serveFloor(floorWriters)
+			}
 		}
-	}
-	if err := serve(); err != nil {
-		fmt.Fprintln(os.Stderr, "floor:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+		return serveFloor(0)
+	})
 }
 
 // poolMode is the floor's argument for its pool of writers, and

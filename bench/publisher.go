@@ -19,30 +19,23 @@ import (
 	"herald/internal/child"
 )
 
-// PublisherFlag is the first argument that makes this binary the sustained
-// run's publisher, a process of its own: a publisher's acknowledgement is
-// then timed by a program that does nothing else, as a real one would be,
-// instead of by a goroutine queued behind the 10,000 clients' reads in the
-// client process.
+// PublisherFlag is the hidden first argument that makes this binary the
+// sustained run's publisher, a process of its own: a publisher's
+// acknowledgement is then timed by a program that does nothing else, as a
+// real one would be, instead of by a goroutine queued behind the 10,000
+// clients' reads in the client process.
 //
 // It reads its standard input a line at a time: first "ADDR ACCOUNT SECRET
 // PAYLOAD", then one line per broadcast, "I", which it publishes at once
 // (open loop) with I in the payload's first 8 bytes. For each it writes
 // "I NANOS" (from reading the line to PUBLISH_ACK) or "I error MESSAGE". At
 // the end of its input it waits for what it fired and exits.
-const PublisherFlag = "--bench-publisher"
+const PublisherFlag = "__herald-publisher"
 
 // MaybePublisher runs the publisher and exits if this process was started
 // as one.
 func MaybePublisher() {
-	if len(os.Args) < 2 || os.Args[1] != PublisherFlag {
-		return
-	}
-	if err := servePublisher(os.Stdin, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "publisher:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+	child.Run(PublisherFlag, "publisher", func([]string) error { return servePublisher(os.Stdin, os.Stdout) })
 }
 
 func servePublisher(in io.Reader, out io.Writer) error {

@@ -168,6 +168,21 @@ func Usage(pid int) (cpu time.Duration, rssBytes int64) {
 	return cpu, rssBytes
 }
 
+// Run makes this process the child that flag names when it was started
+// with flag as its first argument: it runs serve with the arguments after
+// it and exits, with status 1 and the error on standard error (after
+// name) if serve fails. Started any other way, Run returns at once.
+func Run(flag, name string, serve func(args []string) error) {
+	if len(os.Args) < 2 || os.Args[1] != flag {
+		return
+	}
+	if err := serve(os.Args[2:]); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
 // ExitWithParent calls stop once standard input reaches EOF: the parent
 // that started this child has stopped it or died. A child calls it once,
 // at start.

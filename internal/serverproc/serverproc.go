@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,16 +30,7 @@ const Flag = "__herald-serve"
 
 // MaybeServe turns the process into a server when it was started with
 // Flag, and never returns in that case.
-func MaybeServe() {
-	if len(os.Args) < 2 || os.Args[1] != Flag {
-		return
-	}
-	if err := serve(os.Args[2:]); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
+func MaybeServe() { child.Run(Flag, "error", serve) }
 
 // Addrs are where a server process listens, and its admin token.
 type Addrs struct {
