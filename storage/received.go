@@ -78,8 +78,7 @@ func (b *Batch) ReceivedAtLeast(account, month uint32, n uint8) (*roaring.Bitmap
 		if !owned {
 			set, owned = set.Clone(), true
 		}
-		set.RemoveRange(uint64(ch.high)<<16, uint64(ch.high+1)<<16)
-		set.Or(ch.chunk)
+		ch.replaceIn(set)
 	}
 	return set, nil
 }

@@ -50,6 +50,12 @@ type setChange struct {
 	chunk  *roaring.Bitmap
 }
 
+// replaceIn puts the chunk into set in place of what set held there.
+func (ch setChange) replaceIn(set *roaring.Bitmap) {
+	set.RemoveRange(uint64(ch.high)<<16, uint64(ch.high+1)<<16)
+	set.Or(ch.chunk)
+}
+
 // setOverhead approximates an entry's bookkeeping beyond its bitmap.
 const setOverhead = 256
 
@@ -103,8 +109,7 @@ func (c *setCache) shared(prefix []byte, load func() (*roaring.Bitmap, error)) (
 func (c *setCache) fold(key string, e *cachedSet, base *roaring.Bitmap, pending []setChange) *roaring.Bitmap {
 	next := base.Clone()
 	for _, ch := range pending {
-		next.RemoveRange(uint64(ch.high)<<16, uint64(ch.high+1)<<16)
-		next.Or(ch.chunk)
+		ch.replaceIn(next)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
