@@ -57,11 +57,10 @@ type rig struct {
 	// the next d to w (its /debug/pprof/profile); trace, an execution
 	// trace (/debug/pprof/trace).
 	profile, trace func(d time.Duration, w io.Writer) error
-	// commits, on a Herald rig, reads the server's herald_commit_seconds
-	// histogram: each bucket's upper bound and cumulative count.
-	commits func() ([]bucket, error)
-	// ackHistogram, on a Herald rig, reads its herald_publish_ack_seconds.
-	ackHistogram func() ([]bucket, error)
+	// histogram, on a Herald rig, reads one of the server's /metrics
+	// histograms (herald_commit_seconds, herald_publish_ack_seconds): each
+	// bucket's upper bound and cumulative count.
+	histogram func(name string) ([]bucket, error)
 }
 
 // bucket is one bucket of a Prometheus histogram.
@@ -162,8 +161,7 @@ func (r *rig) connect(ctx context.Context, target serverproc.Addrs, clients, fol
 	admin := &client.Admin{BaseURL: target.AdminURL, Token: target.AdminToken}
 	r.profile = func(d time.Duration, w io.Writer) error { return debugFetch(target, "profile", d, w) }
 	r.trace = func(d time.Duration, w io.Writer) error { return debugFetch(target, "trace", d, w) }
-	r.commits = func() ([]bucket, error) { return histogram(target, "herald_commit_seconds") }
-	r.ackHistogram = func() ([]bucket, error) { return histogram(target, "herald_publish_ack_seconds") }
+	r.histogram = func(name string) ([]bucket, error) { return histogram(target, name) }
 	account, err := admin.CreateAccount(ctx, "bench", testtier.Unlimited.Name)
 	if err != nil {
 		return err

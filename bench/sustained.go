@@ -206,16 +206,14 @@ func sustain(r *rig, total int, cfg SustainedConfig) (SustainedSide, error) {
 	r.acks.Lock()
 	side.Acks = slices.Clone(r.acks.took)
 	r.acks.Unlock()
-	if r.commits != nil {
-		buckets, err := r.commits()
-		if err != nil {
-			return SustainedSide{}, err
+	if r.histogram != nil {
+		for name, p99 := range map[string]*time.Duration{"herald_commit_seconds": &side.CommitP99, "herald_publish_ack_seconds": &side.ServerAckP99} {
+			buckets, err := r.histogram(name)
+			if err != nil {
+				return SustainedSide{}, err
+			}
+			*p99 = bucketQuantile(buckets, 0.99)
 		}
-		side.CommitP99 = bucketQuantile(buckets, 0.99)
-		if buckets, err = r.ackHistogram(); err != nil {
-			return SustainedSide{}, err
-		}
-		side.ServerAckP99 = bucketQuantile(buckets, 0.99)
 	}
 	return side, nil
 }
