@@ -37,7 +37,12 @@
 // their frames and frozen audiences, 64 MiB by default), so a recent
 // cursor's page is answered within the call, from memory, with the very
 // bytes live clients got; an older cursor's is read from the log on a
-// reader goroutine (readers.go), never on an event loop.
+// reader goroutine (readers.go), never on an event loop. The log read
+// probes only the broadcasts of the accounts the user follows or left,
+// and those that listed the user (storage's catch-up indexes): a publish
+// records the newest id committed before its audience was resolved
+// (publishOp.resolved), which tells catch-up whether a follower who left
+// can be in it.
 //
 // The page covers ids up to its Last. The connection goes online on its
 // loop with LoopIndex.Add(…, Last, Epoch): if the loop has drained a

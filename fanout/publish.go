@@ -14,7 +14,9 @@ import (
 
 type publishOp struct {
 	req PublishRequest
-	// Prepared before the writer (see prepare.go).
+	// Prepared before the writer (see prepare.go); resolved is the newest
+	// id committed before the audience's sets were read.
+	resolved uint64
 	audience *roaring.Bitmap
 	left     leftOut
 	encoded  storage.EncodedSet
@@ -39,6 +41,7 @@ type publishOp struct {
 // committed, so it counts), split into encoded chunks, and the payload
 // compressed.
 func (o *publishOp) prepare(e *Engine) {
+	o.resolved = e.store.LastMessageID() // before any set (storage.Addressing)
 	switch {
 	case o.req.Notification != nil:
 		o.audience, o.template, o.prepErr = resolveNotification(e.store, &o.req, &o.left)
@@ -146,7 +149,11 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 		Filtered:     filtered,
 		Payload:      o.req.Payload,
 	}
-	if m.ID, err = b.AddEncodedBroadcast(m, encoded); err != nil {
+	addr := storage.Addressing{Resolved: o.resolved}
+	if preview || notification || reply {
+		addr.Listed = audience
+	}
+	if m.ID, err = b.AddEncodedBroadcast(m, encoded, addr); err != nil {
 		return err
 	}
 	if err := b.PutIdempotency(o.req.Account, o.req.ClientMsgID, m.ID, now); err != nil {

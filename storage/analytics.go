@@ -87,21 +87,15 @@ func decodeBroadcastStats(v []byte) (BroadcastStats, error) {
 }
 
 // AddBroadcastStats stores a new broadcast's analytics and, unless it is
-// direct (a notification or a reply), lists it among its account's broadcasts and, unless it
-// is a preview too, counts it and its recipients in the day's figures of
-// its account and of the server, all in the batch that adds the
-// broadcast.
+// direct (a notification or a reply) or a preview, counts it and its
+// recipients in the day's figures of its account and of the server, all
+// in the batch that adds the broadcast (which lists it among its account's
+// broadcasts).
 func (b *Batch) AddBroadcastStats(id uint64, recipients uint32, st BroadcastStats) error {
 	if err := b.set(broadcastKeyWith(prefixBcastStats, id), encodeBroadcastStats(st)); err != nil {
 		return err
 	}
-	if st.Direct {
-		return nil
-	}
-	if err := b.set(accountLogKey(st.Account, id), nil); err != nil {
-		return err
-	}
-	if st.Preview {
+	if st.Direct || st.Preview {
 		return nil
 	}
 	day := uint32(st.TimeMillis / 86_400_000)
@@ -331,47 +325,6 @@ func eachPair(r pebble.Reader, prefix byte, account, from, to uint32, fn func(da
 			return corrupt(key, err)
 		}
 		fn(binary.BigEndian.Uint32(key[5:]), a, b)
-	}
-	return it.Error()
-}
-
-// Addressed calls fn, in id order, for each retained broadcast after
-// after and up to through whose frozen audience contains user.
-func (s *Store) Addressed(user uint32, after, through uint64, fn func(m Broadcast)) error {
-	through = min(through, s.lastMessage.Load())
-	if after >= through {
-		return nil
-	}
-	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: broadcastKey(max(after, s.floor.Load()) + 1),
-		UpperBound: broadcastKey(through + 1),
-	})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	for valid := it.First(); valid; valid = it.Next() {
-		key := it.Key()
-		if len(key) != 9 {
-			return fmt.Errorf("%w: %s: key of %d bytes", ErrCorrupt, keyString(key), len(key))
-		}
-		id := binary.BigEndian.Uint64(key[1:])
-		in, err := s.inAudience(id, user)
-		if err != nil {
-			return err
-		}
-		if !in {
-			continue
-		}
-		value, err := it.ValueAndErr()
-		if err != nil {
-			return err
-		}
-		m, err := codec.DecodeBroadcast(value, id)
-		if err != nil {
-			return corrupt(key, err)
-		}
-		fn(m)
 	}
 	return it.Error()
 }

@@ -50,10 +50,12 @@ func (b *Batch) Commit() error {
 	if err := b.store.commit(b.batch, true, true); err != nil {
 		return err
 	}
+	// The sets before the ids: a reader that sees an id sees the sets its
+	// batch left (catch-up's unfollowed accounts count on it).
+	b.store.sets.apply(b.setChanges, b.droppedSets, b.droppedUnder)
 	b.store.lastMessage.Store(b.lastMessage)
 	b.store.lastAccount.Store(b.lastAccount)
 	b.store.lastTag.Store(b.lastTag)
-	b.store.sets.apply(b.setChanges, b.droppedSets, b.droppedUnder)
 	b.releaseAudiences(true)
 	return nil
 }

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -16,24 +15,35 @@ type Broadcast = codec.Broadcast
 func audienceSet(message uint64) chunkedSet { return chunkedSet{prefix: audiencePrefix(message)} }
 
 // AddBroadcast assigns m the next message id and stores it with its frozen
-// audience. The id becomes visible to readers when the batch commits.
+// audience, any set of users: catch-up finds it by probing every broadcast
+// added so (the walked list, catchup_index.go). The writer adds its
+// broadcasts with AddEncodedBroadcast. The id becomes visible to readers
+// when the batch commits.
 func (b *Batch) AddBroadcast(m Broadcast, audience *roaring.Bitmap) (uint64, error) {
 	encoded, err := EncodeSet(audience)
 	if err != nil {
 		return 0, err
 	}
-	return b.AddEncodedBroadcast(m, encoded)
+	return b.addBroadcast(m, encoded, Addressing{Resolved: b.lastMessage}, true)
 }
 
-// AddEncodedBroadcast is AddBroadcast with the audience encoded beforehand
-// (EncodeSet), so that the batch's owner only copies bytes.
-func (b *Batch) AddEncodedBroadcast(m Broadcast, audience EncodedSet) (uint64, error) {
+// AddEncodedBroadcast stores a broadcast whose audience (encoded
+// beforehand, EncodeSet, so that the batch's owner only copies bytes) was
+// chosen as addr says, and lists it in the catch-up indexes.
+func (b *Batch) AddEncodedBroadcast(m Broadcast, audience EncodedSet, addr Addressing) (uint64, error) {
+	return b.addBroadcast(m, audience, addr, false)
+}
+
+func (b *Batch) addBroadcast(m Broadcast, audience EncodedSet, addr Addressing, walked bool) (uint64, error) {
 	b.lastMessage++
 	m.ID = b.lastMessage
 	if err := b.set(broadcastKey(m.ID), codec.EncodeBroadcast(m)); err != nil {
 		return 0, err
 	}
-	return m.ID, b.writeAudience(m.ID, m.Account, audience)
+	if err := b.writeAudience(m.ID, m.Account, audience); err != nil {
+		return 0, err
+	}
+	return m.ID, b.index(m, addr, walked)
 }
 
 func readBroadcast(r pebble.Reader, id uint64) (Broadcast, error) {
@@ -52,59 +62,6 @@ func readBroadcast(r pebble.Reader, id uint64) (Broadcast, error) {
 // InAudience is the one-point-read test "was user in broadcast id's audience".
 func (s *Store) InAudience(id uint64, user uint32) (bool, error) {
 	return s.inAudience(id, user)
-}
-
-// BroadcastsFor returns, in id order, committed broadcasts after the cursor
-// whose frozen audience contains user and whose TTL has not passed at
-// nowMillis: at most limit of them, and no more once their payloads reach
-// maxBytes. more is true when a limit cut the scan short.
-// last is the id the scan covered up to: the caller continues from it, and
-// no broadcast at or below it is left for user.
-func (s *Store) BroadcastsFor(user uint32, after uint64, limit, maxBytes int, nowMillis uint64) (out []Broadcast, last uint64, more bool, err error) {
-	high := s.lastMessage.Load()
-	last = after
-	if after >= high {
-		return nil, last, false, nil
-	}
-	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: broadcastKey(max(after, s.floor.Load()) + 1),
-		UpperBound: broadcastKey(high + 1),
-	})
-	if err != nil {
-		return nil, last, false, err
-	}
-	defer it.Close()
-	size := 0
-	for valid := it.First(); valid; valid = it.Next() {
-		if len(out) >= limit || size >= maxBytes {
-			return out, last, true, nil
-		}
-		key := it.Key()
-		if len(key) != 9 {
-			return nil, last, false, fmt.Errorf("%w: %s: key of %d bytes", ErrCorrupt, keyString(key), len(key))
-		}
-		id := binary.BigEndian.Uint64(key[1:])
-		in, err := s.inAudience(id, user)
-		if err != nil {
-			return nil, last, false, err
-		}
-		if in {
-			value, err := it.ValueAndErr()
-			if err != nil {
-				return nil, last, false, err
-			}
-			m, err := codec.DecodeBroadcast(value, id)
-			if err != nil {
-				return nil, last, false, corrupt(key, err)
-			}
-			if !m.Expired(nowMillis) && !m.Retracted {
-				out = append(out, m)
-				size += len(m.Payload)
-			}
-		}
-		last = id
-	}
-	return out, max(last, high), false, it.Error()
 }
 
 // Retract marks a broadcast retracted and drops its payload.

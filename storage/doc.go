@@ -9,8 +9,9 @@
 // keys sort numerically (keys.go is the only place that builds them):
 //
 //	prefix  key                                   value
-//	0x01    meta name                             per name (last-tag, retention floor; token-secret
-//	                                              only in databases from before token.keys)
+//	0x01    meta name                             per name (last-tag, retention floor,
+//	                                              catch-up-indexed-from; token-secret only in
+//	                                              databases from before token.keys)
 //	0x02    account u32                           account record
 //	0x03    account u32 | high16 u16              follower chunk (bitmap of low 16 bits)
 //	0x04    account u32                           follower count u64
@@ -35,7 +36,10 @@
 //	                                              (account 0: the server's)
 //	0x14    account u32 | day u32                 of the broadcasts published that day: delivered u64,
 //	                                              opened u64 (account 0: the server's)
-//	0x15    account u32 | message u64             (empty) the account's broadcasts
+//	0x15    account u32 | message u64             the account's broadcasts but notifications and
+//	                                              replies: the newest id committed when the
+//	                                              audience was resolved u64 (empty before
+//	                                              catchup_index.go)
 //	0x16    message u64 | user u32                (empty) the user opened the broadcast
 //	0x17    account u32 | name                    template (title, consent flag, field names)
 //	0x18    account u32 | day u32                 notifications counted against the day's limit u64
@@ -49,6 +53,12 @@
 //	                                              message whose 0x07 chunks they are (shared_audience.go)
 //	0x1f    origin message u64                    uses of its chunks: runs, each naming the newest
 //	                                              broadcast that refers to them
+//	0x20    user u32 | account u32                the user unfollowed the account: the newest id
+//	                                              in the writer's batch then u64 (catchup_index.go)
+//	0x21    user u32 | message u64                (empty) a preview, notification or reply listed
+//	                                              the user
+//	0x22    message u64                           (empty) a broadcast to users chosen otherwise
+//	                                              (AddBroadcast): catch-up probes each
 //
 // A set of uint32 user ids is stored chunked by the high 16 bits: one key
 // per Roaring container, so a value is at most one container (8 KiB plus a

@@ -63,7 +63,10 @@ func (b *Batch) ChangeFollowers(account uint32, users []uint32, add bool, report
 		if add {
 			return b.set(subscribedKey(user, account), nil)
 		}
-		return b.batch.Delete(subscribedKey(user, account), nil)
+		if err := b.batch.Delete(subscribedKey(user, account), nil); err != nil {
+			return err
+		}
+		return b.noteLeft(user, account)
 	})
 	if err != nil || changed == 0 {
 		return changed, err
@@ -163,12 +166,18 @@ func (s *Store) IsFollower(account, user uint32) (bool, error) {
 
 // Subscriptions returns the accounts user follows, in id order.
 func (s *Store) Subscriptions(user uint32) ([]uint32, error) {
-	prefix := subscribedPrefix(user)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
+	return subscriptions(it, user)
+}
+
+// subscriptions is Subscriptions read with it.
+func subscriptions(it *pebble.Iterator, user uint32) ([]uint32, error) {
+	prefix := subscribedPrefix(user)
+	it.SetBounds(prefix, prefixEnd(prefix))
 	var out []uint32
 	for valid := it.First(); valid; valid = it.Next() {
 		key := it.Key()

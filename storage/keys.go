@@ -38,6 +38,9 @@ const (
 	prefixDue         byte = 0x1d
 	prefixManifest    byte = 0x1e
 	prefixChunkUses   byte = 0x1f
+	prefixLeft        byte = 0x20
+	prefixListed      byte = 0x21
+	prefixWalked      byte = 0x22
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
@@ -123,6 +126,17 @@ func accountLogKey(account uint32, message uint64) []byte {
 	return binary.BigEndian.AppendUint64(u32Key(prefixAccountLog, account), message)
 }
 
+// leftKey is 0x20 | user | account: the user unfollowed the account
+// (catchup_index.go).
+func leftKey(user, account uint32) []byte {
+	return binary.BigEndian.AppendUint32(u32Key(prefixLeft, user), account)
+}
+
+// listedKey is 0x21 | user | message: a broadcast that listed the user.
+func listedKey(user uint32, message uint64) []byte {
+	return binary.BigEndian.AppendUint64(u32Key(prefixListed, user), message)
+}
+
 // openedKey is 0x16 | message | user: the user opened the broadcast.
 func openedKey(message uint64, user uint32) []byte {
 	return binary.BigEndian.AppendUint32(broadcastKeyWith(prefixOpened, message), user)
@@ -187,7 +201,8 @@ func keyString(k []byte) string {
 		prefixDelivered: "delivered", prefixAccountLog: "account-log", prefixOpened: "opened",
 		prefixTemplate: "template", prefixNotified: "notified", prefixConsent: "consent",
 		prefixInbox: "inbox", prefixWindow: "window", prefixSchedule: "schedule", prefixDue: "due",
-		prefixManifest: "manifest", prefixChunkUses: "chunk-uses",
+		prefixManifest: "manifest", prefixChunkUses: "chunk-uses", prefixLeft: "left",
+		prefixListed: "listed", prefixWalked: "walked",
 	}
 	name, ok := names[k[0]]
 	if !ok {

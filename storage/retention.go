@@ -54,7 +54,8 @@ func (s *Store) Retain(cutoffMillis uint64) (int, error) {
 		return 0, err
 	}
 	keep, removed := uint64(0), 0
-	var logKeys [][]byte // the removed broadcasts' entries in their accounts' lists
+	var logKeys [][]byte   // the removed broadcasts' entries in their accounts' lists
+	var listed []Broadcast // the removed broadcasts with listed entries
 	for valid := it.First(); valid; valid = it.Next() {
 		key := it.Key()
 		if len(key) != 9 {
@@ -78,6 +79,9 @@ func (s *Store) Retain(cutoffMillis uint64) (int, error) {
 		}
 		removed++
 		logKeys = append(logKeys, accountLogKey(m.Account, id))
+		if m.Preview || m.Notification || m.Reply {
+			listed = append(listed, m)
+		}
 	}
 	if err := it.Close(); err != nil {
 		return 0, err
@@ -97,6 +101,18 @@ func (s *Store) Retain(cutoffMillis uint64) (int, error) {
 		return 0, err
 	}
 	if err := b.DeleteRange(manifestKey(first), manifestKey(keep), nil); err != nil {
+		return 0, err
+	}
+	// The listed entries, read from audiences before their chunks go.
+	for _, m := range listed {
+		if err := s.retainListed(b, m); err != nil {
+			return 0, err
+		}
+	}
+	if err := b.DeleteRange(broadcastKeyWith(prefixWalked, first), broadcastKeyWith(prefixWalked, keep), nil); err != nil {
+		return 0, err
+	}
+	if err := s.retainLeft(b, keep); err != nil {
 		return 0, err
 	}
 	if err := s.retainChunks(b, first, keep); err != nil {

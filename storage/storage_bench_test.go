@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -184,6 +185,88 @@ func BenchmarkCatchUp(b *testing.B) {
 	}
 }
 
+// BenchmarkCatchUpAccounts: catch-up among many accounts. 200 accounts
+// publish 50 broadcasts each, interleaved (10,000 in the log), each to its
+// own 100 followers; user 1 follows k of them. One op is user 1's whole
+// catch-up from cursor 0 (k × 50 broadcasts, in pages of 1,000).
+// "indexed": the writer's broadcasts, found from the account lists;
+// "walked": the same broadcasts on the walked list (AddBroadcast), every
+// one probed, as catch-up did for all before the indexes.
+func BenchmarkCatchUpAccounts(b *testing.B) {
+	const accounts, each = 200, 50
+	for _, walked := range []bool{false, true} {
+		for _, k := range []int{5, 50} {
+			name := fmt.Sprintf("indexed/follows=%d", k)
+			if walked {
+				name = fmt.Sprintf("walked/follows=%d", k)
+			}
+			b.Run(name, func(b *testing.B) {
+				s, err := Open(b.TempDir(), Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				audiences := make([]*roaring.Bitmap, accounts+1)
+				commit(b, s, func(bt *Batch) error {
+					for a := uint32(1); a <= accounts; a++ {
+						users := make([]uint32, 0, 101)
+						for u := range uint32(100) {
+							users = append(users, 1000+a*100+u)
+						}
+						if a <= uint32(k) {
+							users = append(users, 1)
+						}
+						audiences[a] = roaring.BitmapOf(users...)
+						if _, err := bt.AddFollowers(a, users); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				payload := make([]byte, 256)
+				for range each {
+					commit(b, s, func(bt *Batch) error {
+						for a := uint32(1); a <= accounts; a++ {
+							m := Broadcast{Account: a, TimeMillis: 1000, Payload: payload}
+							var err error
+							if walked {
+								_, err = bt.AddBroadcast(m, audiences[a])
+							} else {
+								var encoded EncodedSet
+								if encoded, err = EncodeSet(audiences[a]); err == nil {
+									_, err = bt.AddEncodedBroadcast(m, encoded, Addressing{Resolved: s.LastMessageID()})
+								}
+							}
+							if err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+				}
+				if err := s.db.Flush(); err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					n := 0
+					for from, more := uint64(0), true; more; {
+						var page []Broadcast
+						page, from, more, err = s.BroadcastsFor(1, from, 1000, 4<<20, 2000)
+						if err != nil {
+							b.Fatal(err)
+						}
+						n += len(page)
+					}
+					if n != k*each {
+						b.Fatalf("%d broadcasts, want %d", n, k*each)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(k*each), "ns/delivery")
+			})
+		}
+	}
+}
+
 // BenchmarkFreezeAudience10M: one broadcast to 10,000,000 followers spread
 // over 20,000,000 ids (305 chunks, each an 8 KiB bitmap), committed as the
 // writer does, after one broadcast to the same audience. "same": the
@@ -215,7 +298,7 @@ func BenchmarkFreezeAudience10M(b *testing.B) {
 			}
 			freeze := func(set EncodedSet) {
 				commit(b, s, func(bt *Batch) error {
-					_, err := bt.AddEncodedBroadcast(Broadcast{Account: 1, TimeMillis: 1}, set)
+					_, err := bt.AddEncodedBroadcast(Broadcast{Account: 1, TimeMillis: 1}, set, Addressing{})
 					return err
 				})
 			}

@@ -68,6 +68,9 @@ type Store struct {
 	// lastMessage and lastAccount are the highest ids committed; only the
 	// writer advances them, after its batch commits.
 	lastMessage atomic.Uint64
+	// indexedFrom: the catch-up indexes list every broadcast after it
+	// (catchup_index.go); set at open.
+	indexedFrom uint64
 	lastAccount atomic.Uint32
 	lastTag     atomic.Uint32 // also stored under meta "last-tag", so ids are never reused
 	// floor is the highest message id removed by retention (at least the
@@ -188,7 +191,10 @@ func (s *Store) load() error {
 	if err := s.loadFloor(); err != nil {
 		return err
 	}
-	return s.claimShard()
+	if err := s.claimShard(); err != nil {
+		return err
+	}
+	return s.loadIndexedFrom()
 }
 
 // claimShard checks that the ids loaded are the shard's and starts both
