@@ -143,11 +143,16 @@ func BenchmarkResolveAudience(b *testing.B) {
 // 1..18,000 each read what they missed, as RESUME does. One op is one
 // client's catch-up. "uncached" gives the audience cache too small a
 // budget to hold a chunk: every membership test reads and decodes one.
+// "cached" and "uncached" put the broadcasts on the walked list
+// (AddBroadcast: catch-up probes every one, as it did every broadcast
+// before the indexes); "indexed" is the writer's way, the audience the
+// account's followers, found from the account's list.
 func BenchmarkCatchUp(b *testing.B) {
 	for _, c := range []struct {
-		name   string
-		budget int64
-	}{{"cached", 0}, {"uncached", 1}} {
+		name    string
+		budget  int64
+		indexed bool
+	}{{"cached", 0, false}, {"uncached", 1, false}, {"indexed", 0, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			s, err := Open(b.TempDir(), Options{AudienceCacheBytes: c.budget})
 			if err != nil {
@@ -160,10 +165,25 @@ func BenchmarkCatchUp(b *testing.B) {
 					audience.Add(u)
 				}
 			}
+			encoded, err := EncodeSet(audience)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if c.indexed {
+				commit(b, s, func(bt *Batch) error {
+					_, err := bt.AddFollowers(1, audience.ToArray())
+					return err
+				})
+			}
 			payload := make([]byte, 256)
 			for range 100 {
-				commit(b, s, func(bt *Batch) error {
-					_, err := bt.AddBroadcast(Broadcast{Account: 1, TimeMillis: 1000, Payload: payload}, audience)
+				commit(b, s, func(bt *Batch) (err error) {
+					m := Broadcast{Account: 1, TimeMillis: 1000, Payload: payload}
+					if c.indexed {
+						_, err = bt.AddEncodedBroadcast(m, encoded, Addressing{Resolved: s.LastMessageID()})
+					} else {
+						_, err = bt.AddBroadcast(m, audience)
+					}
 					return err
 				})
 			}
