@@ -12,4 +12,12 @@
 // from the floor's acknowledgement of the trigger to the last receipt.
 // With pinning, the server or floor runs on core 0 and the clients on
 // core 1.
+//
+// The storm run (RunStorm) reconnects many offline clients at once to
+// Herald and then to two floors with the same client code: one that
+// answers each client one small frame (the least a server must do for a
+// client that connects and resumes), and the page floor, which answers
+// with the bytes Herald sends it (WELCOME, the missed PUSH frames,
+// RESUMED), so that what the page's bytes cost is told apart from what
+// Herald adds.
 package bench

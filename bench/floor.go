@@ -2,9 +2,11 @@ package bench
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 
 	"herald/internal/child"
@@ -22,7 +24,13 @@ func MaybeFloor() {
 		if len(args) > 0 {
 			switch args[0] {
 			case stormMode:
-				return serveStormFloor()
+				return serveStormFloor(wire.AppendResumed(nil, wire.Resumed{}, 0))
+			case stormPageMode:
+				answer, err := stormPage(args[1:])
+				if err != nil {
+					return err
+				}
+				return serveStormFloor(answer)
 			case poolMode:
 				return serveFloor(floorWriters)
 			}
@@ -198,19 +206,47 @@ func startFloor(wrapper []string, mode ...string) (*floorProcess, error) {
 	return &floorProcess{proc: proc, clientAddr: proc.Announced["clients"], controlAddr: proc.Announced["control"]}, nil
 }
 
-// stormMode is the floor's argument for reconnect storms.
-const stormMode = "storm"
+// stormMode is the floor's argument for reconnect storms; stormPageMode,
+// followed by a count of broadcasts and a payload size, the page floor's.
+const (
+	stormMode     = "storm"
+	stormPageMode = "storm-page"
+)
+
+// stormPage is the page floor's answer: the bytes a Herald client that
+// missed n broadcasts of size bytes receives (WELCOME, n PUSH frames,
+// RESUMED), built once.
+func stormPage(args []string) ([]byte, error) {
+	if len(args) != 2 {
+		return nil, fmt.Errorf("%s wants a count of broadcasts and a payload size", stormPageMode)
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		return nil, err
+	}
+	size, err := strconv.Atoi(args[1])
+	if err != nil {
+		return nil, err
+	}
+	b := wire.AppendWelcome(nil, wire.Welcome{Version: wire.Version1, ID: 1, HeartbeatMillis: 30000, MaxFrame: wire.DefaultMaxFrame})
+	payload := make([]byte, size)
+	for i := 1; i <= n; i++ {
+		b = wire.AppendPush(b, wire.Push{MessageID: uint64(i), Account: 1, TimeMillis: 1, ContentType: "application/octet-stream", Payload: payload})
+	}
+	return wire.AppendResumed(b, wire.Resumed{Count: uint32(n), LastID: uint64(n)}, 0), nil
+}
 
 // serveStormFloor is the floor of a reconnect storm: it accepts each
-// connection, reads what the client sends first, answers one small frame
-// (a RESUMED) with a plain Write and keeps the connection open. That is the
-// least a server must do for a client that connects and resumes.
-func serveStormFloor() error {
+// connection, reads what the client sends first, answers with a plain
+// Write and keeps the connection open. With one small frame (a RESUMED)
+// for an answer that is the least a server must do for a client that
+// connects and resumes; with stormPage's, the least a server must do to
+// send it the same bytes as Herald (the page floor).
+func serveStormFloor(answer []byte) error {
 	clients, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	answer := wire.AppendResumed(nil, wire.Resumed{}, 0)
 	child.Announce("floor", "clients", clients.Addr().String())
 	child.ExitWithParent(func() { os.Exit(0) })
 	for {

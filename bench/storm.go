@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,8 +80,12 @@ func (s StormSide) Rate() float64 { return float64(s.Clients) / s.Elapsed.Second
 // live broadcasts (publish → last online client) before and during
 // Herald's storm.
 type StormResult struct {
-	Config         StormConfig
-	Herald, Floor  StormSide
+	Config        StormConfig
+	Herald, Floor StormSide
+	// PageFloor is the floor answering each client with the bytes Herald
+	// sends it (WELCOME, the missed PUSH frames, RESUMED) instead of one
+	// small frame: what the page's bytes alone cost.
+	PageFloor      StormSide
 	Quiet, InStorm []time.Duration
 	// QuietAck and InStormAck are the same broadcasts' publish →
 	// PUBLISH_ACK, the part of their completion before delivery.
@@ -103,22 +108,33 @@ func RunStorm(ctx context.Context, cfg StormConfig, progress io.Writer) (*StormR
 	if err != nil {
 		return nil, fmt.Errorf("Herald: %w", err)
 	}
+	token := strings.Repeat("A", tokenLen)
 	say("storm, %d clients: floor", cfg.Clients)
-	floor, err := child.Start(cfg.Wrapper, FloorFlag, stormMode)
-	if err != nil {
+	if res.Floor, err = floorStorm(cfg, token, stormMode); err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
+	say("storm, %d clients: page floor", cfg.Clients)
+	if res.PageFloor, err = floorStorm(cfg, token, stormPageMode, strconv.Itoa(cfg.Broadcasts), strconv.Itoa(cfg.Payload)); err != nil {
+		return nil, fmt.Errorf("page floor: %w", err)
+	}
+	return res, nil
+}
+
+// floorStorm runs the storm against a floor started with args.
+func floorStorm(cfg StormConfig, token string, args ...string) (StormSide, error) {
+	floor, err := child.Start(cfg.Wrapper, append([]string{FloorFlag}, args...)...)
+	if err != nil {
+		return StormSide{}, err
+	}
 	defer floor.Stop()
-	token := strings.Repeat("A", tokenLen)
 	cpu0, _ := floor.Usage()
 	run, err := storm(floor.Announced["clients"], cfg.Clients, cfg.Dialers, func(int) []byte { return handshake(token, 0) })
 	if err != nil {
-		return nil, fmt.Errorf("floor: %w", err)
+		return StormSide{}, err
 	}
 	cpu1, _ := floor.Usage()
 	run.close()
-	res.Floor = StormSide{Elapsed: run.elapsed, PerClient: run.perClient, CPU: cpu1 - cpu0, Clients: cfg.Clients}
-	return res, nil
+	return StormSide{Elapsed: run.elapsed, PerClient: run.perClient, CPU: cpu1 - cpu0, Clients: cfg.Clients}, nil
 }
 
 // handshake is what a storm client sends: HELLO and RESUME in one write.

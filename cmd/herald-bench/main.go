@@ -334,6 +334,11 @@ func percents(fs []float64) string {
 
 func round(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
 
+// cpuPer is CPU time per client, to a tenth of a microsecond.
+func cpuPer(cpu time.Duration, clients int) time.Duration {
+	return (cpu / time.Duration(clients)).Round(100 * time.Nanosecond)
+}
+
 func ratio(a, b time.Duration) float64 {
 	if b == 0 {
 		return 0
@@ -354,8 +359,8 @@ func newStorm(o *options) *cobra.Command {
 			}
 			cfg.Payload, cfg.Wrapper, cfg.ServerWrapper = o.payload, o.wrapper(), o.serverWrapper()
 			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, "| clients × missed | Herald clients/s | floor clients/s | ratio | Herald per client p50 / p99 | floor per client p50 / p99 | Herald CPU/client | floor CPU/client | live p50 / p99 quiet | live p50 / p99 in storm | ratio p50 / p99 | of which to PUBLISH_ACK, p50 quiet / in storm |")
-			fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+			fmt.Fprintln(out, "| clients × missed | Herald clients/s | floor clients/s | ratio | page floor clients/s | ratio to the page floor | Herald per client p50 / p99 | floor per client p50 / p99 | page floor per client p50 / p99 | Herald CPU/client | floor CPU/client | page floor CPU/client | live p50 / p99 quiet | live p50 / p99 in storm | ratio p50 / p99 | of which to PUBLISH_ACK, p50 quiet / in storm |")
+			fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 			for _, n := range counts {
 				c := cfg
 				c.Clients = n
@@ -363,14 +368,16 @@ func newStorm(o *options) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				h, f := r.Herald, r.Floor
+				h, f, pf := r.Herald, r.Floor, r.PageFloor
 				q50, q99 := bench.Quantile(r.Quiet, 0.5), bench.Quantile(r.Quiet, 0.99)
 				s50, s99 := bench.Quantile(r.InStorm, 0.5), bench.Quantile(r.InStorm, 0.99)
-				fmt.Fprintf(out, "| %d × %d | %.0f | %.0f | %.2f | %v / %v | %v / %v | %v | %v | %v / %v | %v / %v | %.2f / %.2f | %v / %v |\n",
-					n, r.Config.Broadcasts, h.Rate(), f.Rate(), h.Rate()/f.Rate(),
-					round(bench.Quantile(h.PerClient, 0.5)), round(bench.Quantile(h.PerClient, 0.99)),
-					round(bench.Quantile(f.PerClient, 0.5)), round(bench.Quantile(f.PerClient, 0.99)),
-					round(h.CPU/time.Duration(n)), round(f.CPU/time.Duration(n)),
+				perClient := func(s bench.StormSide) string {
+					return fmt.Sprintf("%v / %v", round(bench.Quantile(s.PerClient, 0.5)), round(bench.Quantile(s.PerClient, 0.99)))
+				}
+				fmt.Fprintf(out, "| %d × %d | %.0f | %.0f | %.2f | %.0f | %.2f | %s | %s | %s | %v | %v | %v | %v / %v | %v / %v | %.2f / %.2f | %v / %v |\n",
+					n, r.Config.Broadcasts, h.Rate(), f.Rate(), h.Rate()/f.Rate(), pf.Rate(), h.Rate()/pf.Rate(),
+					perClient(h), perClient(f), perClient(pf),
+					cpuPer(h.CPU, n), cpuPer(f.CPU, n), cpuPer(pf.CPU, n),
 					round(q50), round(q99), round(s50), round(s99), ratio(s50, q50), ratio(s99, q99),
 					round(bench.Quantile(r.QuietAck, 0.5)), round(bench.Quantile(r.InStormAck, 0.5)))
 			}
