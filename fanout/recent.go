@@ -190,11 +190,15 @@ func (r *recent) page(user uint32, cursor uint64, limit, maxBytes int, nowMillis
 		return nil, last, false, true
 	}
 	size := 0
+	// Sized for the common page (every broadcast since the cursor is the
+	// user's) without reserving much when few are.
+	frames = make([][]byte, 0, min(limit, int(r.last-cursor), 256))
+	var in audienceProbe
 	for _, e := range r.entries[r.off+int(cursor+1-r.start):] {
 		if len(frames) >= limit || size >= maxBytes {
 			return frames, last, true, true
 		}
-		if e.id >= floor && !e.retracted && (e.expires == 0 || e.expires > nowMillis) && e.audience.Contains(user) {
+		if e.id >= floor && !e.retracted && (e.expires == 0 || e.expires > nowMillis) && in.contains(e.audience, user) {
 			if e.push.plain == nil {
 				return nil, cursor, false, false // too large to keep: read the log
 			}
@@ -219,10 +223,26 @@ func (r *recent) each(user uint32, after, through, nowMillis uint64, fn func(id,
 	if after >= through {
 		return true
 	}
+	var in audienceProbe
 	for _, e := range r.entries[r.off+int(after+1-r.start) : r.off+int(through+1-r.start)] {
-		if e.audience.Contains(user) {
+		if in.contains(e.audience, user) {
 			fn(e.id, e.published, e.retracted || (e.expires != 0 && e.expires <= nowMillis))
 		}
 	}
 	return true
+}
+
+// audienceProbe answers "is user in this audience" for a run of entries,
+// probing each bitmap once: consecutive broadcasts of an account whose
+// sets did not change hold the very same audience (the audience memo).
+type audienceProbe struct {
+	last *roaring.Bitmap
+	in   bool
+}
+
+func (p *audienceProbe) contains(audience *roaring.Bitmap, user uint32) bool {
+	if audience != p.last {
+		p.last, p.in = audience, audience.Contains(user)
+	}
+	return p.in
 }

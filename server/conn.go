@@ -147,7 +147,7 @@ func (cn *conn) enqueue(frames [][]byte) bool {
 		return false
 	}
 	if cn.corked {
-		cn.gathered = append(cn.gathered, frames...)
+		cn.gather(frames...)
 		return true
 	}
 	return cn.put(frames, cn.ws.framing())
@@ -222,10 +222,23 @@ func (cn *conn) uncork() {
 	cn.gathered = nil
 	cn.enqueue(frames)
 	clear(frames)
-	if cap(frames) <= 1024 && cn.gathered == nil {
-		cn.gathered = frames[:0]
+	if l := cn.loop; cap(frames) <= 1024 && len(l.spare) < maxSpare {
+		l.spare = append(l.spare, frames[:0])
 	}
 }
+
+// gather adds frames to what a corked connection holds, in a slice the
+// loop lent it: a connection keeps none while it is not corked, and a
+// storm of resuming clients does not grow one per connection.
+func (cn *conn) gather(frames ...[]byte) {
+	if l := cn.loop; cn.gathered == nil && len(l.spare) > 0 {
+		cn.gathered, l.spare = l.spare[len(l.spare)-1], l.spare[:len(l.spare)-1]
+	}
+	cn.gathered = append(cn.gathered, frames...)
+}
+
+// maxSpare is how many gathering slices a loop keeps for its connections.
+const maxSpare = 64
 
 // send writes a frame built in the connection's scratch buffer (a copy of
 // it, when corked).
@@ -234,7 +247,7 @@ func (cn *conn) send(build func(dst []byte) []byte) {
 		return
 	}
 	if cn.corked {
-		cn.gathered = append(cn.gathered, build(nil))
+		cn.gather(build(nil))
 		return
 	}
 	cn.scratch = build(cn.scratch[:0])

@@ -31,6 +31,9 @@ type loopState struct {
 	conns map[*conn]struct{}
 	// pieces is scratch for the frames of one write, split (outbound.go).
 	pieces [][]byte
+	// spare holds emptied slices for corked connections to gather in
+	// (conn.gather).
+	spare [][][]byte
 }
 
 // Execute implements engine.Loop.
