@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,6 +91,27 @@ func TestSecondServerOnTheDataDirectory(t *testing.T) {
 	}
 	// The first one is unharmed.
 	h.Subscribe(1, 0)
+}
+
+// TestSecondServerOnTheClientPort: the client listeners share their port
+// among the loops (SO_REUSEPORT), yet a second server on the same port is
+// refused, as any program holding it would be, and the first keeps every
+// client.
+func TestSecondServerOnTheClientPort(t *testing.T) {
+	h := testserver.Start(t, "", node.Config{})
+	cfg := node.Config{
+		Engine: fanout.Config{DataDir: filepath.Join(t.TempDir(), "second")},
+		Edge:   server.Config{ClientAddr: h.Server.ClientAddr(), PublisherAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"},
+	}
+	if n, err := node.Start(cfg); !errors.Is(err, syscall.EADDRINUSE) {
+		if err == nil {
+			_ = n.Close()
+		}
+		t.Fatalf("second server on the client port %s: %v, want EADDRINUSE", h.Server.ClientAddr(), err)
+	}
+	for user := uint32(1); user <= 8; user++ {
+		h.Subscribe(user, 0) // each one's WELCOME comes from the first
+	}
 }
 
 // TestPortInUseLeavesNoDataDirectory: a start that fails to listen removes
