@@ -39,6 +39,7 @@ func ServeCommand(opts ServeOptions) *cobra.Command {
 		Short: "Run the server with an embedded store",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			atLeastTwoProcs()
 			tiers, err := tiersFrom(cmd, tierFile, perDaySubscription, perDayVerified, perFollowerService)
 			if err != nil {
 				return err
