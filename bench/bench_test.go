@@ -12,14 +12,48 @@ import (
 	"herald/internal/serverproc"
 )
 
-// TestMain lets this test binary run as the server, NATS, the floor and
-// the publisher.
+// TestMain lets this test binary run as the server, NATS, the floor, the
+// publisher and the storm's live side.
 func TestMain(m *testing.M) {
 	serverproc.MaybeServe()
 	natsproc.MaybeServe()
 	MaybeFloor()
 	MaybePublisher()
+	MaybeLive()
 	os.Exit(m.Run())
+}
+
+// TestStormMeasuresHeraldAndBothFloors runs a small reconnect storm: every
+// client of each side is caught up (Herald's with every missed broadcast,
+// the page floor's with as many PUSH frames), and the live side times its
+// quiet broadcasts.
+func TestStormMeasuresHeraldAndBothFloors(t *testing.T) {
+	cfg := StormConfig{Clients: 60, Broadcasts: 10, Online: 5, Quiet: 3, LiveEvery: 5 * time.Millisecond, Dialers: 20}
+	r, err := RunStorm(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CaughtUpPerUser < 10 {
+		t.Fatalf("a storm client caught up on %d broadcasts, want 10", r.CaughtUpPerUser)
+	}
+	for name, side := range map[string]StormSide{"herald": r.Herald, "floor": r.Floor, "page floor": r.PageFloor} {
+		if side.Clients != 60 || len(side.PerClient) != 60 || side.Rate() <= 0 {
+			t.Fatalf("%s: %+v", name, side)
+		}
+		for _, d := range side.PerClient {
+			if d <= 0 || d > 30*time.Second {
+				t.Fatalf("%s: a client took %v", name, d)
+			}
+		}
+	}
+	if len(r.Quiet) != 3 || len(r.QuietAck) != 3 || len(r.InStorm) != len(r.InStormAck) {
+		t.Fatalf("live: %d quiet (%d acks), %d in the storm (%d acks)", len(r.Quiet), len(r.QuietAck), len(r.InStorm), len(r.InStormAck))
+	}
+	for _, d := range append(r.Quiet, r.InStorm...) {
+		if d <= 0 || d > 30*time.Second {
+			t.Fatalf("live broadcast completed in %v", d)
+		}
+	}
 }
 
 // TestBurstMeasuresBothSides runs a small side-by-side measurement: both

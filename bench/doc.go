@@ -19,5 +19,6 @@
 // client that connects and resumes), and the page floor, which answers
 // with the bytes Herald sends it (WELCOME, the missed PUSH frames,
 // RESUMED), so that what the page's bytes cost is told apart from what
-// Herald adds.
+// Herald adds. Meanwhile the clients online throughout and their
+// publisher, a process of their own (LiveFlag), time live broadcasts.
 package bench

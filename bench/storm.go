@@ -196,11 +196,6 @@ func heraldStorm(ctx context.Context, cfg StormConfig, res *StormResult, say fun
 		return 0, err
 	}
 	defer closeMissed()
-	publish, closeLive, err := publisher(liveAccount)
-	if err != nil {
-		return 0, err
-	}
-	defer closeLive()
 	for range cfg.Broadcasts {
 		if _, err := missed(); err != nil {
 			return 0, err
@@ -211,69 +206,41 @@ func heraldStorm(ctx context.Context, cfg StormConfig, res *StormResult, say fun
 		return 0, err
 	}
 
-	// The online clients resume from the newest id: they missed nothing,
-	// and every broadcast from now on reaches them live.
-	maxLive := cfg.Quiet + 100000
-	online, err := dialSwarm(target.ClientAddr, cfg.Online, maxLive, func(i int) []byte { return handshake(tokens[i], uint64(cfg.Broadcasts)) })
+	// The online clients, in a process of their own (LiveFlag), resume
+	// from the newest id: they missed nothing, and every broadcast from now
+	// on reaches them live.
+	live, err := startLive(clientTarget{target.ClientAddr, target.PublisherAddr}, liveAccount, cfg.Payload, uint64(cfg.Broadcasts), tokens[:cfg.Online])
 	if err != nil {
 		return 0, err
 	}
-	defer online.close()
-	online.base.Store(uint64(cfg.Broadcasts + 1))
-	live := &liveSender{publish: publish, swarm: online}
+	defer live.close()
 	say("  %d live broadcasts to %d online clients, no storm", cfg.Quiet, cfg.Online)
-	for i := 0; i < cfg.Quiet; i++ {
-		if err := live.send(); err != nil {
-			return 0, err
-		}
-		time.Sleep(cfg.LiveEvery)
-	}
-	if res.Quiet, err = live.completions(0, cfg.Quiet); err != nil {
+	if res.Quiet, res.QuietAck, err = live.quiet(cfg.Quiet, cfg.LiveEvery); err != nil {
 		return 0, err
 	}
-	res.QuietAck = live.ackTimes(0, cfg.Quiet)
 
 	say("  storm: %d clients resume %d broadcasts each, live broadcasts every %v", cfg.Clients, cfg.Broadcasts, cfg.LiveEvery)
 	proc := srv.Proc()
 	cpu0, _ := proc.Usage()
-	stop := make(chan struct{})
-	sending := make(chan error, 1)
-	go func() {
-		t := time.NewTicker(cfg.LiveEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				sending <- nil
-				return
-			case <-t.C:
-				if err := live.send(); err != nil {
-					sending <- err
-					return
-				}
-			}
-		}
-	}()
+	if err := live.start(cfg.LiveEvery); err != nil {
+		return 0, err
+	}
 	run, err := storm(target.ClientAddr, cfg.Clients, cfg.Dialers, func(i int) []byte { return handshake(tokens[cfg.Online+i], 0) })
-	close(stop)
-	if serr := <-sending; err == nil {
-		err = serr
+	cpu1, _ := proc.Usage()
+	var lerr error
+	res.InStorm, res.InStormAck, lerr = live.stop()
+	if err == nil {
+		err = lerr
 	}
 	if err != nil {
 		return 0, err
 	}
 	defer run.close()
-	cpu1, _ := proc.Usage()
 	res.Herald = StormSide{Elapsed: run.elapsed, PerClient: run.perClient, CPU: cpu1 - cpu0, Clients: cfg.Clients}
 	res.CaughtUpPerUser = run.fewestPushes
 	if run.fewestPushes < int64(cfg.Broadcasts) {
 		return 0, fmt.Errorf("a storm client caught up on %d broadcasts, want at least %d", run.fewestPushes, cfg.Broadcasts)
 	}
-	sent := live.sent()
-	if res.InStorm, err = live.completions(cfg.Quiet, sent); err != nil {
-		return 0, err
-	}
-	res.InStormAck = live.ackTimes(cfg.Quiet, sent)
 	return len(tokens[0]), nil
 }
 

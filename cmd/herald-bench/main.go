@@ -40,6 +40,7 @@ func main() {
 	natsproc.MaybeServe()
 	bench.MaybeFloor()
 	bench.MaybePublisher()
+	bench.MaybeLive()
 	if err := newRoot().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
