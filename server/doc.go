@@ -1,6 +1,8 @@
 // Package server is Herald's network edge: gnet engines serving the
-// client listener on multicore event loops and the publisher listener on
-// a loop of its own (so acknowledgements never queue behind deliveries), per-
+// client listener on multicore event loops, each accepting on a listener
+// of its own (SO_REUSEPORT, the port still refused to anything else), and
+// the publisher listener on a loop of its own (so acknowledgements never
+// queue behind deliveries), per-
 // connection state and frame handling (frames are parsed by package wire),
 // heartbeats and the auth timeout, connection limits, one capped outbound
 // path per connection, and the HTTP admin port. It knows the engine only
