@@ -22,6 +22,9 @@ type publishOp struct {
 	encoded  storage.EncodedSet
 	packed   []byte
 	template storage.Template // a notification's, as prepared
+	// capped is the audience less the followers at the monthly cap, as the
+	// preparer found them; nil when the account has no cap.
+	capped *cappedAudience
 	// scheduled: the scheduler fires this publish for the schedule of its
 	// client_msg_id, which the batch marks sent (errScheduleGone if it is
 	// no longer pending).
@@ -59,6 +62,47 @@ func (o *publishOp) prepare(e *Engine) {
 		}
 	}
 	o.packed = compressPayload(o.req.Payload, e.cfg.CompressMin)
+	if o.req.Notification == nil && o.req.ReplyTo == 0 && len(o.req.Preview) == 0 {
+		o.capped, o.prepErr = capAudience(e, o.req.Account, o.audience, o.encoded)
+	}
+}
+
+// cappedAudience is a broadcast's audience less the followers who already
+// received the account's monthly cap (the service tier's), taken by the
+// preparer from the at-cap set atCap of month: the writer, which must
+// subtract the set as its batch sees it, takes this when that is atCap
+// itself, and does the subtraction again only when a commit or its own
+// batch has counted broadcasts since (then its set is another).
+type cappedAudience struct {
+	month    uint32
+	n        uint8
+	atCap    *roaring.Bitmap
+	audience *roaring.Bitmap
+	encoded  storage.EncodedSet
+}
+
+// capAudience subtracts the account's at-cap set from audience for the
+// writer (nil when its tier has no per-follower cap).
+func capAudience(e *Engine, account uint32, audience *roaring.Bitmap, encoded storage.EncodedSet) (*cappedAudience, error) {
+	a, err := e.store.Account(account)
+	if err != nil {
+		return nil, nil // the writer answers that
+	}
+	policy, err := e.policy(a)
+	if err != nil || policy.PerFollowerMonthly <= 0 {
+		return nil, nil
+	}
+	c := &cappedAudience{month: monthOf(e.nowMillis()), n: uint8(policy.PerFollowerMonthly), audience: audience, encoded: encoded}
+	if c.atCap, err = e.store.SharedReceivedAtLeast(account, c.month, c.n); err != nil {
+		return nil, err
+	}
+	if audience.Intersects(c.atCap) {
+		c.audience = roaring.AndNot(audience, c.atCap)
+		if c.encoded, err = storage.EncodeSet(c.audience); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
@@ -115,11 +159,14 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 	audience, encoded := o.audience, o.encoded
 	month := monthOf(now)
 	if policy.PerFollowerMonthly > 0 && !preview && !notification && !reply {
-		capped, err := b.ReceivedAtLeast(account.ID, month, uint8(policy.PerFollowerMonthly))
+		n := uint8(policy.PerFollowerMonthly)
+		capped, err := b.ReceivedAtLeast(account.ID, month, n)
 		if err != nil {
 			return err
 		}
-		if audience.Intersects(capped) {
+		if c := o.capped; c != nil && c.atCap == capped && c.month == month && c.n == n {
+			audience, encoded = c.audience, c.encoded // the preparer's subtraction holds
+		} else if audience.Intersects(capped) {
 			audience = roaring.AndNot(audience, capped)
 			if encoded, err = storage.EncodeSet(audience); err != nil {
 				return err

@@ -3,6 +3,7 @@ package fanout
 import (
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -287,4 +288,55 @@ func spread(rng *rand.Rand, n int, limit uint32) []uint32 {
 func resolveAudienceNoMemo(store *storage.Store, req *PublishRequest) (*roaring.Bitmap, error) {
 	audience, _, err := resolveAudience(store, nil, req, nil)
 	return audience, err
+}
+
+// BenchmarkCappedPublishWriter10M is the writer's part of a publish to
+// BenchmarkResolveAudience10M's audience (the service tier's cap, 1,000,000
+// followers at it), prepared beforehand as the engine does (untimed): the
+// apply in a batch that is then dropped, dryRun answering the counts only,
+// publish also counting each recipient's broadcast for the cap and storing
+// the broadcast. The at-cap set is unchanged between prepare and apply, as
+// it is for an account that publishes after its last publish committed.
+func BenchmarkCappedPublishWriter10M(b *testing.B) {
+	dir := b.TempDir()
+	const account = 1
+	at := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+	seedAudience10M(b, dir, account, monthOf(uint64(at.UnixMilli())))
+	expr, err := wire.ParseExpr("vip AND NOT churned")
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := storage.Open(dir, storage.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	e := New(store, Config{Now: func() time.Time { return at }})
+	defer e.Close()
+	for _, dryRun := range []bool{true, false} {
+		name := "publish"
+		if dryRun {
+			name = "dryRun"
+		}
+		b.Run(name, func(b *testing.B) {
+			var recipients uint32
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				o := &publishOp{req: PublishRequest{Account: account, Expr: expr, ClientMsgID: "m" + strconv.Itoa(i), ContentType: "text/plain", Payload: []byte("news"), DryRun: dryRun}}
+				if o.prepare(e); o.prepErr != nil {
+					b.Fatal(o.prepErr)
+				}
+				batch := store.NewBatch()
+				b.StartTimer()
+				if err := o.apply(e, batch, uint64(at.UnixMilli())); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				batch.Close()
+				recipients = o.result.Recipients
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(recipients), "recipients")
+		})
+	}
 }

@@ -83,6 +83,16 @@ func (b *Batch) ReceivedAtLeast(account, month uint32, n uint8) (*roaring.Bitmap
 	return set, nil
 }
 
+// SharedReceivedAtLeast is ReceivedAtLeast from the store's set cache, for
+// a publish's preparer: the very set Batch.ReceivedAtLeast returns as long
+// as no commit and no write of the writer's batch has changed it since
+// (the cache replaces a set it changes, never modifies it), so the writer
+// can tell by identity whether work done on it still holds. The caller must
+// not modify it.
+func (s *Store) SharedReceivedAtLeast(account, month uint32, n uint8) (*roaring.Bitmap, error) {
+	return s.sharedSet(receivedLevel(account, month, n))
+}
+
 // dropBefore range-deletes [lower, upper) when it holds any key, so that
 // counters of past days and months do not pile up; dropped says whether
 // it did.
