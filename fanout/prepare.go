@@ -5,7 +5,11 @@ package fanout
 // done in the single writer it would hold back every other publish behind a
 // huge one. Preparers are sharded by account, each a FIFO, so an account's
 // publishes reach the writer, and get their ids, in the order they were
-// made; a huge broadcast delays only the accounts of its shard.
+// made; a huge broadcast delays only the accounts of its shard. For an
+// account with a per-follower monthly cap the preparer also subtracts the
+// followers at the cap, from the set cache's at-cap set; the writer keeps
+// that audience when its own read of the set is the same object (nothing
+// counted since), and subtracts again otherwise (publishOp.apply).
 
 // preparers is the number of preparer shards.
 const preparers = 4
