@@ -13,8 +13,8 @@ import (
 // runtime to take the P back from that call, or, when a loop is busy
 // writing (a reconnect storm), for the loop to be preempted, up to 10 ms.
 // With two, the kernel shares the one CPU between two threads and a woken
-// goroutine runs at once. docs/BENCHMARKS.md ("One CPU, two Ps") has the
-// figures.
+// goroutine runs at once. docs/BENCHMARKS.md ("The reconnect storm at
+// 0.8× its floor") has the figures.
 func atLeastTwoProcs() {
 	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
