@@ -30,30 +30,28 @@ func (b *Batch) CountReceived(account, month uint32, top uint8, audience *roarin
 		b.droppedUnder = append(b.droppedUnder, string(receivedPrefix(account)))
 	}
 	return forEachChunk(audience, func(high uint16, got *roaring.Bitmap) error {
-		var below *roaring.Bitmap // level k-1 before this broadcast; nil is everyone
+		// gain is who reaches level k with this broadcast: every recipient
+		// for level 1, then those of the last gain already at level k-1.
+		// Levels nest (level k ⊆ level k-1), so that is the recipients at
+		// level k-1, found among fewer each time; once nobody rises, the
+		// levels above do not change.
+		gain := got
 		for k := uint8(1); k <= top; k++ {
 			level := receivedLevel(account, month, k)
 			old, err := level.readChunk(b.batch, high)
 			if err != nil {
 				return err
 			}
-			gain := got
-			if below != nil {
-				gain = roaring.And(below, got)
-			}
-			if !gain.IsEmpty() {
-				next := roaring.Or(old, gain)
-				if next.GetCardinality() != old.GetCardinality() {
-					b.setChanges = append(b.setChanges, setChange{prefix: string(level.prefix), high: high, chunk: next})
-					if err := level.writeChunk(b.batch, high, next); err != nil {
-						return err
-					}
+			next := roaring.Or(old, gain)
+			if next.GetCardinality() != old.GetCardinality() {
+				b.setChanges = append(b.setChanges, setChange{prefix: string(level.prefix), high: high, chunk: next})
+				if err := level.writeChunk(b.batch, high, next); err != nil {
+					return err
 				}
 			}
-			if old.IsEmpty() {
-				return nil // nobody is at level k yet, so no one rises above it
+			if gain = roaring.And(old, gain); gain.IsEmpty() {
+				return nil
 			}
-			below = old
 		}
 		return nil
 	})

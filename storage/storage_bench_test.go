@@ -367,6 +367,40 @@ func BenchmarkCountReceived10M(b *testing.B) {
 	}
 }
 
+// BenchmarkCountReceivedMidMonth10M: the writer's count of a broadcast to
+// 10,000,000 followers (spread10M) of a capped tier (4 a month) in the
+// middle of a month, when earlier broadcasts each reached a random part of
+// them (80%, then 50%, then 20%: followers at every level from 0 to 3):
+// each iteration counts one more broadcast to all of them in a batch that
+// is then dropped.
+func BenchmarkCountReceivedMidMonth10M(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const month = 1
+	audience := spread10M()
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, share := range []float64{0.8, 0.5, 0.2} {
+		part := roaring.New()
+		audience.Iterate(func(u uint32) bool {
+			if rng.Float64() < share {
+				part.Add(u)
+			}
+			return true
+		})
+		commit(b, s, func(bt *Batch) error { return bt.CountReceived(1, month, 4, part) })
+	}
+	for b.Loop() {
+		bt := s.NewBatch()
+		if err := bt.CountReceived(1, month, 4, audience); err != nil {
+			b.Fatal(err)
+		}
+		bt.Close()
+	}
+}
+
 // spread10M is 10,000,000 followers spread over 20,000,000 ids: the odd
 // ones, so that each of the 305 chunks is a full 8 KiB bitmap.
 func spread10M() *roaring.Bitmap {

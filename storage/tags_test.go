@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -123,6 +124,48 @@ func TestCountReceivedKeepsLevels(t *testing.T) {
 	}
 	if got, _ := s.ReceivedAtLeast(9, month+1, 1); !slices.Equal(ids(got), []uint32{2}) {
 		t.Errorf("this month's level 1 = %v", ids(got))
+	}
+}
+
+// TestCountReceivedMatchesACount: random broadcasts over users spread
+// across several chunks, some counted together in one batch, keep every
+// level k exactly the users counted at least k times (at most top), as a
+// plain count per user says.
+func TestCountReceivedMatchesACount(t *testing.T) {
+	s := openTest(t, nil)
+	const month, top, users = 600, 4, 3 << 16
+	rng := rand.New(rand.NewPCG(11, 12))
+	count := map[uint32]int{}
+	for round := 0; round < 40; round++ {
+		commit(t, s, func(b *Batch) error {
+			for range 1 + rng.IntN(3) {
+				a := roaring.New()
+				for range rng.IntN(3000) {
+					a.Add(1 + uint32(rng.IntN(users)))
+				}
+				a.Iterate(func(u uint32) bool {
+					count[u] = min(count[u]+1, top)
+					return true
+				})
+				if err := b.CountReceived(9, month, top, a); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	for level := uint8(1); level <= top; level++ {
+		var want []uint32
+		for u, n := range count {
+			if n >= int(level) {
+				want = append(want, u)
+			}
+		}
+		slices.Sort(want)
+		got, err := s.ReceivedAtLeast(9, month, level)
+		if err != nil || !slices.Equal(ids(got), want) {
+			t.Errorf("level %d: %d users, %v; want %d", level, got.GetCardinality(), err, len(want))
+		}
 	}
 }
 
