@@ -13,6 +13,7 @@ import (
 
 	"herald/client"
 	"herald/internal/child"
+	"herald/internal/serverproc"
 )
 
 // LiveFlag is the hidden first argument that makes this binary the storm's
@@ -216,7 +217,7 @@ type liveProcess struct {
 
 // startLive starts the live side: online clients resuming from cursor with
 // tokens, and a publisher for the account.
-func startLive(target clientTarget, account client.Account, payload int, cursor uint64, tokens []string) (*liveProcess, error) {
+func startLive(target serverproc.Addrs, account client.Account, payload int, cursor uint64, tokens []string) (*liveProcess, error) {
 	proc, in, out, err := child.StartPiped(LiveFlag)
 	if err != nil {
 		return nil, fmt.Errorf("bench: start the live side: %w", err)
@@ -224,7 +225,7 @@ func startLive(target clientTarget, account client.Account, payload int, cursor 
 	l := &liveProcess{proc: proc, in: in, lines: bufio.NewScanner(out)}
 	l.lines.Buffer(make([]byte, 1<<20), 16<<20)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s %d %s %d %d %d\n", target.client, target.publisher, account.ID, account.Secret, payload, cursor, len(tokens))
+	fmt.Fprintf(&b, "%s %s %d %s %d %d %d\n", target.ClientAddr, target.PublisherAddr, account.ID, account.Secret, payload, cursor, len(tokens))
 	for _, t := range tokens {
 		b.WriteString(t)
 		b.WriteByte('\n')
@@ -235,9 +236,6 @@ func startLive(target clientTarget, account client.Account, payload int, cursor 
 	}
 	return l, nil
 }
-
-// clientTarget is where the live side connects.
-type clientTarget struct{ client, publisher string }
 
 // ask sends lines and reads one answer, which must start with want.
 func (l *liveProcess) ask(lines, want string) error {

@@ -180,24 +180,15 @@ func heraldStorm(ctx context.Context, cfg StormConfig, res *StormResult, say fun
 	if err := importFollowers(ctx, admin, liveAccount.ID, 1, cfg.Online); err != nil {
 		return 0, err
 	}
-	payload := make([]byte, cfg.Payload)
-	publisher := func(a client.Account) (func() (uint64, error), func(), error) {
-		pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: target.PublisherAddr, Account: a.ID, Secret: a.Secret})
-		if err != nil {
-			return nil, nil, err
-		}
-		return func() (uint64, error) {
-			r, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: payload})
-			return r.MessageID, err
-		}, func() { _ = pub.Close() }, nil
-	}
-	missed, closeMissed, err := publisher(account)
+	// The broadcasts the storm's clients missed.
+	pub, err := client.DialPublisher(ctx, client.PublisherConfig{Addr: target.PublisherAddr, Account: account.ID, Secret: account.Secret})
 	if err != nil {
 		return 0, err
 	}
-	defer closeMissed()
+	defer pub.Close()
+	payload := make([]byte, cfg.Payload)
 	for range cfg.Broadcasts {
-		if _, err := missed(); err != nil {
+		if _, err := pub.Publish(ctx, client.Message{ContentType: "application/octet-stream", Payload: payload}); err != nil {
 			return 0, err
 		}
 	}
@@ -209,7 +200,7 @@ func heraldStorm(ctx context.Context, cfg StormConfig, res *StormResult, say fun
 	// The online clients, in a process of their own (LiveFlag), resume
 	// from the newest id: they missed nothing, and every broadcast from now
 	// on reaches them live.
-	live, err := startLive(clientTarget{target.ClientAddr, target.PublisherAddr}, liveAccount, cfg.Payload, uint64(cfg.Broadcasts), tokens[:cfg.Online])
+	live, err := startLive(target, liveAccount, cfg.Payload, uint64(cfg.Broadcasts), tokens[:cfg.Online])
 	if err != nil {
 		return 0, err
 	}
