@@ -42,14 +42,19 @@ func (b *Batch) CountReceived(account, month uint32, top uint8, audience *roarin
 			if err != nil {
 				return err
 			}
-			next := roaring.Or(old, gain)
-			if next.GetCardinality() != old.GetCardinality() {
-				b.setChanges = append(b.setChanges, setChange{prefix: string(level.prefix), high: high, chunk: next})
-				if err := level.writeChunk(b.batch, high, next); err != nil {
+			// Those already at level k rise to k+1; the rest of gain are
+			// new at k, and only then does the level's chunk change. old
+			// is this call's own decoded copy, so it becomes the new
+			// chunk in place.
+			rise := roaring.And(old, gain)
+			if rise.GetCardinality() != gain.GetCardinality() {
+				old.Or(gain)
+				b.setChanges = append(b.setChanges, setChange{prefix: string(level.prefix), high: high, chunk: old})
+				if err := level.writeChunk(b.batch, high, old); err != nil {
 					return err
 				}
 			}
-			if gain = roaring.And(old, gain); gain.IsEmpty() {
+			if gain = rise; gain.IsEmpty() {
 				return nil
 			}
 		}

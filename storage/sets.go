@@ -111,11 +111,14 @@ func (c chunkedSet) writeChunk(b *pebble.Batch, high uint16, chunk *roaring.Bitm
 	if chunk.IsEmpty() {
 		return b.Delete(c.key(high), nil)
 	}
-	v, err := codec.EncodeChunk(chunk)
-	if err != nil {
+	// Encoded straight into the batch's record: a changed 8 KiB chunk is
+	// copied once, not built, sealed into a second buffer and copied in.
+	d := b.SetDeferred(len(c.prefix)+2, codec.ChunkSize(chunk))
+	binary.BigEndian.PutUint16(d.Key[copy(d.Key, c.prefix):], high)
+	if err := codec.SealChunk(d.Value, chunk); err != nil {
 		return err
 	}
-	return b.Set(c.key(high), v, nil)
+	return d.Finish()
 }
 
 // EncodedSet is a set already split into sealed chunk values, ready to be

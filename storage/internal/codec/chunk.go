@@ -1,7 +1,9 @@
 package codec
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -11,12 +13,53 @@ import (
 // members lets a whole set be rebuilt by OR-ing chunks container by
 // container, without touching individual members.
 func EncodeChunk(chunk *roaring.Bitmap) ([]byte, error) {
-	chunk.RunOptimize()
-	body, err := chunk.ToBytes()
-	if err != nil {
+	v := make([]byte, ChunkSize(chunk))
+	if err := SealChunk(v, chunk); err != nil {
 		return nil, err
 	}
-	return Seal(body), nil
+	return v, nil
+}
+
+// ChunkSize is the length of chunk's sealed value. It run-optimizes chunk
+// first (as EncodeChunk does), so a SealChunk after it, with nothing
+// changed between, fills exactly that many bytes.
+func ChunkSize(chunk *roaring.Bitmap) int {
+	chunk.RunOptimize()
+	return 1 + int(chunk.GetSerializedSizeInBytes()) + 4
+}
+
+// SealChunk writes chunk's sealed value into v, which must be
+// ChunkSize(chunk) bytes: the value is built where it is stored (a Pebble
+// batch's deferred record) without a copy between.
+func SealChunk(v []byte, chunk *roaring.Bitmap) error {
+	if len(v) < 5 {
+		return fmt.Errorf("codec: %d bytes for a sealed chunk", len(v))
+	}
+	v[0] = Version
+	body := fixedWriter{b: v[1 : len(v)-4]}
+	if _, err := chunk.WriteTo(&body); err != nil {
+		return err
+	}
+	if body.n != len(body.b) {
+		return fmt.Errorf("codec: chunk wrote %d of %d bytes", body.n, len(body.b))
+	}
+	n := len(v) - 4
+	binary.BigEndian.PutUint32(v[n:], crc32.Checksum(v[:n], castagnoli))
+	return nil
+}
+
+// fixedWriter fills b and refuses to go past it.
+type fixedWriter struct {
+	b []byte
+	n int
+}
+
+func (w *fixedWriter) Write(p []byte) (int, error) {
+	if len(p) > len(w.b)-w.n {
+		return 0, fmt.Errorf("codec: chunk longer than its %d bytes", len(w.b))
+	}
+	w.n += copy(w.b[w.n:], p)
+	return len(p), nil
 }
 
 // DecodeChunk checks and decodes a chunk whose members must all have the
