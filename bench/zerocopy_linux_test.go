@@ -105,6 +105,7 @@ type sender struct {
 	// sent counts zero-copy sends; done and copied the completions read
 	// back, and those the kernel marked as copied anyway.
 	sent, done, copied uint64
+	oob                []byte // the error queue's control messages, reused
 }
 
 func (s *sender) control(fn func(fd int) error) error {
@@ -154,7 +155,10 @@ func (s *sender) send(frame []byte) error {
 // reap reads the completions waiting on the error queue; wait: at least
 // one, polling for it.
 func (s *sender) reap(wait bool) error {
-	oob := make([]byte, 128)
+	if s.oob == nil {
+		s.oob = make([]byte, 128)
+	}
+	oob := s.oob
 	for {
 		var oobn int
 		var err error
