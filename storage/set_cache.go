@@ -52,7 +52,7 @@ type setChange struct {
 
 // replaceIn puts the chunk into set in place of what set held there.
 func (ch setChange) replaceIn(set *roaring.Bitmap) {
-	set.RemoveRange(uint64(ch.high)<<16, uint64(ch.high+1)<<16)
+	set.RemoveRange(uint64(ch.high)<<16, (uint64(ch.high)+1)<<16) // +1 past uint16 for the last chunk
 	set.Or(ch.chunk)
 }
 

@@ -9,7 +9,7 @@ import (
 
 // TestSetCacheIsWrittenThrough: follower, tag and blocklist sets read
 // through the cache equal what is committed after every kind of change —
-// follows and unfollows across chunks, tag changes and a tag's deletion,
+// follows and unfollows across chunks (the last one too), tag changes and a tag's deletion,
 // blocks — and a batch that never commits changes nothing; a reader's
 // copy is its own.
 func TestSetCacheIsWrittenThrough(t *testing.T) {
@@ -52,7 +52,7 @@ func TestSetCacheIsWrittenThrough(t *testing.T) {
 	}
 	check("empty")
 	commit(t, s, func(b *Batch) error {
-		_, err := b.AddFollowers(account, []uint32{1, 2, 70_000, 140_000})
+		_, err := b.AddFollowers(account, []uint32{1, 2, 70_000, 140_000, 0xffff_fff0, 0xffff_ffff})
 		return err
 	})
 	check("after follows") // loads into the cache
@@ -60,7 +60,8 @@ func TestSetCacheIsWrittenThrough(t *testing.T) {
 		if _, err := b.AddFollowers(account, []uint32{3, 200_000}); err != nil {
 			return err
 		}
-		if _, err := b.RemoveFollowers(account, []uint32{70_000}); err != nil {
+		// The last chunk too: its end is past uint16's.
+		if _, err := b.RemoveFollowers(account, []uint32{70_000, 0xffff_ffff}); err != nil {
 			return err
 		}
 		if _, err := b.ChangeTag(account, "vip", []uint32{2, 140_000}, true); err != nil {
