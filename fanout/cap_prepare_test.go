@@ -8,7 +8,8 @@ import (
 )
 
 // TestWriterTakesThePreparersCapOnlyWhileItHolds: a capped account's
-// preparer subtracts the followers at the cap; the writer takes that
+// preparer subtracts the followers at the cap (and prepares the count of
+// the rest, except for a dry run); the writer takes that
 // audience while its own read of the at-cap set is the very set the
 // preparer used, and subtracts again when a broadcast was counted in
 // between (here one earlier in its own batch).
@@ -46,9 +47,14 @@ func TestWriterTakesThePreparersCapOnlyWhileItHolds(t *testing.T) {
 	first, second := &publishOp{req: req}, &publishOp{req: req}
 	first.req.ClientMsgID, second.req.ClientMsgID = "m2", "m3"
 	for _, o := range []*publishOp{first, second} {
-		if o.prepare(e); o.prepErr != nil || o.capped == nil || o.capped.audience.GetCardinality() != 1 {
+		if o.prepare(e); o.prepErr != nil || o.capped == nil || o.capped.audience.GetCardinality() != 1 || o.capped.count == nil {
 			t.Fatalf("prepared: %v, %+v", o.prepErr, o.capped)
 		}
+	}
+	dry := &publishOp{req: req}
+	dry.req.DryRun = true
+	if dry.prepare(e); dry.prepErr != nil || dry.capped == nil || dry.capped.count != nil {
+		t.Fatalf("a dry run prepared: %v, %+v", dry.prepErr, dry.capped)
 	}
 	b := store.NewBatch()
 	defer b.Close()

@@ -7,9 +7,11 @@ package fanout
 // publishes reach the writer, and get their ids, in the order they were
 // made; a huge broadcast delays only the accounts of its shard. For an
 // account with a per-follower monthly cap the preparer also subtracts the
-// followers at the cap, from the set cache's at-cap set; the writer keeps
-// that audience when its own read of the set is the same object (nothing
-// counted since), and subtracts again otherwise (publishOp.apply).
+// followers at the cap, from the set cache's at-cap set, and counts the
+// rest for the cap (the level chunks to write, sealed); the writer keeps
+// that audience and that count when its own read of each set is the same
+// object (nothing counted since), and does them again otherwise
+// (publishOp.apply).
 
 // preparers is the number of preparer shards.
 const preparers = 4

@@ -63,7 +63,7 @@ func (o *publishOp) prepare(e *Engine) {
 	}
 	o.packed = compressPayload(o.req.Payload, e.cfg.CompressMin)
 	if o.req.Notification == nil && o.req.ReplyTo == 0 && len(o.req.Preview) == 0 {
-		o.capped, o.prepErr = capAudience(e, o.req.Account, o.audience, o.encoded)
+		o.capped, o.prepErr = capAudience(e, o.req.Account, o.audience, o.encoded, !o.req.DryRun)
 	}
 }
 
@@ -72,18 +72,22 @@ func (o *publishOp) prepare(e *Engine) {
 // preparer from the at-cap set atCap of month: the writer, which must
 // subtract the set as its batch sees it, takes this when that is atCap
 // itself, and does the subtraction again only when a commit or its own
-// batch has counted broadcasts since (then its set is another).
+// batch has counted broadcasts since (then its set is another). count is
+// the count of that audience for the cap, prepared the same way (nil for a
+// dry run), which the writer takes on the same condition for each level.
 type cappedAudience struct {
 	month    uint32
 	n        uint8
 	atCap    *roaring.Bitmap
 	audience *roaring.Bitmap
 	encoded  storage.EncodedSet
+	count    *storage.PreparedCount
 }
 
 // capAudience subtracts the account's at-cap set from audience for the
-// writer (nil when its tier has no per-follower cap).
-func capAudience(e *Engine, account uint32, audience *roaring.Bitmap, encoded storage.EncodedSet) (*cappedAudience, error) {
+// writer, and prepares the count of what is left when count is set (nil
+// when its tier has no per-follower cap).
+func capAudience(e *Engine, account uint32, audience *roaring.Bitmap, encoded storage.EncodedSet, count bool) (*cappedAudience, error) {
 	a, err := e.store.Account(account)
 	if err != nil {
 		return nil, nil // the writer answers that
@@ -102,7 +106,26 @@ func capAudience(e *Engine, account uint32, audience *roaring.Bitmap, encoded st
 			return nil, err
 		}
 	}
+	if count {
+		if c.count, err = e.store.PrepareCount(account, c.month, c.n, c.audience); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// batchBytes is about what apply adds to a batch: the audience's chunks
+// (at most; shared ones are written by reference), the prepared count's
+// and the broadcast's own records; nothing for a dry run.
+func (o *publishOp) batchBytes() int {
+	if o.prepErr != nil || o.req.DryRun {
+		return 0
+	}
+	n := o.encoded.BatchBytes() + len(o.req.Payload) + 1024
+	if o.capped != nil {
+		n += o.capped.count.BatchBytes()
+	}
+	return n
 }
 
 func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
@@ -179,8 +202,16 @@ func (o *publishOp) apply(e *Engine, b *storage.Batch, now uint64) error {
 		return nil
 	}
 	if policy.PerFollowerMonthly > 0 && !preview && !notification && !reply {
-		if err := b.CountReceived(account.ID, month, uint8(policy.PerFollowerMonthly), audience); err != nil {
-			return err
+		top, counted := uint8(policy.PerFollowerMonthly), false
+		if o.capped != nil {
+			if counted, err = b.ApplyCount(o.capped.count, account.ID, month, top, audience); err != nil {
+				return err
+			}
+		}
+		if !counted {
+			if err := b.CountReceived(account.ID, month, top, audience); err != nil {
+				return err
+			}
 		}
 	}
 	m := storage.Broadcast{

@@ -22,6 +22,14 @@ type op interface {
 	delivery() *delivery
 }
 
+// sizedOp is an op that tells, before it applies, about how many bytes it
+// adds to a batch, so that the writer allocates the group's batch once at
+// its size: a publish to millions writes megabytes, and a batch that grows
+// doubles and copies itself each time.
+type sizedOp interface {
+	batchBytes() int
+}
+
 // loggedOp is an op that logs a line once its fate is known (publishes).
 type loggedOp interface {
 	log(l *slog.Logger, commit time.Duration, err error)
@@ -65,7 +73,13 @@ func (e *Engine) commitGroup(group []op) {
 	}
 	group = mergeFollows(group)
 	now := e.nowMillis()
-	batch := e.store.NewBatch()
+	size := 0
+	for _, o := range group {
+		if s, ok := o.(sizedOp); ok {
+			size += s.batchBytes()
+		}
+	}
+	batch := e.store.NewBatchSized(size)
 	for i := 0; i < len(group); {
 		before := batch.Count()
 		err := group[i].apply(e, batch, now)
@@ -79,7 +93,7 @@ func (e *Engine) commitGroup(group []op) {
 			// The failed op left partial writes: start the batch over
 			// with the ops that succeeded so far.
 			batch.Close()
-			batch = e.store.NewBatch()
+			batch = e.store.NewBatchSized(size)
 			i = 0
 		}
 	}

@@ -29,8 +29,14 @@ type Batch struct {
 }
 
 // NewBatch starts a batch.
-func (s *Store) NewBatch() *Batch {
-	batch := s.db.NewIndexedBatch()
+func (s *Store) NewBatch() *Batch { return s.NewBatchSized(0) }
+
+// NewBatchSized starts a batch with room for about bytes of mutations
+// (EncodedSet.BatchBytes, PreparedCount.BatchBytes), so that one writing
+// megabytes is allocated once instead of doubling and copying itself as
+// it grows.
+func (s *Store) NewBatchSized(bytes int) *Batch {
+	batch := s.db.NewIndexedBatchWithSize(bytes)
 	return &Batch{
 		reads:       reads{r: batch},
 		store:       s,

@@ -72,19 +72,10 @@ func (c *setCache) shared(prefix []byte, load func() (*roaring.Bitmap, error)) (
 		return load()
 	}
 	key := string(prefix)
-	c.mu.Lock()
-	e, gen := c.entries[key], c.gen
-	if e != nil {
-		c.tick++
-		e.used = c.tick
-		base, pending := e.set, e.pending
-		c.mu.Unlock()
-		if len(pending) == 0 {
-			return base, nil
-		}
-		return c.fold(key, e, base, pending), nil
+	set, gen := c.lookup(key)
+	if set != nil {
+		return set, nil
 	}
-	c.mu.Unlock()
 	set, err := load()
 	if err != nil {
 		return nil, err
@@ -102,6 +93,48 @@ func (c *setCache) shared(prefix []byte, load func() (*roaring.Bitmap, error)) (
 		c.evict()
 	}
 	return set, nil
+}
+
+// cached is shared without the load: the set under prefix if the cache
+// holds it, else nil.
+func (c *setCache) cached(prefix []byte) *roaring.Bitmap {
+	if c == nil || c.budget <= 0 {
+		return nil
+	}
+	set, _ := c.lookup(string(prefix))
+	return set
+}
+
+// lookup returns the set under key, folding what was committed since it
+// was last read, or nil and the commits counted so far (gen) when the
+// cache does not hold it.
+func (c *setCache) lookup(key string) (*roaring.Bitmap, uint64) {
+	c.mu.Lock()
+	e, gen := c.entries[key], c.gen
+	if e == nil {
+		c.mu.Unlock()
+		return nil, gen
+	}
+	c.tick++
+	e.used = c.tick
+	base, pending := e.set, e.pending
+	c.mu.Unlock()
+	if len(pending) == 0 {
+		return base, gen
+	}
+	return c.fold(key, e, base, pending), gen
+}
+
+// holds reports whether set is, as it stands, what the cache has under
+// prefix: nothing committed to it since it was read.
+func (c *setCache) holds(prefix []byte, set *roaring.Bitmap) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[string(prefix)]
+	return e != nil && e.set == set && len(e.pending) == 0
 }
 
 // fold returns base with pending applied, and makes it e's set if e has

@@ -142,6 +142,14 @@ func (s EncodedSet) Bytes() int64 {
 	return n
 }
 
+// recordBytes bounds what a batch adds to a chunk value: its key (a set's
+// prefix and two bytes) and the record's kind and lengths.
+const recordBytes = 64
+
+// BatchBytes is about what writing the set whole adds to a batch
+// (NewBatchSized); writing it by reference adds less.
+func (s EncodedSet) BatchBytes() int { return int(s.Bytes()) + len(s.highs)*recordBytes }
+
 // EncodeSet splits set into sealed chunk values.
 func EncodeSet(set *roaring.Bitmap) (EncodedSet, error) {
 	var out EncodedSet

@@ -367,12 +367,17 @@ func BenchmarkCountReceived10M(b *testing.B) {
 	}
 }
 
-// BenchmarkCountReceivedMidMonth10M: the writer's count of a broadcast to
+// BenchmarkCountReceivedMidMonth10M: the count of a broadcast to
 // 10,000,000 followers (spread10M) of a capped tier (4 a month) in the
 // middle of a month, when earlier broadcasts each reached a random part of
 // them (80%, then 50%, then 20%: followers at every level from 0 to 3):
-// each iteration counts one more broadcast to all of them in a batch that
-// is then dropped.
+// each iteration counts one more broadcast to all of them, by the writer
+// alone in a batch that is then dropped (writer), or prepared off the
+// writer from the set cache (prepare) and then taken by the writer in a
+// batch that is then dropped (apply), or by the writer alone once the
+// levels are in the set cache and a commit changed one since (cached: as
+// when the account's broadcast before committed after this one was
+// prepared; the writer folds that change in).
 func BenchmarkCountReceivedMidMonth10M(b *testing.B) {
 	s, err := Open(b.TempDir(), Options{})
 	if err != nil {
@@ -392,13 +397,55 @@ func BenchmarkCountReceivedMidMonth10M(b *testing.B) {
 		})
 		commit(b, s, func(bt *Batch) error { return bt.CountReceived(1, month, 4, part) })
 	}
-	for b.Loop() {
-		bt := s.NewBatch()
-		if err := bt.CountReceived(1, month, 4, audience); err != nil {
-			b.Fatal(err)
+	b.Run("writer", func(b *testing.B) {
+		for b.Loop() {
+			bt := s.NewBatch()
+			if err := bt.CountReceived(1, month, 4, audience); err != nil {
+				b.Fatal(err)
+			}
+			bt.Close()
 		}
-		bt.Close()
-	}
+	})
+	var p *PreparedCount
+	b.Run("prepare", func(b *testing.B) {
+		for b.Loop() {
+			if p, err = s.PrepareCount(1, month, 4, audience); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("apply", func(b *testing.B) {
+		if p == nil {
+			if p, err = s.PrepareCount(1, month, 4, audience); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for b.Loop() {
+			bt := s.NewBatchSized(p.BatchBytes()) // as the engine's writer does
+			if done, err := bt.ApplyCount(p, 1, month, 4, audience); err != nil || !done {
+				b.Fatal("not taken: ", err)
+			}
+			bt.Close()
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			for level := uint8(1); level <= 4; level++ {
+				if _, err := s.SharedReceivedAtLeast(1, month, level); err != nil {
+					b.Fatal(err)
+				}
+			}
+			other := roaring.BitmapOf(2 * uint32(1+i)) // an even id: not one of the audience
+			commit(b, s, func(bt *Batch) error { return bt.CountReceived(1, month, 4, other) })
+			b.StartTimer()
+			bt := s.NewBatch()
+			if err := bt.CountReceived(1, month, 4, audience); err != nil {
+				b.Fatal(err)
+			}
+			bt.Close()
+		}
+	})
 }
 
 // spread10M is 10,000,000 followers spread over 20,000,000 ids: the odd

@@ -128,43 +128,173 @@ func TestCountReceivedKeepsLevels(t *testing.T) {
 }
 
 // TestCountReceivedMatchesACount: random broadcasts over users spread
-// across several chunks, some counted together in one batch, keep every
-// level k exactly the users counted at least k times (at most top), as a
-// plain count per user says.
+// across several chunks (the last one too), some counted together in one
+// batch, keep every level k exactly the users counted at least k times (at
+// most top), as a plain count per user says — counted by the writer alone,
+// and prepared beforehand (PrepareCount) with the writer taking what still
+// holds (ApplyCount) and counting the rest itself; the writer reading the
+// levels from Pebble and, once they are in the set cache, from there. The
+// set cache's levels equal the committed ones.
 func TestCountReceivedMatchesACount(t *testing.T) {
-	s := openTest(t, nil)
-	const month, top, users = 600, 4, 3 << 16
-	rng := rand.New(rand.NewPCG(11, 12))
-	count := map[uint32]int{}
-	for round := 0; round < 40; round++ {
-		commit(t, s, func(b *Batch) error {
+	for _, prepared := range []bool{false, true} {
+		s := openTest(t, nil)
+		const month, top, users = 600, 4, 3 << 16
+		rng := rand.New(rand.NewPCG(11, 12))
+		user := func() uint32 {
+			if rng.IntN(10) == 0 {
+				return 0xffff_ffff - uint32(rng.IntN(1000))
+			}
+			return 1 + uint32(rng.IntN(users))
+		}
+		count := map[uint32]int{}
+		took := 0
+		for round := 0; round < 40; round++ {
+			var sends []*roaring.Bitmap
+			var prep []*PreparedCount
 			for range 1 + rng.IntN(3) {
 				a := roaring.New()
 				for range rng.IntN(3000) {
-					a.Add(1 + uint32(rng.IntN(users)))
+					a.Add(user())
 				}
 				a.Iterate(func(u uint32) bool {
 					count[u] = min(count[u]+1, top)
 					return true
 				})
-				if err := b.CountReceived(9, month, top, a); err != nil {
-					return err
+				sends = append(sends, a)
+				if prepared {
+					p, err := s.PrepareCount(9, month, top, a)
+					if err != nil {
+						t.Fatal(err)
+					}
+					prep = append(prep, p)
 				}
 			}
-			return nil
-		})
-	}
-	for level := uint8(1); level <= top; level++ {
-		var want []uint32
-		for u, n := range count {
-			if n >= int(level) {
-				want = append(want, u)
+			commit(t, s, func(b *Batch) error {
+				for i, a := range sends {
+					if prepared {
+						done, err := b.ApplyCount(prep[i], 9, month, top, a)
+						if err != nil {
+							return err
+						}
+						if done {
+							took++
+							continue
+						}
+					}
+					if err := b.CountReceived(9, month, top, a); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if round == 10 {
+				// From here on the writer finds the levels in the set
+				// cache, as it does after a preparer or a publish read them.
+				for level := uint8(1); level <= top; level++ {
+					if _, err := s.SharedReceivedAtLeast(9, month, level); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 		}
-		slices.Sort(want)
-		got, err := s.ReceivedAtLeast(9, month, level)
-		if err != nil || !slices.Equal(ids(got), want) {
-			t.Errorf("level %d: %d users, %v; want %d", level, got.GetCardinality(), err, len(want))
+		if prepared && took == 0 {
+			t.Error("the writer never took a prepared count")
+		}
+		for level := uint8(1); level <= top; level++ {
+			var want []uint32
+			for u, n := range count {
+				if n >= int(level) {
+					want = append(want, u)
+				}
+			}
+			slices.Sort(want)
+			got, err := s.ReceivedAtLeast(9, month, level)
+			if err != nil || !slices.Equal(ids(got), want) {
+				t.Errorf("prepared %v, level %d: %d users, %v; want %d", prepared, level, got.GetCardinality(), err, len(want))
+			}
+			cached, err := s.SharedReceivedAtLeast(9, month, level)
+			if err != nil || !cached.Equals(got) {
+				t.Errorf("prepared %v, level %d: %d users in the set cache, %v; %d committed", prepared, level, cached.GetCardinality(), err, got.GetCardinality())
+			}
+		}
+	}
+}
+
+// TestPreparedCountHoldsOnlyWhileItsLevelsDo: the writer takes a prepared
+// count only for the audience, month and top it was prepared for, and only
+// while every level it read is unchanged: not after its own batch counted
+// another broadcast of the account, nor after a commit did. What it did
+// not take it wrote nothing of.
+func TestPreparedCountHoldsOnlyWhileItsLevelsDo(t *testing.T) {
+	s := openTest(t, nil)
+	const account, month, top = 9, 600, 2
+	commit(t, s, func(b *Batch) error { return b.CountReceived(account, month, top, roaring.BitmapOf(1, 2)) })
+	prepare := func(users ...uint32) (*PreparedCount, *roaring.Bitmap) {
+		t.Helper()
+		a := roaring.BitmapOf(users...)
+		p, err := s.PrepareCount(account, month, top, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, a
+	}
+	apply := func(b *Batch, p *PreparedCount, a *roaring.Bitmap, m uint32, n uint8) bool {
+		t.Helper()
+		before := b.Count()
+		done, err := b.ApplyCount(p, account, m, n, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !done && b.Count() != before {
+			t.Errorf("a count not taken wrote %d records", b.Count()-before)
+		}
+		return done
+	}
+
+	p1, a1 := prepare(2, 3)
+	p2, a2 := prepare(3, 4)
+	b := s.NewBatch()
+	if apply(b, p1, roaring.BitmapOf(2, 3), month, top) || apply(b, p1, a1, month+1, top) || apply(b, p1, a1, month, top+1) {
+		t.Error("taken for another audience, month or top")
+	}
+	if !apply(b, p1, a1, month, top) {
+		t.Fatal("the first of the batch not taken")
+	}
+	if apply(b, p2, a2, month, top) {
+		t.Error("taken after the batch counted the account's broadcast before it")
+	}
+	if err := b.CountReceived(account, month, top, a2); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	p3, a3 := prepare(5)
+	commit(t, s, func(b *Batch) error { return b.CountReceived(account, month, top, roaring.BitmapOf(6)) })
+	b = s.NewBatch()
+	if apply(b, p3, a3, month, top) {
+		t.Error("taken after a commit counted the account's broadcast")
+	}
+	b.Close()
+	p4, a4 := prepare(5)
+	commit(t, s, func(b *Batch) error {
+		if !apply(b, p4, a4, month, top) {
+			t.Error("a count prepared after the last commit not taken")
+		}
+		return nil
+	})
+
+	want := map[uint8][]uint32{1: {1, 2, 3, 4, 5, 6}, 2: {2, 3}}
+	for level, w := range want {
+		got, err := s.ReceivedAtLeast(account, month, level)
+		if err != nil || !slices.Equal(ids(got), w) {
+			t.Errorf("level %d = %v, %v; want %v", level, ids(got), err, w)
+		}
+		cached, _ := s.SharedReceivedAtLeast(account, month, level)
+		if !slices.Equal(ids(cached), w) {
+			t.Errorf("level %d in the set cache = %v; want %v", level, ids(cached), w)
 		}
 	}
 }
