@@ -17,23 +17,34 @@ import (
 // (every == 0), or at a fixed rate of one every `every` (one late starts
 // at once).
 func benchmarkSmallBesideHuge(b *testing.B, huge int, busy bool, every time.Duration) {
-	benchmarkSmallBeside(b, huge, 1, busy, every)
+	benchmarkSmallBeside(b, huge, 1, busy, every, false)
 }
 
 // benchmarkSmallBeside is benchmarkSmallBesideHuge with the huge account's
 // followers every stride-th user: stride 1 is dense ids, whose chunks
 // compress to a run of a few bytes; stride 2 makes every chunk a full
-// 8 KiB bitmap, the stored size of a real audience of that many.
-func benchmarkSmallBeside(b *testing.B, huge, stride int, busy bool, every time.Duration) {
+// 8 KiB bitmap, the stored size of a real audience of that many. capped
+// puts the huge account on the service tier (4 broadcasts a month to a
+// follower) and moves the engine's clock a month on before each huge
+// publish, so that each is the first of its month to all the followers
+// and counts every one of them for the cap.
+func benchmarkSmallBeside(b *testing.B, huge, stride int, busy bool, every time.Duration, capped bool) {
 	store, err := storage.Open(b.TempDir(), storage.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	e := New(store, withUnlimited(Config{}))
+	var months atomic.Int64
+	start := time.Now()
+	clock := func() time.Time { return start.AddDate(0, int(months.Load()), 0) }
+	e := New(store, withUnlimited(Config{Now: clock}))
 	defer e.Close()
 	ctx := context.Background()
-	big, _, _ := createAccount(ctx, e, "big", unlimited)
+	tier := unlimited
+	if capped {
+		tier = storage.TierService
+	}
+	big, _, _ := createAccount(ctx, e, "big", tier)
 	small, _, _ := createAccount(ctx, e, "small", unlimited)
 	for start := 0; start < huge; start += 1 << 16 {
 		ids := make([]uint32, 0, 1<<16)
@@ -58,6 +69,9 @@ func benchmarkSmallBeside(b *testing.B, huge, stride int, busy bool, every time.
 	go func() {
 		n, next := 0, time.Now()
 		for busy && !stop.Load() {
+			if capped {
+				months.Add(1)
+			}
 			before := store.WrittenBytes()
 			if _, err := publishWait(ctx, e, PublishRequest{Account: big.ID, ClientMsgID: fmt.Sprint("big-", n)}); err != nil {
 				b.Error(err)
@@ -108,9 +122,17 @@ func BenchmarkSmallPublish_beside10MFollowersEvery100ms(b *testing.B) {
 }
 
 func BenchmarkSmallPublish_beside10MSpreadFollowers(b *testing.B) {
-	benchmarkSmallBeside(b, 10_000_000, 2, true, 0)
+	benchmarkSmallBeside(b, 10_000_000, 2, true, 0, false)
 }
 
 func BenchmarkSmallPublish_beside10MSpreadFollowersEvery100ms(b *testing.B) {
-	benchmarkSmallBeside(b, 10_000_000, 2, true, 100*time.Millisecond)
+	benchmarkSmallBeside(b, 10_000_000, 2, true, 100*time.Millisecond, false)
+}
+
+func BenchmarkSmallPublish_beside10MSpreadCappedEvery100ms(b *testing.B) {
+	benchmarkSmallBeside(b, 10_000_000, 2, true, 100*time.Millisecond, true)
+}
+
+func BenchmarkSmallPublish_beside10MSpreadCapped(b *testing.B) {
+	benchmarkSmallBeside(b, 10_000_000, 2, true, 0, true)
 }
